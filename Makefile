@@ -1,0 +1,142 @@
+# ngx_http_llm_router_module: the front door.
+#
+#   make                 build the module against the installed Debian NGINX
+#   make NGINX_SRC=DIR   build against another NGINX source tree
+#   make run             run the gateway with mock providers on 127.0.0.1:8080
+#   make test            unit tests + integration tests (installs what it needs)
+#   make test-asan       the same, module built with AddressSanitizer + UBSan
+#   make test-valgrind   the integration tests with NGINX under valgrind
+#   make clean
+
+SHELL      := /bin/bash
+TOP        := $(CURDIR)
+BUILD      := $(TOP)/build
+MODULE     := ngx_http_llm_router_module.so
+
+NGINX_SRC  ?=
+NGINX_BIN  ?= /usr/sbin/nginx
+
+# NGX_CFLAGS: extra compiler flags for the module's own files.
+WARN       := -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer
+
+ifeq ($(NGINX_SRC),)
+  DEBIAN_SRC := /usr/share/nginx/src
+  CONFIGURE  := . ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}"
+else
+  DEBIAN_SRC :=
+  CONFIGURE  := ./configure --with-compat --with-http_ssl_module --with-threads
+endif
+
+SOURCES    := config $(wildcard $(TOP)/src/*.c $(TOP)/src/*.h \
+                                $(TOP)/src/core/*.c $(TOP)/src/core/*.h)
+
+DEPS_STAMP := $(BUILD)/.deps
+
+.PHONY: all deps module run test unit integration test-asan test-valgrind \
+        certs clean
+
+all: module
+
+deps: $(DEPS_STAMP)
+
+$(DEPS_STAMP): scripts/deps.sh
+	@scripts/deps.sh build test
+	@mkdir -p $(BUILD) && touch $@
+
+module: $(BUILD)/$(MODULE)
+
+# $(call nginx_build,DIR,EXTRA_CC_OPT,EXTRA_LD_OPT)
+define nginx_build
+	@if [ ! -f $(1)/objs/Makefile ]; then \
+	    rm -rf $(1) && mkdir -p $(1) && \
+	    cp -a $(if $(NGINX_SRC),$(NGINX_SRC),$(DEBIAN_SRC))/. $(1)/ && \
+	    cd $(1) && $(CONFIGURE) \
+	        --with-cc-opt="$(WARN) $(2)" --with-ld-opt="$(3)" \
+	        --add-dynamic-module=$(TOP) > configure.log 2>&1 \
+	    || { cat $(1)/configure.log; exit 1; }; \
+	fi
+	$(MAKE) -s -C $(1) -f objs/Makefile modules
+endef
+
+$(BUILD)/$(MODULE): $(DEPS_STAMP) $(SOURCES)
+	$(call nginx_build,$(BUILD)/nginx,,)
+	cp $(BUILD)/nginx/objs/$(MODULE) $@
+
+$(BUILD)/asan/$(MODULE): $(DEPS_STAMP) $(SOURCES)
+	$(call nginx_build,$(BUILD)/nginx-asan,-g -O1 $(SAN),$(SAN))
+	mkdir -p $(BUILD)/asan
+	cp $(BUILD)/nginx-asan/objs/$(MODULE) $@
+
+# ---- the runnable gateway -------------------------------------------------
+
+RUN_DIR := $(BUILD)/run
+
+run: module
+	@mkdir -p $(RUN_DIR)/logs
+	@echo "llm gateway on http://127.0.0.1:8080 (mock providers on" \
+	      "127.0.0.1:9101-9105); Ctrl-C stops it"
+	@exec $(NGINX_BIN) -p $(RUN_DIR)/ -c $(TOP)/examples/gateway.conf \
+	    -g "load_module $(ECHO_MODULE); load_module $(BUILD)/$(MODULE); daemon off; pid $(RUN_DIR)/nginx.pid;"
+
+# ---- tests ----------------------------------------------------------------
+
+CERTS := $(BUILD)/certs
+
+certs: $(CERTS)/.done
+
+$(CERTS)/.done: t/gen-certs.sh
+	@t/gen-certs.sh $(CERTS)
+	@touch $@
+
+# the bundled Test::Nginx subset is used only when the real one is missing
+PROVE_INC := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null || echo -I t/lib)
+PROVE      = prove $(PROVE_INC) -r t/
+
+TEST_ENV   = TEST_NGINX_BINARY=$(NGINX_BIN) \
+             TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(1)" \
+             TEST_NGINX_CERT_DIR=$(CERTS) \
+             TEST_NGINX_SERVROOT=$(BUILD)/servroot
+
+ECHO_MODULE := /usr/lib/nginx/modules/ngx_http_echo_module.so
+
+test: deps module certs
+	$(MAKE) -s -C tests/unit
+	$(call TEST_ENV,$(BUILD)/$(MODULE)) $(PROVE)
+
+unit: deps
+	$(MAKE) -s -C tests/unit
+
+integration: deps module certs
+	$(call TEST_ENV,$(BUILD)/$(MODULE)) $(PROVE)
+
+# NGINX from Debian is not instrumented: a wrapper preloads the sanitizer
+# runtimes so that the instrumented module can be loaded into it.
+ASAN_NGINX := $(BUILD)/asan/nginx
+
+$(ASAN_NGINX): Makefile
+	@mkdir -p $(BUILD)/asan
+	@printf '#!/bin/sh\nLD_PRELOAD="%s %s" exec %s "$$@"\n' \
+	    "$$(gcc -print-file-name=libasan.so)" \
+	    "$$(gcc -print-file-name=libubsan.so)" $(NGINX_BIN) > $@
+	@chmod +x $@
+
+ASAN_OPTS := ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$(BUILD)/asan/report \
+             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(BUILD)/asan/report
+
+test-asan: deps certs $(BUILD)/asan/$(MODULE) $(ASAN_NGINX)
+	$(MAKE) -s -C tests/unit SANITIZE=1
+	rm -f $(BUILD)/asan/report.*
+	$(ASAN_OPTS) $(call TEST_ENV,$(BUILD)/asan/$(MODULE)) \
+	    TEST_NGINX_BINARY=$(ASAN_NGINX) $(PROVE)
+	@if ls $(BUILD)/asan/report.* >/dev/null 2>&1; then \
+	    cat $(BUILD)/asan/report.*; echo "sanitizer reports found"; exit 1; \
+	fi
+
+test-valgrind: deps module certs
+	$(MAKE) -s -C tests/unit valgrind
+	TEST_NGINX_USE_VALGRIND=1 $(call TEST_ENV,$(BUILD)/$(MODULE)) $(PROVE)
+
+clean:
+	rm -rf $(BUILD) t/servroot
+	$(MAKE) -s -C tests/unit clean

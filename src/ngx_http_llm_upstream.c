@@ -1,0 +1,1217 @@
+
+/*
+ * Copyright (C) The ngx_http_llm_router_module authors
+ */
+
+
+/*
+ * The upstream side: each provider is a peer of a private upstream whose
+ * peer hooks pick the provider and build its request on every attempt;
+ * the HTTP/1.1 response is parsed with NGINX's own parsers and its body
+ * goes through a non-buffered input filter.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_llm_router.h"
+
+
+#define NGX_HTTP_LLM_KEEPALIVE_TIMEOUT   60000
+#define NGX_HTTP_LLM_KEEPALIVE_TIME      3600000
+#define NGX_HTTP_LLM_KEEPALIVE_REQUESTS  1000
+
+
+static ngx_int_t ngx_http_llm_encode(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_http_llm_provider_t *p);
+static ngx_int_t ngx_http_llm_create_request(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_reinit_request(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_process_status_line(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_process_header(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_input_filter_init(void *data);
+static ngx_int_t ngx_http_llm_input_filter(void *data, ssize_t bytes);
+static ngx_int_t ngx_http_llm_body_data(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, u_char *pos, size_t size);
+static ngx_chain_t *ngx_http_llm_provider_error(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static void ngx_http_llm_abort_request(ngx_http_request_t *r);
+static void ngx_http_llm_finalize_request(ngx_http_request_t *r,
+    ngx_int_t rc);
+
+static ngx_int_t ngx_http_llm_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_llm_get_peer(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_http_llm_free_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state);
+static void ngx_http_llm_keepalive_close_handler(ngx_event_t *ev);
+static void ngx_http_llm_keepalive_dummy_handler(ngx_event_t *ev);
+static void ngx_http_llm_keepalive_close(ngx_connection_t *c);
+
+#if (NGX_HTTP_SSL)
+static ngx_int_t ngx_http_llm_set_session(ngx_peer_connection_t *pc,
+    void *data);
+static void ngx_http_llm_save_session(ngx_peer_connection_t *pc, void *data);
+static ngx_int_t ngx_http_llm_set_ssl(ngx_conf_t *cf,
+    ngx_http_llm_loc_conf_t *conf);
+#endif
+
+
+static ngx_str_t  ngx_http_llm_hide_headers[] = {
+    ngx_string("Date"),
+    ngx_string("Server"),
+    ngx_string("X-Pad"),
+    ngx_string("X-Accel-Expires"),
+    ngx_string("X-Accel-Redirect"),
+    ngx_string("X-Accel-Limit-Rate"),
+    ngx_string("X-Accel-Buffering"),
+    ngx_string("X-Accel-Charset"),
+    ngx_string("Set-Cookie"),
+    ngx_string("Alt-Svc"),
+    ngx_string("Strict-Transport-Security"),
+    ngx_string("OpenAI-Organization"),
+    ngx_string("OpenAI-Project"),
+    ngx_string("Anthropic-Organization-Id"),
+    ngx_string("CF-Ray"),
+    ngx_string("CF-Cache-Status"),
+    ngx_string("Report-To"),
+    ngx_string("NEL"),
+    ngx_string("Via"),
+    ngx_null_string
+};
+
+
+ngx_int_t
+ngx_http_llm_upstream_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_int_t                 rc;
+    ngx_http_upstream_t      *u;
+    ngx_http_llm_loc_conf_t  *lcf;
+
+    rc = ngx_http_llm_encode(r, ctx, ctx->provider);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_upstream_create(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    u = r->upstream;
+
+    ngx_str_set(&u->schema, "http://");
+    u->output.tag = (ngx_buf_tag_t) &ngx_http_llm_router_module;
+    u->conf = &lcf->upstream;
+
+    u->create_request = ngx_http_llm_create_request;
+    u->reinit_request = ngx_http_llm_reinit_request;
+    u->process_header = ngx_http_llm_process_status_line;
+    u->abort_request = ngx_http_llm_abort_request;
+    u->finalize_request = ngx_http_llm_finalize_request;
+
+    u->input_filter_init = ngx_http_llm_input_filter_init;
+    u->input_filter = ngx_http_llm_input_filter;
+    u->input_filter_ctx = r;
+
+    u->buffering = 0;
+
+    ngx_http_upstream_init(r);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Translates the client's request for provider "p"; the result is kept
+ * in the context until the next provider is tried.
+ */
+
+static ngx_int_t
+ngx_http_llm_encode(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_http_llm_provider_t *p)
+{
+    size_t               len;
+    u_char              *last;
+    ngx_buf_t           *b;
+    ngx_uint_t           i;
+    llm_pool_t           pool;
+    llm_http_request_t   hr;
+
+    if (ctx->encoded == p) {
+        return NGX_OK;
+    }
+
+    pool.alloc = ngx_http_llm_pool_alloc;
+    pool.data = r->pool;
+
+    ngx_memzero(&hr, sizeof(llm_http_request_t));
+
+    if (p->adapter->encode(&ctx->req, &p->core, &pool, &hr, &ctx->err)
+        != LLM_OK)
+    {
+        ctx->has_err = 1;
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "llm: request cannot be sent to provider \"%V\": %s",
+                      &p->name, ctx->err.message);
+
+        return ctx->err.status ? ctx->err.status
+                               : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = ngx_strlen(hr.method) + 1 + ngx_strlen(hr.path)
+          + sizeof(" HTTP/1.1" CRLF) - 1
+          + sizeof("Host: " CRLF) - 1 + p->host_header.len
+          + sizeof("Content-Type: application/json" CRLF) - 1
+          + sizeof("Content-Length: " CRLF) - 1 + NGX_SIZE_T_LEN
+          + sizeof(CRLF) - 1;
+
+    for (i = 0; i < hr.nheaders; i++) {
+        len += ngx_strlen(hr.headers[i].name) + sizeof(": ") - 1
+               + ngx_strlen(hr.headers[i].value) + sizeof(CRLF) - 1;
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    last = ngx_sprintf(b->last, "%s %s HTTP/1.1" CRLF
+                       "Host: %V" CRLF
+                       "Content-Type: application/json" CRLF
+                       "Content-Length: %uz" CRLF,
+                       hr.method, hr.path, &p->host_header, hr.body_len);
+
+    for (i = 0; i < hr.nheaders; i++) {
+        last = ngx_sprintf(last, "%s: %s" CRLF,
+                           hr.headers[i].name, hr.headers[i].value);
+    }
+
+    *last++ = CR; *last++ = LF;
+
+    b->last = last;
+
+    ctx->head.data = b->pos;
+    ctx->head.len = b->last - b->pos;
+    ctx->body.data = (u_char *) hr.body;
+    ctx->body.len = hr.body_len;
+    ctx->path.data = (u_char *) hr.path;
+    ctx->path.len = ngx_strlen(hr.path);
+    ctx->encoded = p;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_create_request(ngx_http_request_t *r)
+{
+    /* the request is built for each attempt by the peer's get() */
+
+    r->upstream->request_bufs = NULL;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_reinit_request(ngx_http_request_t *r)
+{
+    ngx_http_llm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    ngx_memzero(&ctx->status, sizeof(ngx_http_status_t));
+    ngx_memzero(&ctx->chunked, sizeof(ngx_http_chunked_t));
+
+    ctx->collect = 0;
+    ctx->collected = 0;
+    ctx->err_len = 0;
+
+    r->state = 0;
+    r->upstream->process_header = ngx_http_llm_process_status_line;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_process_status_line(ngx_http_request_t *r)
+{
+    size_t                 len;
+    ngx_int_t              rc;
+    ngx_http_upstream_t   *u;
+    ngx_http_llm_ctx_t    *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+    u = r->upstream;
+
+    rc = ngx_http_parse_status_line(r, &u->buffer, &ctx->status);
+
+    if (rc == NGX_AGAIN) {
+        return rc;
+    }
+
+    if (rc == NGX_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llm: provider \"%V\" sent no valid HTTP/1.x status "
+                      "line", &ctx->provider->name);
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    if (u->state && u->state->status == 0) {
+        u->state->status = ctx->status.code;
+    }
+
+    u->headers_in.status_n = ctx->status.code;
+
+    len = ctx->status.end - ctx->status.start;
+    u->headers_in.status_line.len = len;
+
+    u->headers_in.status_line.data = ngx_pnalloc(r->pool, len);
+    if (u->headers_in.status_line.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(u->headers_in.status_line.data, ctx->status.start, len);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm status %ui \"%V\"",
+                   u->headers_in.status_n, &u->headers_in.status_line);
+
+    if (ctx->status.http_version < NGX_HTTP_VERSION_11) {
+        u->headers_in.connection_close = 1;
+    }
+
+    u->process_header = ngx_http_llm_process_header;
+
+    return ngx_http_llm_process_header(r);
+}
+
+
+static ngx_int_t
+ngx_http_llm_process_header(ngx_http_request_t *r)
+{
+    ngx_int_t                       rc;
+    ngx_table_elt_t                *h;
+    ngx_http_upstream_t            *u;
+    ngx_http_llm_ctx_t             *ctx;
+    ngx_http_upstream_header_t     *hh;
+    ngx_http_upstream_main_conf_t  *umcf;
+
+    umcf = ngx_http_get_module_main_conf(r, ngx_http_upstream_module);
+
+    u = r->upstream;
+
+    for ( ;; ) {
+
+        rc = ngx_http_parse_header_line(r, &u->buffer, 1);
+
+        if (rc == NGX_OK) {
+
+            h = ngx_list_push(&u->headers_in.headers);
+            if (h == NULL) {
+                return NGX_ERROR;
+            }
+
+            h->hash = r->header_hash;
+
+            h->key.len = r->header_name_end - r->header_name_start;
+            h->value.len = r->header_end - r->header_start;
+
+            h->key.data = ngx_pnalloc(r->pool,
+                               h->key.len + 1 + h->value.len + 1 + h->key.len);
+            if (h->key.data == NULL) {
+                h->hash = 0;
+                return NGX_ERROR;
+            }
+
+            h->value.data = h->key.data + h->key.len + 1;
+            h->lowcase_key = h->key.data + h->key.len + 1 + h->value.len + 1;
+
+            ngx_memcpy(h->key.data, r->header_name_start, h->key.len);
+            h->key.data[h->key.len] = '\0';
+            ngx_memcpy(h->value.data, r->header_start, h->value.len);
+            h->value.data[h->value.len] = '\0';
+
+            if (h->key.len == r->lowcase_index) {
+                ngx_memcpy(h->lowcase_key, r->lowcase_header, h->key.len);
+
+            } else {
+                ngx_strlow(h->lowcase_key, h->key.data, h->key.len);
+            }
+
+#if (nginx_version >= 1023000)
+            h->next = NULL;
+#endif
+
+            hh = ngx_hash_find(&umcf->headers_in_hash, h->hash,
+                               h->lowcase_key, h->key.len);
+
+            if (hh) {
+                rc = hh->handler(r, h, hh->offset);
+
+                if (rc != NGX_OK) {
+                    return rc;
+                }
+            }
+
+            continue;
+        }
+
+        if (rc == NGX_HTTP_PARSE_HEADER_DONE) {
+
+            if (u->headers_in.chunked) {
+                u->headers_in.content_length_n = -1;
+            }
+
+            if (u->headers_in.status_n == NGX_HTTP_NO_CONTENT
+                || u->headers_in.status_n == NGX_HTTP_NOT_MODIFIED
+                || (!u->headers_in.chunked
+                    && u->headers_in.content_length_n == 0))
+            {
+                u->keepalive = !u->headers_in.connection_close;
+            }
+
+            ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+            ctx->collect = (u->headers_in.status_n >= NGX_HTTP_BAD_REQUEST);
+
+            ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "llm header done, chunked:%d length:%O "
+                           "collect:%d", u->headers_in.chunked,
+                           u->headers_in.content_length_n, ctx->collect);
+
+            return NGX_OK;
+        }
+
+        if (rc == NGX_AGAIN) {
+            return NGX_AGAIN;
+        }
+
+        ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llm: provider \"%V\" sent an invalid header",
+                      &ctx->provider->name);
+
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_llm_input_filter_init(void *data)
+{
+    ngx_http_request_t  *r = data;
+
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    if (u->headers_in.status_n == NGX_HTTP_NO_CONTENT
+        || u->headers_in.status_n == NGX_HTTP_NOT_MODIFIED)
+    {
+        u->length = 0;
+        u->keepalive = !u->headers_in.connection_close;
+
+    } else if (u->headers_in.chunked) {
+        u->length = 1;
+
+    } else if (u->headers_in.content_length_n == 0) {
+        u->length = 0;
+        u->keepalive = !u->headers_in.connection_close;
+
+    } else {
+        u->length = u->headers_in.content_length_n;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Called with "bytes" new bytes at u->buffer.last; removes the chunked
+ * framing, if any, and hands the data on.
+ */
+
+static ngx_int_t
+ngx_http_llm_input_filter(void *data, ssize_t bytes)
+{
+    ngx_http_request_t  *r = data;
+
+    size_t                size;
+    ngx_int_t             rc;
+    ngx_buf_t            *buf;
+    ngx_chain_t          *cl, **ll;
+    ngx_http_upstream_t  *u;
+    ngx_http_llm_ctx_t   *ctx;
+
+    u = r->upstream;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    buf = &u->buffer;
+
+    buf->pos = buf->last;
+    buf->last += bytes;
+
+    if (!u->headers_in.chunked) {
+
+        size = bytes;
+
+        if (u->length != -1) {
+            if ((off_t) size > u->length) {
+                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                              "llm: provider \"%V\" sent more data than "
+                              "specified in \"Content-Length\" header",
+                              &ctx->provider->name);
+                size = (size_t) u->length;
+            }
+
+            u->length -= size;
+        }
+
+        if (size && ngx_http_llm_body_data(r, ctx, buf->pos, size) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        buf->pos = buf->last;
+
+        if (u->length == 0) {
+            u->keepalive = !u->headers_in.connection_close;
+        }
+
+    } else {
+
+        for ( ;; ) {
+
+#if (nginx_version >= 1027002)
+            rc = ngx_http_parse_chunked(r, buf, &ctx->chunked, 0);
+#else
+            rc = ngx_http_parse_chunked(r, buf, &ctx->chunked);
+#endif
+
+            if (rc == NGX_OK) {
+
+                size = buf->last - buf->pos;
+
+                if ((off_t) size > ctx->chunked.size) {
+                    size = (size_t) ctx->chunked.size;
+                }
+
+                if (size
+                    && ngx_http_llm_body_data(r, ctx, buf->pos, size)
+                       != NGX_OK)
+                {
+                    return NGX_ERROR;
+                }
+
+                buf->pos += size;
+                ctx->chunked.size -= size;
+
+                continue;
+            }
+
+            if (rc == NGX_DONE) {
+                u->keepalive = !u->headers_in.connection_close;
+                u->length = 0;
+                break;
+            }
+
+            if (rc == NGX_AGAIN) {
+                break;
+            }
+
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "llm: provider \"%V\" sent an invalid chunked "
+                          "response", &ctx->provider->name);
+
+            return NGX_ERROR;
+        }
+    }
+
+    if (u->length == 0 && ctx->collect && !ctx->collected) {
+
+        cl = ngx_http_llm_provider_error(r, ctx);
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (ll = &u->out_bufs; *ll; ll = &(*ll)->next) { /* void */ }
+
+        *ll = cl;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_body_data(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    u_char *pos, size_t size)
+{
+    ngx_buf_t            *b;
+    ngx_chain_t          *cl, **ll;
+    ngx_http_upstream_t  *u;
+
+    if (ctx->collect) {
+
+        /* a provider's error body: kept (up to a limit) for translation */
+
+        if (ctx->err_body == NULL) {
+            ctx->err_body = ngx_pnalloc(r->pool, NGX_HTTP_LLM_MAX_ERROR_BODY);
+            if (ctx->err_body == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        if (size > NGX_HTTP_LLM_MAX_ERROR_BODY - ctx->err_len) {
+            size = NGX_HTTP_LLM_MAX_ERROR_BODY - ctx->err_len;
+        }
+
+        ngx_memcpy(ctx->err_body + ctx->err_len, pos, size);
+        ctx->err_len += size;
+
+        return NGX_OK;
+    }
+
+    /* passed through as it arrives */
+
+    u = r->upstream;
+
+    for (ll = &u->out_bufs; *ll; ll = &(*ll)->next) { /* void */ }
+
+    cl = ngx_chain_get_free_buf(r->pool, &u->free_bufs);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    *ll = cl;
+
+    b = cl->buf;
+
+    b->flush = 1;
+    b->memory = 1;
+    b->pos = pos;
+    b->last = pos + size;
+    b->tag = u->output.tag;
+
+    return NGX_OK;
+}
+
+
+static ngx_chain_t *
+ngx_http_llm_provider_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_buf_t             *b;
+    ngx_chain_t           *cl;
+    llm_pool_t             pool;
+    ngx_http_upstream_t   *u;
+    llm_provider_error_t   perr;
+
+    u = r->upstream;
+
+    pool.alloc = ngx_http_llm_pool_alloc;
+    pool.data = r->pool;
+
+    ngx_memzero(&perr, sizeof(llm_provider_error_t));
+
+    if (ctx->provider->adapter->error((int) u->headers_in.status_n,
+                                      (const char *) ctx->err_body,
+                                      ctx->err_len, &pool, &perr)
+        != LLM_OK
+        || perr.body == NULL)
+    {
+        return NULL;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "llm: provider \"%V\" answered %ui%s",
+                  &ctx->provider->name, u->headers_in.status_n,
+                  perr.retryable ? " (retryable)" : "");
+
+    ctx->collected = 1;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->pos = (u_char *) perr.body;
+    b->last = b->pos + perr.body_len;
+    b->memory = 1;
+    b->flush = 1;
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    return cl;
+}
+
+
+static void
+ngx_http_llm_abort_request(ngx_http_request_t *r)
+{
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "abort llm request");
+}
+
+
+static void
+ngx_http_llm_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_chain_t         *cl;
+    ngx_http_llm_ctx_t  *ctx;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "finalize llm request %i", rc);
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    /*
+     * a provider's error body that ended with the connection (or was
+     * empty) is translated here, before the last buffer goes out
+     */
+
+    if (rc == 0 && r->header_sent && !r->header_only
+        && ctx->collect && !ctx->collected)
+    {
+        cl = ngx_http_llm_provider_error(r, ctx);
+
+        if (cl) {
+            (void) ngx_http_output_filter(r, cl);
+        }
+    }
+}
+
+
+/* peers */
+
+static ngx_int_t
+ngx_http_llm_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    u->peer.data = r;
+    u->peer.get = ngx_http_llm_get_peer;
+    u->peer.free = ngx_http_llm_free_peer;
+    u->peer.tries = 1;
+
+#if (NGX_HTTP_SSL)
+    u->peer.set_session = ngx_http_llm_set_session;
+    u->peer.save_session = ngx_http_llm_save_session;
+#endif
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_get_peer(ngx_peer_connection_t *pc, void *data)
+{
+    ngx_http_request_t  *r = data;
+
+    ngx_buf_t                 *b;
+    ngx_int_t                  rc;
+    ngx_queue_t               *q;
+    ngx_chain_t               *cl;
+    ngx_connection_t          *c;
+    ngx_http_upstream_t       *u;
+    ngx_http_llm_ctx_t        *ctx;
+    ngx_http_llm_provider_t   *p;
+    ngx_http_llm_keepalive_t  *item;
+
+    u = r->upstream;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+    p = ctx->provider;
+
+    ctx->attempts++;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "llm get peer, provider \"%V\", attempt %ui",
+                   &p->name, ctx->attempts);
+
+    pc->sockaddr = p->addrs[0].sockaddr;
+    pc->socklen = p->addrs[0].socklen;
+    pc->name = &p->addrs[0].name;
+
+    /* the request for this provider; rebuilt for every attempt */
+
+    rc = ngx_http_llm_encode(r, ctx, p);
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->start = ctx->head.data;
+    b->pos = b->start;
+    b->last = b->start + ctx->head.len;
+    b->end = b->last;
+    b->memory = 1;
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl->buf = b;
+    u->request_bufs = cl;
+
+    if (ctx->body.len) {
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        b->start = ctx->body.data;
+        b->pos = b->start;
+        b->last = b->start + ctx->body.len;
+        b->end = b->last;
+        b->memory = 1;
+
+        cl->next = ngx_alloc_chain_link(r->pool);
+        if (cl->next == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl = cl->next;
+        cl->buf = b;
+    }
+
+    cl->next = NULL;
+    b->flush = 1;
+
+    u->uri = ctx->path;
+
+#if (NGX_HTTP_SSL)
+    u->ssl = p->ssl;
+    u->ssl_name = p->host;
+
+    if (p->ssl) {
+        ngx_str_set(&u->schema, "https://");
+
+    } else {
+        ngx_str_set(&u->schema, "http://");
+    }
+#endif
+
+    (void) ngx_http_llm_reinit_request(r);
+
+    /* an idle keep-alive connection to this provider */
+
+    for (q = ngx_queue_head(&p->cache);
+         q != ngx_queue_sentinel(&p->cache);
+         q = ngx_queue_next(q))
+    {
+        item = ngx_queue_data(q, ngx_http_llm_keepalive_t, queue);
+        c = item->connection;
+
+        ngx_queue_remove(q);
+        ngx_queue_insert_head(&p->free, q);
+
+        c->idle = 0;
+        c->sent = 0;
+        c->data = NULL;
+        c->log = pc->log;
+        c->read->log = pc->log;
+        c->write->log = pc->log;
+        c->pool->log = pc->log;
+
+        if (c->read->timer_set) {
+            ngx_del_timer(c->read);
+        }
+
+        pc->connection = c;
+        pc->cached = 1;
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                       "llm: reusing keepalive connection %p to \"%V\"",
+                       c, &p->name);
+
+        return NGX_DONE;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_llm_free_peer(ngx_peer_connection_t *pc, void *data,
+    ngx_uint_t state)
+{
+    ngx_http_request_t  *r = data;
+
+    ngx_queue_t               *q;
+    ngx_connection_t          *c;
+    ngx_http_upstream_t       *u;
+    ngx_http_llm_ctx_t        *ctx;
+    ngx_http_llm_provider_t   *p;
+    ngx_http_llm_keepalive_t  *item;
+
+    if (pc->tries) {
+        pc->tries--;
+    }
+
+    u = r->upstream;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+    p = ctx->provider;
+    c = pc->connection;
+
+    if (state & NGX_PEER_FAILED) {
+        ngx_log_error(NGX_LOG_WARN, pc->log, 0,
+                      "llm: provider \"%V\" failed", &p->name);
+        return;
+    }
+
+    if (c == NULL
+        || p->keepalive == 0
+        || c->read->eof
+        || c->read->error
+        || c->read->timedout
+        || c->write->error
+        || c->write->timedout
+        || !u->keepalive
+        || !u->request_body_sent
+        || c->requests >= NGX_HTTP_LLM_KEEPALIVE_REQUESTS
+        || ngx_current_msec - c->start_time > NGX_HTTP_LLM_KEEPALIVE_TIME
+        || ngx_terminate
+        || ngx_exiting)
+    {
+        return;
+    }
+
+    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+        return;
+    }
+
+    if (ngx_queue_empty(&p->free)) {
+        q = ngx_queue_last(&p->cache);
+        ngx_queue_remove(q);
+
+        item = ngx_queue_data(q, ngx_http_llm_keepalive_t, queue);
+
+        ngx_http_llm_keepalive_close(item->connection);
+
+    } else {
+        q = ngx_queue_head(&p->free);
+        ngx_queue_remove(q);
+
+        item = ngx_queue_data(q, ngx_http_llm_keepalive_t, queue);
+    }
+
+    ngx_queue_insert_head(&p->cache, q);
+
+    item->connection = c;
+
+    pc->connection = NULL;
+
+    c->read->delayed = 0;
+    ngx_add_timer(c->read, NGX_HTTP_LLM_KEEPALIVE_TIMEOUT);
+
+    if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+
+    c->write->handler = ngx_http_llm_keepalive_dummy_handler;
+    c->read->handler = ngx_http_llm_keepalive_close_handler;
+
+    c->data = item;
+    c->idle = 1;
+    c->log = ngx_cycle->log;
+    c->read->log = ngx_cycle->log;
+    c->write->log = ngx_cycle->log;
+    c->pool->log = ngx_cycle->log;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "llm: keepalive connection %p to \"%V\" saved",
+                   c, &p->name);
+
+    if (c->read->ready) {
+        ngx_http_llm_keepalive_close_handler(c->read);
+    }
+}
+
+
+static void
+ngx_http_llm_keepalive_close_handler(ngx_event_t *ev)
+{
+    int                        n;
+    char                       buf[1];
+    ngx_connection_t          *c;
+    ngx_http_llm_keepalive_t  *item;
+
+    c = ev->data;
+
+    if (c->close || c->read->timedout) {
+        goto close;
+    }
+
+    n = recv(c->fd, buf, 1, MSG_PEEK);
+
+    if (n == -1 && ngx_socket_errno == NGX_EAGAIN) {
+        ev->ready = 0;
+
+        if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+            goto close;
+        }
+
+        return;
+    }
+
+close:
+
+    item = c->data;
+
+    ngx_http_llm_keepalive_close(c);
+
+    ngx_queue_remove(&item->queue);
+    ngx_queue_insert_head(&item->provider->free, &item->queue);
+}
+
+
+static void
+ngx_http_llm_keepalive_dummy_handler(ngx_event_t *ev)
+{
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                   "llm keepalive dummy handler");
+}
+
+
+static void
+ngx_http_llm_keepalive_close(ngx_connection_t *c)
+{
+#if (NGX_HTTP_SSL)
+
+    if (c->ssl) {
+        c->ssl->no_wait_shutdown = 1;
+        c->ssl->no_send_shutdown = 1;
+
+        if (ngx_ssl_shutdown(c) == NGX_AGAIN) {
+            c->ssl->handler = ngx_http_llm_keepalive_close;
+            return;
+        }
+    }
+
+#endif
+
+    ngx_destroy_pool(c->pool);
+    ngx_close_connection(c);
+}
+
+
+ngx_int_t
+ngx_http_llm_keepalive_init(ngx_conf_t *cf, ngx_http_llm_provider_t *p)
+{
+    ngx_uint_t                 i;
+    ngx_http_llm_keepalive_t  *items;
+
+    ngx_queue_init(&p->cache);
+    ngx_queue_init(&p->free);
+
+    if (p->keepalive == 0) {
+        return NGX_OK;
+    }
+
+    items = ngx_pcalloc(cf->pool,
+                        sizeof(ngx_http_llm_keepalive_t) * p->keepalive);
+    if (items == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < p->keepalive; i++) {
+        items[i].provider = p;
+        ngx_queue_insert_head(&p->free, &items[i].queue);
+    }
+
+    return NGX_OK;
+}
+
+
+#if (NGX_HTTP_SSL)
+
+static ngx_int_t
+ngx_http_llm_set_session(ngx_peer_connection_t *pc, void *data)
+{
+    /* sessions are not reused: connections are kept alive instead */
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_llm_save_session(ngx_peer_connection_t *pc, void *data)
+{
+    return;
+}
+
+#endif
+
+
+/* configuration */
+
+ngx_int_t
+ngx_http_llm_upstream_merge(ngx_conf_t *cf, ngx_http_llm_loc_conf_t *prev,
+    ngx_http_llm_loc_conf_t *conf)
+{
+    ngx_uint_t                     i;
+    ngx_hash_init_t                hash;
+    ngx_http_upstream_conf_t      *ucf;
+    ngx_http_llm_provider_t      **pp;
+    ngx_http_upstream_srv_conf_t  *uscf;
+
+    ucf = &conf->upstream;
+
+    ucf->buffering = 0;
+    ucf->request_buffering = 1;
+    ucf->pass_request_headers = 0;
+    ucf->pass_request_body = 0;
+    ucf->ignore_client_abort = 0;
+    ucf->intercept_errors = 0;
+    ucf->send_lowat = 0;
+    ucf->limit_rate = 0;
+    ucf->local = NULL;
+    ucf->socket_keepalive = 0;
+
+    ucf->ignore_headers = NGX_HTTP_UPSTREAM_IGN_XA_REDIRECT
+                          |NGX_HTTP_UPSTREAM_IGN_XA_EXPIRES
+                          |NGX_HTTP_UPSTREAM_IGN_EXPIRES
+                          |NGX_HTTP_UPSTREAM_IGN_CACHE_CONTROL
+                          |NGX_HTTP_UPSTREAM_IGN_SET_COOKIE
+                          |NGX_HTTP_UPSTREAM_IGN_XA_LIMIT_RATE
+                          |NGX_HTTP_UPSTREAM_IGN_XA_BUFFERING
+                          |NGX_HTTP_UPSTREAM_IGN_XA_CHARSET
+                          |NGX_HTTP_UPSTREAM_IGN_VARY;
+
+    /*
+     * a failed idle keep-alive connection is retried on a fresh one;
+     * POST is not idempotent, hence the NON_IDEMPOTENT bit
+     */
+
+    ucf->next_upstream = NGX_HTTP_UPSTREAM_FT_ERROR
+                         |NGX_HTTP_UPSTREAM_FT_NON_IDEMPOTENT;
+
+    ngx_str_set(&ucf->module, "llm");
+
+    hash.max_size = 512;
+    hash.bucket_size = ngx_align(64, ngx_cacheline_size);
+    hash.name = "llm_headers_hash";
+
+    if (ngx_http_upstream_hide_headers_hash(cf, ucf, &prev->upstream,
+                                            ngx_http_llm_hide_headers, &hash)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (conf->route == NULL) {
+        return NGX_OK;
+    }
+
+    uscf = ngx_pcalloc(cf->pool, sizeof(ngx_http_upstream_srv_conf_t));
+    if (uscf == NULL) {
+        return NGX_ERROR;
+    }
+
+    uscf->peer.init = ngx_http_llm_init_peer;
+    ngx_str_set(&uscf->host, "llm");
+    uscf->file_name = conf->route->file;
+    uscf->line = conf->route->line;
+
+    ucf->upstream = uscf;
+
+    pp = conf->route->providers->elts;
+
+    for (i = 0; i < conf->route->providers->nelts; i++) {
+        if (pp[i]->ssl) {
+#if (NGX_HTTP_SSL)
+            if (ngx_http_llm_set_ssl(cf, conf) != NGX_OK) {
+                return NGX_ERROR;
+            }
+#endif
+            break;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+#if (NGX_HTTP_SSL)
+
+static ngx_int_t
+ngx_http_llm_set_ssl(ngx_conf_t *cf, ngx_http_llm_loc_conf_t *conf)
+{
+    ngx_str_t            ciphers, trusted;
+    ngx_pool_cleanup_t  *cln;
+
+    conf->upstream.ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+    if (conf->upstream.ssl == NULL) {
+        return NGX_ERROR;
+    }
+
+    conf->upstream.ssl->log = cf->log;
+
+    if (ngx_ssl_create(conf->upstream.ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3,
+                       NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_ssl_cleanup_ctx(conf->upstream.ssl);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = conf->upstream.ssl;
+
+    ngx_str_set(&ciphers, "DEFAULT");
+
+    if (ngx_ssl_ciphers(cf, conf->upstream.ssl, &ciphers, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (conf->ssl_verify) {
+        trusted = conf->ssl_trusted_certificate;
+
+        if (ngx_ssl_trusted_certificate(cf, conf->upstream.ssl, &trusted,
+                                        conf->ssl_verify_depth)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ngx_ssl_client_session_cache(cf, conf->upstream.ssl, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    conf->upstream.ssl_session_reuse = 0;
+    conf->upstream.ssl_server_name = 1;
+    conf->upstream.ssl_verify = conf->ssl_verify;
+    conf->upstream.ssl_name = NULL;
+
+    return NGX_OK;
+}
+
+#endif
