@@ -94,7 +94,8 @@ PROVE_INC := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null || echo -I t/lib
 PROVE      = prove $(PROVE_INC) -r t/
 
 TEST_ENV   = TEST_NGINX_BINARY=$(NGINX_BIN) \
-             TEST_NGINX_LOAD_MODULES="$(ECHO_MODULE) $(1)" \
+             TEST_NGINX_LOAD_MODULES="$(1)" \
+             TEST_NGINX_ECHO_MODULE=$(ECHO_MODULE) \
              TEST_NGINX_CERT_DIR=$(CERTS) \
              TEST_NGINX_SERVROOT=$(BUILD)/servroot
 
