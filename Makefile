@@ -122,8 +122,9 @@ $(ASAN_NGINX): Makefile
 	    "$$(gcc -print-file-name=libubsan.so)" $(NGINX_BIN) > $@
 	@chmod +x $@
 
-ASAN_OPTS := ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$(BUILD)/asan/report \
-             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(BUILD)/asan/report
+ASAN_OPTS := ASAN_OPTIONS=detect_leaks=1:log_path=$(BUILD)/asan/report \
+             LSAN_OPTIONS=suppressions=$(TOP)/t/lsan.supp:print_suppressions=0 \
+             UBSAN_OPTIONS=print_stacktrace=1:log_path=$(BUILD)/asan/report
 
 test-asan: deps certs $(BUILD)/asan/$(MODULE) $(ASAN_NGINX)
 	$(MAKE) -s -C tests/unit SANITIZE=1
