@@ -1,0 +1,269 @@
+
+/*
+ * ngx_http_llm_router_module: the adapter registry and the encoding shared
+ * by OpenAI-compatible providers.
+ */
+
+
+#include <string.h>
+
+#include "llm_internal.h"
+
+
+#define LLM_SERVER_ERROR    "server_error"
+
+
+static int llm_compat_check(const char *s, size_t len);
+static void llm_compat_path(llm_out_t *out, const char *base,
+    size_t base_len, const char *suffix, const char *query);
+static void llm_compat_body_write(llm_out_t *out, const char *body,
+    size_t len, const char *model, int found, const llm_json_span_t *span,
+    size_t pos, int empty);
+
+
+const llm_adapter_t  *const llm_adapters[] = {
+    &llm_openai_adapter,
+    &llm_mistral_adapter,
+    NULL
+};
+
+
+const llm_adapter_t *
+llm_adapter_find(const char *name, size_t len)
+{
+    size_t                i, n;
+    unsigned char         c;
+    const llm_adapter_t  *ad;
+
+    if (name == NULL) {
+        return NULL;
+    }
+
+    for (n = 0; llm_adapters[n] != NULL; n++) {
+        ad = llm_adapters[n];
+
+        /* ASCII case-insensitive; adapter names are lowercase */
+
+        for (i = 0; i < len && ad->name[i] != '\0'; i++) {
+            c = (unsigned char) name[i];
+
+            if (c >= 'A' && c <= 'Z') {
+                c |= 0x20;
+            }
+
+            if (c != (unsigned char) ad->name[i]) {
+                break;
+            }
+        }
+
+        if (i == len && ad->name[len] == '\0') {
+            return ad;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* no control characters, so nothing can break out of a header or a path */
+
+static int
+llm_compat_check(const char *s, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if ((unsigned char) s[i] < 0x20 || (unsigned char) s[i] == 0x7f) {
+            return LLM_ERROR;
+        }
+    }
+
+    return LLM_OK;
+}
+
+
+int
+llm_compat_head(const llm_provider_t *p, const char *suffix,
+    llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
+{
+    char        *value;
+    size_t       base_len, key_len;
+    llm_out_t    o;
+    const char  *base, *query, *name, *key;
+
+    memset(out, 0, sizeof(llm_http_request_t));
+
+    out->method = "POST";
+
+    name = (p->name != NULL) ? p->name : "(unnamed)";
+    base = (p->base_path != NULL) ? p->base_path : "";
+    key = (p->api_key != NULL) ? p->api_key : "";
+
+    key_len = strlen(key);
+
+    if (llm_compat_check(base, strlen(base)) != LLM_OK
+        || strchr(base, ' ') != NULL)
+    {
+        llm_error_set(err, 500, LLM_SERVER_ERROR, NULL, NULL,
+                      "provider \"%.64s\" is misconfigured: invalid URL path",
+                      name);
+        return LLM_ERROR;
+    }
+
+    if (llm_compat_check(key, key_len) != LLM_OK) {
+        llm_error_set(err, 500, LLM_SERVER_ERROR, NULL, NULL,
+                      "provider \"%.64s\" is misconfigured: invalid API key",
+                      name);
+        return LLM_ERROR;
+    }
+
+    query = strchr(base, '?');
+    base_len = (query != NULL) ? (size_t) (query - base) : strlen(base);
+
+    if (query == NULL) {
+        query = "";
+    }
+
+    while (base_len > 0 && base[base_len - 1] == '/') {
+        base_len--;
+    }
+
+    o.buf = NULL;
+    o.len = 0;
+    o.size = 0;
+
+    llm_compat_path(&o, base, base_len, suffix, query);
+
+    if (llm_out_alloc(&o, pool) == NULL) {
+        goto nomem;
+    }
+
+    llm_compat_path(&o, base, base_len, suffix, query);
+    o.buf[o.len] = '\0';
+
+    out->path = o.buf;
+
+    if (key_len) {
+        value = llm_palloc(pool, sizeof("Bearer ") - 1 + key_len + 1);
+        if (value == NULL) {
+            goto nomem;
+        }
+
+        memcpy(value, "Bearer ", sizeof("Bearer ") - 1);
+        memcpy(value + sizeof("Bearer ") - 1, key, key_len + 1);
+
+        out->headers[0].name = "Authorization";
+        out->headers[0].value = value;
+        out->nheaders = 1;
+    }
+
+    return LLM_OK;
+
+nomem:
+
+    llm_error_set(err, 500, LLM_SERVER_ERROR, NULL, NULL, "out of memory");
+
+    return LLM_ERROR;
+}
+
+
+static void
+llm_compat_path(llm_out_t *out, const char *base, size_t base_len,
+    const char *suffix, const char *query)
+{
+    if (base_len > 0 && base[0] != '/') {
+        llm_out_raw(out, "/", 1);
+    }
+
+    llm_out_raw(out, base, base_len);
+    llm_out_cstr(out, suffix);
+    llm_out_cstr(out, query);
+}
+
+
+int
+llm_compat_body(const llm_request_t *req, const char *model,
+    llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
+{
+    int              rc, empty;
+    size_t           pos;
+    llm_out_t        o;
+    llm_json_span_t  span;
+
+    if (req->root == NULL || req->body == NULL) {
+        llm_error_set(err, 500, LLM_SERVER_ERROR, NULL, NULL,
+                      "the request was not parsed");
+        return LLM_ERROR;
+    }
+
+    if (model == NULL) {
+        out->body = (char *) req->body;
+        out->body_len = req->body_len;
+        return LLM_OK;
+    }
+
+    pos = 0;
+    empty = 0;
+
+    rc = llm_json_member(req->body, req->body_len, "model", &span);
+
+    if (rc == LLM_DECLINED) {
+        rc = llm_json_object_open(req->body, req->body_len, &pos, &empty);
+
+        if (rc == LLM_OK) {
+            rc = LLM_DECLINED;
+        }
+    }
+
+    if (rc == LLM_ERROR) {
+        llm_error_set(err, 500, LLM_SERVER_ERROR, NULL, NULL,
+                      "the request body could not be rewritten");
+        return LLM_ERROR;
+    }
+
+    o.buf = NULL;
+    o.len = 0;
+    o.size = 0;
+
+    llm_compat_body_write(&o, req->body, req->body_len, model, rc == LLM_OK,
+                          &span, pos, empty);
+
+    if (llm_out_alloc(&o, pool) == NULL) {
+        llm_error_set(err, 500, LLM_SERVER_ERROR, NULL, NULL,
+                      "out of memory");
+        return LLM_ERROR;
+    }
+
+    llm_compat_body_write(&o, req->body, req->body_len, model, rc == LLM_OK,
+                          &span, pos, empty);
+    o.buf[o.len] = '\0';
+
+    out->body = o.buf;
+    out->body_len = o.len;
+
+    return LLM_OK;
+}
+
+
+static void
+llm_compat_body_write(llm_out_t *out, const char *body, size_t len,
+    const char *model, int found, const llm_json_span_t *span, size_t pos,
+    int empty)
+{
+    if (found) {
+        llm_out_raw(out, body, span->value);
+        llm_out_str(out, model, strlen(model));
+        llm_out_raw(out, body + span->end, len - span->end);
+        return;
+    }
+
+    llm_out_raw(out, body, pos);
+    llm_out_cstr(out, "\"model\":");
+    llm_out_str(out, model, strlen(model));
+
+    if (!empty) {
+        llm_out_raw(out, ",", 1);
+    }
+
+    llm_out_raw(out, body + pos, len - pos);
+}

@@ -1,0 +1,181 @@
+
+/*
+ * ngx_http_llm_router_module: translation core.
+ *
+ * Plain C99 + cJSON, no nginx headers.  Everything the core hands back is
+ * allocated from an llm_pool_t (nginx: the request pool), except the parsed
+ * request tree, which cJSON allocates with malloc() and llm_request_free()
+ * releases (the glue registers a pool cleanup for it).
+ *
+ * Strings from the core are NUL-terminated unless stated otherwise; lengths
+ * never count the NUL.
+ */
+
+
+#ifndef _LLM_CORE_H_INCLUDED_
+#define _LLM_CORE_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <cjson/cJSON.h>
+
+
+#define LLM_OK        0
+#define LLM_ERROR    -1
+
+
+typedef struct {
+    /* memory is never freed one by one; NULL on failure */
+    void         *(*alloc)(void *data, size_t size);
+    void         *data;
+} llm_pool_t;
+
+
+typedef struct {
+    int           status;             /* HTTP status to answer with */
+    const char   *type;               /* static, "invalid_request_error" */
+    const char   *param;              /* static string or NULL */
+    const char   *code;               /* static string or NULL */
+    char          message[256];       /* human-readable, UTF-8 */
+} llm_error_t;
+
+
+/*
+ * printf-style message; a message longer than 255 bytes is cut at a UTF-8
+ * character boundary.
+ */
+void llm_error_set(llm_error_t *err, int status, const char *type,
+    const char *param, const char *code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 6, 7)))
+#endif
+    ;
+
+/*
+ * {"error":{"message":"...","type":"...","param":null|"...",
+ *  "code":null|"..."}}
+ *
+ * Strings are JSON-escaped; a NULL type renders as "api_error".  Returns a
+ * NUL-terminated buffer from the pool, *len = length without the NUL;
+ * NULL on allocation failure.
+ */
+char *llm_error_render(const llm_error_t *err, llm_pool_t *pool,
+    size_t *len);
+
+/*
+ * JSON string escaping (without the surrounding quotes): '"', '\\' and
+ * control characters are escaped, valid UTF-8 is copied as is, bytes that
+ * are not valid UTF-8 become "\ufffd".  Returns the number of bytes the
+ * escaped form needs (no NUL is written).  When dst != NULL, writes at most
+ * size bytes: the longest prefix made of whole escape sequences.
+ */
+size_t llm_json_escape(char *dst, size_t size, const char *src, size_t len);
+
+
+typedef struct {
+    cJSON        *root;               /* parsed body, llm_request_free() */
+    const char   *body;               /* raw body, not owned, no NUL */
+    size_t        body_len;
+    const char   *model;              /* client's "model" or NULL */
+    int           stream;             /* "stream": true */
+    int           include_usage;      /* stream_options.include_usage */
+} llm_request_t;
+
+/*
+ * Parses and validates an OpenAI chat.completions request body (need not be
+ * NUL-terminated).  The body must be strict RFC 8259 JSON in UTF-8; a
+ * leading UTF-8 BOM is skipped (req->body then points past it).  Optional
+ * parameters set to null count as absent.  Top-level keys the core reads or
+ * rewrites ("model", "messages", "stream"...) and "role"/"content"/
+ * "tool_call_id" inside messages must not be duplicated: JSON parsers
+ * disagree on which duplicate wins, and the gateway must see the same
+ * values the provider will.
+ *
+ * On failure fills err (status 400, type "invalid_request_error", param =
+ * the offending top-level field or NULL), leaves req->root NULL and returns
+ * LLM_ERROR.  req is always initialised, so llm_request_free() is safe
+ * either way.
+ */
+int llm_request_parse(llm_request_t *req, const char *body, size_t len,
+    llm_error_t *err);
+void llm_request_free(llm_request_t *req);
+
+
+typedef struct {
+    const char   *name;
+    const char   *value;
+} llm_header_t;
+
+
+#define LLM_MAX_HEADERS  8
+
+
+typedef struct {
+    const char   *method;             /* "POST" */
+    char         *path;               /* full path + query, from pool */
+
+    /*
+     * provider-specific: auth, version...; NOT Host/Content-Length/
+     * Content-Type (the glue adds those)
+     */
+    llm_header_t  headers[LLM_MAX_HEADERS];
+    size_t        nheaders;
+
+    /*
+     * Lean passthrough: when the body needs no change this is
+     * (char *) req->body itself, NOT a copy, so it lives as long as the
+     * client body does and must not be written to; otherwise a pool buffer.
+     */
+    char         *body;
+    size_t        body_len;
+} llm_http_request_t;
+
+
+typedef struct {
+    const char   *name;               /* provider's configured name */
+    const char   *model;              /* upstream model, NULL = client's */
+    const char   *api_key;            /* NUL-terminated; NULL/"" = none */
+    const char   *base_path;          /* URL path, e.g. "/v1" or "" */
+} llm_provider_t;
+
+
+typedef struct {
+    int           retryable;          /* 429 (not quota), 500/502-504/529 */
+    char         *body;               /* OpenAI-style error JSON, pool */
+    size_t        body_len;
+} llm_provider_error_t;
+
+
+typedef struct {
+    const char   *name;               /* "openai", "mistral" */
+    const char   *default_url;        /* "https://api.openai.com/v1" */
+
+    /* LLM_OK or LLM_ERROR with err filled (status 500: misconfiguration) */
+    int         (*encode)(const llm_request_t *req, const llm_provider_t *p,
+                          llm_pool_t *pool, llm_http_request_t *out,
+                          llm_error_t *err);
+
+    /* status >= 400 from the provider; LLM_ERROR only on alloc failure */
+    int         (*error)(int status, const char *body, size_t len,
+                         llm_pool_t *pool, llm_provider_error_t *out);
+} llm_adapter_t;
+
+
+/* name need not be NUL-terminated; ASCII case-insensitive; NULL if unknown */
+const llm_adapter_t *llm_adapter_find(const char *name, size_t len);
+
+extern const llm_adapter_t  *const llm_adapters[];     /* NULL-terminated */
+
+
+/*
+ * {"object":"list","data":[{"id":ids[i],"object":"model",
+ *  "created":created,"owned_by":owners[i]},...]}
+ *
+ * owners (or owners[i]) may be NULL: "system" is used.  Returns a
+ * NUL-terminated pool buffer or NULL on allocation failure.
+ */
+char *llm_models_render(const char *const *ids, const char *const *owners,
+    size_t n, long created, llm_pool_t *pool, size_t *len);
+
+
+#endif /* _LLM_CORE_H_INCLUDED_ */

@@ -1,0 +1,929 @@
+
+/*
+ * ngx_http_llm_router_module: JSON helpers that work on raw bytes.
+ */
+
+
+#include <string.h>
+
+#include "llm_internal.h"
+
+
+typedef unsigned char  llm_uchar_t;
+
+
+typedef enum {
+    llm_jv_value = 0,
+    llm_jv_first_key,
+    llm_jv_key,
+    llm_jv_first_value,
+    llm_jv_after
+} llm_jv_state_e;
+
+
+static const llm_uchar_t *llm_json_skip_ws(const llm_uchar_t *p,
+    const llm_uchar_t *last);
+static const llm_uchar_t *llm_json_skip_lax_ws(const llm_uchar_t *p,
+    const llm_uchar_t *last);
+static const llm_uchar_t *llm_json_check_string(const llm_uchar_t *p,
+    const llm_uchar_t *last);
+static const llm_uchar_t *llm_json_check_number(const llm_uchar_t *p,
+    const llm_uchar_t *last);
+static const llm_uchar_t *llm_json_check_literal(const llm_uchar_t *p,
+    const llm_uchar_t *last);
+static const llm_uchar_t *llm_json_skip_string(const llm_uchar_t *p,
+    const llm_uchar_t *last);
+static const llm_uchar_t *llm_json_skip_value(const llm_uchar_t *p,
+    const llm_uchar_t *last);
+static int llm_json_hex4(const llm_uchar_t *p, const llm_uchar_t *last,
+    unsigned *v);
+static int llm_json_key_eq(const llm_uchar_t *p, const llm_uchar_t *last,
+    const char *name);
+
+
+static const char  llm_hex[] = "0123456789abcdef";
+
+
+void *
+llm_palloc(llm_pool_t *pool, size_t size)
+{
+    if (pool == NULL || pool->alloc == NULL) {
+        return NULL;
+    }
+
+    return pool->alloc(pool->data, size == 0 ? 1 : size);
+}
+
+
+char *
+llm_pstrdup(llm_pool_t *pool, const char *s, size_t len)
+{
+    char  *d;
+
+    if (len + 1 == 0) {
+        return NULL;
+    }
+
+    d = llm_palloc(pool, len + 1);
+    if (d == NULL) {
+        return NULL;
+    }
+
+    if (len) {
+        memcpy(d, s, len);
+    }
+
+    d[len] = '\0';
+
+    return d;
+}
+
+
+void
+llm_out_raw(llm_out_t *out, const char *s, size_t len)
+{
+    if (out->buf != NULL && out->len <= out->size
+        && len <= out->size - out->len)
+    {
+        memcpy(out->buf + out->len, s, len);
+    }
+
+    out->len += len;
+}
+
+
+void
+llm_out_cstr(llm_out_t *out, const char *s)
+{
+    llm_out_raw(out, s, strlen(s));
+}
+
+
+void
+llm_out_str(llm_out_t *out, const char *s, size_t len)
+{
+    size_t  n;
+
+    llm_out_raw(out, "\"", 1);
+
+    if (out->buf != NULL && out->len <= out->size) {
+        n = llm_json_escape(out->buf + out->len, out->size - out->len,
+                            s, len);
+
+    } else {
+        n = llm_json_escape(NULL, 0, s, len);
+    }
+
+    out->len += n;
+
+    llm_out_raw(out, "\"", 1);
+}
+
+
+char *
+llm_out_alloc(llm_out_t *out, llm_pool_t *pool)
+{
+    if (out->len + 1 == 0) {
+        return NULL;
+    }
+
+    out->buf = llm_palloc(pool, out->len + 1);
+    if (out->buf == NULL) {
+        return NULL;
+    }
+
+    out->size = out->len;
+    out->len = 0;
+
+    return out->buf;
+}
+
+
+size_t
+llm_utf8_len(const unsigned char *p, size_t len)
+{
+    size_t       n, i;
+    llm_uchar_t  c, lo, hi;
+
+    if (len == 0) {
+        return 0;
+    }
+
+    c = p[0];
+
+    if (c < 0x80) {
+        return 1;
+    }
+
+    lo = 0x80;
+    hi = 0xbf;
+
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+
+        if (c == 0xe0) {
+            lo = 0xa0;                       /* overlong */
+
+        } else if (c == 0xed) {
+            hi = 0x9f;                       /* UTF-16 surrogates */
+        }
+
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+
+        if (c == 0xf0) {
+            lo = 0x90;                       /* overlong */
+
+        } else if (c == 0xf4) {
+            hi = 0x8f;                       /* above U+10FFFF */
+        }
+
+    } else {
+        return 0;
+    }
+
+    if (len < n || p[1] < lo || p[1] > hi) {
+        return 0;
+    }
+
+    for (i = 2; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+    }
+
+    return n;
+}
+
+
+size_t
+llm_utf8_trim(const char *s, size_t len)
+{
+    size_t              k, need;
+    const llm_uchar_t  *p;
+
+    p = (const llm_uchar_t *) s;
+
+    for (k = 0; k < 4 && k < len; k++) {
+        if ((p[len - 1 - k] & 0xc0) != 0x80) {
+            break;
+        }
+    }
+
+    if (k == len || k == 4) {
+        return len;
+    }
+
+    /* p[len - 1 - k] is the last byte that is not a continuation byte */
+
+    if (p[len - 1 - k] >= 0xf0) {
+        need = 4;
+
+    } else if (p[len - 1 - k] >= 0xe0) {
+        need = 3;
+
+    } else if (p[len - 1 - k] >= 0xc0) {
+        need = 2;
+
+    } else {
+        return len;
+    }
+
+    if (need > k + 1) {
+        return len - 1 - k;
+    }
+
+    return len;
+}
+
+
+size_t
+llm_json_escape(char *dst, size_t size, const char *src, size_t len)
+{
+    int                 stop;
+    char                buf[6];
+    size_t              need, n;
+    const char         *s;
+    const llm_uchar_t  *p, *last;
+
+    need = 0;
+    stop = (dst == NULL);
+
+    p = (const llm_uchar_t *) src;
+    last = p + len;
+
+    while (p < last) {
+        s = buf;
+
+        if (*p == '"' || *p == '\\') {
+            buf[0] = '\\';
+            buf[1] = (char) *p;
+            n = 2;
+            p++;
+
+        } else if (*p < 0x20) {
+            buf[0] = '\\';
+            n = 2;
+
+            switch (*p) {
+            case '\b':
+                buf[1] = 'b';
+                break;
+            case '\f':
+                buf[1] = 'f';
+                break;
+            case '\n':
+                buf[1] = 'n';
+                break;
+            case '\r':
+                buf[1] = 'r';
+                break;
+            case '\t':
+                buf[1] = 't';
+                break;
+            default:
+                buf[1] = 'u';
+                buf[2] = '0';
+                buf[3] = '0';
+                buf[4] = llm_hex[*p >> 4];
+                buf[5] = llm_hex[*p & 0x0f];
+                n = 6;
+            }
+
+            p++;
+
+        } else {
+            n = llm_utf8_len(p, last - p);
+
+            if (n == 0) {
+                s = "\\ufffd";
+                n = 6;
+                p++;
+
+            } else {
+                s = (const char *) p;
+                p += n;
+            }
+        }
+
+        if (!stop) {
+            if (n <= size - need) {
+                memcpy(dst + need, s, n);
+
+            } else {
+                stop = 1;
+            }
+        }
+
+        need += n;
+    }
+
+    return need;
+}
+
+
+static const llm_uchar_t *
+llm_json_skip_ws(const llm_uchar_t *p, const llm_uchar_t *last)
+{
+    while (p < last
+           && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    {
+        p++;
+    }
+
+    return p;
+}
+
+
+static const llm_uchar_t *
+llm_json_skip_lax_ws(const llm_uchar_t *p, const llm_uchar_t *last)
+{
+    /* what cJSON skips */
+
+    while (p < last && *p <= 0x20) {
+        p++;
+    }
+
+    return p;
+}
+
+
+static int
+llm_json_hex4(const llm_uchar_t *p, const llm_uchar_t *last, unsigned *v)
+{
+    size_t       i;
+    unsigned     r;
+    llm_uchar_t  c;
+
+    if (last - p < 4) {
+        return LLM_ERROR;
+    }
+
+    r = 0;
+
+    for (i = 0; i < 4; i++) {
+        c = p[i];
+
+        if (c >= '0' && c <= '9') {
+            r = r * 16 + (c - '0');
+
+        } else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
+            r = r * 16 + ((c | 0x20) - 'a' + 10);
+
+        } else {
+            return LLM_ERROR;
+        }
+    }
+
+    *v = r;
+
+    return LLM_OK;
+}
+
+
+/* p is past the opening quote; returns past the closing quote or NULL */
+
+static const llm_uchar_t *
+llm_json_check_string(const llm_uchar_t *p, const llm_uchar_t *last)
+{
+    size_t    n;
+    unsigned  v;
+
+    while (p < last) {
+
+        if (*p == '"') {
+            return p + 1;
+        }
+
+        if (*p < 0x20) {
+            return NULL;
+        }
+
+        if (*p == '\\') {
+            if (last - p < 2) {
+                return NULL;
+            }
+
+            switch (p[1]) {
+            case '"':
+            case '\\':
+            case '/':
+            case 'b':
+            case 'f':
+            case 'n':
+            case 'r':
+            case 't':
+                p += 2;
+                continue;
+
+            case 'u':
+                if (llm_json_hex4(p + 2, last, &v) != LLM_OK) {
+                    return NULL;
+                }
+
+                p += 6;
+                continue;
+
+            default:
+                return NULL;
+            }
+        }
+
+        n = llm_utf8_len(p, last - p);
+        if (n == 0) {
+            return NULL;
+        }
+
+        p += n;
+    }
+
+    return NULL;
+}
+
+
+static const llm_uchar_t *
+llm_json_check_number(const llm_uchar_t *p, const llm_uchar_t *last)
+{
+    if (p < last && *p == '-') {
+        p++;
+    }
+
+    if (p == last) {
+        return NULL;
+    }
+
+    if (*p == '0') {
+        p++;
+
+    } else if (*p >= '1' && *p <= '9') {
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+
+    } else {
+        return NULL;
+    }
+
+    if (p < last && *p == '.') {
+        p++;
+
+        if (p == last || *p < '0' || *p > '9') {
+            return NULL;
+        }
+
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+
+    if (p < last && (*p == 'e' || *p == 'E')) {
+        p++;
+
+        if (p < last && (*p == '+' || *p == '-')) {
+            p++;
+        }
+
+        if (p == last || *p < '0' || *p > '9') {
+            return NULL;
+        }
+
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+
+    return p;
+}
+
+
+static const llm_uchar_t *
+llm_json_check_literal(const llm_uchar_t *p, const llm_uchar_t *last)
+{
+    size_t       n;
+    const char  *lit;
+
+    switch (*p) {
+    case 't':
+        lit = "true";
+        n = 4;
+        break;
+    case 'f':
+        lit = "false";
+        n = 5;
+        break;
+    case 'n':
+        lit = "null";
+        n = 4;
+        break;
+    default:
+        return NULL;
+    }
+
+    if ((size_t) (last - p) < n || memcmp(p, lit, n) != 0) {
+        return NULL;
+    }
+
+    return p + n;
+}
+
+
+int
+llm_json_validate(const char *json, size_t len, size_t *off)
+{
+    size_t              depth;
+    llm_uchar_t         stack[LLM_JSON_MAX_DEPTH / 8 + 1];
+    llm_jv_state_e      state;
+    const llm_uchar_t  *p, *q, *start, *last;
+
+    start = (const llm_uchar_t *) json;
+    p = start;
+    last = p + len;
+    depth = 0;
+    state = llm_jv_value;
+
+    memset(stack, 0, sizeof(stack));
+
+    for ( ;; ) {
+        p = llm_json_skip_ws(p, last);
+
+        if (p == last) {
+            if (state == llm_jv_after && depth == 0) {
+                return LLM_OK;
+            }
+
+            goto failed;
+        }
+
+        switch (state) {
+
+        case llm_jv_first_value:
+            if (*p == ']') {
+                p++;
+                depth--;
+                state = llm_jv_after;
+                break;
+            }
+
+            /* fall through */
+
+        case llm_jv_value:
+            if (*p == '{' || *p == '[') {
+                if (depth == LLM_JSON_MAX_DEPTH) {
+                    goto failed;
+                }
+
+                if (*p == '{') {
+                    stack[depth / 8] |= (llm_uchar_t) (1u << (depth % 8));
+                    state = llm_jv_first_key;
+
+                } else {
+                    stack[depth / 8] &= (llm_uchar_t) ~(1u << (depth % 8));
+                    state = llm_jv_first_value;
+                }
+
+                depth++;
+                p++;
+                break;
+            }
+
+            if (*p == '"') {
+                q = llm_json_check_string(p + 1, last);
+
+            } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
+                q = llm_json_check_number(p, last);
+
+            } else {
+                q = llm_json_check_literal(p, last);
+            }
+
+            if (q == NULL) {
+                goto failed;
+            }
+
+            p = q;
+            state = llm_jv_after;
+            break;
+
+        case llm_jv_first_key:
+            if (*p == '}') {
+                p++;
+                depth--;
+                state = llm_jv_after;
+                break;
+            }
+
+            /* fall through */
+
+        case llm_jv_key:
+            if (*p != '"') {
+                goto failed;
+            }
+
+            q = llm_json_check_string(p + 1, last);
+            if (q == NULL) {
+                goto failed;
+            }
+
+            p = llm_json_skip_ws(q, last);
+
+            if (p == last || *p != ':') {
+                goto failed;
+            }
+
+            p++;
+            state = llm_jv_value;
+            break;
+
+        case llm_jv_after:
+            if (depth == 0) {
+                goto failed;
+            }
+
+            if (stack[(depth - 1) / 8] & (1u << ((depth - 1) % 8))) {
+                if (*p == '}') {
+                    depth--;
+
+                } else if (*p == ',') {
+                    state = llm_jv_key;
+
+                } else {
+                    goto failed;
+                }
+
+            } else {
+                if (*p == ']') {
+                    depth--;
+
+                } else if (*p == ',') {
+                    state = llm_jv_value;
+
+                } else {
+                    goto failed;
+                }
+            }
+
+            p++;
+            break;
+        }
+    }
+
+failed:
+
+    if (off != NULL) {
+        *off = (size_t) (p - start);
+    }
+
+    return LLM_ERROR;
+}
+
+
+/* p is past the opening quote; returns past the closing quote or NULL */
+
+static const llm_uchar_t *
+llm_json_skip_string(const llm_uchar_t *p, const llm_uchar_t *last)
+{
+    while (p < last) {
+
+        if (*p == '"') {
+            return p + 1;
+        }
+
+        if (*p == '\\') {
+            if (last - p < 2) {
+                return NULL;
+            }
+
+            p += 2;
+            continue;
+        }
+
+        p++;
+    }
+
+    return NULL;
+}
+
+
+static const llm_uchar_t *
+llm_json_skip_value(const llm_uchar_t *p, const llm_uchar_t *last)
+{
+    size_t  depth;
+
+    if (p == last) {
+        return NULL;
+    }
+
+    if (*p == '"') {
+        return llm_json_skip_string(p + 1, last);
+    }
+
+    if (*p != '{' && *p != '[') {
+
+        /* number or literal */
+
+        while (p < last && *p > 0x20 && *p != ',' && *p != '}' && *p != ']'
+               && *p != ':' && *p != '"' && *p != '{' && *p != '[')
+        {
+            p++;
+        }
+
+        return p;
+    }
+
+    depth = 0;
+
+    while (p < last) {
+
+        switch (*p) {
+
+        case '"':
+            p = llm_json_skip_string(p + 1, last);
+            if (p == NULL) {
+                return NULL;
+            }
+
+            continue;
+
+        case '{':
+        case '[':
+            depth++;
+            break;
+
+        case '}':
+        case ']':
+            if (--depth == 0) {
+                return p + 1;
+            }
+
+            break;
+        }
+
+        p++;
+    }
+
+    return NULL;
+}
+
+
+/* p..last: the key's raw bytes between the quotes */
+
+static int
+llm_json_key_eq(const llm_uchar_t *p, const llm_uchar_t *last,
+    const char *name)
+{
+    unsigned  c;
+
+    while (p < last) {
+        c = *p++;
+
+        if (c == '\\') {
+            if (p == last) {
+                return 0;
+            }
+
+            c = *p++;
+
+            switch (c) {
+            case 'b':
+                c = '\b';
+                break;
+            case 'f':
+                c = '\f';
+                break;
+            case 'n':
+                c = '\n';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            case 't':
+                c = '\t';
+                break;
+            case 'u':
+                if (llm_json_hex4(p, last, &c) != LLM_OK) {
+                    return 0;
+                }
+
+                p += 4;
+
+                if (c >= 0x80) {
+                    /* names are ASCII */
+                    return 0;
+                }
+
+                break;
+            }
+        }
+
+        if (c == 0) {
+            /* cJSON keys are C strings: an escaped NUL ends them */
+            return *name == '\0';
+        }
+
+        if ((unsigned char) *name != c) {
+            return 0;
+        }
+
+        name++;
+    }
+
+    return *name == '\0';
+}
+
+
+int
+llm_json_object_open(const char *json, size_t len, size_t *pos, int *empty)
+{
+    const llm_uchar_t  *p, *q, *start, *last;
+
+    start = (const llm_uchar_t *) json;
+    last = start + len;
+
+    p = llm_json_skip_lax_ws(start, last);
+
+    if (p == last || *p != '{') {
+        return LLM_ERROR;
+    }
+
+    p++;
+    q = llm_json_skip_lax_ws(p, last);
+
+    *pos = (size_t) (p - start);
+    *empty = (q < last && *q == '}');
+
+    return LLM_OK;
+}
+
+
+int
+llm_json_member(const char *json, size_t len, const char *name,
+    llm_json_span_t *span)
+{
+    const llm_uchar_t  *p, *k, *ke, *v, *start, *last;
+
+    start = (const llm_uchar_t *) json;
+    last = start + len;
+
+    p = llm_json_skip_lax_ws(start, last);
+
+    if (p == last || *p != '{') {
+        return LLM_ERROR;
+    }
+
+    p++;
+
+    for ( ;; ) {
+        p = llm_json_skip_lax_ws(p, last);
+
+        if (p == last || *p == '}') {
+            return LLM_DECLINED;
+        }
+
+        if (*p != '"') {
+            return LLM_ERROR;
+        }
+
+        k = p;
+
+        ke = llm_json_skip_string(k + 1, last);
+        if (ke == NULL) {
+            return LLM_ERROR;
+        }
+
+        p = llm_json_skip_lax_ws(ke, last);
+
+        if (p == last || *p != ':') {
+            return LLM_ERROR;
+        }
+
+        v = llm_json_skip_lax_ws(p + 1, last);
+
+        p = llm_json_skip_value(v, last);
+        if (p == NULL || p == v) {
+            return LLM_ERROR;
+        }
+
+        if (llm_json_key_eq(k + 1, ke - 1, name)) {
+            span->key = (size_t) (k - start);
+            span->value = (size_t) (v - start);
+            span->end = (size_t) (p - start);
+
+            return LLM_OK;
+        }
+
+        p = llm_json_skip_lax_ws(p, last);
+
+        if (p == last || *p == '}') {
+            return LLM_DECLINED;
+        }
+
+        if (*p != ',') {
+            return LLM_ERROR;
+        }
+
+        p++;
+    }
+}

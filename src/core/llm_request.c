@@ -1,0 +1,585 @@
+
+/*
+ * ngx_http_llm_router_module: parsing and validation of an OpenAI
+ * chat.completions request body.
+ */
+
+
+#include <string.h>
+
+#include "llm_internal.h"
+
+
+#define LLM_INVALID         "invalid_request_error"
+#define LLM_MAX_DUP_KEYS    32
+#define LLM_INT_MAX         2147483647.0
+
+
+static int llm_request_check_dups(const cJSON *obj,
+    const char *const *keys, const size_t *index, llm_error_t *err);
+static int llm_request_check_messages(const cJSON *root, llm_error_t *err);
+static int llm_request_check_message(const cJSON *m, size_t i,
+    llm_error_t *err);
+static int llm_request_check_content(const cJSON *m, size_t i,
+    int assistant, llm_error_t *err);
+static int llm_request_check_options(const cJSON *root, llm_error_t *err);
+static int llm_request_check_int(const cJSON *root, const char *name,
+    double max, llm_error_t *err);
+static int llm_request_check_range(const cJSON *root, const char *name,
+    double max, llm_error_t *err);
+static int llm_request_check_stop(const cJSON *root, llm_error_t *err);
+static int llm_request_check_tools(const cJSON *root, llm_error_t *err);
+static const cJSON *llm_request_item(const cJSON *obj, const char *name);
+
+
+/* keys whose duplicates would make the gateway and the provider disagree */
+
+static const char  *const llm_request_keys[] = {
+    "model",
+    "messages",
+    "stream",
+    "stream_options",
+    "max_tokens",
+    "max_completion_tokens",
+    "n",
+    "temperature",
+    "top_p",
+    "stop",
+    "tools",
+    "tool_choice",
+    "seed",
+    "random_seed",
+    "user",
+    "store",
+    "service_tier",
+    "logit_bias",
+    NULL
+};
+
+
+static const char  *const llm_message_keys[] = {
+    "role",
+    "content",
+    "tool_call_id",
+    "tool_calls",
+    NULL
+};
+
+
+/* "function" is deprecated and so not advertised in the error message */
+
+static const char  *const llm_roles[] = {
+    "system",
+    "developer",
+    "user",
+    "assistant",
+    "tool",
+    "function",
+    NULL
+};
+
+
+int
+llm_request_parse(llm_request_t *req, const char *body, size_t len,
+    llm_error_t *err)
+{
+    cJSON        *root;
+    size_t        off, bom;
+    const cJSON  *item;
+
+    memset(req, 0, sizeof(llm_request_t));
+
+    if (body == NULL) {
+        len = 0;
+    }
+
+    bom = 0;
+
+    if (len >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0) {
+        bom = 3;
+        body += 3;
+        len -= 3;
+    }
+
+    req->body = body;
+    req->body_len = len;
+
+    for (off = 0; off < len; off++) {
+        if (body[off] != ' ' && body[off] != '\t' && body[off] != '\n'
+            && body[off] != '\r')
+        {
+            break;
+        }
+    }
+
+    if (off == len) {
+        llm_error_set(err, 400, LLM_INVALID, NULL, NULL,
+                      "The request body is empty");
+        return LLM_ERROR;
+    }
+
+    if (llm_json_validate(body, len, &off) != LLM_OK) {
+        llm_error_set(err, 400, LLM_INVALID, NULL, NULL,
+                      "The request body is not valid JSON "
+                      "(syntax error at byte %lu)",
+                      (unsigned long) (off + bom));
+        return LLM_ERROR;
+    }
+
+    root = cJSON_ParseWithLength(body, len);
+
+    if (root == NULL) {
+        /* nesting, a number cJSON cannot read, a bad surrogate, ENOMEM */
+        llm_error_set(err, 400, LLM_INVALID, NULL, NULL,
+                      "The request body is not valid JSON "
+                      "(it could not be parsed)");
+        return LLM_ERROR;
+    }
+
+    if (!cJSON_IsObject(root)) {
+        llm_error_set(err, 400, LLM_INVALID, NULL, NULL,
+                      "The request body must be a JSON object");
+        goto failed;
+    }
+
+    if (llm_request_check_dups(root, llm_request_keys, NULL, err) != LLM_OK
+        || llm_request_check_messages(root, err) != LLM_OK
+        || llm_request_check_options(root, err) != LLM_OK)
+    {
+        goto failed;
+    }
+
+    req->root = root;
+
+    item = llm_request_item(root, "model");
+    if (item != NULL) {
+        req->model = item->valuestring;
+    }
+
+    req->stream = cJSON_IsTrue(llm_request_item(root, "stream"));
+
+    item = llm_request_item(root, "stream_options");
+    if (item != NULL) {
+        req->include_usage =
+                      cJSON_IsTrue(llm_request_item(item, "include_usage"));
+    }
+
+    return LLM_OK;
+
+failed:
+
+    cJSON_Delete(root);
+
+    return LLM_ERROR;
+}
+
+
+void
+llm_request_free(llm_request_t *req)
+{
+    if (req->root != NULL) {
+        cJSON_Delete(req->root);
+        req->root = NULL;
+    }
+
+    req->model = NULL;
+}
+
+
+/* a member, with JSON null taken as absent */
+
+static const cJSON *
+llm_request_item(const cJSON *obj, const char *name)
+{
+    const cJSON  *item;
+
+    item = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+    if (item == NULL || cJSON_IsNull(item)) {
+        return NULL;
+    }
+
+    return item;
+}
+
+
+static int
+llm_request_check_dups(const cJSON *obj, const char *const *keys,
+    const size_t *index, llm_error_t *err)
+{
+    size_t        i, seen[LLM_MAX_DUP_KEYS];
+    const cJSON  *item;
+
+    memset(seen, 0, sizeof(seen));
+
+    for (item = obj->child; item != NULL; item = item->next) {
+
+        if (item->string == NULL) {
+            continue;
+        }
+
+        for (i = 0; i < LLM_MAX_DUP_KEYS && keys[i] != NULL; i++) {
+            if (strcmp(item->string, keys[i]) != 0) {
+                continue;
+            }
+
+            if (seen[i]++ == 0) {
+                break;
+            }
+
+            if (index == NULL) {
+                llm_error_set(err, 400, LLM_INVALID, keys[i], NULL,
+                              "Duplicate key '%s' in the request body",
+                              keys[i]);
+
+            } else {
+                llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                              "messages[%lu]: duplicate key '%s'",
+                              (unsigned long) *index, keys[i]);
+            }
+
+            return LLM_ERROR;
+        }
+    }
+
+    return LLM_OK;
+}
+
+
+static int
+llm_request_check_messages(const cJSON *root, llm_error_t *err)
+{
+    size_t        i;
+    const cJSON  *messages, *m;
+
+    messages = llm_request_item(root, "messages");
+
+    if (messages == NULL) {
+        llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                      "Missing required parameter: 'messages'");
+        return LLM_ERROR;
+    }
+
+    if (!cJSON_IsArray(messages) || messages->child == NULL) {
+        llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                      "'messages' must be a non-empty array");
+        return LLM_ERROR;
+    }
+
+    i = 0;
+
+    for (m = messages->child; m != NULL; m = m->next) {
+        if (llm_request_check_message(m, i, err) != LLM_OK) {
+            return LLM_ERROR;
+        }
+
+        i++;
+    }
+
+    return LLM_OK;
+}
+
+
+static int
+llm_request_check_message(const cJSON *m, size_t i, llm_error_t *err)
+{
+    int           assistant;
+    size_t        r;
+    const cJSON  *role, *item;
+
+    if (!cJSON_IsObject(m)) {
+        llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                      "messages[%lu] must be an object", (unsigned long) i);
+        return LLM_ERROR;
+    }
+
+    if (llm_request_check_dups(m, llm_message_keys, &i, err) != LLM_OK) {
+        return LLM_ERROR;
+    }
+
+    role = cJSON_GetObjectItemCaseSensitive(m, "role");
+
+    if (role == NULL) {
+        llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                      "messages[%lu]: 'role' is required", (unsigned long) i);
+        return LLM_ERROR;
+    }
+
+    r = 0;
+
+    if (cJSON_IsString(role)) {
+        for ( /* void */ ; llm_roles[r] != NULL; r++) {
+            if (strcmp(role->valuestring, llm_roles[r]) == 0) {
+                break;
+            }
+        }
+    }
+
+    if (!cJSON_IsString(role) || llm_roles[r] == NULL) {
+        llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                      "messages[%lu]: 'role' must be one of system, "
+                      "developer, user, assistant, tool", (unsigned long) i);
+        return LLM_ERROR;
+    }
+
+    assistant = (strcmp(llm_roles[r], "assistant") == 0);
+
+    if (llm_request_check_content(m, i, assistant, err) != LLM_OK) {
+        return LLM_ERROR;
+    }
+
+    if (strcmp(llm_roles[r], "tool") == 0) {
+        item = cJSON_GetObjectItemCaseSensitive(m, "tool_call_id");
+
+        if (!cJSON_IsString(item)) {
+            llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                          "messages[%lu]: tool messages require a string "
+                          "'tool_call_id'", (unsigned long) i);
+            return LLM_ERROR;
+        }
+    }
+
+    item = llm_request_item(m, "tool_calls");
+
+    if (item != NULL && !cJSON_IsArray(item)) {
+        llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                      "messages[%lu]: 'tool_calls' must be an array",
+                      (unsigned long) i);
+        return LLM_ERROR;
+    }
+
+    return LLM_OK;
+}
+
+
+static int
+llm_request_check_content(const cJSON *m, size_t i, int assistant,
+    llm_error_t *err)
+{
+    size_t        k;
+    const cJSON  *content, *part;
+
+    content = cJSON_GetObjectItemCaseSensitive(m, "content");
+
+    if (content == NULL || cJSON_IsNull(content)) {
+        if (assistant) {
+            return LLM_OK;
+        }
+
+        llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                      "messages[%lu]: 'content' is required (null is "
+                      "allowed only in assistant messages)",
+                      (unsigned long) i);
+        return LLM_ERROR;
+    }
+
+    if (cJSON_IsString(content)) {
+        return LLM_OK;
+    }
+
+    if (!cJSON_IsArray(content)) {
+        llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                      "messages[%lu]: 'content' must be a string or an "
+                      "array of content parts", (unsigned long) i);
+        return LLM_ERROR;
+    }
+
+    k = 0;
+
+    for (part = content->child; part != NULL; part = part->next) {
+
+        if (!cJSON_IsObject(part)
+            || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(part, "type")))
+        {
+            llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                          "messages[%lu].content[%lu] must be an object "
+                          "with a string 'type'",
+                          (unsigned long) i, (unsigned long) k);
+            return LLM_ERROR;
+        }
+
+        k++;
+    }
+
+    return LLM_OK;
+}
+
+
+static int
+llm_request_check_options(const cJSON *root, llm_error_t *err)
+{
+    const cJSON  *item;
+
+    item = llm_request_item(root, "model");
+
+    if (item != NULL && !cJSON_IsString(item)) {
+        llm_error_set(err, 400, LLM_INVALID, "model", NULL,
+                      "'model' must be a string");
+        return LLM_ERROR;
+    }
+
+    item = llm_request_item(root, "stream");
+
+    if (item != NULL && !cJSON_IsBool(item)) {
+        llm_error_set(err, 400, LLM_INVALID, "stream", NULL,
+                      "'stream' must be a boolean");
+        return LLM_ERROR;
+    }
+
+    item = llm_request_item(root, "stream_options");
+
+    if (item != NULL) {
+        if (!cJSON_IsObject(item)) {
+            llm_error_set(err, 400, LLM_INVALID, "stream_options", NULL,
+                          "'stream_options' must be an object");
+            return LLM_ERROR;
+        }
+
+        item = llm_request_item(item, "include_usage");
+
+        if (item != NULL && !cJSON_IsBool(item)) {
+            llm_error_set(err, 400, LLM_INVALID, "stream_options", NULL,
+                          "'stream_options.include_usage' must be a "
+                          "boolean");
+            return LLM_ERROR;
+        }
+    }
+
+    if (llm_request_check_int(root, "max_tokens", LLM_INT_MAX, err)
+        != LLM_OK
+        || llm_request_check_int(root, "max_completion_tokens", LLM_INT_MAX,
+                                 err)
+           != LLM_OK
+        || llm_request_check_int(root, "n", 128, err) != LLM_OK
+        || llm_request_check_range(root, "temperature", 2, err) != LLM_OK
+        || llm_request_check_range(root, "top_p", 1, err) != LLM_OK
+        || llm_request_check_stop(root, err) != LLM_OK
+        || llm_request_check_tools(root, err) != LLM_OK)
+    {
+        return LLM_ERROR;
+    }
+
+    return LLM_OK;
+}
+
+
+static int
+llm_request_check_int(const cJSON *root, const char *name, double max,
+    llm_error_t *err)
+{
+    double        d;
+    const cJSON  *item;
+
+    item = llm_request_item(root, name);
+
+    if (item == NULL) {
+        return LLM_OK;
+    }
+
+    if (cJSON_IsNumber(item)) {
+        d = item->valuedouble;
+
+        if (d >= 1 && d <= max && d == (double) (long) d) {
+            return LLM_OK;
+        }
+    }
+
+    if (max == LLM_INT_MAX) {
+        llm_error_set(err, 400, LLM_INVALID, name, NULL,
+                      "'%s' must be a positive integer", name);
+
+    } else {
+        llm_error_set(err, 400, LLM_INVALID, name, NULL,
+                      "'%s' must be an integer between 1 and %.0f",
+                      name, max);
+    }
+
+    return LLM_ERROR;
+}
+
+
+static int
+llm_request_check_range(const cJSON *root, const char *name, double max,
+    llm_error_t *err)
+{
+    const cJSON  *item;
+
+    item = llm_request_item(root, name);
+
+    if (item == NULL
+        || (cJSON_IsNumber(item)
+            && item->valuedouble >= 0 && item->valuedouble <= max))
+    {
+        return LLM_OK;
+    }
+
+    llm_error_set(err, 400, LLM_INVALID, name, NULL,
+                  "'%s' must be a number between 0 and %.0f", name, max);
+
+    return LLM_ERROR;
+}
+
+
+static int
+llm_request_check_stop(const cJSON *root, llm_error_t *err)
+{
+    const cJSON  *item, *s;
+
+    item = llm_request_item(root, "stop");
+
+    if (item == NULL || cJSON_IsString(item)) {
+        return LLM_OK;
+    }
+
+    if (cJSON_IsArray(item)) {
+        for (s = item->child; s != NULL; s = s->next) {
+            if (!cJSON_IsString(s)) {
+                break;
+            }
+        }
+
+        if (s == NULL) {
+            return LLM_OK;
+        }
+    }
+
+    llm_error_set(err, 400, LLM_INVALID, "stop", NULL,
+                  "'stop' must be a string, an array of strings or null");
+
+    return LLM_ERROR;
+}
+
+
+static int
+llm_request_check_tools(const cJSON *root, llm_error_t *err)
+{
+    size_t        i;
+    const cJSON  *item, *t;
+
+    item = llm_request_item(root, "tools");
+
+    if (item == NULL) {
+        return LLM_OK;
+    }
+
+    if (!cJSON_IsArray(item)) {
+        llm_error_set(err, 400, LLM_INVALID, "tools", NULL,
+                      "'tools' must be an array of objects");
+        return LLM_ERROR;
+    }
+
+    i = 0;
+
+    for (t = item->child; t != NULL; t = t->next) {
+        if (!cJSON_IsObject(t)) {
+            llm_error_set(err, 400, LLM_INVALID, "tools", NULL,
+                          "'tools' must be an array of objects: tools[%lu] "
+                          "is not an object", (unsigned long) i);
+            return LLM_ERROR;
+        }
+
+        i++;
+    }
+
+    return LLM_OK;
+}

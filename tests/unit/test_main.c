@@ -1,0 +1,245 @@
+
+/*
+ * ngx_http_llm_router_module: unit test runner.  All tests run as one
+ * cmocka group, so the summary line counts them all.
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+
+
+#define TEST_MAX  512
+
+
+static void *test_alloc(void *data, size_t size);
+static int test_track(test_ctx_t *ctx, void *p);
+static int test_setup(void **state);
+static int test_teardown(void **state);
+
+
+static struct CMUnitTest  test_list[TEST_MAX];
+static size_t             test_n;
+
+
+void
+test_add(const char *name, CMUnitTestFunction fn, const void *data)
+{
+    if (test_n == TEST_MAX) {
+        fprintf(stderr, "too many tests, raise TEST_MAX\n");
+        exit(2);
+    }
+
+    test_list[test_n].name = name;
+    test_list[test_n].test_func = fn;
+    test_list[test_n].setup_func = test_setup;
+    test_list[test_n].teardown_func = test_teardown;
+    test_list[test_n].initial_state = (void *) data;
+
+    test_n++;
+}
+
+
+static int
+test_track(test_ctx_t *ctx, void *p)
+{
+    void   **a;
+    size_t   size;
+
+    if (ctx->nallocs == ctx->size) {
+        size = ctx->size ? ctx->size * 2 : 16;
+
+        a = realloc(ctx->allocs, size * sizeof(void *));
+        if (a == NULL) {
+            return -1;
+        }
+
+        ctx->allocs = a;
+        ctx->size = size;
+    }
+
+    ctx->allocs[ctx->nallocs++] = p;
+
+    return 0;
+}
+
+
+static void *
+test_alloc(void *data, size_t size)
+{
+    void        *p;
+    test_ctx_t  *ctx;
+
+    ctx = data;
+
+    ctx->count++;
+
+    if (ctx->fail_at != 0 && ctx->count >= ctx->fail_at) {
+        return NULL;
+    }
+
+    p = malloc(size);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    if (test_track(ctx, p) != 0) {
+        free(p);
+        return NULL;
+    }
+
+    /* poison: code must not rely on zeroed memory */
+    memset(p, 0xa5, size);
+
+    return p;
+}
+
+
+char *
+test_copy(test_ctx_t *ctx, const char *s, size_t len)
+{
+    char  *p;
+
+    p = malloc(len ? len : 1);
+    assert_non_null(p);
+
+    assert_int_equal(test_track(ctx, p), 0);
+
+    if (s != NULL) {
+        memcpy(p, s, len);
+    }
+
+    return p;
+}
+
+
+char *
+test_cstr(test_ctx_t *ctx, const char *buf, size_t len)
+{
+    char  *p;
+
+    p = test_copy(ctx, NULL, len + 1);
+
+    memcpy(p, buf, len);
+    p[len] = '\0';
+
+    return p;
+}
+
+
+cJSON *
+test_json(const char *buf, size_t len)
+{
+    cJSON  *root;
+
+    assert_non_null(buf);
+    assert_int_equal(llm_json_validate(buf, len, NULL), LLM_OK);
+
+    root = cJSON_ParseWithLength(buf, len);
+    assert_non_null(root);
+
+    return root;
+}
+
+
+void
+test_check_error_json(const char *buf, size_t len, const char *type,
+    const char *param, const char *code, const char *message)
+{
+    cJSON  *root, *e, *item;
+
+    root = test_json(buf, len);
+
+    e = cJSON_GetObjectItemCaseSensitive(root, "error");
+    assert_true(cJSON_IsObject(e));
+    assert_int_equal(cJSON_GetArraySize(root), 1);
+    assert_int_equal(cJSON_GetArraySize(e), 4);
+
+    item = cJSON_GetObjectItemCaseSensitive(e, "message");
+    assert_true(cJSON_IsString(item));
+
+    if (message != NULL) {
+        assert_string_equal(item->valuestring, message);
+    }
+
+    item = cJSON_GetObjectItemCaseSensitive(e, "type");
+    assert_true(cJSON_IsString(item));
+    assert_string_equal(item->valuestring, type);
+
+    item = cJSON_GetObjectItemCaseSensitive(e, "param");
+
+    if (param == NULL) {
+        assert_true(cJSON_IsNull(item));
+
+    } else {
+        assert_true(cJSON_IsString(item));
+        assert_string_equal(item->valuestring, param);
+    }
+
+    item = cJSON_GetObjectItemCaseSensitive(e, "code");
+
+    if (code == NULL) {
+        assert_true(cJSON_IsNull(item));
+
+    } else {
+        assert_true(cJSON_IsString(item));
+        assert_string_equal(item->valuestring, code);
+    }
+
+    cJSON_Delete(root);
+}
+
+
+static int
+test_setup(void **state)
+{
+    test_ctx_t  *ctx;
+
+    ctx = calloc(1, sizeof(test_ctx_t));
+    if (ctx == NULL) {
+        return -1;
+    }
+
+    ctx->pool.alloc = test_alloc;
+    ctx->pool.data = ctx;
+    ctx->data = *state;
+
+    *state = ctx;
+
+    return 0;
+}
+
+
+static int
+test_teardown(void **state)
+{
+    size_t       i;
+    test_ctx_t  *ctx;
+
+    ctx = *state;
+
+    for (i = 0; i < ctx->nallocs; i++) {
+        free(ctx->allocs[i]);
+    }
+
+    free(ctx->allocs);
+    free(ctx);
+
+    return 0;
+}
+
+
+int
+main(void)
+{
+    test_json_register();
+    test_request_register();
+    test_error_register();
+    test_encode_register();
+    test_provider_error_register();
+
+    return _cmocka_run_group_tests("llm_core", test_list, test_n, NULL, NULL);
+}

@@ -1,0 +1,65 @@
+
+/*
+ * ngx_http_llm_router_module: unit test harness for the core.
+ */
+
+
+#ifndef _TEST_UTIL_H_INCLUDED_
+#define _TEST_UTIL_H_INCLUDED_
+
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "llm_internal.h"
+
+
+/*
+ * Every test gets a context with a pool that records its allocations and
+ * frees them at teardown; ctx->data is the test's per-case data.
+ */
+
+typedef struct {
+    llm_pool_t    pool;
+    void        **allocs;
+    size_t        nallocs;
+    size_t        size;
+    size_t        count;        /* pool allocations made so far */
+    size_t        fail_at;      /* allocation number from which on NULL */
+    const void   *data;
+} test_ctx_t;
+
+
+#define TEST_ADD(fn)        test_add(#fn, fn, NULL)
+
+#define TEST_LEN(s)         (sizeof(s) - 1)
+
+
+void test_add(const char *name, CMUnitTestFunction fn, const void *data);
+
+/*
+ * a malloc'ed copy without a trailing NUL (s == NULL: uninitialised),
+ * freed at teardown
+ */
+char *test_copy(test_ctx_t *ctx, const char *s, size_t len);
+
+/* a NUL-terminated copy of buf, freed at teardown */
+char *test_cstr(test_ctx_t *ctx, const char *buf, size_t len);
+
+/* parses a rendered buffer that must be valid JSON; cJSON_Delete() it */
+cJSON *test_json(const char *buf, size_t len);
+
+/* asserts buf is {"error":{...}} with these members; NULL = JSON null */
+void test_check_error_json(const char *buf, size_t len, const char *type,
+    const char *param, const char *code, const char *message);
+
+void test_json_register(void);
+void test_request_register(void);
+void test_error_register(void);
+void test_encode_register(void);
+void test_provider_error_register(void);
+
+
+#endif /* _TEST_UTIL_H_INCLUDED_ */
