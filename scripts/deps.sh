@@ -8,7 +8,7 @@
 set -e
 
 build="gcc make nginx nginx-dev libcjson-dev libssl-dev libpcre2-dev
-       zlib1g-dev libnginx-mod-http-echo"
+       zlib1g-dev libnginx-mod-http-echo ca-certificates"
 
 test="libcmocka-dev openssl valgrind clang libclang-rt-14-dev perl
       libtest-base-perl libtext-diff-perl libtest-longstring-perl
