@@ -24,6 +24,9 @@ static void llm_compat_body_write(llm_out_t *out, const char *body,
 const llm_adapter_t  *const llm_adapters[] = {
     &llm_openai_adapter,
     &llm_mistral_adapter,
+    &llm_anthropic_adapter,
+    &llm_gemini_adapter,
+    &llm_cohere_adapter,
     NULL
 };
 

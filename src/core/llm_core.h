@@ -136,6 +136,9 @@ typedef struct {
     const char   *model;              /* upstream model, NULL = client's */
     const char   *api_key;            /* NUL-terminated; NULL/"" = none */
     const char   *base_path;          /* URL path, e.g. "/v1" or "" */
+    long          max_tokens;         /* default when the client sets
+                                         none (providers that require
+                                         one: Anthropic); 0 = none */
 } llm_provider_t;
 
 
@@ -144,6 +147,67 @@ typedef struct {
     char         *body;               /* OpenAI-style error JSON, pool */
     size_t        body_len;
 } llm_provider_error_t;
+
+
+/*
+ * A chat completion in neutral form: decoders fill it from a provider's
+ * answer, llm_completion_render() turns it into an OpenAI
+ * "chat.completion" object.  Counts set to -1 are "not reported" (the
+ * *_details objects are then left out).
+ */
+typedef struct {
+    long long     prompt_tokens;      /* input, cached ones included */
+    long long     completion_tokens;  /* output, reasoning included */
+    long long     total_tokens;
+    long long     cached_tokens;      /* -1: not reported */
+    long long     reasoning_tokens;   /* -1: not reported */
+} llm_usage_t;
+
+
+typedef struct {
+    const char   *id;                 /* "call_..." */
+    const char   *name;
+    const char   *arguments;          /* JSON text, rendered as a string */
+} llm_tool_call_t;
+
+
+typedef struct {
+    const char   *content;            /* UTF-8 text; NULL renders null */
+    size_t        content_len;
+    const char   *refusal;            /* NULL renders null */
+    llm_tool_call_t  *tool_calls;
+    size_t        ntool_calls;
+    const char   *finish_reason;      /* "stop", "length", "tool_calls",
+                                         "content_filter" only */
+} llm_choice_t;
+
+
+typedef struct {
+    const char   *id;                 /* "chatcmpl-..." or the provider's */
+    const char   *model;
+    long long     created;            /* unix time */
+    llm_choice_t *choices;
+    size_t        nchoices;
+    llm_usage_t   usage;
+} llm_completion_t;
+
+
+/*
+ * {"id","object":"chat.completion","created","model","choices":[{"index",
+ *  "message":{"role":"assistant","content","refusal"[,"tool_calls"]},
+ *  "logprobs":null,"finish_reason"}],"usage":{...}}
+ *
+ * Returns a NUL-terminated pool buffer, NULL on allocation failure.
+ */
+char *llm_completion_render(const llm_completion_t *c, llm_pool_t *pool,
+    size_t *len);
+
+
+typedef struct {
+    char         *body;               /* OpenAI chat.completion, pool */
+    size_t        body_len;
+    llm_usage_t   usage;
+} llm_response_t;
 
 
 typedef struct {
@@ -158,6 +222,19 @@ typedef struct {
     /* status >= 400 from the provider; LLM_ERROR only on alloc failure */
     int         (*error)(int status, const char *body, size_t len,
                          llm_pool_t *pool, llm_provider_error_t *out);
+
+    /*
+     * A 2xx non-streamed answer (body need not be NUL-terminated) into an
+     * OpenAI chat.completion.  NULL: the provider already answers in the
+     * OpenAI format and the body is relayed as it is.  On an answer that
+     * is not JSON or not of the expected shape: LLM_ERROR with err filled
+     * (status 502, type "api_error", code "invalid_provider_response").
+     * "created" is the time to use when the provider gives none.
+     */
+    int         (*decode)(const llm_request_t *req, const llm_provider_t *p,
+                          const char *body, size_t len, long long created,
+                          llm_pool_t *pool, llm_response_t *out,
+                          llm_error_t *err);
 } llm_adapter_t;
 
 

@@ -102,6 +102,9 @@ int llm_compat_error(int status, const char *body, size_t len,
 
 extern const llm_adapter_t  llm_openai_adapter;
 extern const llm_adapter_t  llm_mistral_adapter;
+extern const llm_adapter_t  llm_anthropic_adapter;
+extern const llm_adapter_t  llm_gemini_adapter;
+extern const llm_adapter_t  llm_cohere_adapter;
 
 
 #endif /* _LLM_INTERNAL_H_INCLUDED_ */

@@ -26,7 +26,8 @@ const llm_adapter_t  llm_mistral_adapter = {
     "mistral",
     "https://api.mistral.ai/v1",
     llm_mistral_encode,
-    llm_compat_error
+    llm_compat_error,
+    NULL
 };
 
 

@@ -18,7 +18,8 @@ const llm_adapter_t  llm_openai_adapter = {
     "openai",
     "https://api.openai.com/v1",
     llm_openai_encode,
-    llm_compat_error
+    llm_compat_error,
+    NULL
 };
 
 

@@ -240,6 +240,10 @@ main(void)
     test_error_register();
     test_encode_register();
     test_provider_error_register();
+    test_completion_register();
+    test_anthropic_register();
+    test_gemini_register();
+    test_cohere_register();
 
     return _cmocka_run_group_tests("llm_core", test_list, test_n, NULL, NULL);
 }

@@ -60,6 +60,10 @@ void test_request_register(void);
 void test_error_register(void);
 void test_encode_register(void);
 void test_provider_error_register(void);
+void test_completion_register(void);
+void test_anthropic_register(void);
+void test_gemini_register(void);
+void test_cohere_register(void);
 
 
 #endif /* _TEST_UTIL_H_INCLUDED_ */

@@ -1,0 +1,13 @@
+
+/*
+ * Unit tests: anthropic (to be written).
+ */
+
+
+#include "test_util.h"
+
+
+void
+test_anthropic_register(void)
+{
+}
