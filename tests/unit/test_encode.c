@@ -749,7 +749,11 @@ test_adapter_find(void **state)
     assert_null(llm_adapter_find("open", 4));
     assert_null(llm_adapter_find("openai", 5));
     assert_null(llm_adapter_find("openai2", 7));
-    assert_null(llm_adapter_find("anthropic", 9));
+    assert_ptr_equal(llm_adapter_find("anthropic", 9),
+                     &llm_anthropic_adapter);
+    assert_ptr_equal(llm_adapter_find("gemini", 6), &llm_gemini_adapter);
+    assert_ptr_equal(llm_adapter_find("cohere", 6), &llm_cohere_adapter);
+    assert_null(llm_adapter_find("claude", 6));
     assert_null(llm_adapter_find("", 0));
     assert_null(llm_adapter_find(NULL, 0));
 }
@@ -770,9 +774,12 @@ test_adapter_list(void **state)
                          llm_adapters[n]);
     }
 
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 5);
     assert_string_equal(llm_adapters[0]->name, "openai");
     assert_string_equal(llm_adapters[1]->name, "mistral");
+    assert_string_equal(llm_adapters[2]->name, "anthropic");
+    assert_string_equal(llm_adapters[3]->name, "gemini");
+    assert_string_equal(llm_adapters[4]->name, "cohere");
 }
 
 
