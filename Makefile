@@ -48,9 +48,11 @@ module: $(BUILD)/$(MODULE)
 
 # $(call nginx_build,DIR,EXTRA_CC_OPT,EXTRA_LD_OPT)
 define nginx_build
-	@if [ ! -f $(1)/objs/Makefile ]; then \
+	@if [ ! -f $(1)/configure ]; then \
 	    rm -rf $(1) && mkdir -p $(1) && \
-	    cp -a $(if $(NGINX_SRC),$(NGINX_SRC),$(DEBIAN_SRC))/. $(1)/ && \
+	    cp -a $(if $(NGINX_SRC),$(NGINX_SRC),$(DEBIAN_SRC))/. $(1)/; \
+	fi
+	@if [ ! -f $(1)/objs/Makefile ] || [ config -nt $(1)/objs/Makefile ]; then \
 	    cd $(1) && $(CONFIGURE) \
 	        --with-cc-opt="$(WARN) $(2)" --with-ld-opt="$(3)" \
 	        --add-dynamic-module=$(TOP) > configure.log 2>&1 \

@@ -76,6 +76,8 @@ typedef struct {
 
     ngx_http_upstream_conf_t       upstream;
 
+    size_t                         max_response_size;
+
     ngx_flag_t                     ssl_verify;
     ngx_uint_t                     ssl_verify_depth;
     ngx_str_t                      ssl_trusted_certificate;
@@ -97,14 +99,21 @@ typedef struct {
     ngx_http_status_t              status;
     ngx_http_chunked_t             chunked;
 
-    u_char                        *err_body;      /* provider error body */
-    size_t                         err_len;
+    u_char                        *acc;           /* the provider's body */
+    size_t                         acc_len;
+    size_t                         acc_size;
+    off_t                          rest;          /* of Content-Length */
+
+    ngx_str_t                      out;           /* translated body */
+    llm_usage_t                    usage;
 
     ngx_chain_t                   *replace;       /* body the filter sends */
 
     unsigned                       has_err:1;
-    unsigned                       collect:1;     /* provider said >= 400 */
-    unsigned                       collected:1;
+    unsigned                       collect:1;     /* read whole, translate */
+    unsigned                       translated:1;
+    unsigned                       late:1;        /* error body until EOF */
+    unsigned                       late_done:1;
 } ngx_http_llm_ctx_t;
 
 

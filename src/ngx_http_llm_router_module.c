@@ -94,6 +94,13 @@ static ngx_command_t  ngx_http_llm_commands[] = {
       offsetof(ngx_http_llm_loc_conf_t, upstream.buffer_size),
       NULL },
 
+    { ngx_string("llm_max_response_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, max_response_size),
+      NULL },
+
     { ngx_string("llm_ssl_verify"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -290,6 +297,19 @@ ngx_http_llm_provider_param(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
 
         p->key_set = 1;
         return ngx_http_llm_provider_key(cf, p, &value[1]);
+    }
+
+    if (ngx_strcmp(name->data, "max_tokens") == 0) {
+        n = ngx_atoi(value[1].data, value[1].len);
+        if (n == NGX_ERROR || n == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid max_tokens \"%V\" in llm_provider "
+                               "\"%V\"", &value[1], &p->name);
+            return NGX_CONF_ERROR;
+        }
+
+        p->core.max_tokens = (long) n;
+        return NGX_CONF_OK;
     }
 
     if (ngx_strcmp(name->data, "keepalive") == 0) {
@@ -1098,11 +1118,13 @@ ngx_http_llm_header_filter(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    if (r->err_status == 0 && ctx->collect) {
+    if (r->err_status == 0 && (ctx->translated || ctx->late)) {
 
-        /* a provider's error, translated on the way */
+        /* a provider's error, translated */
 
-        ngx_http_clear_content_length(r);
+        if (ctx->late) {
+            ngx_http_clear_content_length(r);
+        }
 
     } else {
         if (ngx_http_llm_render_error(r, ctx) != NGX_OK) {
@@ -1311,6 +1333,8 @@ ngx_http_llm_create_loc_conf(ngx_conf_t *cf)
     conf->upstream.hide_headers = NGX_CONF_UNSET_PTR;
     conf->upstream.pass_headers = NGX_CONF_UNSET_PTR;
 
+    conf->max_response_size = NGX_CONF_UNSET_SIZE;
+
     conf->ssl_verify = NGX_CONF_UNSET;
     conf->ssl_verify_depth = NGX_CONF_UNSET_UINT;
 
@@ -1341,6 +1365,9 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_size_value(conf->upstream.buffer_size,
                               prev->upstream.buffer_size, 16384);
+
+    ngx_conf_merge_size_value(conf->max_response_size,
+                              prev->max_response_size, 4 * 1024 * 1024);
 
     ngx_conf_merge_value(conf->ssl_verify, prev->ssl_verify, 1);
     ngx_conf_merge_uint_value(conf->ssl_verify_depth,

@@ -30,12 +30,17 @@ static ngx_int_t ngx_http_llm_create_request(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_reinit_request(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_process_status_line(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_process_header(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_header_done(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_process_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_collect(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, u_char *pos, size_t size);
+static ngx_int_t ngx_http_llm_translate(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_input_filter_init(void *data);
 static ngx_int_t ngx_http_llm_input_filter(void *data, ssize_t bytes);
 static ngx_int_t ngx_http_llm_body_data(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, u_char *pos, size_t size);
-static ngx_chain_t *ngx_http_llm_provider_error(ngx_http_request_t *r,
-    ngx_http_llm_ctx_t *ctx);
 static void ngx_http_llm_abort_request(ngx_http_request_t *r);
 static void ngx_http_llm_finalize_request(ngx_http_request_t *r,
     ngx_int_t rc);
@@ -229,9 +234,13 @@ ngx_http_llm_reinit_request(ngx_http_request_t *r)
     ngx_memzero(&ctx->status, sizeof(ngx_http_status_t));
     ngx_memzero(&ctx->chunked, sizeof(ngx_http_chunked_t));
 
+    ctx->acc_len = 0;
+    ctx->rest = 0;
+    ctx->out.len = 0;
     ctx->collect = 0;
-    ctx->collected = 0;
-    ctx->err_len = 0;
+    ctx->translated = 0;
+    ctx->late = 0;
+    ctx->late_done = 0;
 
     r->state = 0;
     r->upstream->process_header = ngx_http_llm_process_status_line;
@@ -380,14 +389,7 @@ ngx_http_llm_process_header(ngx_http_request_t *r)
 
             ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
 
-            ctx->collect = (u->headers_in.status_n >= NGX_HTTP_BAD_REQUEST);
-
-            ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                           "llm header done, chunked:%d length:%O "
-                           "collect:%d", u->headers_in.chunked,
-                           u->headers_in.content_length_n, ctx->collect);
-
-            return NGX_OK;
+            return ngx_http_llm_header_done(r, ctx);
         }
 
         if (rc == NGX_AGAIN) {
@@ -405,14 +407,336 @@ ngx_http_llm_process_header(ngx_http_request_t *r)
 }
 
 
+/*
+ * The header is parsed.  An answer that must be translated (an error, or a
+ * non-streamed answer of a provider that does not speak the OpenAI format)
+ * is read whole before anything reaches the client: the client then gets
+ * the translated body with its exact length, and an answer that cannot be
+ * translated is still a clean 502.
+ */
+
+static ngx_int_t
+ngx_http_llm_header_done(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_uint_t            status;
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+    status = u->headers_in.status_n;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm header done, status:%ui chunked:%d length:%O",
+                   status, u->headers_in.chunked,
+                   u->headers_in.content_length_n);
+
+    if (status < NGX_HTTP_BAD_REQUEST
+        && (status < NGX_HTTP_OK || status >= NGX_HTTP_SPECIAL_RESPONSE
+            || ctx->req.stream
+            || ctx->provider->adapter->decode == NULL))
+    {
+        return NGX_OK;
+    }
+
+    if (!u->headers_in.chunked && u->headers_in.content_length_n == -1) {
+
+        if (status >= NGX_HTTP_BAD_REQUEST) {
+
+            /* ends with the connection: translated when it is over */
+
+            ctx->late = 1;
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llm: provider \"%V\" sent an answer without a "
+                      "length, it cannot be translated",
+                      &ctx->provider->name);
+
+        ngx_http_llm_set_error(r, ctx, NGX_HTTP_BAD_GATEWAY, "api_error",
+                               "invalid_provider_response",
+                               "The provider \"%V\" sent an answer "
+                               "without a length.", &ctx->provider->name);
+
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    ctx->collect = 1;
+    ctx->rest = u->headers_in.content_length_n;
+
+    u->process_header = ngx_http_llm_process_body;
+
+    return ngx_http_llm_process_body(r);
+}
+
+
+static ngx_int_t
+ngx_http_llm_process_body(ngx_http_request_t *r)
+{
+    size_t                size;
+    ngx_int_t             rc;
+    ngx_buf_t            *buf;
+    ngx_uint_t            done;
+    ngx_http_upstream_t  *u;
+    ngx_http_llm_ctx_t   *ctx;
+
+    u = r->upstream;
+    buf = &u->buffer;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    done = 0;
+
+    if (u->headers_in.chunked) {
+
+        for ( ;; ) {
+
+#if (nginx_version >= 1027002)
+            rc = ngx_http_parse_chunked(r, buf, &ctx->chunked, 0);
+#else
+            rc = ngx_http_parse_chunked(r, buf, &ctx->chunked);
+#endif
+
+            if (rc == NGX_OK) {
+                size = buf->last - buf->pos;
+
+                if ((off_t) size > ctx->chunked.size) {
+                    size = (size_t) ctx->chunked.size;
+                }
+
+                rc = ngx_http_llm_collect(r, ctx, buf->pos, size);
+                if (rc != NGX_OK) {
+                    return rc;
+                }
+
+                buf->pos += size;
+                ctx->chunked.size -= size;
+
+                continue;
+            }
+
+            if (rc == NGX_DONE) {
+                done = 1;
+                break;
+            }
+
+            if (rc == NGX_AGAIN) {
+                break;
+            }
+
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "llm: provider \"%V\" sent an invalid chunked "
+                          "response", &ctx->provider->name);
+
+            return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+        }
+
+    } else {
+        size = buf->last - buf->pos;
+
+        if ((off_t) size > ctx->rest) {
+            size = (size_t) ctx->rest;
+        }
+
+        rc = ngx_http_llm_collect(r, ctx, buf->pos, size);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        buf->pos += size;
+        ctx->rest -= size;
+
+        done = (ctx->rest == 0);
+    }
+
+    if (!done) {
+
+        /* everything read so far is kept: the buffer takes the next read */
+
+        buf->pos = buf->start;
+        buf->last = buf->start;
+
+        return NGX_AGAIN;
+    }
+
+    buf->pos = buf->last;
+
+    u->keepalive = !u->headers_in.connection_close;
+
+    return ngx_http_llm_translate(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_llm_collect(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    u_char *pos, size_t size)
+{
+    u_char                   *p;
+    size_t                    max, want;
+    ngx_http_llm_loc_conf_t  *lcf;
+
+    if (size == 0) {
+        return NGX_OK;
+    }
+
+    if (r->upstream->headers_in.status_n >= NGX_HTTP_BAD_REQUEST) {
+
+        /* an error body: what is past the limit is not needed */
+
+        max = NGX_HTTP_LLM_MAX_ERROR_BODY;
+
+        if (size > max - ctx->acc_len) {
+            size = max - ctx->acc_len;
+        }
+
+        if (size == 0) {
+            return NGX_OK;
+        }
+
+    } else {
+        lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+        max = lcf->max_response_size;
+
+        if (size > max - ctx->acc_len) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "llm: the answer of provider \"%V\" is larger "
+                          "than llm_max_response_size (%uz)",
+                          &ctx->provider->name, max);
+
+            ngx_http_llm_set_error(r, ctx, NGX_HTTP_BAD_GATEWAY, "api_error",
+                                   "invalid_provider_response",
+                                   "The answer of the provider \"%V\" is "
+                                   "too large.", &ctx->provider->name);
+
+            return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+        }
+    }
+
+    if (size > ctx->acc_size - ctx->acc_len) {
+
+        if (ctx->acc_len == 0 && ctx->rest > 0 && (size_t) ctx->rest <= max) {
+            want = (size_t) ctx->rest;
+
+        } else {
+            want = ngx_max(2 * ctx->acc_size, ctx->acc_len + size);
+            want = ngx_max(want, 4096);
+            want = ngx_min(want, max);
+        }
+
+        p = ngx_pnalloc(r->pool, want);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ctx->acc_len) {
+            ngx_memcpy(p, ctx->acc, ctx->acc_len);
+            ngx_pfree(r->pool, ctx->acc);
+        }
+
+        ctx->acc = p;
+        ctx->acc_size = want;
+    }
+
+    ngx_memcpy(ctx->acc + ctx->acc_len, pos, size);
+    ctx->acc_len += size;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_translate(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    u_char                    msg[sizeof(ctx->err.message)];
+    ngx_uint_t                status;
+    llm_pool_t                pool;
+    llm_response_t            resp;
+    ngx_http_upstream_t      *u;
+    llm_provider_error_t      perr;
+    ngx_http_llm_provider_t  *p;
+
+    u = r->upstream;
+    p = ctx->provider;
+    status = u->headers_in.status_n;
+
+    pool.alloc = ngx_http_llm_pool_alloc;
+    pool.data = r->pool;
+
+    if (status >= NGX_HTTP_BAD_REQUEST) {
+        ngx_memzero(&perr, sizeof(llm_provider_error_t));
+
+        if (p->adapter->error((int) status, (const char *) ctx->acc,
+                              ctx->acc_len, &pool, &perr)
+            != LLM_OK || perr.body == NULL)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "llm: provider \"%V\" answered %ui%s",
+                      &p->name, status, perr.retryable ? " (retryable)" : "");
+
+        ctx->out.data = (u_char *) perr.body;
+        ctx->out.len = perr.body_len;
+
+    } else {
+        ngx_memzero(&resp, sizeof(llm_response_t));
+
+        if (p->adapter->decode(&ctx->req, &p->core, (const char *) ctx->acc,
+                               ctx->acc_len, (long long) ngx_time(), &pool,
+                               &resp, &ctx->err)
+            != LLM_OK)
+        {
+            ngx_cpystrn(msg, (u_char *) ctx->err.message, sizeof(msg));
+
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "llm: provider \"%V\" sent an invalid answer: %s",
+                          &p->name, msg);
+
+            ngx_http_llm_set_error(r, ctx, NGX_HTTP_BAD_GATEWAY, "api_error",
+                                   "invalid_provider_response",
+                                   "The provider \"%V\" sent an invalid "
+                                   "answer: %s", &p->name, msg);
+
+            return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+        }
+
+        ctx->out.data = (u_char *) resp.body;
+        ctx->out.len = resp.body_len;
+        ctx->usage = resp.usage;
+    }
+
+    ctx->translated = 1;
+
+    u->headers_in.chunked = 0;
+    u->headers_in.content_length_n = ctx->out.len;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_llm_input_filter_init(void *data)
 {
     ngx_http_request_t  *r = data;
 
     ngx_http_upstream_t  *u;
+    ngx_http_llm_ctx_t   *ctx;
 
     u = r->upstream;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    if (ctx->translated) {
+
+        /* the translated body stands in for what was read */
+
+        u->buffer.start = ctx->out.data;
+        u->buffer.pos = ctx->out.data;
+        u->buffer.last = ctx->out.data + ctx->out.len;
+        u->buffer.end = u->buffer.last;
+
+        u->length = ctx->out.len;
+
+        return NGX_OK;
+    }
 
     if (u->headers_in.status_n == NGX_HTTP_NO_CONTENT
         || u->headers_in.status_n == NGX_HTTP_NOT_MODIFIED)
@@ -448,7 +772,6 @@ ngx_http_llm_input_filter(void *data, ssize_t bytes)
     size_t                size;
     ngx_int_t             rc;
     ngx_buf_t            *buf;
-    ngx_chain_t          *cl, **ll;
     ngx_http_upstream_t  *u;
     ngx_http_llm_ctx_t   *ctx;
 
@@ -536,18 +859,6 @@ ngx_http_llm_input_filter(void *data, ssize_t bytes)
         }
     }
 
-    if (u->length == 0 && ctx->collect && !ctx->collected) {
-
-        cl = ngx_http_llm_provider_error(r, ctx);
-        if (cl == NULL) {
-            return NGX_ERROR;
-        }
-
-        for (ll = &u->out_bufs; *ll; ll = &(*ll)->next) { /* void */ }
-
-        *ll = cl;
-    }
-
     return NGX_OK;
 }
 
@@ -560,25 +871,11 @@ ngx_http_llm_body_data(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_chain_t          *cl, **ll;
     ngx_http_upstream_t  *u;
 
-    if (ctx->collect) {
+    if (ctx->late) {
 
-        /* a provider's error body: kept (up to a limit) for translation */
+        /* an error body that ends with the connection: kept for later */
 
-        if (ctx->err_body == NULL) {
-            ctx->err_body = ngx_pnalloc(r->pool, NGX_HTTP_LLM_MAX_ERROR_BODY);
-            if (ctx->err_body == NULL) {
-                return NGX_ERROR;
-            }
-        }
-
-        if (size > NGX_HTTP_LLM_MAX_ERROR_BODY - ctx->err_len) {
-            size = NGX_HTTP_LLM_MAX_ERROR_BODY - ctx->err_len;
-        }
-
-        ngx_memcpy(ctx->err_body + ctx->err_len, pos, size);
-        ctx->err_len += size;
-
-        return NGX_OK;
+        return ngx_http_llm_collect(r, ctx, pos, size);
     }
 
     /* passed through as it arrives */
@@ -606,60 +903,6 @@ ngx_http_llm_body_data(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 }
 
 
-static ngx_chain_t *
-ngx_http_llm_provider_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
-{
-    ngx_buf_t             *b;
-    ngx_chain_t           *cl;
-    llm_pool_t             pool;
-    ngx_http_upstream_t   *u;
-    llm_provider_error_t   perr;
-
-    u = r->upstream;
-
-    pool.alloc = ngx_http_llm_pool_alloc;
-    pool.data = r->pool;
-
-    ngx_memzero(&perr, sizeof(llm_provider_error_t));
-
-    if (ctx->provider->adapter->error((int) u->headers_in.status_n,
-                                      (const char *) ctx->err_body,
-                                      ctx->err_len, &pool, &perr)
-        != LLM_OK
-        || perr.body == NULL)
-    {
-        return NULL;
-    }
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "llm: provider \"%V\" answered %ui%s",
-                  &ctx->provider->name, u->headers_in.status_n,
-                  perr.retryable ? " (retryable)" : "");
-
-    ctx->collected = 1;
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NULL;
-    }
-
-    b->pos = (u_char *) perr.body;
-    b->last = b->pos + perr.body_len;
-    b->memory = 1;
-    b->flush = 1;
-
-    cl = ngx_alloc_chain_link(r->pool);
-    if (cl == NULL) {
-        return NULL;
-    }
-
-    cl->buf = b;
-    cl->next = NULL;
-
-    return cl;
-}
-
-
 static void
 ngx_http_llm_abort_request(ngx_http_request_t *r)
 {
@@ -671,7 +914,8 @@ ngx_http_llm_abort_request(ngx_http_request_t *r)
 static void
 ngx_http_llm_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
 {
-    ngx_chain_t         *cl;
+    ngx_buf_t           *b;
+    ngx_chain_t          out;
     ngx_http_llm_ctx_t  *ctx;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -684,15 +928,32 @@ ngx_http_llm_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
      * empty) is translated here, before the last buffer goes out
      */
 
-    if (rc == 0 && r->header_sent && !r->header_only
-        && ctx->collect && !ctx->collected)
+    if (rc != 0 || !r->header_sent || r->header_only
+        || !ctx->late || ctx->late_done)
     {
-        cl = ngx_http_llm_provider_error(r, ctx);
-
-        if (cl) {
-            (void) ngx_http_output_filter(r, cl);
-        }
+        return;
     }
+
+    ctx->late_done = 1;
+
+    if (ngx_http_llm_translate(r, ctx) != NGX_OK) {
+        return;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return;
+    }
+
+    b->pos = ctx->out.data;
+    b->last = b->pos + ctx->out.len;
+    b->memory = 1;
+    b->flush = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    (void) ngx_http_output_filter(r, &out);
 }
 
 

@@ -261,7 +261,7 @@ POST /v1/chat/completions
 !Content-Length
 --- response_body_like: content":"chunked please"\}\]\}\n$
 --- error_log
-llm header done, chunked:1
+llm header done, status:200 chunked:1
 
 
 

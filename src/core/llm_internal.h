@@ -107,4 +107,99 @@ extern const llm_adapter_t  llm_gemini_adapter;
 extern const llm_adapter_t  llm_cohere_adapter;
 
 
+/*
+ * shared by the translating adapters (Anthropic, Gemini, Cohere);
+ * implemented in llm_completion.c
+ */
+
+/* a data: URL split up; llm_data_url() */
+
+typedef struct {
+    const char   *media_type;         /* "image/png", not NUL-terminated */
+    size_t        media_type_len;
+    const char   *data;               /* base64 text, not NUL-terminated */
+    size_t        data_len;
+} llm_data_url_t;
+
+/*
+ * Strict RFC 8259 validation then cJSON parsing: a tree to cJSON_Delete(),
+ * NULL when json is not valid JSON (or on ENOMEM).  json need not be
+ * NUL-terminated.
+ */
+cJSON *llm_json_parse_strict(const char *json, size_t len);
+
+/* the string member name of obj (an object or not), NULL if none */
+const char *llm_json_str(const cJSON *obj, const char *name);
+
+/*
+ * The member name of obj as a token count: a non-negative number, its
+ * fractional part dropped, capped at 2^53; -1 when absent or not such a
+ * number (never undefined behaviour, whatever the value).
+ */
+long long llm_json_count(const cJSON *obj, const char *name);
+
+/*
+ * err = 502, "api_error", code "invalid_provider_response", the message;
+ * for decoders that get an answer they cannot read.
+ */
+void llm_invalid_response(llm_error_t *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/*
+ * "call_" + 24 characters of [A-Za-z0-9] derived from seed[0..n) alone
+ * (same seed, same id), for providers that return tool calls without ids;
+ * seed with, e.g., the answer's id and the call's index.  *id is a
+ * NUL-terminated pool string.  LLM_OK, or LLM_ERROR on allocation failure.
+ */
+#define LLM_TOOL_CALL_ID_LEN  (sizeof("call_") - 1 + 24)
+
+int llm_tool_call_id(llm_pool_t *pool, const char *seed, size_t n,
+    char **id);
+
+/*
+ * The "arguments" string of an OpenAI tool call parsed into a JSON object
+ * for providers that take the object (Anthropic "input", Gemini "args"):
+ * "" or only whitespace gives {}.  LLM_OK with *obj to cJSON_Delete(), or
+ * LLM_ERROR when args is NULL, not valid JSON, or not an object.
+ */
+int llm_tool_args_parse(const char *args, cJSON **obj);
+
+/*
+ * "data:<media type>[;params];base64,<data>": LLM_OK with d filled,
+ * LLM_DECLINED when url does not start with "data:" (case-insensitive),
+ * LLM_ERROR for a data: URL without ";base64," or with an empty media type.
+ */
+int llm_data_url(const char *url, llm_data_url_t *d);
+
+/*
+ * Text of an OpenAI message "content": the string itself, or the "text"
+ * of its {"type":"text"} parts joined with sep (parts whose text is empty
+ * are skipped).  *text is a NUL-terminated pool string ("" for null
+ * content).  LLM_OK; LLM_DECLINED when a part is not a text part (or has
+ * no string "text") or content is neither null, a string nor an array;
+ * LLM_ERROR on allocation failure.
+ */
+int llm_content_text(const cJSON *content, const char *sep,
+    llm_pool_t *pool, char **text, size_t *len);
+
+/*
+ * A cJSON tree printed (unformatted) into out->body / out->body_len, a
+ * NUL-terminated pool buffer; root is not freed.  LLM_ERROR with err
+ * filled (500, out of memory) on failure.
+ */
+int llm_json_body(const cJSON *root, llm_pool_t *pool,
+    llm_http_request_t *out, llm_error_t *err);
+
+/*
+ * The end of every decoder: c rendered with llm_completion_render() into
+ * out->body / out->body_len, and c->usage copied to out->usage.  LLM_OK,
+ * or LLM_ERROR with err filled (500, out of memory).
+ */
+int llm_completion_respond(const llm_completion_t *c, llm_pool_t *pool,
+    llm_response_t *out, llm_error_t *err);
+
+
 #endif /* _LLM_INTERNAL_H_INCLUDED_ */
