@@ -33,8 +33,8 @@ SOURCES    := config $(wildcard $(TOP)/src/*.c $(TOP)/src/*.h \
 
 DEPS_STAMP := $(BUILD)/.deps
 
-.PHONY: all deps module run test unit integration test-asan test-valgrind \
-        certs clean
+.PHONY: all deps module run test unit integration sdk test-asan \
+        test-valgrind certs clean
 
 all: module
 
@@ -106,6 +106,10 @@ ECHO_MODULE := /usr/lib/nginx/modules/ngx_http_echo_module.so
 test: deps module certs
 	$(MAKE) -s -C tests/unit
 	$(call TEST_ENV,$(BUILD)/$(MODULE)) $(PROVE)
+	tests/sdk/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
+
+sdk: deps module
+	tests/sdk/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
 
 unit: deps
 	$(MAKE) -s -C tests/unit

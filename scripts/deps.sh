@@ -42,6 +42,12 @@ for p in $want; do
     fi
 done
 
+# Node.js and npm run the OpenAI SDK tests; any installation will do
+if [ "${want#*libcmocka-dev}" != "$want" ]; then
+    command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+    command -v npm >/dev/null 2>&1 || missing="$missing npm"
+fi
+
 [ -n "$missing" ] || exit 0
 
 echo "installing:$missing"

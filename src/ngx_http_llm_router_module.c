@@ -860,6 +860,22 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
         }
     }
 
+    if (ctx->req.stream && ctx->provider->adapter->decode) {
+
+        /* translated streams come with the stream decoders */
+
+        ngx_http_llm_set_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                               "invalid_request_error", "unsupported_value",
+                               "Streaming is not supported yet for the "
+                               "provider \"%V\" (type %s).",
+                               &ctx->provider->name,
+                               ctx->provider->adapter->name);
+        ctx->err.param = "stream";
+
+        ngx_http_finalize_request(r, NGX_HTTP_BAD_REQUEST);
+        return;
+    }
+
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "llm: provider \"%V\", stream:%d",
                    &ctx->provider->name, ctx->req.stream);
