@@ -77,6 +77,11 @@ typedef struct {
     ngx_http_upstream_conf_t       upstream;
 
     size_t                         max_response_size;
+    ngx_flag_t                     headers;
+
+    ngx_uint_t                     next_upstream;
+    ngx_uint_t                     next_upstream_tries;
+    ngx_msec_t                     next_upstream_timeout;
 
     ngx_flag_t                     ssl_verify;
     ngx_uint_t                     ssl_verify_depth;
@@ -88,8 +93,12 @@ typedef struct {
     llm_request_t                  req;
     llm_error_t                    err;           /* the gateway's own error */
 
+    ngx_http_llm_provider_t      **candidates;    /* in the order tried */
+    ngx_uint_t                     ncandidates;
+    ngx_uint_t                     tries;         /* u->peer.tries at start */
+
     ngx_http_llm_provider_t       *provider;      /* current attempt */
-    ngx_uint_t                     attempts;
+    ngx_array_t                    tried;         /* provider pointers */
 
     ngx_http_llm_provider_t       *encoded;       /* request built for */
     ngx_str_t                      head;          /* request line, headers */
@@ -130,6 +139,10 @@ void ngx_http_llm_set_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_uint_t status, const char *type, const char *code,
     const char *fmt, ...);
 void *ngx_http_llm_pool_alloc(void *data, size_t size);
+void ngx_http_llm_failed_error(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+size_t ngx_http_llm_attempts_text(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, u_char *buf, size_t size);
 
 
 #endif /* _NGX_HTTP_LLM_ROUTER_H_INCLUDED_ */

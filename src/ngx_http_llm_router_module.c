@@ -43,11 +43,35 @@ static ngx_int_t ngx_http_llm_body_filter(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llm_render_error(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 
+static ngx_int_t ngx_http_llm_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_llm_provider_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_attempts_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_add_header(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_str_t *value);
+
 static void *ngx_http_llm_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_llm_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_llm_init(ngx_conf_t *cf);
+
+
+static ngx_conf_bitmask_t  ngx_http_llm_next_upstream_masks[] = {
+    { ngx_string("error"), NGX_HTTP_UPSTREAM_FT_ERROR },
+    { ngx_string("timeout"), NGX_HTTP_UPSTREAM_FT_TIMEOUT },
+    { ngx_string("invalid_header"), NGX_HTTP_UPSTREAM_FT_INVALID_HEADER },
+    { ngx_string("http_500"), NGX_HTTP_UPSTREAM_FT_HTTP_500 },
+    { ngx_string("http_502"), NGX_HTTP_UPSTREAM_FT_HTTP_502 },
+    { ngx_string("http_503"), NGX_HTTP_UPSTREAM_FT_HTTP_503 },
+    { ngx_string("http_504"), NGX_HTTP_UPSTREAM_FT_HTTP_504 },
+    { ngx_string("http_403"), NGX_HTTP_UPSTREAM_FT_HTTP_403 },
+    { ngx_string("http_404"), NGX_HTTP_UPSTREAM_FT_HTTP_404 },
+    { ngx_string("http_429"), NGX_HTTP_UPSTREAM_FT_HTTP_429 },
+    { ngx_string("off"), NGX_HTTP_UPSTREAM_FT_OFF },
+    { ngx_null_string, 0 }
+};
 
 
 static ngx_command_t  ngx_http_llm_commands[] = {
@@ -94,6 +118,34 @@ static ngx_command_t  ngx_http_llm_commands[] = {
       offsetof(ngx_http_llm_loc_conf_t, upstream.buffer_size),
       NULL },
 
+    { ngx_string("llm_next_upstream"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, next_upstream),
+      &ngx_http_llm_next_upstream_masks },
+
+    { ngx_string("llm_next_upstream_tries"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, next_upstream_tries),
+      NULL },
+
+    { ngx_string("llm_next_upstream_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, next_upstream_timeout),
+      NULL },
+
+    { ngx_string("llm_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, headers),
+      NULL },
+
     { ngx_string("llm_max_response_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -127,7 +179,7 @@ static ngx_command_t  ngx_http_llm_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_llm_router_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_llm_add_variables,            /* preconfiguration */
     ngx_http_llm_init,                     /* postconfiguration */
 
     ngx_http_llm_create_main_conf,         /* create main configuration */
@@ -162,6 +214,18 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
 static ngx_str_t  ngx_http_llm_json_type = ngx_string("application/json");
+
+
+static ngx_http_variable_t  ngx_http_llm_vars[] = {
+
+    { ngx_string("llm_provider"), NULL, ngx_http_llm_provider_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_attempts"), NULL, ngx_http_llm_attempts_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
 
 
 /* configuration */
@@ -808,7 +872,7 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
     size_t                    len;
     ngx_int_t                 rc;
     ngx_str_t                 model;
-    ngx_uint_t                i;
+    ngx_uint_t                i, n;
     ngx_http_llm_ctx_t       *ctx;
     ngx_http_llm_route_t     *route;
     ngx_http_llm_provider_t **pp;
@@ -842,23 +906,39 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
     route = lcf->route;
     pp = route->providers->elts;
 
-    /* the client's "model" may name one of the location's providers */
+    /*
+     * the providers in the order they are tried: the route's order, with
+     * the one the client's "model" names, if any, first
+     */
 
-    ctx->provider = pp[0];
+    n = route->providers->nelts;
+
+    ctx->candidates = ngx_palloc(r->pool, n * sizeof(ngx_http_llm_provider_t *));
+    if (ctx->candidates == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_memcpy(ctx->candidates, pp, n * sizeof(ngx_http_llm_provider_t *));
+    ctx->ncandidates = n;
 
     if (ctx->req.model) {
         model.data = (u_char *) ctx->req.model;
         model.len = ngx_strlen(ctx->req.model);
 
-        for (i = 0; i < route->providers->nelts; i++) {
+        for (i = 0; i < n; i++) {
             if (pp[i]->name.len == model.len
                 && ngx_strncmp(pp[i]->name.data, model.data, model.len) == 0)
             {
-                ctx->provider = pp[i];
+                ngx_memmove(&ctx->candidates[1], &ctx->candidates[0],
+                            i * sizeof(ngx_http_llm_provider_t *));
+                ctx->candidates[0] = pp[i];
                 break;
             }
         }
     }
+
+    ctx->provider = ctx->candidates[0];
 
     if (ctx->req.stream && ctx->provider->adapter->decode) {
 
@@ -1099,6 +1179,64 @@ ngx_http_llm_set_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 }
 
 
+void
+ngx_http_llm_failed_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    u_char  buf[sizeof(ctx->err.message)];
+    size_t  len;
+
+    len = ngx_http_llm_attempts_text(r, ctx, buf, sizeof(buf) - 1);
+    buf[len] = '\0';
+
+    ngx_http_llm_set_error(r, ctx, NGX_HTTP_BAD_GATEWAY, "api_error",
+                           "all_providers_failed",
+                           "No provider could answer: %s.", buf);
+}
+
+
+/* "a (HTTP 503), b (timed out)": the providers tried and how they failed */
+
+size_t
+ngx_http_llm_attempts_text(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    u_char *buf, size_t size)
+{
+    u_char                      *p, *last;
+    ngx_uint_t                   i, status;
+    ngx_http_llm_provider_t    **pp;
+    ngx_http_upstream_state_t   *state;
+
+    p = buf;
+    last = buf + size;
+    pp = ctx->tried.elts;
+    state = r->upstream_states ? r->upstream_states->elts : NULL;
+
+    for (i = 0; i < ctx->tried.nelts; i++) {
+
+        status = (state && i < r->upstream_states->nelts) ? state[i].status
+                                                          : 0;
+
+        p = ngx_slprintf(p, last, "%s%V (", i ? ", " : "", &pp[i]->name);
+
+        switch (status) {
+
+        case 0:
+        case NGX_HTTP_BAD_GATEWAY:
+            p = ngx_slprintf(p, last, "no valid answer)");
+            break;
+
+        case NGX_HTTP_GATEWAY_TIME_OUT:
+            p = ngx_slprintf(p, last, "timed out)");
+            break;
+
+        default:
+            p = ngx_slprintf(p, last, "HTTP %ui)", status);
+        }
+    }
+
+    return p - buf;
+}
+
+
 void *
 ngx_http_llm_pool_alloc(void *data, size_t size)
 {
@@ -1116,16 +1254,47 @@ ngx_http_llm_pool_alloc(void *data, size_t size)
 static ngx_int_t
 ngx_http_llm_header_filter(ngx_http_request_t *r)
 {
+    u_char                   *p;
+    ngx_str_t                 name, value;
     ngx_http_llm_ctx_t       *ctx;
     ngx_http_llm_loc_conf_t  *lcf;
 
-    if (r != r->main || r->headers_out.status < NGX_HTTP_BAD_REQUEST) {
+    if (r != r->main) {
         return ngx_http_next_header_filter(r);
     }
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
 
     if (lcf->route == NULL) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    if (lcf->headers && ctx && ctx->tried.nelts) {
+        ngx_str_set(&name, "X-LLM-Provider");
+
+        if (ngx_http_llm_add_header(r, &name, &ctx->provider->name)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_str_set(&name, "X-LLM-Attempts");
+        value.data = p;
+        value.len = ngx_sprintf(p, "%ui", ctx->tried.nelts) - p;
+
+        if (ngx_http_llm_add_header(r, &name, &value) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (r->headers_out.status < NGX_HTTP_BAD_REQUEST) {
         return ngx_http_next_header_filter(r);
     }
 
@@ -1175,7 +1344,18 @@ ngx_http_llm_render_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     status = r->headers_out.status;
 
-    if (!ctx->has_err || (ngx_uint_t) ctx->err.status != status) {
+    if (ctx->tried.nelts > 1
+        && (status == NGX_HTTP_BAD_GATEWAY
+            || status == NGX_HTTP_GATEWAY_TIME_OUT))
+    {
+        /* every provider tried failed */
+
+        r->headers_out.status = NGX_HTTP_BAD_GATEWAY;
+        r->headers_out.status_line.len = 0;
+
+        ngx_http_llm_failed_error(r, ctx);
+
+    } else if (!ctx->has_err || (ngx_uint_t) ctx->err.status != status) {
 
         switch (status) {
 
@@ -1303,6 +1483,99 @@ ngx_http_llm_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 }
 
 
+static ngx_int_t
+ngx_http_llm_add_header(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key = *name;
+    h->value = *value;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_llm_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_provider_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_llm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    if (ctx == NULL || ctx->tried.nelts == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ctx->provider->name.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = ctx->provider->name.data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_attempts_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char              *p;
+    ngx_http_llm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_sprintf(p, "%ui", ctx->tried.nelts) - p;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = p;
+
+    return NGX_OK;
+}
+
+
 static void *
 ngx_http_llm_create_main_conf(ngx_conf_t *cf)
 {
@@ -1350,6 +1623,9 @@ ngx_http_llm_create_loc_conf(ngx_conf_t *cf)
     conf->upstream.pass_headers = NGX_CONF_UNSET_PTR;
 
     conf->max_response_size = NGX_CONF_UNSET_SIZE;
+    conf->headers = NGX_CONF_UNSET;
+    conf->next_upstream_tries = NGX_CONF_UNSET_UINT;
+    conf->next_upstream_timeout = NGX_CONF_UNSET_MSEC;
 
     conf->ssl_verify = NGX_CONF_UNSET;
     conf->ssl_verify_depth = NGX_CONF_UNSET_UINT;
@@ -1384,6 +1660,28 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_size_value(conf->max_response_size,
                               prev->max_response_size, 4 * 1024 * 1024);
+
+    ngx_conf_merge_value(conf->headers, prev->headers, 1);
+
+    ngx_conf_merge_bitmask_value(conf->next_upstream, prev->next_upstream,
+                                 (NGX_CONF_BITMASK_SET
+                                  |NGX_HTTP_UPSTREAM_FT_ERROR
+                                  |NGX_HTTP_UPSTREAM_FT_TIMEOUT
+                                  |NGX_HTTP_UPSTREAM_FT_INVALID_HEADER
+                                  |NGX_HTTP_UPSTREAM_FT_HTTP_429
+                                  |NGX_HTTP_UPSTREAM_FT_HTTP_500
+                                  |NGX_HTTP_UPSTREAM_FT_HTTP_502
+                                  |NGX_HTTP_UPSTREAM_FT_HTTP_503
+                                  |NGX_HTTP_UPSTREAM_FT_HTTP_504));
+
+    if (conf->next_upstream & NGX_HTTP_UPSTREAM_FT_OFF) {
+        conf->next_upstream = NGX_CONF_BITMASK_SET|NGX_HTTP_UPSTREAM_FT_OFF;
+    }
+
+    ngx_conf_merge_uint_value(conf->next_upstream_tries,
+                              prev->next_upstream_tries, 0);
+    ngx_conf_merge_msec_value(conf->next_upstream_timeout,
+                              prev->next_upstream_timeout, 0);
 
     ngx_conf_merge_value(conf->ssl_verify, prev->ssl_verify, 1);
     ngx_conf_merge_uint_value(conf->ssl_verify_depth,

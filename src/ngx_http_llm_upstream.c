@@ -37,6 +37,7 @@ static ngx_int_t ngx_http_llm_collect(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, u_char *pos, size_t size);
 static ngx_int_t ngx_http_llm_translate(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
+static ngx_uint_t ngx_http_llm_status_ft(ngx_uint_t status);
 static ngx_int_t ngx_http_llm_input_filter_init(void *data);
 static ngx_int_t ngx_http_llm_input_filter(void *data, ssize_t bytes);
 static ngx_int_t ngx_http_llm_body_data(ngx_http_request_t *r,
@@ -646,7 +647,7 @@ static ngx_int_t
 ngx_http_llm_translate(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
     u_char                    msg[sizeof(ctx->err.message)];
-    ngx_uint_t                status;
+    ngx_uint_t                status, ft;
     llm_pool_t                pool;
     llm_response_t            resp;
     ngx_http_upstream_t      *u;
@@ -676,6 +677,35 @@ ngx_http_llm_translate(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
         ctx->out.data = (u_char *) perr.body;
         ctx->out.len = perr.body_len;
+
+        if (perr.retryable && ngx_http_llm_status_ft(status) == 0) {
+
+            /* an overload signal of the provider's own (Anthropic's 529) */
+
+            status = NGX_HTTP_SERVICE_UNAVAILABLE;
+            u->headers_in.status_n = status;
+            u->headers_in.status_line.len = 0;
+        }
+
+        ft = ngx_http_llm_status_ft(status);
+
+        if (ctx->tried.nelts > 1 && ft && (u->conf->next_upstream & ft)) {
+
+            /* the last provider failed too: say what happened to each */
+
+            ngx_http_llm_failed_error(r, ctx);
+
+            ctx->out.data = (u_char *) llm_error_render(&ctx->err, &pool,
+                                                        &ctx->out.len);
+            if (ctx->out.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            if (u->peer.tries <= 1) {
+                u->headers_in.status_n = NGX_HTTP_BAD_GATEWAY;
+                u->headers_in.status_line.len = 0;
+            }
+        }
 
     } else {
         ngx_memzero(&resp, sizeof(llm_response_t));
@@ -710,6 +740,40 @@ ngx_http_llm_translate(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     u->headers_in.content_length_n = ctx->out.len;
 
     return NGX_OK;
+}
+
+
+/* the next-upstream condition that an HTTP status stands for */
+
+static ngx_uint_t
+ngx_http_llm_status_ft(ngx_uint_t status)
+{
+    switch (status) {
+
+    case NGX_HTTP_INTERNAL_SERVER_ERROR:
+        return NGX_HTTP_UPSTREAM_FT_HTTP_500;
+
+    case NGX_HTTP_BAD_GATEWAY:
+        return NGX_HTTP_UPSTREAM_FT_HTTP_502;
+
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+        return NGX_HTTP_UPSTREAM_FT_HTTP_503;
+
+    case NGX_HTTP_GATEWAY_TIME_OUT:
+        return NGX_HTTP_UPSTREAM_FT_HTTP_504;
+
+    case NGX_HTTP_FORBIDDEN:
+        return NGX_HTTP_UPSTREAM_FT_HTTP_403;
+
+    case NGX_HTTP_NOT_FOUND:
+        return NGX_HTTP_UPSTREAM_FT_HTTP_404;
+
+    case NGX_HTTP_TOO_MANY_REQUESTS:
+        return NGX_HTTP_UPSTREAM_FT_HTTP_429;
+
+    default:
+        return 0;
+    }
 }
 
 
@@ -964,13 +1028,22 @@ ngx_http_llm_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us)
 {
     ngx_http_upstream_t  *u;
+    ngx_http_llm_ctx_t   *ctx;
 
     u = r->upstream;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    if (ngx_array_init(&ctx->tried, r->pool, ctx->ncandidates,
+                       sizeof(ngx_http_llm_provider_t *))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     u->peer.data = r;
     u->peer.get = ngx_http_llm_get_peer;
     u->peer.free = ngx_http_llm_free_peer;
-    u->peer.tries = 1;
+    u->peer.tries = ctx->ncandidates;
 
 #if (NGX_HTTP_SSL)
     u->peer.set_session = ngx_http_llm_set_session;
@@ -988,23 +1061,47 @@ ngx_http_llm_get_peer(ngx_peer_connection_t *pc, void *data)
 
     ngx_buf_t                 *b;
     ngx_int_t                  rc;
+    ngx_uint_t                 i;
     ngx_queue_t               *q;
     ngx_chain_t               *cl;
     ngx_connection_t          *c;
     ngx_http_upstream_t       *u;
     ngx_http_llm_ctx_t        *ctx;
-    ngx_http_llm_provider_t   *p;
+    ngx_http_llm_provider_t   *p, **pp;
     ngx_http_llm_keepalive_t  *item;
 
     u = r->upstream;
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
-    p = ctx->provider;
 
-    ctx->attempts++;
+    /*
+     * peer.tries counts down as providers fail; a failed idle keep-alive
+     * connection gives the try back, and the same provider is asked again
+     * on a new connection
+     */
+
+    if (ctx->tried.nelts == 0) {
+        ctx->tries = pc->tries;
+    }
+
+    i = ctx->tries - pc->tries;
+
+    if (pc->tries == 0 || i >= ctx->ncandidates) {
+        return NGX_BUSY;
+    }
+
+    p = ctx->candidates[i];
+    ctx->provider = p;
+
+    pp = ngx_array_push(&ctx->tried);
+    if (pp == NULL) {
+        return NGX_ERROR;
+    }
+
+    *pp = p;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                    "llm get peer, provider \"%V\", attempt %ui",
-                   &p->name, ctx->attempts);
+                   &p->name, ctx->tried.nelts);
 
     pc->sockaddr = p->addrs[0].sockaddr;
     pc->socklen = p->addrs[0].socklen;
@@ -1362,12 +1459,24 @@ ngx_http_llm_upstream_merge(ngx_conf_t *cf, ngx_http_llm_loc_conf_t *prev,
                           |NGX_HTTP_UPSTREAM_IGN_VARY;
 
     /*
-     * a failed idle keep-alive connection is retried on a fresh one;
-     * POST is not idempotent, hence the NON_IDEMPOTENT bit
+     * the request body is always read whole, so a request that was sent
+     * can be sent again: POST is not idempotent, hence NON_IDEMPOTENT;
+     * a failed idle keep-alive connection is retried on a fresh one even
+     * when failover is off
      */
 
-    ucf->next_upstream = NGX_HTTP_UPSTREAM_FT_ERROR
-                         |NGX_HTTP_UPSTREAM_FT_NON_IDEMPOTENT;
+    if (conf->next_upstream & NGX_HTTP_UPSTREAM_FT_OFF) {
+        ucf->next_upstream = NGX_HTTP_UPSTREAM_FT_ERROR
+                             |NGX_HTTP_UPSTREAM_FT_NON_IDEMPOTENT;
+        ucf->next_upstream_tries = 1;
+
+    } else {
+        ucf->next_upstream = (conf->next_upstream & ~NGX_CONF_BITMASK_SET)
+                             |NGX_HTTP_UPSTREAM_FT_NON_IDEMPOTENT;
+        ucf->next_upstream_tries = conf->next_upstream_tries;
+    }
+
+    ucf->next_upstream_timeout = conf->next_upstream_timeout;
 
     ngx_str_set(&ucf->module, "llm");
 

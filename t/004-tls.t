@@ -85,6 +85,8 @@ add_block_preprocessor(sub {
 
     $block->set_value('config', <<'_EOC_')
     location /v1/ {
+        # one provider per request: failover is tested elsewhere
+        llm_next_upstream off;
         llm_route good wrongname selfsigned;
     }
 _EOC_
