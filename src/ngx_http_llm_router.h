@@ -17,8 +17,40 @@
 
 #define NGX_HTTP_LLM_MAX_ERROR_BODY   32768
 
+#define NGX_HTTP_LLM_IF_NONE          0
+#define NGX_HTTP_LLM_IF_TRUE          1
+#define NGX_HTTP_LLM_IF_FALSE         2
+#define NGX_HTTP_LLM_IF_EQ            3
+#define NGX_HTTP_LLM_IF_NE            4
+#define NGX_HTTP_LLM_IF_LT            5
+#define NGX_HTTP_LLM_IF_LE            6
+#define NGX_HTTP_LLM_IF_GT            7
+#define NGX_HTTP_LLM_IF_GE            8
+
+#define NGX_HTTP_LLM_BALANCE_ORDERED  0
+#define NGX_HTTP_LLM_BALANCE_WEIGHTED 1
+#define NGX_HTTP_LLM_BALANCE_LATENCY  2
+#define NGX_HTTP_LLM_BALANCE_COST     3
+
 
 typedef struct ngx_http_llm_provider_s  ngx_http_llm_provider_t;
+typedef struct ngx_http_llm_health_s    ngx_http_llm_health_t;
+
+
+/* a provider's health and latency, in the zone or a worker's memory */
+struct ngx_http_llm_health_s {
+    ngx_http_llm_health_t         *next;
+    u_char                        *name;
+    size_t                         name_len;
+
+    ngx_atomic_t                   fails;         /* in the current window */
+    ngx_atomic_t                   checked;       /* window start, msec */
+    ngx_atomic_t                   down_until;    /* msec; 0: in rotation */
+    ngx_atomic_t                   probe;         /* probe sent at, msec */
+    ngx_atomic_t                   latency;       /* EWMA, usec; 0: none */
+    ngx_atomic_t                   requests;
+    ngx_atomic_t                   failures;
+};
 
 
 /* a cached keep-alive connection to a provider, one per worker slot */
@@ -45,6 +77,13 @@ struct ngx_http_llm_provider_s {
 
     llm_provider_t                 core;          /* the core's view */
 
+    uint64_t                       price_in;      /* micro-USD per 1M */
+    uint64_t                       price_out;
+
+    ngx_http_llm_health_t         *health;
+    ngx_uint_t                     max_fails;
+    ngx_msec_t                     fail_timeout;
+
     ngx_uint_t                     keepalive;     /* max idle connections */
     ngx_queue_t                    cache;         /* idle connections */
     ngx_queue_t                    free;          /* unused slots */
@@ -55,24 +94,46 @@ struct ngx_http_llm_provider_s {
     unsigned                       ssl:1;
     unsigned                       type_set:1;
     unsigned                       key_set:1;
+    unsigned                       priced:1;
 };
 
 
 typedef struct {
     ngx_array_t                    providers;     /* provider pointers */
+    ngx_shm_zone_t                *shm_zone;
 } ngx_http_llm_main_conf_t;
 
 
 typedef struct {
-    ngx_array_t                   *names;         /* ngx_str_t */
-    ngx_array_t                   *providers;     /* provider pointers */
+    ngx_str_t                      name;
+    ngx_http_llm_provider_t       *provider;
+    ngx_uint_t                     weight;
+} ngx_http_llm_route_peer_t;
+
+
+/* one llm_route line */
+typedef struct {
+    ngx_array_t                    peers;         /* route peers */
+    ngx_uint_t                     total_weight;
+
+    ngx_uint_t                     op;            /* NGX_HTTP_LLM_IF_* */
+    ngx_int_t                      var;           /* variable index */
+    ngx_str_t                      value;
+    off_t                          number;
+
+    ngx_uint_t                     balance;       /* NGX_HTTP_LLM_BALANCE_* */
+    ngx_http_complex_value_t      *sticky;
+
     u_char                        *file;
     ngx_uint_t                     line;
+
+    unsigned                       weighted:1;
 } ngx_http_llm_route_t;
 
 
 typedef struct {
-    ngx_http_llm_route_t          *route;         /* NULL: not a gateway */
+    ngx_array_t                   *routes;        /* NULL: not a gateway */
+    ngx_array_t                   *providers;     /* every route's, once */
 
     ngx_http_upstream_conf_t       upstream;
 
@@ -92,6 +153,10 @@ typedef struct {
 typedef struct {
     llm_request_t                  req;
     llm_error_t                    err;           /* the gateway's own error */
+
+    ngx_http_llm_route_t          *route;         /* the rule matched */
+    long                           prompt_tokens; /* estimate */
+    long                           max_tokens;    /* the client's limit */
 
     ngx_http_llm_provider_t      **candidates;    /* in the order tried */
     ngx_uint_t                     ncandidates;
@@ -128,6 +193,26 @@ typedef struct {
 
 extern ngx_module_t  ngx_http_llm_router_module;
 
+
+ngx_int_t ngx_http_llm_handler(ngx_http_request_t *r);
+char *ngx_http_llm_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_llm_route_resolve(ngx_conf_t *cf,
+    ngx_http_llm_loc_conf_t *conf);
+ngx_int_t ngx_http_llm_route_select(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+uint64_t ngx_http_llm_route_cost(ngx_http_llm_provider_t *p,
+    ngx_http_llm_ctx_t *ctx);
+char *ngx_http_llm_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_llm_health_init(ngx_conf_t *cf,
+    ngx_http_llm_provider_t *p);
+ngx_int_t ngx_http_llm_health_available(ngx_http_request_t *r,
+    ngx_http_llm_provider_t *p);
+ngx_msec_t ngx_http_llm_health_retry_after(ngx_http_llm_provider_t **pp,
+    ngx_uint_t n);
+void ngx_http_llm_health_failed(ngx_log_t *log, ngx_http_llm_provider_t *p);
+void ngx_http_llm_health_ok(ngx_log_t *log, ngx_http_llm_provider_t *p,
+    ngx_msec_t latency);
+uint64_t ngx_http_llm_health_latency(ngx_http_llm_provider_t *p);
 
 ngx_int_t ngx_http_llm_upstream_start(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);

@@ -24,12 +24,12 @@ static char *ngx_http_llm_provider_url(ngx_conf_t *cf,
     ngx_http_llm_provider_t *p);
 static char *ngx_http_llm_provider_key(ngx_conf_t *cf,
     ngx_http_llm_provider_t *p, ngx_str_t *value);
+static char *ngx_http_llm_provider_price(ngx_conf_t *cf,
+    ngx_http_llm_provider_t *p);
 static ngx_int_t ngx_http_llm_valid_name(ngx_str_t *name);
-static char *ngx_http_llm_route(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 
-static ngx_int_t ngx_http_llm_handler(ngx_http_request_t *r);
 static void ngx_http_llm_body_handler(ngx_http_request_t *r);
+static long ngx_http_llm_max_tokens(llm_request_t *req);
 static ngx_int_t ngx_http_llm_read_body(ngx_http_request_t *r, u_char **body,
     size_t *len);
 static ngx_int_t ngx_http_llm_models(ngx_http_request_t *r,
@@ -47,6 +47,10 @@ static ngx_int_t ngx_http_llm_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_llm_provider_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llm_attempts_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_prompt_tokens_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_model_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llm_add_header(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *value);
@@ -79,6 +83,13 @@ static ngx_command_t  ngx_http_llm_commands[] = {
     { ngx_string("llm_provider"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
       ngx_http_llm_provider_block,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_llm_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -224,6 +235,12 @@ static ngx_http_variable_t  ngx_http_llm_vars[] = {
     { ngx_string("llm_attempts"), NULL, ngx_http_llm_attempts_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("llm_prompt_tokens"), NULL,
+      ngx_http_llm_prompt_tokens_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_model"), NULL, ngx_http_llm_model_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
@@ -276,6 +293,8 @@ ngx_http_llm_provider_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     p->name = value[1];
     p->keepalive = 16;
+    p->max_fails = 3;
+    p->fail_timeout = 30000;
     p->file = cf->conf_file->file.name.data;
     p->line = cf->conf_file->line;
 
@@ -305,6 +324,10 @@ ngx_http_llm_provider_param(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
 
     value = cf->args->elts;
     name = &value[0];
+
+    if (ngx_strcmp(name->data, "price") == 0) {
+        return ngx_http_llm_provider_price(cf, p);
+    }
 
     if (cf->args->nelts != 2) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -376,6 +399,26 @@ ngx_http_llm_provider_param(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
         return NGX_CONF_OK;
     }
 
+    if (ngx_strcmp(name->data, "max_fails") == 0) {
+        n = ngx_atoi(value[1].data, value[1].len);
+        if (n == NGX_ERROR) {
+            goto invalid;
+        }
+
+        p->max_fails = n;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(name->data, "fail_timeout") == 0) {
+        n = ngx_parse_time(&value[1], 0);
+        if (n == NGX_ERROR || n == 0) {
+            goto invalid;
+        }
+
+        p->fail_timeout = (ngx_msec_t) n;
+        return NGX_CONF_OK;
+    }
+
     if (ngx_strcmp(name->data, "keepalive") == 0) {
         n = ngx_atoi(value[1].data, value[1].len);
         if (n == NGX_ERROR) {
@@ -399,6 +442,13 @@ duplicate:
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "\"%V\" is duplicate in llm_provider \"%V\"",
                        name, &p->name);
+    return NGX_CONF_ERROR;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid %V \"%V\" in llm_provider \"%V\"",
+                       name, &value[1], &p->name);
     return NGX_CONF_ERROR;
 }
 
@@ -434,7 +484,9 @@ ngx_http_llm_provider_check(ngx_conf_t *cf, ngx_http_llm_provider_t *p)
                                      : NULL;
     p->core.base_path = (const char *) p->base_path.data;
 
-    if (ngx_http_llm_keepalive_init(cf, p) != NGX_OK) {
+    if (ngx_http_llm_keepalive_init(cf, p) != NGX_OK
+        || ngx_http_llm_health_init(cf, p) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -698,6 +750,42 @@ ngx_http_llm_provider_key(ngx_conf_t *cf, ngx_http_llm_provider_t *p,
 }
 
 
+/* "price INPUT OUTPUT": USD per million tokens, as micro-USD */
+
+static char *
+ngx_http_llm_provider_price(ngx_conf_t *cf, ngx_http_llm_provider_t *p)
+{
+    ngx_int_t   in, out;
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts != 3) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"price\" of llm_provider \"%V\" takes the "
+                           "input and output prices in USD per million "
+                           "tokens", &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    in = ngx_atofp(value[1].data, value[1].len, 6);
+    out = ngx_atofp(value[2].data, value[2].len, 6);
+
+    if (in == NGX_ERROR || out == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid price \"%V %V\" in llm_provider \"%V\"",
+                           &value[1], &value[2], &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    p->price_in = (uint64_t) in;
+    p->price_out = (uint64_t) out;
+    p->priced = 1;
+
+    return NGX_CONF_OK;
+}
+
+
 static ngx_int_t
 ngx_http_llm_valid_name(ngx_str_t *name)
 {
@@ -724,57 +812,9 @@ ngx_http_llm_valid_name(ngx_str_t *name)
 }
 
 
-static char *
-ngx_http_llm_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_llm_loc_conf_t *lcf = conf;
-
-    ngx_str_t                 *value, *name;
-    ngx_uint_t                 i;
-    ngx_http_llm_route_t      *route;
-    ngx_http_core_loc_conf_t  *clcf;
-
-    if (lcf->route) {
-        return "is duplicate";
-    }
-
-    route = ngx_pcalloc(cf->pool, sizeof(ngx_http_llm_route_t));
-    if (route == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    route->names = ngx_array_create(cf->pool, cf->args->nelts - 1,
-                                    sizeof(ngx_str_t));
-    if (route->names == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-        name = ngx_array_push(route->names);
-        if (name == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        *name = value[i];
-    }
-
-    route->file = cf->conf_file->file.name.data;
-    route->line = cf->conf_file->line;
-
-    lcf->route = route;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_llm_handler;
-
-    return NGX_CONF_OK;
-}
-
-
 /* request handling */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_llm_handler(ngx_http_request_t *r)
 {
     size_t                    len;
@@ -868,15 +908,10 @@ not_allowed:
 static void
 ngx_http_llm_body_handler(ngx_http_request_t *r)
 {
-    u_char                   *body;
-    size_t                    len;
-    ngx_int_t                 rc;
-    ngx_str_t                 model;
-    ngx_uint_t                i, n;
-    ngx_http_llm_ctx_t       *ctx;
-    ngx_http_llm_route_t     *route;
-    ngx_http_llm_provider_t **pp;
-    ngx_http_llm_loc_conf_t  *lcf;
+    u_char              *body;
+    size_t               len;
+    ngx_int_t            rc;
+    ngx_http_llm_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
 
@@ -902,40 +937,15 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
-    route = lcf->route;
-    pp = route->providers->elts;
+    ctx->prompt_tokens = llm_request_prompt_tokens(&ctx->req);
+    ctx->max_tokens = ngx_http_llm_max_tokens(&ctx->req);
 
-    /*
-     * the providers in the order they are tried: the route's order, with
-     * the one the client's "model" names, if any, first
-     */
+    rc = ngx_http_llm_route_select(r, ctx);
 
-    n = route->providers->nelts;
-
-    ctx->candidates = ngx_palloc(r->pool, n * sizeof(ngx_http_llm_provider_t *));
-    if (ctx->candidates == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, rc >= NGX_HTTP_SPECIAL_RESPONSE
+                                     ? rc : NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
-    }
-
-    ngx_memcpy(ctx->candidates, pp, n * sizeof(ngx_http_llm_provider_t *));
-    ctx->ncandidates = n;
-
-    if (ctx->req.model) {
-        model.data = (u_char *) ctx->req.model;
-        model.len = ngx_strlen(ctx->req.model);
-
-        for (i = 0; i < n; i++) {
-            if (pp[i]->name.len == model.len
-                && ngx_strncmp(pp[i]->name.data, model.data, model.len) == 0)
-            {
-                ngx_memmove(&ctx->candidates[1], &ctx->candidates[0],
-                            i * sizeof(ngx_http_llm_provider_t *));
-                ctx->candidates[0] = pp[i];
-                break;
-            }
-        }
     }
 
     ctx->provider = ctx->candidates[0];
@@ -966,6 +976,22 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
         ngx_http_finalize_request(r, rc >= NGX_HTTP_SPECIAL_RESPONSE
                                      ? rc : NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
+}
+
+
+static long
+ngx_http_llm_max_tokens(llm_request_t *req)
+{
+    cJSON  *item;
+
+    item = cJSON_GetObjectItemCaseSensitive(req->root,
+                                            "max_completion_tokens");
+
+    if (!cJSON_IsNumber(item)) {
+        item = cJSON_GetObjectItemCaseSensitive(req->root, "max_tokens");
+    }
+
+    return cJSON_IsNumber(item) ? (long) item->valuedouble : 0;
 }
 
 
@@ -1061,8 +1087,8 @@ ngx_http_llm_models(ngx_http_request_t *r, ngx_http_llm_loc_conf_t *lcf)
         return rc;
     }
 
-    n = lcf->route->providers->nelts;
-    pp = lcf->route->providers->elts;
+    n = lcf->providers->nelts;
+    pp = lcf->providers->elts;
 
     ids = ngx_palloc(r->pool, 2 * n * sizeof(char *));
     if (ids == NULL) {
@@ -1265,7 +1291,7 @@ ngx_http_llm_header_filter(ngx_http_request_t *r)
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
 
-    if (lcf->route == NULL) {
+    if (lcf->routes == NULL) {
         return ngx_http_next_header_filter(r);
     }
 
@@ -1576,6 +1602,58 @@ ngx_http_llm_attempts_variable(ngx_http_request_t *r,
 }
 
 
+static ngx_int_t
+ngx_http_llm_prompt_tokens_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char              *p;
+    ngx_http_llm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    if (ctx == NULL || ctx->req.root == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_sprintf(p, "%l", ctx->prompt_tokens) - p;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = p;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_model_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_llm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    if (ctx == NULL || ctx->req.model == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ngx_strlen(ctx->req.model);
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = (u_char *) ctx->req.model;
+
+    return NGX_OK;
+}
+
+
 static void *
 ngx_http_llm_create_main_conf(ngx_conf_t *cf)
 {
@@ -1610,7 +1688,8 @@ ngx_http_llm_create_loc_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
-     *     conf->route = NULL;
+     *     conf->routes = NULL;
+     *     conf->providers = NULL;
      *     conf->ssl_trusted_certificate = { 0, NULL };
      */
 
@@ -1639,12 +1718,6 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
     ngx_http_llm_loc_conf_t *prev = parent;
     ngx_http_llm_loc_conf_t *conf = child;
-
-    ngx_str_t                 *name;
-    ngx_uint_t                 i, j;
-    ngx_http_llm_route_t      *route;
-    ngx_http_llm_provider_t  **p, **pp;
-    ngx_http_llm_main_conf_t  *lmcf;
 
     ngx_conf_merge_msec_value(conf->upstream.connect_timeout,
                               prev->upstream.connect_timeout, 10000);
@@ -1690,51 +1763,8 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              prev->ssl_trusted_certificate,
                              "/etc/ssl/certs/ca-certificates.crt");
 
-    route = conf->route;
-
-    if (route && route->providers == NULL) {
-
-        /* providers are known once the whole http{} block is parsed */
-
-        lmcf = ngx_http_conf_get_module_main_conf(cf,
-                                                  ngx_http_llm_router_module);
-
-        route->providers = ngx_array_create(cf->pool, route->names->nelts,
-                                            sizeof(ngx_http_llm_provider_t *));
-        if (route->providers == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        name = route->names->elts;
-
-        for (i = 0; i < route->names->nelts; i++) {
-
-            p = lmcf->providers.elts;
-
-            for (j = 0; j < lmcf->providers.nelts; j++) {
-                if (p[j]->name.len == name[i].len
-                    && ngx_strncmp(p[j]->name.data, name[i].data, name[i].len)
-                       == 0)
-                {
-                    break;
-                }
-            }
-
-            if (j == lmcf->providers.nelts) {
-                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                              "unknown llm_provider \"%V\" in llm_route "
-                              "in %s:%ui", &name[i], route->file,
-                              route->line);
-                return NGX_CONF_ERROR;
-            }
-
-            pp = ngx_array_push(route->providers);
-            if (pp == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            *pp = p[j];
-        }
+    if (ngx_http_llm_route_resolve(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     if (ngx_http_llm_upstream_merge(cf, prev, conf) != NGX_OK) {

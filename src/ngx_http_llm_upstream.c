@@ -1217,6 +1217,7 @@ ngx_http_llm_free_peer(ngx_peer_connection_t *pc, void *data,
 {
     ngx_http_request_t  *r = data;
 
+    ngx_uint_t                 status;
     ngx_queue_t               *q;
     ngx_connection_t          *c;
     ngx_http_upstream_t       *u;
@@ -1236,7 +1237,25 @@ ngx_http_llm_free_peer(ngx_peer_connection_t *pc, void *data,
     if (state & NGX_PEER_FAILED) {
         ngx_log_error(NGX_LOG_WARN, pc->log, 0,
                       "llm: provider \"%V\" failed", &p->name);
+
+        /* a closed idle connection says nothing of the provider */
+
+        if (!pc->cached) {
+            ngx_http_llm_health_failed(pc->log, p);
+        }
+
         return;
+    }
+
+    status = u->headers_in.status_n;
+
+    if (status >= NGX_HTTP_INTERNAL_SERVER_ERROR
+        || status == NGX_HTTP_TOO_MANY_REQUESTS)
+    {
+        ngx_http_llm_health_failed(pc->log, p);
+
+    } else if (status) {
+        ngx_http_llm_health_ok(pc->log, p, u->state->header_time);
     }
 
     if (c == NULL
@@ -1491,7 +1510,7 @@ ngx_http_llm_upstream_merge(ngx_conf_t *cf, ngx_http_llm_loc_conf_t *prev,
         return NGX_ERROR;
     }
 
-    if (conf->route == NULL) {
+    if (conf->routes == NULL) {
         return NGX_OK;
     }
 
@@ -1502,14 +1521,14 @@ ngx_http_llm_upstream_merge(ngx_conf_t *cf, ngx_http_llm_loc_conf_t *prev,
 
     uscf->peer.init = ngx_http_llm_init_peer;
     ngx_str_set(&uscf->host, "llm");
-    uscf->file_name = conf->route->file;
-    uscf->line = conf->route->line;
+    uscf->file_name = ((ngx_http_llm_route_t *) conf->routes->elts)->file;
+    uscf->line = ((ngx_http_llm_route_t *) conf->routes->elts)->line;
 
     ucf->upstream = uscf;
 
-    pp = conf->route->providers->elts;
+    pp = conf->providers->elts;
 
-    for (i = 0; i < conf->route->providers->nelts; i++) {
+    for (i = 0; i < conf->providers->nelts; i++) {
         if (pp[i]->ssl) {
 #if (NGX_HTTP_SSL)
             if (ngx_http_llm_set_ssl(cf, conf) != NGX_OK) {

@@ -100,6 +100,13 @@ int llm_request_parse(llm_request_t *req, const char *body, size_t len,
     llm_error_t *err);
 void llm_request_free(llm_request_t *req);
 
+/*
+ * An estimate of the prompt's size in tokens, for routing decisions (not
+ * for billing: usage comes from the provider): the text of the messages
+ * at about four bytes a token, plus a few tokens a message.
+ */
+long llm_request_prompt_tokens(const llm_request_t *req);
+
 
 typedef struct {
     const char   *name;

@@ -30,6 +30,7 @@ static int llm_request_check_range(const cJSON *root, const char *name,
 static int llm_request_check_stop(const cJSON *root, llm_error_t *err);
 static int llm_request_check_tools(const cJSON *root, llm_error_t *err);
 static const cJSON *llm_request_item(const cJSON *obj, const char *name);
+static size_t llm_request_text_len(const cJSON *content);
 
 
 /* keys whose duplicates would make the gateway and the provider disagree */
@@ -582,4 +583,93 @@ llm_request_check_tools(const cJSON *root, llm_error_t *err)
     }
 
     return LLM_OK;
+}
+
+
+/*
+ * About four bytes of English text make a token for the providers'
+ * tokenizers; each message costs a few tokens of framing, and an image
+ * part is counted as a low-detail image (85 tokens).
+ */
+
+long
+llm_request_prompt_tokens(const llm_request_t *req)
+{
+    size_t        bytes, tokens;
+    const cJSON  *messages, *m, *calls, *call, *fn, *args;
+
+    if (req->root == NULL) {
+        return 0;
+    }
+
+    messages = llm_request_item(req->root, "messages");
+
+    if (!cJSON_IsArray(messages)) {
+        return 0;
+    }
+
+    bytes = 0;
+    tokens = 3;
+
+    cJSON_ArrayForEach(m, messages) {
+        tokens += 4;
+
+        bytes += llm_request_text_len(llm_request_item(m, "content"));
+
+        calls = llm_request_item(m, "tool_calls");
+
+        if (!cJSON_IsArray(calls)) {
+            continue;
+        }
+
+        cJSON_ArrayForEach(call, calls) {
+            fn = llm_request_item(call, "function");
+            args = llm_request_item(fn, "arguments");
+
+            if (cJSON_IsString(args)) {
+                bytes += strlen(args->valuestring);
+            }
+
+            tokens += 4;
+        }
+    }
+
+    return (long) (tokens + (bytes + 3) / 4);
+}
+
+
+static size_t
+llm_request_text_len(const cJSON *content)
+{
+    size_t        len;
+    const cJSON  *part, *text, *type;
+
+    if (cJSON_IsString(content)) {
+        return strlen(content->valuestring);
+    }
+
+    if (!cJSON_IsArray(content)) {
+        return 0;
+    }
+
+    len = 0;
+
+    cJSON_ArrayForEach(part, content) {
+        text = llm_request_item(part, "text");
+
+        if (cJSON_IsString(text)) {
+            len += strlen(text->valuestring);
+            continue;
+        }
+
+        type = llm_request_item(part, "type");
+
+        if (cJSON_IsString(type)
+            && strcmp(type->valuestring, "image_url") == 0)
+        {
+            len += 85 * 4;
+        }
+    }
+
+    return len;
 }

@@ -573,6 +573,44 @@ test_request_free_twice(void **state)
 }
 
 
+static void
+test_request_prompt_tokens(void **state)
+{
+    test_ctx_t     *ctx = *state;
+    llm_request_t   req;
+
+    /* 3 + 4 per message + ceil(bytes / 4) */
+
+    test_parse_ok(ctx, "{\"messages\":[{\"role\":\"user\","
+                       "\"content\":\"12345678\"}]}", &req);
+    assert_int_equal(llm_request_prompt_tokens(&req), 3 + 4 + 2);
+    llm_request_free(&req);
+
+    test_parse_ok(ctx, "{\"messages\":[{\"role\":\"system\","
+                       "\"content\":\"abcd\"},{\"role\":\"user\","
+                       "\"content\":[{\"type\":\"text\",\"text\":"
+                       "\"abcdefgh\"},{\"type\":\"image_url\","
+                       "\"image_url\":{\"url\":\"https://x/y.png\"}}]}]}",
+                  &req);
+    assert_int_equal(llm_request_prompt_tokens(&req),
+                     3 + 8 + (4 + 8 + 85 * 4 + 3) / 4);
+    llm_request_free(&req);
+
+    test_parse_ok(ctx, "{\"messages\":[{\"role\":\"assistant\","
+                       "\"content\":null,\"tool_calls\":[{\"id\":\"c1\","
+                       "\"type\":\"function\",\"function\":{\"name\":"
+                       "\"f\",\"arguments\":\"{\\\"a\\\":1}\"}}]}]}",
+                  &req);
+    assert_int_equal(llm_request_prompt_tokens(&req), 3 + 4 + 4 + 2);
+    llm_request_free(&req);
+
+    /* a rejected request counts nothing */
+
+    req.root = NULL;
+    assert_int_equal(llm_request_prompt_tokens(&req), 0);
+}
+
+
 void
 test_request_register(void)
 {
@@ -594,4 +632,5 @@ test_request_register(void)
     TEST_ADD(test_request_bom);
     TEST_ADD(test_request_unknown_fields);
     TEST_ADD(test_request_free_twice);
+    TEST_ADD(test_request_prompt_tokens);
 }

@@ -1,0 +1,333 @@
+
+/*
+ * Copyright (C) The ngx_http_llm_router_module authors
+ */
+
+
+/*
+ * Provider health: a circuit breaker per provider (max_fails failures
+ * within fail_timeout take it out of rotation for fail_timeout, then one
+ * probe request is let through) and the measured latency.  The state is
+ * shared by the worker processes when "llm_zone" is set, and kept by each
+ * worker otherwise, like upstream peers without a "zone".
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_llm_router.h"
+
+
+typedef struct {
+    ngx_http_llm_health_t         *first;         /* list in the zone */
+} ngx_http_llm_shctx_t;
+
+
+static ngx_int_t ngx_http_llm_zone_init(ngx_shm_zone_t *shm_zone,
+    void *data);
+
+
+char *
+ngx_http_llm_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llm_main_conf_t *lmcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value;
+
+    if (lmcf->shm_zone) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    size = ngx_parse_size(&value[2]);
+
+    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid llm_zone size \"%V\": at least %uz",
+                           &value[2], 8 * ngx_pagesize);
+        return NGX_CONF_ERROR;
+    }
+
+    lmcf->shm_zone = ngx_shared_memory_add(cf, &value[1], size,
+                                           &ngx_http_llm_router_module);
+    if (lmcf->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (lmcf->shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "llm_zone \"%V\" is already used", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    lmcf->shm_zone->init = ngx_http_llm_zone_init;
+    lmcf->shm_zone->data = lmcf;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Each provider's entry is found by name, so that the state outlives
+ * "nginx -s reload" when the zone keeps its name and size.
+ */
+
+static ngx_int_t
+ngx_http_llm_zone_init(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_llm_main_conf_t  *lmcf = shm_zone->data;
+
+    size_t                     len;
+    ngx_uint_t                 i;
+    ngx_slab_pool_t           *shpool;
+    ngx_http_llm_shctx_t      *sh;
+    ngx_http_llm_health_t     *h;
+    ngx_http_llm_provider_t  **pp;
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists || data) {
+        sh = shpool->data;
+
+    } else {
+        sh = ngx_slab_calloc(shpool, sizeof(ngx_http_llm_shctx_t));
+        if (sh == NULL) {
+            return NGX_ERROR;
+        }
+
+        shpool->data = sh;
+
+        len = sizeof(" in llm_zone \"\"") + shm_zone->shm.name.len;
+
+        shpool->log_ctx = ngx_slab_alloc(shpool, len);
+        if (shpool->log_ctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(shpool->log_ctx, " in llm_zone \"%V\"%Z",
+                    &shm_zone->shm.name);
+    }
+
+    pp = lmcf->providers.elts;
+
+    for (i = 0; i < lmcf->providers.nelts; i++) {
+
+        for (h = sh->first; h; h = h->next) {
+            if (h->name_len == pp[i]->name.len
+                && ngx_strncmp(h->name, pp[i]->name.data, h->name_len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (h == NULL) {
+            h = ngx_slab_calloc(shpool, sizeof(ngx_http_llm_health_t)
+                                        + pp[i]->name.len);
+            if (h == NULL) {
+                return NGX_ERROR;
+            }
+
+            h->name = (u_char *) h + sizeof(ngx_http_llm_health_t);
+            h->name_len = pp[i]->name.len;
+            ngx_memcpy(h->name, pp[i]->name.data, h->name_len);
+
+            h->next = sh->first;
+            sh->first = h;
+        }
+
+        pp[i]->health = h;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_llm_health_init(ngx_conf_t *cf, ngx_http_llm_provider_t *p)
+{
+    /* a worker's own state, replaced by the zone's when there is one */
+
+    p->health = ngx_pcalloc(cf->pool, sizeof(ngx_http_llm_health_t));
+    if (p->health == NULL) {
+        return NGX_ERROR;
+    }
+
+    p->health->name = p->name.data;
+    p->health->name_len = p->name.len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Whether the provider may be tried now.  Once its time out of rotation
+ * is over, one request (the first to ask) is let through as a probe.
+ */
+
+ngx_int_t
+ngx_http_llm_health_available(ngx_http_request_t *r,
+    ngx_http_llm_provider_t *p)
+{
+    ngx_msec_t              now, down, probe;
+    ngx_http_llm_health_t  *h;
+
+    h = p->health;
+
+    if (p->max_fails == 0 || h->down_until == 0) {
+        return 1;
+    }
+
+    now = ngx_current_msec;
+    down = h->down_until;
+
+    if ((ngx_msec_int_t) (now - down) < 0) {
+        return 0;
+    }
+
+    probe = h->probe;
+
+    if (probe && (ngx_msec_int_t) (now - probe) < (ngx_msec_int_t) p->fail_timeout)
+    {
+        return 0;
+    }
+
+    if (!ngx_atomic_cmp_set(&h->probe, probe, now ? now : 1)) {
+        return 0;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "llm: provider \"%V\" is probed", &p->name);
+
+    return 1;
+}
+
+
+/* milliseconds until the first of the providers comes back */
+
+ngx_msec_t
+ngx_http_llm_health_retry_after(ngx_http_llm_provider_t **pp, ngx_uint_t n)
+{
+    ngx_msec_t  now, left, min;
+    ngx_uint_t  i;
+
+    now = ngx_current_msec;
+    min = (ngx_msec_t) -1;
+
+    for (i = 0; i < n; i++) {
+        left = pp[i]->health->down_until - now;
+
+        if ((ngx_msec_int_t) left < 0) {
+            left = 0;
+        }
+
+        if (left < min) {
+            min = left;
+        }
+    }
+
+    return min;
+}
+
+
+void
+ngx_http_llm_health_failed(ngx_log_t *log, ngx_http_llm_provider_t *p)
+{
+    ngx_msec_t              now, checked;
+    ngx_atomic_uint_t       fails;
+    ngx_http_llm_health_t  *h;
+
+    h = p->health;
+
+    (void) ngx_atomic_fetch_add(&h->failures, 1);
+
+    if (p->max_fails == 0) {
+        return;
+    }
+
+    now = ngx_current_msec;
+
+    if (h->down_until) {
+
+        if (h->probe) {
+            h->down_until = now + p->fail_timeout;
+            h->probe = 0;
+
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "llm: provider \"%V\" failed its probe, out of "
+                          "rotation for %Mms more", &p->name,
+                          p->fail_timeout);
+        }
+
+        return;
+    }
+
+    checked = h->checked;
+
+    if (checked == 0 || now - checked > p->fail_timeout) {
+        h->checked = now ? now : 1;
+        h->fails = 1;
+        fails = 1;
+
+    } else {
+        fails = ngx_atomic_fetch_add(&h->fails, 1) + 1;
+    }
+
+    if (fails < p->max_fails) {
+        return;
+    }
+
+    if (!ngx_atomic_cmp_set(&h->down_until, 0, now + p->fail_timeout)) {
+        return;
+    }
+
+    h->fails = 0;
+    h->checked = 0;
+    h->probe = 0;
+
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "llm: provider \"%V\" is out of rotation for %Mms after "
+                  "%ui failures", &p->name, p->fail_timeout, p->max_fails);
+}
+
+
+void
+ngx_http_llm_health_ok(ngx_log_t *log, ngx_http_llm_provider_t *p,
+    ngx_msec_t latency)
+{
+    uint64_t                old, usec;
+    ngx_http_llm_health_t  *h;
+
+    h = p->health;
+
+    (void) ngx_atomic_fetch_add(&h->requests, 1);
+
+    /* an exponentially weighted moving average, in microseconds */
+
+    usec = (uint64_t) latency * 1000 + 1;
+    old = h->latency;
+    h->latency = old ? (old * 7 + usec) / 8 : usec;
+
+    if (h->down_until == 0) {
+        h->fails = 0;
+        return;
+    }
+
+    h->down_until = 0;
+    h->probe = 0;
+    h->fails = 0;
+    h->checked = 0;
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "llm: provider \"%V\" is back in rotation", &p->name);
+}
+
+
+uint64_t
+ngx_http_llm_health_latency(ngx_http_llm_provider_t *p)
+{
+    return p->health->latency;
+}
