@@ -74,11 +74,13 @@ $(BUILD)/asan/$(MODULE): $(DEPS_STAMP) $(SOURCES)
 
 RUN_DIR := $(BUILD)/run
 
+EXAMPLE ?= gateway
+
 run: module
 	@mkdir -p $(RUN_DIR)/logs
 	@echo "llm gateway on http://127.0.0.1:8080 (mock providers on" \
 	      "127.0.0.1:9101-9105); Ctrl-C stops it"
-	@exec $(NGINX_BIN) -p $(RUN_DIR)/ -c $(TOP)/examples/gateway.conf \
+	@exec $(NGINX_BIN) -p $(RUN_DIR)/ -c $(TOP)/examples/$(EXAMPLE).conf \
 	    -g "load_module $(ECHO_MODULE); load_module $(BUILD)/$(MODULE); daemon off; pid $(RUN_DIR)/nginx.pid;"
 
 # ---- tests ----------------------------------------------------------------
