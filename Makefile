@@ -6,6 +6,7 @@
 #   make test            unit tests + integration tests (installs what it needs)
 #   make test-asan       the same, module built with AddressSanitizer + UBSan
 #   make test-valgrind   the integration tests with NGINX under valgrind
+#   make bench-failover  kill and restart a provider under load: no errors
 #   make clean
 
 SHELL      := /bin/bash
@@ -34,7 +35,7 @@ SOURCES    := config $(wildcard $(TOP)/src/*.c $(TOP)/src/*.h \
 DEPS_STAMP := $(BUILD)/.deps
 
 .PHONY: all deps module run test unit integration sdk test-asan \
-        test-valgrind certs clean
+        test-valgrind certs bench-failover clean
 
 all: module
 
@@ -146,6 +147,12 @@ test-asan: deps certs $(BUILD)/asan/$(MODULE) $(ASAN_NGINX)
 test-valgrind: deps module certs
 	$(MAKE) -s -C tests/unit valgrind
 	TEST_NGINX_USE_VALGRIND=1 $(call TEST_ENV,$(BUILD)/$(MODULE)) $(PROVE)
+
+# ---- measurements --------------------------------------------------------
+
+bench-failover: deps module
+	@cd tests/sdk && [ -d node_modules/openai ] || npm ci --no-audit --no-fund --loglevel=error
+	bench/failover.sh
 
 clean:
 	rm -rf $(BUILD) t/servroot
