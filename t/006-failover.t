@@ -305,3 +305,32 @@ X-LLM-Attempts: 2
 !X-LLM-Attempts
 X-Answered-By: backup after 2
 --- response_body_like: ^uri=/echo/
+
+
+
+=== TEST 15: llm_next_upstream_timeout: no failover once the time is up
+--- config
+    location /v1/ {
+        llm_read_timeout 600ms;
+        llm_next_upstream_timeout 300ms;
+        llm_route slow backup;
+    }
+--- error_code: 504
+--- response_headers
+X-LLM-Provider: slow
+X-LLM-Attempts: 1
+--- response_body_like: "code":"provider_timeout"
+
+
+
+=== TEST 16: within llm_next_upstream_timeout the next provider answers
+--- config
+    location /v1/ {
+        llm_read_timeout 300ms;
+        llm_next_upstream_timeout 10s;
+        llm_route slow backup;
+    }
+--- response_headers
+X-LLM-Provider: backup
+X-LLM-Attempts: 2
+--- response_body_like: ^uri=/echo/
