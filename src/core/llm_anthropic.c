@@ -1,22 +1,139 @@
 
 /*
- * ngx_http_llm_router_module: Anthropic Messages adapter (not implemented yet).
+ * ngx_http_llm_router_module: Anthropic Messages adapter
+ * (wire-formats.md, section 2; docs/providers/anthropic.md).
+ *
+ * encode() builds a Messages request with cJSON from the parsed OpenAI
+ * request (req->root is only read), in a fixed key order; decode() turns a
+ * Messages answer into the neutral llm_completion_t; error() reads the
+ * Anthropic error shape and leaves any other to llm_compat_error().
  */
 
+
+#include <stdio.h>
+#include <string.h>
 
 #include "llm_internal.h"
 
 
-static int llm_anthropic_encode(const llm_request_t *req, const llm_provider_t *p,
-    llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err);
+#define LLM_ANTHROPIC_VERSION     "2023-06-01"
+#define LLM_ANTHROPIC_MAX_TOKENS  4096
+
+#define LLM_INVALID               "invalid_request_error"
+
+#define LLM_ROLE_USER             1
+#define LLM_ROLE_ASSISTANT        2
+
+
+typedef struct {
+    llm_error_t  *err;
+    cJSON        *messages;           /* the Anthropic "messages" array */
+    cJSON        *blocks;             /* "content" of its last message */
+    int           role;               /* role of its last message, or 0 */
+} llm_anthropic_ctx_t;
+
+
+typedef struct {
+    const char   *type;               /* Anthropic error.type */
+    const char   *openai_type;
+    const char   *code;
+} llm_anthropic_error_map_t;
+
+
+static int llm_anthropic_encode(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
+    llm_error_t *err);
+static int llm_anthropic_head(const llm_provider_t *p, llm_pool_t *pool,
+    llm_http_request_t *out, llm_error_t *err);
+static int llm_anthropic_check(const cJSON *root, llm_error_t *err);
+static cJSON *llm_anthropic_build(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_error_t *err);
+static int llm_anthropic_system(const cJSON *messages, llm_pool_t *pool,
+    cJSON *root, llm_error_t *err);
+static void llm_anthropic_system_write(llm_out_t *out,
+    const cJSON *messages);
+static int llm_anthropic_messages(const cJSON *messages, cJSON *root,
+    llm_error_t *err);
+static int llm_anthropic_message(llm_anthropic_ctx_t *ctx, const cJSON *m,
+    size_t i);
+static int llm_anthropic_blocks(const cJSON *content, int images, size_t i,
+    cJSON **blocks, llm_error_t *err);
+static int llm_anthropic_text(cJSON *arr, const char *text);
+static cJSON *llm_anthropic_image(const cJSON *part, size_t i, size_t k,
+    llm_error_t *err);
+static int llm_anthropic_tool_calls(llm_anthropic_ctx_t *ctx,
+    const cJSON *calls, size_t i);
+static int llm_anthropic_tool_result(llm_anthropic_ctx_t *ctx,
+    const cJSON *m, size_t i);
+static int llm_anthropic_append(llm_anthropic_ctx_t *ctx, int role,
+    cJSON *block);
+static int llm_anthropic_simplify(cJSON *messages);
+static int llm_anthropic_options(const cJSON *root, cJSON *out,
+    llm_error_t *err);
+static int llm_anthropic_tools(const cJSON *root, cJSON *out,
+    llm_error_t *err);
+static int llm_anthropic_tool_choice(const cJSON *root, int have_tools,
+    cJSON *out, llm_error_t *err);
+static const cJSON *llm_anthropic_item(const cJSON *obj, const char *name);
+static int llm_anthropic_is_role(const cJSON *m, const char *role);
+static int llm_anthropic_add(cJSON *obj, const char *name, cJSON *item);
+static int llm_anthropic_add_str(cJSON *obj, const char *name,
+    const char *s);
+static int llm_anthropic_decode(const llm_request_t *req,
+    const llm_provider_t *p, const char *body, size_t len, long long created,
+    llm_pool_t *pool, llm_response_t *out, llm_error_t *err);
+static int llm_anthropic_id(const char *body, size_t len, llm_pool_t *pool,
+    const char **id);
+static int llm_anthropic_decode_content(const cJSON *content,
+    llm_pool_t *pool, llm_choice_t *ch, llm_error_t *err);
+static void llm_anthropic_text_write(llm_out_t *out, const cJSON *content);
+static const char *llm_anthropic_finish(const char *stop_reason);
+static void llm_anthropic_usage(const cJSON *usage, llm_usage_t *u);
+static int llm_anthropic_error(int status, const char *body, size_t len,
+    llm_pool_t *pool, llm_provider_error_t *out);
 
 
 const llm_adapter_t  llm_anthropic_adapter = {
     "anthropic",
     "https://api.anthropic.com/v1",
     llm_anthropic_encode,
-    llm_compat_error,
+    llm_anthropic_error,
+    llm_anthropic_decode
+};
+
+
+/* OpenAI request fields that cannot be honoured: a 400, not a surprise */
+
+static const char  *const llm_anthropic_reject[] = {
+    "functions",
+    "function_call",
+    "audio",
+    "web_search_options",
     NULL
+};
+
+
+static const char  *const llm_anthropic_media_types[] = {
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    NULL
+};
+
+
+static const llm_anthropic_error_map_t  llm_anthropic_errors[] = {
+    { "invalid_request_error", "invalid_request_error", NULL },
+    { "authentication_error", "authentication_error", "invalid_api_key" },
+    { "billing_error", "insufficient_quota", "insufficient_quota" },
+    { "permission_error", "permission_error", NULL },
+    { "not_found_error", "invalid_request_error", "not_found" },
+    { "request_too_large", "invalid_request_error", "request_too_large" },
+    { "rate_limit_error", "rate_limit_error", "rate_limit_exceeded" },
+    { "api_error", "server_error", NULL },
+    { "timeout_error", "server_error", "timeout" },
+    { "overloaded_error", "server_error", "overloaded" },
+    { NULL, NULL, NULL }
 };
 
 
@@ -24,12 +141,1705 @@ static int
 llm_anthropic_encode(const llm_request_t *req, const llm_provider_t *p,
     llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
 {
-    (void) req;
-    (void) p;
-    (void) pool;
-    (void) out;
+    int     rc;
+    cJSON  *root;
 
-    llm_error_set(err, 501, "api_error", NULL, "not_implemented",
-                  "the anthropic adapter is not implemented yet");
+    if (llm_anthropic_head(p, pool, out, err) != LLM_OK) {
+        return LLM_ERROR;
+    }
+
+    if (!cJSON_IsObject(req->root)
+        || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(req->root,
+                                                           "messages")))
+    {
+        llm_error_set(err, 500, "server_error", NULL, NULL,
+                      "the request was not parsed");
+        return LLM_ERROR;
+    }
+
+    if (llm_anthropic_check(req->root, err) != LLM_OK) {
+        return LLM_ERROR;
+    }
+
+    root = llm_anthropic_build(req, p, pool, err);
+    if (root == NULL) {
+        return LLM_ERROR;
+    }
+
+    rc = llm_json_body(root, pool, out, err);
+
+    cJSON_Delete(root);
+
+    return rc;
+}
+
+
+/* path, "x-api-key" and "anthropic-version" */
+
+static int
+llm_anthropic_head(const llm_provider_t *p, llm_pool_t *pool,
+    llm_http_request_t *out, llm_error_t *err)
+{
+    if (llm_compat_head(p, "/messages", pool, out, err) != LLM_OK) {
+        return LLM_ERROR;
+    }
+
+    /* the key was checked by llm_compat_head(): no control characters */
+
+    out->nheaders = 0;
+
+    if (p->api_key != NULL && p->api_key[0] != '\0') {
+        out->headers[out->nheaders].name = "x-api-key";
+        out->headers[out->nheaders].value = p->api_key;
+        out->nheaders++;
+    }
+
+    out->headers[out->nheaders].name = "anthropic-version";
+    out->headers[out->nheaders].value = LLM_ANTHROPIC_VERSION;
+    out->nheaders++;
+
+    return LLM_OK;
+}
+
+
+/* the request fields Anthropic has no equivalent for */
+
+static int
+llm_anthropic_check(const cJSON *root, llm_error_t *err)
+{
+    size_t        i;
+    const char   *type;
+    const cJSON  *item, *m;
+
+    item = llm_anthropic_item(root, "n");
+
+    if (item != NULL && cJSON_IsNumber(item) && item->valuedouble > 1) {
+        llm_error_set(err, 400, LLM_INVALID, "n", NULL,
+                      "'n' greater than 1 is not supported by this "
+                      "provider (Anthropic)");
+        return LLM_ERROR;
+    }
+
+    item = llm_anthropic_item(root, "logprobs");
+
+    if (item != NULL && !cJSON_IsFalse(item)) {
+        llm_error_set(err, 400, LLM_INVALID, "logprobs", NULL,
+                      "'logprobs' is not supported by this provider "
+                      "(Anthropic)");
+        return LLM_ERROR;
+    }
+
+    if (llm_anthropic_item(root, "top_logprobs") != NULL) {
+        llm_error_set(err, 400, LLM_INVALID, "top_logprobs", NULL,
+                      "'top_logprobs' is not supported by this provider "
+                      "(Anthropic)");
+        return LLM_ERROR;
+    }
+
+    item = llm_anthropic_item(root, "response_format");
+
+    if (item != NULL) {
+        type = llm_json_str(item, "type");
+
+        if (type == NULL || strcmp(type, "text") != 0) {
+            llm_error_set(err, 400, LLM_INVALID, "response_format", NULL,
+                          "'response_format' other than {\"type\":\"text\"} "
+                          "is not supported by this provider (Anthropic); "
+                          "use a tool with a forced 'tool_choice' for "
+                          "structured output");
+            return LLM_ERROR;
+        }
+    }
+
+    item = llm_anthropic_item(root, "modalities");
+
+    if (item != NULL) {
+        for (m = cJSON_IsArray(item) ? item->child : NULL;
+             m != NULL;
+             m = m->next)
+        {
+            if (!cJSON_IsString(m) || strcmp(m->valuestring, "text") != 0) {
+                break;
+            }
+        }
+
+        if (!cJSON_IsArray(item) || m != NULL) {
+            llm_error_set(err, 400, LLM_INVALID, "modalities", NULL,
+                          "'modalities' other than [\"text\"] is not "
+                          "supported by this provider (Anthropic)");
+            return LLM_ERROR;
+        }
+    }
+
+    for (i = 0; llm_anthropic_reject[i] != NULL; i++) {
+        if (llm_anthropic_item(root, llm_anthropic_reject[i]) != NULL) {
+            llm_error_set(err, 400, LLM_INVALID, llm_anthropic_reject[i],
+                          NULL,
+                          "'%s' is not supported by this provider "
+                          "(Anthropic)%s", llm_anthropic_reject[i],
+                          (i < 2) ? "; use 'tools'" : "");
+            return LLM_ERROR;
+        }
+    }
+
+    return LLM_OK;
+}
+
+
+static cJSON *
+llm_anthropic_build(const llm_request_t *req, const llm_provider_t *p,
+    llm_pool_t *pool, llm_error_t *err)
+{
+    double        max;
+    cJSON        *root;
+    const char   *model;
+    const cJSON  *item, *messages;
+
+    model = p->model;
+
+    if (model == NULL || model[0] == '\0') {
+        model = req->model;
+    }
+
+    if (model == NULL || model[0] == '\0') {
+        llm_error_set(err, 400, LLM_INVALID, "model", NULL,
+                      "'model' is required");
+        return NULL;
+    }
+
+    item = llm_anthropic_item(req->root, "max_completion_tokens");
+
+    if (item == NULL) {
+        item = llm_anthropic_item(req->root, "max_tokens");
+    }
+
+    if (cJSON_IsNumber(item)) {
+        max = item->valuedouble;
+
+    } else if (p->max_tokens > 0) {
+        max = (double) p->max_tokens;
+
+    } else {
+        max = LLM_ANTHROPIC_MAX_TOKENS;
+    }
+
+    messages = cJSON_GetObjectItemCaseSensitive(req->root, "messages");
+
+    root = cJSON_CreateObject();
+    if (root == NULL) {
+        goto nomem;
+    }
+
+    if (llm_anthropic_add_str(root, "model", model) != LLM_OK
+        || llm_anthropic_add(root, "max_tokens", cJSON_CreateNumber(max))
+           != LLM_OK)
+    {
+        goto nomem;
+    }
+
+    if (llm_anthropic_system(messages, pool, root, err) != LLM_OK
+        || llm_anthropic_messages(messages, root, err) != LLM_OK
+        || llm_anthropic_options(req->root, root, err) != LLM_OK)
+    {
+        cJSON_Delete(root);
+        return NULL;
+    }
+
+    if (req->stream
+        && llm_anthropic_add(root, "stream", cJSON_CreateTrue()) != LLM_OK)
+    {
+        goto nomem;
+    }
+
+    return root;
+
+nomem:
+
+    cJSON_Delete(root);
+
+    llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+
+    return NULL;
+}
+
+
+/* every system/developer message, text only, joined into "system" */
+
+static int
+llm_anthropic_system(const cJSON *messages, llm_pool_t *pool, cJSON *root,
+    llm_error_t *err)
+{
+    size_t        i;
+    const char   *type;
+    llm_out_t     out;
+    const cJSON  *m, *content, *part;
+
+    i = 0;
+
+    for (m = messages->child; m != NULL; m = m->next, i++) {
+        if (!llm_anthropic_is_role(m, "system")
+            && !llm_anthropic_is_role(m, "developer"))
+        {
+            continue;
+        }
+
+        content = cJSON_GetObjectItemCaseSensitive(m, "content");
+
+        if (!cJSON_IsArray(content)) {
+            continue;
+        }
+
+        for (part = content->child; part != NULL; part = part->next) {
+            type = llm_json_str(part, "type");
+
+            if (type == NULL || strcmp(type, "text") != 0
+                || llm_json_str(part, "text") == NULL)
+            {
+                llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                              "messages[%lu]: system and developer "
+                              "messages may only have text parts",
+                              (unsigned long) i);
+                return LLM_ERROR;
+            }
+        }
+    }
+
+    out.buf = NULL;
+    out.len = 0;
+    out.size = 0;
+
+    llm_anthropic_system_write(&out, messages);
+
+    if (out.len == 0) {
+        return LLM_OK;
+    }
+
+    if (llm_out_alloc(&out, pool) == NULL) {
+        goto nomem;
+    }
+
+    llm_anthropic_system_write(&out, messages);
+    out.buf[out.len] = '\0';
+
+    if (llm_anthropic_add_str(root, "system", out.buf) != LLM_OK) {
+        goto nomem;
+    }
+
+    return LLM_OK;
+
+nomem:
+
+    llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+
     return LLM_ERROR;
+}
+
+
+static void
+llm_anthropic_system_write(llm_out_t *out, const cJSON *messages)
+{
+    int           first;
+    const char   *s;
+    const cJSON  *m, *content, *part;
+
+    first = 1;
+
+    for (m = messages->child; m != NULL; m = m->next) {
+        if (!llm_anthropic_is_role(m, "system")
+            && !llm_anthropic_is_role(m, "developer"))
+        {
+            continue;
+        }
+
+        content = cJSON_GetObjectItemCaseSensitive(m, "content");
+        part = cJSON_IsArray(content) ? content->child : content;
+
+        for ( /* void */ ; part != NULL; part = part->next) {
+            s = cJSON_IsString(part) ? part->valuestring
+                                     : llm_json_str(part, "text");
+
+            if (s != NULL && s[0] != '\0') {
+                if (!first) {
+                    llm_out_raw(out, "\n\n", 2);
+                }
+
+                llm_out_cstr(out, s);
+                first = 0;
+            }
+
+            if (part == content) {
+                break;
+            }
+        }
+    }
+}
+
+
+static int
+llm_anthropic_messages(const cJSON *messages, cJSON *root, llm_error_t *err)
+{
+    size_t                i;
+    const cJSON          *m;
+    llm_anthropic_ctx_t   ctx;
+
+    ctx.err = err;
+    ctx.blocks = NULL;
+    ctx.role = 0;
+
+    ctx.messages = cJSON_CreateArray();
+
+    if (llm_anthropic_add(root, "messages", ctx.messages) != LLM_OK) {
+        llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+        return LLM_ERROR;
+    }
+
+    i = 0;
+
+    for (m = messages->child; m != NULL; m = m->next, i++) {
+        if (llm_anthropic_message(&ctx, m, i) != LLM_OK) {
+            return LLM_ERROR;
+        }
+    }
+
+    if (ctx.messages->child == NULL) {
+        llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                      "at least one user or assistant message with content "
+                      "is required");
+        return LLM_ERROR;
+    }
+
+    if (llm_anthropic_simplify(ctx.messages) != LLM_OK) {
+        llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+        return LLM_ERROR;
+    }
+
+    return LLM_OK;
+}
+
+
+static int
+llm_anthropic_message(llm_anthropic_ctx_t *ctx, const cJSON *m, size_t i)
+{
+    int           role;
+    cJSON        *blocks, *b;
+    const char   *name;
+    const cJSON  *item;
+
+    name = llm_json_str(m, "role");
+
+    if (name == NULL
+        || strcmp(name, "system") == 0 || strcmp(name, "developer") == 0)
+    {
+        return LLM_OK;
+    }
+
+    if (strcmp(name, "tool") == 0) {
+        return llm_anthropic_tool_result(ctx, m, i);
+    }
+
+    if (strcmp(name, "user") == 0) {
+        role = LLM_ROLE_USER;
+
+    } else if (strcmp(name, "assistant") == 0) {
+        role = LLM_ROLE_ASSISTANT;
+
+    } else {
+        llm_error_set(ctx->err, 400, LLM_INVALID, "messages", NULL,
+                      "messages[%lu]: role '%.32s' is not supported by this "
+                      "provider (Anthropic); use 'tool'",
+                      (unsigned long) i, name);
+        return LLM_ERROR;
+    }
+
+    if (llm_anthropic_blocks(cJSON_GetObjectItemCaseSensitive(m, "content"),
+                             role == LLM_ROLE_USER, i, &blocks, ctx->err)
+        != LLM_OK)
+    {
+        return LLM_ERROR;
+    }
+
+    while (blocks->child != NULL) {
+        b = cJSON_DetachItemViaPointer(blocks, blocks->child);
+
+        if (llm_anthropic_append(ctx, role, b) != LLM_OK) {
+            cJSON_Delete(blocks);
+            return LLM_ERROR;
+        }
+    }
+
+    cJSON_Delete(blocks);
+
+    if (role == LLM_ROLE_ASSISTANT) {
+        item = llm_anthropic_item(m, "tool_calls");
+
+        if (item != NULL) {
+            return llm_anthropic_tool_calls(ctx, item, i);
+        }
+    }
+
+    return LLM_OK;
+}
+
+
+/*
+ * OpenAI "content" (null, a string or parts) into a new array of Anthropic
+ * blocks: text (empty ones dropped: Anthropic rejects them), refusal
+ * parts as text, and with images set, image_url parts.
+ */
+
+static int
+llm_anthropic_blocks(const cJSON *content, int images, size_t i,
+    cJSON **blocks, llm_error_t *err)
+{
+    size_t        k;
+    cJSON        *arr, *b;
+    const char   *type, *text;
+    const cJSON  *part;
+
+    *blocks = NULL;
+
+    arr = cJSON_CreateArray();
+    if (arr == NULL) {
+        goto nomem;
+    }
+
+    if (cJSON_IsString(content)) {
+        if (llm_anthropic_text(arr, content->valuestring) != LLM_OK) {
+            goto nomem;
+        }
+
+        *blocks = arr;
+        return LLM_OK;
+    }
+
+    k = 0;
+
+    for (part = cJSON_IsArray(content) ? content->child : NULL;
+         part != NULL;
+         part = part->next, k++)
+    {
+        type = llm_json_str(part, "type");
+
+        if (type == NULL) {
+            type = "";
+        }
+
+        if (strcmp(type, "text") == 0 || strcmp(type, "refusal") == 0) {
+            text = llm_json_str(part, type);
+
+            if (text == NULL) {
+                llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                              "messages[%lu].content[%lu]: '%s' must be a "
+                              "string", (unsigned long) i, (unsigned long) k,
+                              type);
+                goto failed;
+            }
+
+            if (llm_anthropic_text(arr, text) != LLM_OK) {
+                goto nomem;
+            }
+
+            continue;
+        }
+
+        if (!images || strcmp(type, "image_url") != 0) {
+            llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                          "messages[%lu].content[%lu]: content parts of "
+                          "type '%.32s' are not supported by this provider "
+                          "(Anthropic) in %s messages", (unsigned long) i,
+                          (unsigned long) k, type,
+                          images ? "user and tool" : "assistant");
+            goto failed;
+        }
+
+        b = llm_anthropic_image(part, i, k, err);
+        if (b == NULL) {
+            goto failed;
+        }
+
+        if (!cJSON_AddItemToArray(arr, b)) {
+            cJSON_Delete(b);
+            goto nomem;
+        }
+    }
+
+    *blocks = arr;
+
+    return LLM_OK;
+
+nomem:
+
+    llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+
+failed:
+
+    cJSON_Delete(arr);
+
+    return LLM_ERROR;
+}
+
+
+/* a text block, unless the text is empty */
+
+static int
+llm_anthropic_text(cJSON *arr, const char *text)
+{
+    cJSON  *b;
+
+    if (text[0] == '\0') {
+        return LLM_OK;
+    }
+
+    b = cJSON_CreateObject();
+
+    if (llm_anthropic_add_str(b, "type", "text") != LLM_OK
+        || llm_anthropic_add_str(b, "text", text) != LLM_OK
+        || !cJSON_AddItemToArray(arr, b))
+    {
+        cJSON_Delete(b);
+        return LLM_ERROR;
+    }
+
+    return LLM_OK;
+}
+
+
+static cJSON *
+llm_anthropic_image(const cJSON *part, size_t i, size_t k, llm_error_t *err)
+{
+    int             rc;
+    char            mt[16];
+    cJSON          *b, *src;
+    size_t          n;
+    const char     *url, *media;
+    const cJSON    *item;
+    llm_data_url_t  d;
+
+    item = cJSON_GetObjectItemCaseSensitive(part, "image_url");
+    url = cJSON_IsString(item) ? item->valuestring : llm_json_str(item, "url");
+
+    if (url == NULL) {
+        llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                      "messages[%lu].content[%lu]: 'image_url.url' must be "
+                      "a string", (unsigned long) i, (unsigned long) k);
+        return NULL;
+    }
+
+    rc = llm_data_url(url, &d);
+
+    if (rc == LLM_ERROR) {
+        llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                      "messages[%lu].content[%lu]: a data: image URL must "
+                      "be base64-encoded (data:<type>;base64,...)",
+                      (unsigned long) i, (unsigned long) k);
+        return NULL;
+    }
+
+    media = NULL;
+
+    if (rc == LLM_OK) {
+
+        /* the media type, lowercased, must be one Anthropic accepts */
+
+        if (d.media_type_len < sizeof(mt)) {
+            for (n = 0; n < d.media_type_len; n++) {
+                mt[n] = d.media_type[n];
+
+                if (mt[n] >= 'A' && mt[n] <= 'Z') {
+                    mt[n] |= 0x20;
+                }
+            }
+
+            mt[n] = '\0';
+
+            for (n = 0; llm_anthropic_media_types[n] != NULL; n++) {
+                if (strcmp(mt, llm_anthropic_media_types[n]) == 0) {
+                    media = llm_anthropic_media_types[n];
+                    break;
+                }
+            }
+        }
+
+        if (media == NULL) {
+            llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                          "messages[%lu].content[%lu]: image type '%.*s' is "
+                          "not supported by this provider (Anthropic): use "
+                          "image/jpeg, image/png, image/gif or image/webp",
+                          (unsigned long) i, (unsigned long) k,
+                          (int) (d.media_type_len > 32 ? 32
+                                                       : d.media_type_len),
+                          d.media_type);
+            return NULL;
+        }
+
+    } else if (strncmp(url, "https://", 8) != 0
+               && strncmp(url, "http://", 7) != 0)
+    {
+        llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                      "messages[%lu].content[%lu]: 'image_url.url' must be "
+                      "an http(s) URL or a base64 data: URL",
+                      (unsigned long) i, (unsigned long) k);
+        return NULL;
+    }
+
+    b = cJSON_CreateObject();
+    src = cJSON_CreateObject();
+
+    if (llm_anthropic_add_str(b, "type", "image") != LLM_OK) {
+        goto nomem;
+    }
+
+    if (media != NULL) {
+        /* d.data runs to the end of url: NUL-terminated */
+
+        if (llm_anthropic_add_str(src, "type", "base64") != LLM_OK
+            || llm_anthropic_add_str(src, "media_type", media) != LLM_OK
+            || llm_anthropic_add_str(src, "data", d.data) != LLM_OK)
+        {
+            goto nomem;
+        }
+
+    } else if (llm_anthropic_add_str(src, "type", "url") != LLM_OK
+               || llm_anthropic_add_str(src, "url", url) != LLM_OK)
+    {
+        goto nomem;
+    }
+
+    if (llm_anthropic_add(b, "source", src) != LLM_OK) {
+        src = NULL;
+        goto nomem;
+    }
+
+    return b;
+
+nomem:
+
+    cJSON_Delete(src);
+    cJSON_Delete(b);
+
+    llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+
+    return NULL;
+}
+
+
+static int
+llm_anthropic_tool_calls(llm_anthropic_ctx_t *ctx, const cJSON *calls,
+    size_t i)
+{
+    size_t        k;
+    cJSON        *b, *input;
+    const char   *type, *id, *name, *args;
+    const cJSON  *c, *f;
+
+    k = 0;
+
+    for (c = calls->child; c != NULL; c = c->next, k++) {
+        type = llm_json_str(c, "type");
+        id = llm_json_str(c, "id");
+        f = cJSON_GetObjectItemCaseSensitive(c, "function");
+        name = llm_json_str(f, "name");
+        args = llm_json_str(f, "arguments");
+
+        if (!cJSON_IsObject(c)
+            || (cJSON_GetObjectItemCaseSensitive(c, "type") != NULL
+                && (type == NULL || strcmp(type, "function") != 0))
+            || id == NULL || name == NULL || args == NULL)
+        {
+            llm_error_set(ctx->err, 400, LLM_INVALID, "messages", NULL,
+                          "messages[%lu].tool_calls[%lu] must be "
+                          "{\"id\",\"type\":\"function\",\"function\":"
+                          "{\"name\",\"arguments\"}} with strings",
+                          (unsigned long) i, (unsigned long) k);
+            return LLM_ERROR;
+        }
+
+        if (llm_tool_args_parse(args, &input) != LLM_OK) {
+            llm_error_set(ctx->err, 400, LLM_INVALID, "messages", NULL,
+                          "messages[%lu].tool_calls[%lu]: 'arguments' must "
+                          "be a JSON object (in a string)",
+                          (unsigned long) i, (unsigned long) k);
+            return LLM_ERROR;
+        }
+
+        b = cJSON_CreateObject();
+
+        if (llm_anthropic_add_str(b, "type", "tool_use") != LLM_OK
+            || llm_anthropic_add_str(b, "id", id) != LLM_OK
+            || llm_anthropic_add_str(b, "name", name) != LLM_OK)
+        {
+            cJSON_Delete(input);
+            goto nomem;
+        }
+
+        if (llm_anthropic_add(b, "input", input) != LLM_OK) {
+            goto nomem;
+        }
+
+        if (llm_anthropic_append(ctx, LLM_ROLE_ASSISTANT, b) != LLM_OK) {
+            return LLM_ERROR;
+        }
+    }
+
+    return LLM_OK;
+
+nomem:
+
+    cJSON_Delete(b);
+
+    llm_error_set(ctx->err, 500, "server_error", NULL, NULL,
+                  "out of memory");
+
+    return LLM_ERROR;
+}
+
+
+/* a "tool" message: a tool_result block in a user message */
+
+static int
+llm_anthropic_tool_result(llm_anthropic_ctx_t *ctx, const cJSON *m,
+    size_t i)
+{
+    cJSON        *b, *blocks;
+    const char   *id;
+    const cJSON  *content;
+
+    id = llm_json_str(m, "tool_call_id");
+    content = cJSON_GetObjectItemCaseSensitive(m, "content");
+
+    if (id == NULL) {
+        llm_error_set(ctx->err, 400, LLM_INVALID, "messages", NULL,
+                      "messages[%lu]: tool messages require a string "
+                      "'tool_call_id'", (unsigned long) i);
+        return LLM_ERROR;
+    }
+
+    blocks = NULL;
+
+    if (!cJSON_IsString(content)
+        && llm_anthropic_blocks(content, 1, i, &blocks, ctx->err) != LLM_OK)
+    {
+        return LLM_ERROR;
+    }
+
+    b = cJSON_CreateObject();
+
+    if (llm_anthropic_add_str(b, "type", "tool_result") != LLM_OK
+        || llm_anthropic_add_str(b, "tool_use_id", id) != LLM_OK)
+    {
+        goto nomem;
+    }
+
+    /* an empty result has no "content" at all */
+
+    if (cJSON_IsString(content)) {
+        if (content->valuestring[0] != '\0'
+            && llm_anthropic_add_str(b, "content", content->valuestring)
+               != LLM_OK)
+        {
+            goto nomem;
+        }
+
+    } else if (blocks->child != NULL) {
+        if (llm_anthropic_add(b, "content", blocks) != LLM_OK) {
+            blocks = NULL;
+            goto nomem;
+        }
+
+        blocks = NULL;
+    }
+
+    cJSON_Delete(blocks);
+
+    return llm_anthropic_append(ctx, LLM_ROLE_USER, b);
+
+nomem:
+
+    cJSON_Delete(blocks);
+    cJSON_Delete(b);
+
+    llm_error_set(ctx->err, 500, "server_error", NULL, NULL,
+                  "out of memory");
+
+    return LLM_ERROR;
+}
+
+
+/*
+ * A block into the last message when it has this role (Anthropic wants
+ * user and assistant turns to alternate), else into a new message.  A
+ * tool_result goes after the other tool_result blocks and before any
+ * other block: Anthropic wants them first.  block is consumed.
+ */
+
+static int
+llm_anthropic_append(llm_anthropic_ctx_t *ctx, int role, cJSON *block)
+{
+    cJSON       *msg, *blocks, *b, *next;
+    const char  *type;
+
+    if (ctx->role != role) {
+        msg = cJSON_CreateObject();
+        blocks = cJSON_CreateArray();
+
+        if (llm_anthropic_add_str(msg, "role", (role == LLM_ROLE_USER)
+                                               ? "user" : "assistant")
+            != LLM_OK)
+        {
+            cJSON_Delete(blocks);
+            cJSON_Delete(msg);
+            goto nomem;
+        }
+
+        if (llm_anthropic_add(msg, "content", blocks) != LLM_OK) {
+            cJSON_Delete(msg);
+            goto nomem;
+        }
+
+        if (!cJSON_AddItemToArray(ctx->messages, msg)) {
+            cJSON_Delete(msg);
+            goto nomem;
+        }
+
+        ctx->blocks = blocks;
+        ctx->role = role;
+    }
+
+    type = llm_json_str(block, "type");
+
+    if (type != NULL && strcmp(type, "tool_result") == 0) {
+
+        /* b: the first block that is not a tool_result, if any */
+
+        for (b = ctx->blocks->child; b != NULL; b = b->next) {
+            type = llm_json_str(b, "type");
+
+            if (type == NULL || strcmp(type, "tool_result") != 0) {
+                break;
+            }
+        }
+
+    } else {
+        b = NULL;
+    }
+
+    if (!cJSON_AddItemToArray(ctx->blocks, block)) {
+        goto nomem;
+    }
+
+    /*
+     * the blocks that were after the place of a tool_result go after it;
+     * not cJSON_InsertItemInArray(): in the cJSON of Debian 12 it fails
+     * for any place but the first (it checks newitem->prev, always NULL)
+     */
+
+    while (b != NULL && b != block) {
+        next = b->next;
+
+        cJSON_DetachItemViaPointer(ctx->blocks, b);
+        cJSON_AddItemToArray(ctx->blocks, b);
+
+        b = next;
+    }
+
+    return LLM_OK;
+
+nomem:
+
+    cJSON_Delete(block);
+
+    llm_error_set(ctx->err, 500, "server_error", NULL, NULL,
+                  "out of memory");
+
+    return LLM_ERROR;
+}
+
+
+/* a message whose only block is a text block: "content" as a string */
+
+static int
+llm_anthropic_simplify(cJSON *messages)
+{
+    cJSON       *m, *content, *b, *text;
+    const char  *type;
+
+    for (m = messages->child; m != NULL; m = m->next) {
+        content = cJSON_GetObjectItemCaseSensitive(m, "content");
+        b = content->child;
+        type = llm_json_str(b, "type");
+
+        if (b == NULL || b->next != NULL || type == NULL
+            || strcmp(type, "text") != 0)
+        {
+            continue;
+        }
+
+        text = cJSON_DetachItemFromObjectCaseSensitive(b, "text");
+
+        if (text == NULL) {
+            return LLM_ERROR;
+        }
+
+        if (!cJSON_ReplaceItemInObjectCaseSensitive(m, "content", text)) {
+            cJSON_Delete(text);
+            return LLM_ERROR;
+        }
+    }
+
+    return LLM_OK;
+}
+
+
+static int
+llm_anthropic_options(const cJSON *root, cJSON *out, llm_error_t *err)
+{
+    int           have_tools;
+    cJSON        *arr;
+    const cJSON  *item, *s;
+
+    item = llm_anthropic_item(root, "temperature");
+
+    /* OpenAI's 0..2 against Anthropic's 0..1: clamped */
+
+    if (cJSON_IsNumber(item)
+        && llm_anthropic_add(out, "temperature",
+                             cJSON_CreateNumber(item->valuedouble > 1
+                                                ? 1 : item->valuedouble))
+           != LLM_OK)
+    {
+        goto nomem;
+    }
+
+    item = llm_anthropic_item(root, "top_p");
+
+    if (cJSON_IsNumber(item)
+        && llm_anthropic_add(out, "top_p",
+                             cJSON_CreateNumber(item->valuedouble))
+           != LLM_OK)
+    {
+        goto nomem;
+    }
+
+    item = llm_anthropic_item(root, "stop");
+
+    if (cJSON_IsString(item) || (cJSON_IsArray(item) && item->child != NULL))
+    {
+        arr = cJSON_CreateArray();
+
+        if (llm_anthropic_add(out, "stop_sequences", arr) != LLM_OK) {
+            goto nomem;
+        }
+
+        for (s = cJSON_IsString(item) ? item : item->child;
+             s != NULL;
+             s = (s == item) ? NULL : s->next)
+        {
+            if (!cJSON_IsString(s)
+                || !cJSON_AddItemToArray(arr,
+                                         cJSON_CreateString(s->valuestring)))
+            {
+                goto nomem;
+            }
+        }
+    }
+
+    if (llm_anthropic_tools(root, out, err) != LLM_OK) {
+        return LLM_ERROR;
+    }
+
+    have_tools = (cJSON_GetObjectItemCaseSensitive(out, "tools") != NULL);
+
+    if (llm_anthropic_tool_choice(root, have_tools, out, err) != LLM_OK) {
+        return LLM_ERROR;
+    }
+
+    item = llm_anthropic_item(root, "user");
+
+    if (item != NULL) {
+        if (!cJSON_IsString(item)) {
+            llm_error_set(err, 400, LLM_INVALID, "user", NULL,
+                          "'user' must be a string");
+            return LLM_ERROR;
+        }
+
+        arr = cJSON_CreateObject();
+
+        if (llm_anthropic_add(out, "metadata", arr) != LLM_OK
+            || llm_anthropic_add_str(arr, "user_id", item->valuestring)
+               != LLM_OK)
+        {
+            goto nomem;
+        }
+    }
+
+    return LLM_OK;
+
+nomem:
+
+    llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+
+    return LLM_ERROR;
+}
+
+
+static int
+llm_anthropic_tools(const cJSON *root, cJSON *out, llm_error_t *err)
+{
+    size_t        k;
+    cJSON        *arr, *t, *schema;
+    const char   *type, *name;
+    const cJSON  *tools, *tool, *f, *item;
+
+    tools = llm_anthropic_item(root, "tools");
+
+    if (tools == NULL || tools->child == NULL) {
+        return LLM_OK;
+    }
+
+    arr = cJSON_CreateArray();
+
+    if (llm_anthropic_add(out, "tools", arr) != LLM_OK) {
+        goto nomem;
+    }
+
+    k = 0;
+
+    for (tool = tools->child; tool != NULL; tool = tool->next, k++) {
+        type = llm_json_str(tool, "type");
+        f = cJSON_GetObjectItemCaseSensitive(tool, "function");
+        name = llm_json_str(f, "name");
+
+        if ((type != NULL && strcmp(type, "function") != 0)
+            || (type == NULL
+                && cJSON_GetObjectItemCaseSensitive(tool, "type") != NULL))
+        {
+            llm_error_set(err, 400, LLM_INVALID, "tools", NULL,
+                          "tools[%lu]: only tools of type 'function' are "
+                          "supported by this provider (Anthropic)",
+                          (unsigned long) k);
+            return LLM_ERROR;
+        }
+
+        if (name == NULL || name[0] == '\0') {
+            llm_error_set(err, 400, LLM_INVALID, "tools", NULL,
+                          "tools[%lu]: 'function.name' must be a non-empty "
+                          "string", (unsigned long) k);
+            return LLM_ERROR;
+        }
+
+        t = cJSON_CreateObject();
+
+        if (llm_anthropic_add_str(t, "name", name) != LLM_OK
+            || !cJSON_AddItemToArray(arr, t))
+        {
+            cJSON_Delete(t);
+            goto nomem;
+        }
+
+        item = llm_anthropic_item(f, "description");
+
+        if (item != NULL) {
+            if (!cJSON_IsString(item)) {
+                llm_error_set(err, 400, LLM_INVALID, "tools", NULL,
+                              "tools[%lu]: 'function.description' must be "
+                              "a string", (unsigned long) k);
+                return LLM_ERROR;
+            }
+
+            if (llm_anthropic_add_str(t, "description", item->valuestring)
+                != LLM_OK)
+            {
+                goto nomem;
+            }
+        }
+
+        item = llm_anthropic_item(f, "parameters");
+
+        if (item != NULL && !cJSON_IsObject(item)) {
+            llm_error_set(err, 400, LLM_INVALID, "tools", NULL,
+                          "tools[%lu]: 'function.parameters' must be a JSON "
+                          "Schema object", (unsigned long) k);
+            return LLM_ERROR;
+        }
+
+        if (item != NULL) {
+            schema = cJSON_Duplicate(item, 1);
+
+        } else {
+            schema = cJSON_CreateObject();
+
+            if (llm_anthropic_add_str(schema, "type", "object") != LLM_OK
+                || llm_anthropic_add(schema, "properties",
+                                     cJSON_CreateObject())
+                   != LLM_OK)
+            {
+                cJSON_Delete(schema);
+                goto nomem;
+            }
+        }
+
+        if (llm_anthropic_add(t, "input_schema", schema) != LLM_OK) {
+            goto nomem;
+        }
+    }
+
+    return LLM_OK;
+
+nomem:
+
+    llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+
+    return LLM_ERROR;
+}
+
+
+static int
+llm_anthropic_tool_choice(const cJSON *root, int have_tools, cJSON *out,
+    llm_error_t *err)
+{
+    cJSON        *tc;
+    const char   *type, *name;
+    const cJSON  *choice, *parallel;
+
+    choice = llm_anthropic_item(root, "tool_choice");
+    parallel = llm_anthropic_item(root, "parallel_tool_calls");
+
+    if (parallel != NULL && !cJSON_IsBool(parallel)) {
+        llm_error_set(err, 400, LLM_INVALID, "parallel_tool_calls", NULL,
+                      "'parallel_tool_calls' must be a boolean");
+        return LLM_ERROR;
+    }
+
+    name = NULL;
+
+    if (choice == NULL) {
+        type = "auto";
+
+    } else if (cJSON_IsString(choice)
+               && (strcmp(choice->valuestring, "auto") == 0
+                   || strcmp(choice->valuestring, "none") == 0))
+    {
+        type = choice->valuestring;
+
+    } else if (cJSON_IsString(choice)
+               && strcmp(choice->valuestring, "required") == 0)
+    {
+        type = "any";
+
+    } else {
+        type = llm_json_str(choice, "type");
+        name = llm_json_str(cJSON_GetObjectItemCaseSensitive(choice,
+                                                             "function"),
+                            "name");
+
+        if (type == NULL || strcmp(type, "function") != 0 || name == NULL) {
+            llm_error_set(err, 400, LLM_INVALID, "tool_choice", NULL,
+                          "'tool_choice' must be \"auto\", \"none\", "
+                          "\"required\" or {\"type\":\"function\","
+                          "\"function\":{\"name\":...}}");
+            return LLM_ERROR;
+        }
+
+        type = "tool";
+    }
+
+    if (!have_tools) {
+        if (strcmp(type, "any") == 0 || strcmp(type, "tool") == 0) {
+            llm_error_set(err, 400, LLM_INVALID, "tool_choice", NULL,
+                          "'tool_choice' requires 'tools'");
+            return LLM_ERROR;
+        }
+
+        /* nothing to choose from: auto and none mean the same */
+
+        return LLM_OK;
+    }
+
+    if (choice == NULL && !cJSON_IsFalse(parallel)) {
+        return LLM_OK;
+    }
+
+    tc = cJSON_CreateObject();
+
+    if (llm_anthropic_add(out, "tool_choice", tc) != LLM_OK
+        || llm_anthropic_add_str(tc, "type", type) != LLM_OK
+        || (name != NULL && llm_anthropic_add_str(tc, "name", name) != LLM_OK))
+    {
+        goto nomem;
+    }
+
+    if (cJSON_IsFalse(parallel) && strcmp(type, "none") != 0
+        && llm_anthropic_add(tc, "disable_parallel_tool_use",
+                             cJSON_CreateTrue())
+           != LLM_OK)
+    {
+        goto nomem;
+    }
+
+    return LLM_OK;
+
+nomem:
+
+    llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+
+    return LLM_ERROR;
+}
+
+
+/* a member, with JSON null taken as absent */
+
+static const cJSON *
+llm_anthropic_item(const cJSON *obj, const char *name)
+{
+    const cJSON  *item;
+
+    if (!cJSON_IsObject(obj)) {
+        return NULL;
+    }
+
+    item = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+    return cJSON_IsNull(item) ? NULL : item;
+}
+
+
+static int
+llm_anthropic_is_role(const cJSON *m, const char *role)
+{
+    const char  *s;
+
+    s = llm_json_str(m, "role");
+
+    return (s != NULL && strcmp(s, role) == 0);
+}
+
+
+/* item is consumed (NULL: allocation failed) */
+
+static int
+llm_anthropic_add(cJSON *obj, const char *name, cJSON *item)
+{
+    if (obj == NULL || item == NULL) {
+        cJSON_Delete(item);
+        return LLM_ERROR;
+    }
+
+    if (!cJSON_AddItemToObject(obj, name, item)) {
+        cJSON_Delete(item);
+        return LLM_ERROR;
+    }
+
+    return LLM_OK;
+}
+
+
+static int
+llm_anthropic_add_str(cJSON *obj, const char *name, const char *s)
+{
+    return llm_anthropic_add(obj, name, cJSON_CreateString(s));
+}
+
+
+static int
+llm_anthropic_decode(const llm_request_t *req, const llm_provider_t *p,
+    const char *body, size_t len, long long created, llm_pool_t *pool,
+    llm_response_t *out, llm_error_t *err)
+{
+    int                rc;
+    cJSON             *root;
+    const char        *type, *s;
+    const cJSON       *content;
+    llm_choice_t       ch;
+    llm_completion_t   c;
+
+    root = llm_json_parse_strict(body, len);
+
+    if (root == NULL) {
+        llm_invalid_response(err, "the Anthropic answer is not valid JSON");
+        return LLM_ERROR;
+    }
+
+    if (!cJSON_IsObject(root)) {
+        llm_invalid_response(err,
+                             "the Anthropic answer is not a JSON object");
+        goto failed;
+    }
+
+    type = llm_json_str(root, "type");
+
+    if (type != NULL && strcmp(type, "error") == 0) {
+        s = llm_json_str(cJSON_GetObjectItemCaseSensitive(root, "error"),
+                         "message");
+
+        llm_invalid_response(err, "the Anthropic answer is an error: %.160s",
+                             (s != NULL) ? s : "(no message)");
+        goto failed;
+    }
+
+    if (type == NULL || strcmp(type, "message") != 0) {
+        llm_invalid_response(err, "the Anthropic answer is not a message "
+                             "(\"type\" is not \"message\")");
+        goto failed;
+    }
+
+    content = cJSON_GetObjectItemCaseSensitive(root, "content");
+
+    if (!cJSON_IsArray(content)) {
+        llm_invalid_response(err, "the Anthropic answer has no \"content\" "
+                             "array");
+        goto failed;
+    }
+
+    memset(&ch, 0, sizeof(llm_choice_t));
+    memset(&c, 0, sizeof(llm_completion_t));
+
+    if (llm_anthropic_decode_content(content, pool, &ch, err) != LLM_OK) {
+        goto failed;
+    }
+
+    ch.finish_reason = llm_anthropic_finish(llm_json_str(root,
+                                                         "stop_reason"));
+
+    c.id = llm_json_str(root, "id");
+
+    if (c.id == NULL && llm_anthropic_id(body, len, pool, &c.id) != LLM_OK) {
+        llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+        goto failed;
+    }
+
+    c.model = llm_json_str(root, "model");
+
+    if (c.model == NULL) {
+        c.model = (p != NULL && p->model != NULL) ? p->model
+                  : (req != NULL) ? req->model : NULL;
+    }
+
+    c.created = created;
+    c.choices = &ch;
+    c.nchoices = 1;
+
+    llm_anthropic_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"),
+                        &c.usage);
+
+    rc = llm_completion_respond(&c, pool, out, err);
+
+    cJSON_Delete(root);
+
+    return rc;
+
+failed:
+
+    cJSON_Delete(root);
+
+    return LLM_ERROR;
+}
+
+
+/*
+ * text blocks concatenated (null content when there is none), tool_use
+ * blocks as tool calls; thinking, redacted_thinking and server tool blocks
+ * have no OpenAI form and are skipped
+ */
+
+/* "chatcmpl-" + 24 characters derived from the answer, for one without id */
+
+static int
+llm_anthropic_id(const char *body, size_t len, llm_pool_t *pool,
+    const char **id)
+{
+    char  *seed, *p;
+
+    if (llm_tool_call_id(pool, body, len, &seed) != LLM_OK) {
+        return LLM_ERROR;
+    }
+
+    p = llm_palloc(pool, sizeof("chatcmpl-") - 1 + LLM_TOOL_CALL_ID_LEN
+                         - (sizeof("call_") - 1) + 1);
+    if (p == NULL) {
+        return LLM_ERROR;
+    }
+
+    memcpy(p, "chatcmpl-", sizeof("chatcmpl-") - 1);
+    memcpy(p + sizeof("chatcmpl-") - 1, seed + sizeof("call_") - 1,
+           LLM_TOOL_CALL_ID_LEN - (sizeof("call_") - 1) + 1);
+
+    *id = p;
+
+    return LLM_OK;
+}
+
+
+static int
+llm_anthropic_decode_content(const cJSON *content, llm_pool_t *pool,
+    llm_choice_t *ch, llm_error_t *err)
+{
+    int               text;
+    char             *s;
+    size_t            n, k;
+    llm_out_t         out;
+    const char       *type;
+    const cJSON      *b, *input;
+    llm_tool_call_t  *tc;
+
+    text = 0;
+    n = 0;
+    k = 0;
+
+    for (b = content->child; b != NULL; b = b->next, k++) {
+        type = llm_json_str(b, "type");
+
+        if (type == NULL) {
+            llm_invalid_response(err, "the Anthropic answer has a content "
+                                 "block without a \"type\" (content[%lu])",
+                                 (unsigned long) k);
+            return LLM_ERROR;
+        }
+
+        if (strcmp(type, "text") == 0) {
+            if (llm_json_str(b, "text") == NULL) {
+                llm_invalid_response(err, "the Anthropic answer has a text "
+                                     "block without a \"text\" string "
+                                     "(content[%lu])", (unsigned long) k);
+                return LLM_ERROR;
+            }
+
+            text = 1;
+
+        } else if (strcmp(type, "tool_use") == 0) {
+            if (llm_json_str(b, "id") == NULL
+                || llm_json_str(b, "name") == NULL)
+            {
+                llm_invalid_response(err, "the Anthropic answer has a "
+                                     "tool_use block without an \"id\" and "
+                                     "a \"name\" (content[%lu])",
+                                     (unsigned long) k);
+                return LLM_ERROR;
+            }
+
+            n++;
+        }
+    }
+
+    if (text) {
+        out.buf = NULL;
+        out.len = 0;
+        out.size = 0;
+
+        llm_anthropic_text_write(&out, content);
+
+        if (llm_out_alloc(&out, pool) == NULL) {
+            goto nomem;
+        }
+
+        llm_anthropic_text_write(&out, content);
+        out.buf[out.len] = '\0';
+
+        ch->content = out.buf;
+        ch->content_len = out.len;
+    }
+
+    if (n == 0) {
+        return LLM_OK;
+    }
+
+    tc = llm_palloc(pool, n * sizeof(llm_tool_call_t));
+    if (tc == NULL) {
+        goto nomem;
+    }
+
+    ch->tool_calls = tc;
+    ch->ntool_calls = n;
+
+    for (b = content->child; b != NULL; b = b->next) {
+        type = llm_json_str(b, "type");
+
+        if (strcmp(type, "tool_use") != 0) {
+            continue;
+        }
+
+        tc->id = llm_json_str(b, "id");
+        tc->name = llm_json_str(b, "name");
+
+        input = cJSON_GetObjectItemCaseSensitive(b, "input");
+
+        if (input == NULL) {
+            tc->arguments = "{}";
+
+        } else {
+            s = cJSON_PrintUnformatted(input);
+            if (s == NULL) {
+                goto nomem;
+            }
+
+            tc->arguments = llm_pstrdup(pool, s, strlen(s));
+
+            cJSON_free(s);
+
+            if (tc->arguments == NULL) {
+                goto nomem;
+            }
+        }
+
+        tc++;
+    }
+
+    return LLM_OK;
+
+nomem:
+
+    llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+
+    return LLM_ERROR;
+}
+
+
+static void
+llm_anthropic_text_write(llm_out_t *out, const cJSON *content)
+{
+    const char   *type;
+    const cJSON  *b;
+
+    for (b = content->child; b != NULL; b = b->next) {
+        type = llm_json_str(b, "type");
+
+        if (type != NULL && strcmp(type, "text") == 0) {
+            llm_out_cstr(out, llm_json_str(b, "text"));
+        }
+    }
+}
+
+
+static const char *
+llm_anthropic_finish(const char *stop_reason)
+{
+    if (stop_reason == NULL) {
+        return "stop";
+    }
+
+    if (strcmp(stop_reason, "max_tokens") == 0
+        || strcmp(stop_reason, "model_context_window_exceeded") == 0)
+    {
+        return "length";
+    }
+
+    if (strcmp(stop_reason, "tool_use") == 0) {
+        return "tool_calls";
+    }
+
+    if (strcmp(stop_reason, "refusal") == 0) {
+        return "content_filter";
+    }
+
+    /* end_turn, stop_sequence, pause_turn, and what comes next */
+
+    return "stop";
+}
+
+
+/*
+ * input_tokens excludes the cached part: prompt_tokens is input + cache
+ * writes + cache reads, cached_tokens the cache reads
+ */
+
+static void
+llm_anthropic_usage(const cJSON *usage, llm_usage_t *u)
+{
+    long long  in, write, read, output;
+
+    in = llm_json_count(usage, "input_tokens");
+    write = llm_json_count(usage, "cache_creation_input_tokens");
+    read = llm_json_count(usage, "cache_read_input_tokens");
+    output = llm_json_count(usage, "output_tokens");
+
+    u->prompt_tokens = (in > 0 ? in : 0) + (write > 0 ? write : 0)
+                       + (read > 0 ? read : 0);
+    u->completion_tokens = (output > 0) ? output : 0;
+    u->total_tokens = u->prompt_tokens + u->completion_tokens;
+    u->cached_tokens = read;
+    u->reasoning_tokens = -1;
+}
+
+
+/*
+ * {"type":"error","error":{"type","message"},"request_id"} into the OpenAI
+ * shape; any other body (an OpenAI-style one from a proxy, HTML from
+ * Cloudflare, nothing) is llm_compat_error()'s.
+ */
+
+static int
+llm_anthropic_error(int status, const char *body, size_t len,
+    llm_pool_t *pool, llm_provider_error_t *out)
+{
+    char          generic[64];
+    cJSON        *root;
+    size_t        i, n;
+    const char   *type, *kind, *message, *openai_type, *code;
+    const cJSON  *e;
+
+    root = llm_json_parse_strict(body, len);
+
+    e = cJSON_GetObjectItemCaseSensitive(root, "error");
+    type = llm_json_str(root, "type");
+    kind = llm_json_str(e, "type");
+
+    if (kind == NULL || type == NULL || strcmp(type, "error") != 0) {
+        cJSON_Delete(root);
+        return llm_compat_error(status, body, len, pool, out);
+    }
+
+    openai_type = NULL;
+    code = NULL;
+
+    for (i = 0; llm_anthropic_errors[i].type != NULL; i++) {
+        if (strcmp(kind, llm_anthropic_errors[i].type) == 0) {
+            openai_type = llm_anthropic_errors[i].openai_type;
+            code = llm_anthropic_errors[i].code;
+            break;
+        }
+    }
+
+    if (openai_type == NULL) {
+        /* an error type of tomorrow: by status */
+
+        if (status == 429) {
+            openai_type = "rate_limit_error";
+            code = "rate_limit_exceeded";
+
+        } else if (status >= 500) {
+            openai_type = "server_error";
+
+        } else {
+            openai_type = "invalid_request_error";
+        }
+    }
+
+    out->retryable = (code == NULL || strcmp(code, "insufficient_quota") != 0)
+                     && (status == 429 || status == 500 || status == 502
+                         || status == 503 || status == 504 || status == 529);
+
+    message = llm_json_str(e, "message");
+
+    if (message == NULL || message[0] == '\0') {
+        snprintf(generic, sizeof(generic),
+                 "The upstream provider returned HTTP %d", status);
+        message = generic;
+    }
+
+    n = strlen(message);
+
+    if (n > LLM_ERROR_MAX_MESSAGE) {
+        n = llm_utf8_trim(message, LLM_ERROR_MAX_MESSAGE);
+    }
+
+    out->body = llm_error_render_raw(message, n, openai_type, NULL, code,
+                                     pool, &out->body_len);
+
+    cJSON_Delete(root);
+
+    if (out->body == NULL) {
+        out->body_len = 0;
+        return LLM_ERROR;
+    }
+
+    return LLM_OK;
 }

@@ -1,22 +1,74 @@
 
 /*
- * ngx_http_llm_router_module: Cohere v2 chat adapter (not implemented yet).
+ * ngx_http_llm_router_module: Cohere Chat v2 adapter (wire-formats.md,
+ * section 4).
+ *
+ * Cohere v2 messages are close to OpenAI's, but the body is rebuilt with
+ * cJSON all the same: Cohere rejects fields it does not know, names some
+ * differently (top_p is "p", stop is "stop_sequences"), has no named
+ * tool_choice and no "n".  The answer's text parts and tool calls become
+ * one OpenAI choice through llm_completion_render().
  */
 
+
+#include <stdio.h>
+#include <string.h>
 
 #include "llm_internal.h"
 
 
-static int llm_cohere_encode(const llm_request_t *req, const llm_provider_t *p,
-    llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err);
+#define LLM_INVALID         "invalid_request_error"
+#define LLM_SERVER_ERROR    "server_error"
+
+
+static int llm_cohere_encode(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
+    llm_error_t *err);
+static cJSON *llm_cohere_build(const llm_request_t *req,
+    const llm_provider_t *p, const char *model, llm_pool_t *pool,
+    llm_error_t *err);
+static int llm_cohere_messages(const cJSON *messages, cJSON *root,
+    llm_pool_t *pool, llm_error_t *err);
+static int llm_cohere_message(const cJSON *m, size_t i, cJSON *list,
+    llm_pool_t *pool, llm_error_t *err);
+static int llm_cohere_content(const cJSON *m, size_t i, int user,
+    cJSON *msg, llm_error_t *err);
+static int llm_cohere_image(const cJSON *part, size_t i, cJSON *parts,
+    llm_error_t *err);
+static int llm_cohere_assistant(const cJSON *m, size_t i, cJSON *list,
+    llm_pool_t *pool, llm_error_t *err);
+static int llm_cohere_text(const cJSON *m, size_t i, llm_pool_t *pool,
+    char **text, llm_error_t *err);
+static int llm_cohere_tools(const cJSON *r, cJSON *root, llm_error_t *err);
+static int llm_cohere_tool(const cJSON *t, size_t k, cJSON *list,
+    llm_error_t *err);
+static int llm_cohere_format(const cJSON *rf, cJSON *root,
+    llm_error_t *err);
+static int llm_cohere_options(const llm_request_t *req,
+    const llm_provider_t *p, cJSON *root, llm_error_t *err);
+static int llm_cohere_error(int status, const char *body, size_t len,
+    llm_pool_t *pool, llm_provider_error_t *out);
+static int llm_cohere_decode(const llm_request_t *req,
+    const llm_provider_t *p, const char *body, size_t len,
+    long long created, llm_pool_t *pool, llm_response_t *out,
+    llm_error_t *err);
+static int llm_cohere_answer(const cJSON *msg, const char *seed,
+    llm_pool_t *pool, llm_choice_t *choice, llm_error_t *err);
+static int llm_cohere_calls(const cJSON *calls, const char *seed,
+    llm_pool_t *pool, llm_choice_t *choice, llm_error_t *err);
+static const char *llm_cohere_finish(const cJSON *root, size_t ncalls);
+static void llm_cohere_usage(const cJSON *usage, llm_usage_t *u);
+static unsigned long long llm_cohere_hash(const char *s, size_t len);
+static int llm_cohere_nomem(llm_error_t *err);
+static const cJSON *llm_cohere_item(const cJSON *obj, const char *name);
 
 
 const llm_adapter_t  llm_cohere_adapter = {
     "cohere",
     "https://api.cohere.com/v2",
     llm_cohere_encode,
-    llm_compat_error,
-    NULL
+    llm_cohere_error,
+    llm_cohere_decode
 };
 
 
@@ -24,12 +76,1265 @@ static int
 llm_cohere_encode(const llm_request_t *req, const llm_provider_t *p,
     llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
 {
-    (void) req;
-    (void) p;
-    (void) pool;
-    (void) out;
+    int          rc;
+    cJSON       *root;
+    const char  *model;
 
-    llm_error_set(err, 501, "api_error", NULL, "not_implemented",
-                  "the cohere adapter is not implemented yet");
+    memset(out, 0, sizeof(llm_http_request_t));
+
+    if (req->root == NULL) {
+        llm_error_set(err, 500, LLM_SERVER_ERROR, NULL, NULL,
+                      "the request was not parsed");
+        return LLM_ERROR;
+    }
+
+    model = (p->model != NULL && p->model[0] != '\0') ? p->model : req->model;
+
+    if (model == NULL || model[0] == '\0') {
+        llm_error_set(err, 400, LLM_INVALID, "model", NULL,
+                      "Missing required parameter: 'model'");
+        return LLM_ERROR;
+    }
+
+    if (llm_compat_head(p, "/chat", pool, out, err) != LLM_OK) {
+        return LLM_ERROR;
+    }
+
+    root = llm_cohere_build(req, p, model, pool, err);
+    if (root == NULL) {
+        return LLM_ERROR;
+    }
+
+    rc = llm_json_body(root, pool, out, err);
+
+    cJSON_Delete(root);
+
+    return rc;
+}
+
+
+static cJSON *
+llm_cohere_build(const llm_request_t *req, const llm_provider_t *p,
+    const char *model, llm_pool_t *pool, llm_error_t *err)
+{
+    cJSON        *root;
+    const cJSON  *item;
+
+    item = llm_cohere_item(req->root, "n");
+
+    if (cJSON_IsNumber(item) && item->valuedouble != 1) {
+        llm_error_set(err, 400, LLM_INVALID, "n", NULL,
+                      "cohere returns a single choice: 'n' must be 1");
+        return NULL;
+    }
+
+    root = cJSON_CreateObject();
+
+    if (root == NULL || cJSON_AddStringToObject(root, "model", model) == NULL)
+    {
+        llm_cohere_nomem(err);
+        goto failed;
+    }
+
+    if (llm_cohere_messages(llm_cohere_item(req->root, "messages"), root,
+                            pool, err)
+        != LLM_OK
+        || llm_cohere_tools(req->root, root, err) != LLM_OK
+        || llm_cohere_options(req, p, root, err) != LLM_OK)
+    {
+        goto failed;
+    }
+
+    if (cJSON_AddBoolToObject(root, "stream", req->stream != 0) == NULL) {
+        llm_cohere_nomem(err);
+        goto failed;
+    }
+
+    return root;
+
+failed:
+
+    cJSON_Delete(root);
+
+    return NULL;
+}
+
+
+static int
+llm_cohere_messages(const cJSON *messages, cJSON *root, llm_pool_t *pool,
+    llm_error_t *err)
+{
+    cJSON        *list;
+    size_t        i;
+    const cJSON  *m;
+
+    if (!cJSON_IsArray(messages)) {
+        llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                      "'messages' must be a non-empty array");
+        return LLM_ERROR;
+    }
+
+    list = cJSON_AddArrayToObject(root, "messages");
+    if (list == NULL) {
+        return llm_cohere_nomem(err);
+    }
+
+    i = 0;
+
+    for (m = messages->child; m != NULL; m = m->next) {
+        if (llm_cohere_message(m, i, list, pool, err) != LLM_OK) {
+            return LLM_ERROR;
+        }
+
+        i++;
+    }
+
+    return LLM_OK;
+}
+
+
+static int
+llm_cohere_message(const cJSON *m, size_t i, cJSON *list, llm_pool_t *pool,
+    llm_error_t *err)
+{
+    int           user;
+    char         *text;
+    cJSON        *msg;
+    const char   *role;
+    const cJSON  *item;
+
+    role = llm_json_str(m, "role");
+
+    if (role == NULL) {
+        role = "";
+    }
+
+    if (strcmp(role, "assistant") == 0) {
+        return llm_cohere_assistant(m, i, list, pool, err);
+    }
+
+    user = (strcmp(role, "user") == 0);
+
+    if (strcmp(role, "developer") == 0) {
+        role = "system";
+    }
+
+    if (strcmp(role, "system") != 0 && strcmp(role, "tool") != 0 && !user) {
+        llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                      "messages[%lu]: role '%.32s' is not supported by "
+                      "cohere", (unsigned long) i, role);
+        return LLM_ERROR;
+    }
+
+    msg = cJSON_CreateObject();
+
+    if (msg == NULL || !cJSON_AddItemToArray(list, msg)) {
+        cJSON_Delete(msg);
+        return llm_cohere_nomem(err);
+    }
+
+    if (cJSON_AddStringToObject(msg, "role", role) == NULL) {
+        return llm_cohere_nomem(err);
+    }
+
+    if (strcmp(role, "tool") != 0) {
+        return llm_cohere_content(m, i, user, msg, err);
+    }
+
+    /* tool: tool_call_id and the result as a string */
+
+    item = cJSON_GetObjectItemCaseSensitive(m, "tool_call_id");
+
+    if (!cJSON_IsString(item)) {
+        llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                      "messages[%lu]: tool messages require a string "
+                      "'tool_call_id'", (unsigned long) i);
+        return LLM_ERROR;
+    }
+
+    if (cJSON_AddStringToObject(msg, "tool_call_id", item->valuestring)
+        == NULL)
+    {
+        return llm_cohere_nomem(err);
+    }
+
+    if (llm_cohere_text(m, i, pool, &text, err) != LLM_OK) {
+        return LLM_ERROR;
+    }
+
+    if (cJSON_AddStringToObject(msg, "content", text) == NULL) {
+        return llm_cohere_nomem(err);
+    }
+
+    return LLM_OK;
+}
+
+
+/*
+ * System and user content: a string as it is, parts rebuilt (text, and
+ * image_url in user messages, which Cohere's vision models take as
+ * OpenAI does).
+ */
+
+static int
+llm_cohere_content(const cJSON *m, size_t i, int user, cJSON *msg,
+    llm_error_t *err)
+{
+    cJSON        *parts, *part;
+    const char   *type, *text;
+    const cJSON  *content, *item;
+
+    content = cJSON_GetObjectItemCaseSensitive(m, "content");
+
+    if (cJSON_IsString(content)) {
+        if (cJSON_AddStringToObject(msg, "content", content->valuestring)
+            == NULL)
+        {
+            return llm_cohere_nomem(err);
+        }
+
+        return LLM_OK;
+    }
+
+    parts = cJSON_AddArrayToObject(msg, "content");
+    if (parts == NULL) {
+        return llm_cohere_nomem(err);
+    }
+
+    if (!cJSON_IsArray(content)) {
+        return LLM_OK;
+    }
+
+    for (item = content->child; item != NULL; item = item->next) {
+        type = llm_json_str(item, "type");
+
+        if (type == NULL) {
+            type = "";
+        }
+
+        if (strcmp(type, "text") == 0) {
+            text = llm_json_str(item, "text");
+
+            if (text == NULL) {
+                llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                              "messages[%lu]: a text part needs a string "
+                              "'text'", (unsigned long) i);
+                return LLM_ERROR;
+            }
+
+            part = cJSON_CreateObject();
+
+            if (part == NULL || !cJSON_AddItemToArray(parts, part)) {
+                cJSON_Delete(part);
+                return llm_cohere_nomem(err);
+            }
+
+            if (cJSON_AddStringToObject(part, "type", "text") == NULL
+                || cJSON_AddStringToObject(part, "text", text) == NULL)
+            {
+                return llm_cohere_nomem(err);
+            }
+
+            continue;
+        }
+
+        if (user && strcmp(type, "image_url") == 0) {
+            if (llm_cohere_image(item, i, parts, err) != LLM_OK) {
+                return LLM_ERROR;
+            }
+
+            continue;
+        }
+
+        llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                      "messages[%lu]: content parts of type '%.32s' are "
+                      "not supported by cohere%s", (unsigned long) i, type,
+                      user ? "" : " in this role");
+        return LLM_ERROR;
+    }
+
+    return LLM_OK;
+}
+
+
+/* {"type":"image_url","image_url":{"url"[,"detail"]}} */
+
+static int
+llm_cohere_image(const cJSON *part, size_t i, cJSON *parts,
+    llm_error_t *err)
+{
+    cJSON        *p, *obj;
+    const char   *url, *detail;
+    const cJSON  *image;
+
+    image = cJSON_GetObjectItemCaseSensitive(part, "image_url");
+    detail = NULL;
+
+    if (cJSON_IsObject(image)) {
+        url = llm_json_str(image, "url");
+        detail = llm_json_str(image, "detail");
+
+    } else {
+        url = cJSON_IsString(image) ? image->valuestring : NULL;
+    }
+
+    if (url == NULL || url[0] == '\0') {
+        llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                      "messages[%lu]: an image_url part needs a string "
+                      "'url'", (unsigned long) i);
+        return LLM_ERROR;
+    }
+
+    p = cJSON_CreateObject();
+
+    if (p == NULL || !cJSON_AddItemToArray(parts, p)) {
+        cJSON_Delete(p);
+        return llm_cohere_nomem(err);
+    }
+
+    obj = NULL;
+
+    if (cJSON_AddStringToObject(p, "type", "image_url") == NULL
+        || (obj = cJSON_AddObjectToObject(p, "image_url")) == NULL
+        || cJSON_AddStringToObject(obj, "url", url) == NULL)
+    {
+        return llm_cohere_nomem(err);
+    }
+
+    if (detail != NULL
+        && (strcmp(detail, "auto") == 0 || strcmp(detail, "low") == 0
+            || strcmp(detail, "high") == 0)
+        && cJSON_AddStringToObject(obj, "detail", detail) == NULL)
+    {
+        return llm_cohere_nomem(err);
+    }
+
+    return LLM_OK;
+}
+
+
+/*
+ * An assistant message.  With tool calls, its text is the "tool_plan"
+ * (the decoder gives a tool_plan back as the content, so a conversation
+ * goes round unchanged); without, the "content".  A message with neither
+ * is left out.
+ */
+
+static int
+llm_cohere_assistant(const cJSON *m, size_t i, cJSON *list,
+    llm_pool_t *pool, llm_error_t *err)
+{
+    char         *text;
+    cJSON        *msg, *calls, *call, *fn;
+    size_t        k;
+    const char   *id, *name, *args;
+    const cJSON  *tc, *c, *type, *f, *a;
+
+    if (llm_cohere_text(m, i, pool, &text, err) != LLM_OK) {
+        return LLM_ERROR;
+    }
+
+    tc = llm_cohere_item(m, "tool_calls");
+
+    if (tc != NULL && tc->child == NULL) {
+        tc = NULL;
+    }
+
+    if (tc == NULL && text[0] == '\0') {
+        return LLM_OK;
+    }
+
+    msg = cJSON_CreateObject();
+
+    if (msg == NULL || !cJSON_AddItemToArray(list, msg)) {
+        cJSON_Delete(msg);
+        return llm_cohere_nomem(err);
+    }
+
+    if (cJSON_AddStringToObject(msg, "role", "assistant") == NULL) {
+        return llm_cohere_nomem(err);
+    }
+
+    if (tc == NULL) {
+        if (cJSON_AddStringToObject(msg, "content", text) == NULL) {
+            return llm_cohere_nomem(err);
+        }
+
+        return LLM_OK;
+    }
+
+    if (text[0] != '\0'
+        && cJSON_AddStringToObject(msg, "tool_plan", text) == NULL)
+    {
+        return llm_cohere_nomem(err);
+    }
+
+    calls = cJSON_AddArrayToObject(msg, "tool_calls");
+    if (calls == NULL) {
+        return llm_cohere_nomem(err);
+    }
+
+    k = 0;
+
+    for (c = tc->child; c != NULL; c = c->next, k++) {
+        type = llm_cohere_item(c, "type");
+        f = cJSON_GetObjectItemCaseSensitive(c, "function");
+        id = llm_json_str(c, "id");
+        name = llm_json_str(f, "name");
+        a = llm_cohere_item(f, "arguments");
+
+        if (a == NULL) {
+            args = "{}";
+
+        } else {
+            args = cJSON_IsString(a) ? a->valuestring : NULL;
+        }
+
+        if (!cJSON_IsObject(c)
+            || (type != NULL && !(cJSON_IsString(type)
+                                  && strcmp(type->valuestring, "function")
+                                     == 0))
+            || id == NULL || name == NULL || name[0] == '\0' || args == NULL)
+        {
+            llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                          "messages[%lu].tool_calls[%lu] must be a function "
+                          "call with an id, a name and string arguments",
+                          (unsigned long) i, (unsigned long) k);
+            return LLM_ERROR;
+        }
+
+        call = cJSON_CreateObject();
+
+        if (call == NULL || !cJSON_AddItemToArray(calls, call)) {
+            cJSON_Delete(call);
+            return llm_cohere_nomem(err);
+        }
+
+        fn = NULL;
+
+        if (cJSON_AddStringToObject(call, "id", id) == NULL
+            || cJSON_AddStringToObject(call, "type", "function") == NULL
+            || (fn = cJSON_AddObjectToObject(call, "function")) == NULL
+            || cJSON_AddStringToObject(fn, "name", name) == NULL
+            || cJSON_AddStringToObject(fn, "arguments", args) == NULL)
+        {
+            return llm_cohere_nomem(err);
+        }
+    }
+
+    return LLM_OK;
+}
+
+
+/* the text of a message: a string, or its text parts joined */
+
+static int
+llm_cohere_text(const cJSON *m, size_t i, llm_pool_t *pool, char **text,
+    llm_error_t *err)
+{
+    int  rc;
+
+    rc = llm_content_text(cJSON_GetObjectItemCaseSensitive(m, "content"), "",
+                          pool, text, NULL);
+
+    if (rc == LLM_DECLINED) {
+        llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                      "messages[%lu]: cohere takes only text content in "
+                      "this role", (unsigned long) i);
+        return LLM_ERROR;
+    }
+
+    if (rc != LLM_OK) {
+        return llm_cohere_nomem(err);
+    }
+
+    return LLM_OK;
+}
+
+
+/*
+ * tools and tool_choice: "auto" is Cohere's default (omitted), "none"
+ * "NONE", "required" "REQUIRED"; Cohere has no named choice: a named
+ * function is "REQUIRED" with that tool alone.
+ */
+
+static int
+llm_cohere_tools(const cJSON *r, cJSON *root, llm_error_t *err)
+{
+    cJSON        *list;
+    size_t        k, found;
+    const char   *mode, *fname, *s;
+    const cJSON  *tools, *choice, *t, *item;
+
+    tools = llm_cohere_item(r, "tools");
+
+    if (tools == NULL || tools->child == NULL) {
+        return LLM_OK;
+    }
+
+    choice = llm_cohere_item(r, "tool_choice");
+
+    mode = NULL;
+    fname = NULL;
+
+    if (choice == NULL) {
+        /* auto */
+
+    } else if (cJSON_IsString(choice)
+               && strcmp(choice->valuestring, "auto") == 0)
+    {
+        /* Cohere's default */
+
+    } else if (cJSON_IsString(choice)
+               && strcmp(choice->valuestring, "none") == 0)
+    {
+        mode = "NONE";
+
+    } else if (cJSON_IsString(choice)
+               && strcmp(choice->valuestring, "required") == 0)
+    {
+        mode = "REQUIRED";
+
+    } else {
+        s = llm_json_str(choice, "type");
+
+        if (s != NULL && strcmp(s, "function") == 0) {
+            item = cJSON_GetObjectItemCaseSensitive(choice, "function");
+            fname = llm_json_str(item, "name");
+        }
+
+        if (fname == NULL) {
+            llm_error_set(err, 400, LLM_INVALID, "tool_choice", NULL,
+                          "'tool_choice' must be none, auto, required or "
+                          "{\"type\":\"function\",\"function\":{\"name\":"
+                          "...}}");
+            return LLM_ERROR;
+        }
+
+        mode = "REQUIRED";
+    }
+
+    list = cJSON_AddArrayToObject(root, "tools");
+    if (list == NULL) {
+        return llm_cohere_nomem(err);
+    }
+
+    k = 0;
+    found = 0;
+
+    for (t = tools->child; t != NULL; t = t->next, k++) {
+        if (fname != NULL) {
+            item = cJSON_GetObjectItemCaseSensitive(t, "function");
+            s = llm_json_str(item, "name");
+
+            if (s == NULL || strcmp(s, fname) != 0) {
+                continue;
+            }
+
+            found++;
+        }
+
+        if (llm_cohere_tool(t, k, list, err) != LLM_OK) {
+            return LLM_ERROR;
+        }
+    }
+
+    if (fname != NULL && found == 0) {
+        llm_error_set(err, 400, LLM_INVALID, "tool_choice", NULL,
+                      "'tool_choice' names function '%.64s', which is not "
+                      "in 'tools'", fname);
+        return LLM_ERROR;
+    }
+
+    if (mode != NULL
+        && cJSON_AddStringToObject(root, "tool_choice", mode) == NULL)
+    {
+        return llm_cohere_nomem(err);
+    }
+
+    return LLM_OK;
+}
+
+
+/* {"type":"function","function":{name[,description][,parameters]}} */
+
+static int
+llm_cohere_tool(const cJSON *t, size_t k, cJSON *list, llm_error_t *err)
+{
+    cJSON        *tool, *fn, *dup;
+    const char   *type, *name, *desc;
+    const cJSON  *f, *params;
+
+    type = llm_json_str(t, "type");
+    f = cJSON_GetObjectItemCaseSensitive(t, "function");
+    name = llm_json_str(f, "name");
+    params = llm_cohere_item(f, "parameters");
+
+    if (type == NULL || strcmp(type, "function") != 0
+        || name == NULL || name[0] == '\0')
+    {
+        llm_error_set(err, 400, LLM_INVALID, "tools", NULL,
+                      "tools[%lu]: cohere supports only function tools "
+                      "with a name", (unsigned long) k);
+        return LLM_ERROR;
+    }
+
+    if (params != NULL && !cJSON_IsObject(params)) {
+        llm_error_set(err, 400, LLM_INVALID, "tools", NULL,
+                      "tools[%lu]: 'parameters' must be a JSON Schema "
+                      "object", (unsigned long) k);
+        return LLM_ERROR;
+    }
+
+    tool = cJSON_CreateObject();
+
+    if (tool == NULL || !cJSON_AddItemToArray(list, tool)) {
+        cJSON_Delete(tool);
+        return llm_cohere_nomem(err);
+    }
+
+    fn = NULL;
+
+    if (cJSON_AddStringToObject(tool, "type", "function") == NULL
+        || (fn = cJSON_AddObjectToObject(tool, "function")) == NULL
+        || cJSON_AddStringToObject(fn, "name", name) == NULL)
+    {
+        return llm_cohere_nomem(err);
+    }
+
+    desc = llm_json_str(f, "description");
+
+    if (desc != NULL
+        && cJSON_AddStringToObject(fn, "description", desc) == NULL)
+    {
+        return llm_cohere_nomem(err);
+    }
+
+    if (params == NULL) {
+        return LLM_OK;
+    }
+
+    dup = cJSON_Duplicate(params, 1);
+
+    if (dup == NULL || !cJSON_AddItemToObject(fn, "parameters", dup)) {
+        cJSON_Delete(dup);
+        return llm_cohere_nomem(err);
+    }
+
+    return LLM_OK;
+}
+
+
+/*
+ * json_object: {"type":"json_object"}; json_schema: the same with the
+ * schema as "json_schema" (Cohere's shape).
+ */
+
+static int
+llm_cohere_format(const cJSON *rf, cJSON *root, llm_error_t *err)
+{
+    cJSON        *obj, *dup;
+    const char   *type;
+    const cJSON  *js, *schema;
+
+    type = llm_json_str(rf, "type");
+
+    if (type == NULL) {
+        type = "";
+    }
+
+    if (strcmp(type, "text") == 0) {
+        return LLM_OK;
+    }
+
+    if (strcmp(type, "json_object") != 0 && strcmp(type, "json_schema") != 0)
+    {
+        llm_error_set(err, 400, LLM_INVALID, "response_format", NULL,
+                      "'response_format.type' must be text, json_object or "
+                      "json_schema");
+        return LLM_ERROR;
+    }
+
+    schema = NULL;
+
+    if (strcmp(type, "json_schema") == 0) {
+        js = cJSON_GetObjectItemCaseSensitive(rf, "json_schema");
+
+        if (!cJSON_IsObject(js)) {
+            llm_error_set(err, 400, LLM_INVALID, "response_format", NULL,
+                          "'response_format.json_schema' must be an "
+                          "object");
+            return LLM_ERROR;
+        }
+
+        schema = llm_cohere_item(js, "schema");
+
+        if (schema != NULL && !cJSON_IsObject(schema)) {
+            llm_error_set(err, 400, LLM_INVALID, "response_format", NULL,
+                          "'response_format.json_schema.schema' must be an "
+                          "object");
+            return LLM_ERROR;
+        }
+    }
+
+    obj = cJSON_AddObjectToObject(root, "response_format");
+
+    if (obj == NULL
+        || cJSON_AddStringToObject(obj, "type", "json_object") == NULL)
+    {
+        return llm_cohere_nomem(err);
+    }
+
+    if (schema == NULL) {
+        return LLM_OK;
+    }
+
+    dup = cJSON_Duplicate(schema, 1);
+
+    if (dup == NULL || !cJSON_AddItemToObject(obj, "json_schema", dup)) {
+        cJSON_Delete(dup);
+        return llm_cohere_nomem(err);
+    }
+
+    return LLM_OK;
+}
+
+
+/*
+ * max_tokens (max_completion_tokens first, then the provider's default),
+ * temperature, p (top_p, within Cohere's 0.01-0.99), stop_sequences,
+ * seed, penalties (within Cohere's 0-1).
+ */
+
+static int
+llm_cohere_options(const llm_request_t *req, const llm_provider_t *p,
+    cJSON *root, llm_error_t *err)
+{
+    cJSON        *list;
+    double        d;
+    size_t        i;
+    const cJSON  *r, *v, *s;
+
+    static const char  *const penalties[] = {
+        "frequency_penalty",
+        "presence_penalty"
+    };
+
+    r = req->root;
+
+    v = llm_cohere_item(r, "response_format");
+
+    if (v != NULL && llm_cohere_format(v, root, err) != LLM_OK) {
+        return LLM_ERROR;
+    }
+
+    v = llm_cohere_item(r, "max_completion_tokens");
+
+    if (v == NULL) {
+        v = llm_cohere_item(r, "max_tokens");
+    }
+
+    if (cJSON_IsNumber(v)) {
+        d = v->valuedouble;
+
+    } else {
+        d = (p->max_tokens > 0) ? (double) p->max_tokens : 0;
+    }
+
+    if (d > 0 && cJSON_AddNumberToObject(root, "max_tokens", d) == NULL) {
+        return llm_cohere_nomem(err);
+    }
+
+    v = llm_cohere_item(r, "temperature");
+
+    if (cJSON_IsNumber(v)
+        && cJSON_AddNumberToObject(root, "temperature", v->valuedouble)
+           == NULL)
+    {
+        return llm_cohere_nomem(err);
+    }
+
+    v = llm_cohere_item(r, "top_p");
+
+    if (cJSON_IsNumber(v)) {
+        d = v->valuedouble;
+        d = (d < 0.01) ? 0.01 : (d > 0.99) ? 0.99 : d;
+
+        if (cJSON_AddNumberToObject(root, "p", d) == NULL) {
+            return llm_cohere_nomem(err);
+        }
+    }
+
+    v = llm_cohere_item(r, "stop");
+
+    if (cJSON_IsString(v) || (cJSON_IsArray(v) && v->child != NULL)) {
+        list = cJSON_AddArrayToObject(root, "stop_sequences");
+        if (list == NULL) {
+            return llm_cohere_nomem(err);
+        }
+
+        if (cJSON_IsString(v)) {
+            if (!cJSON_AddItemToArray(list,
+                                      cJSON_CreateString(v->valuestring)))
+            {
+                return llm_cohere_nomem(err);
+            }
+
+        } else {
+            for (s = v->child; s != NULL; s = s->next) {
+                if (!cJSON_IsString(s)
+                    || !cJSON_AddItemToArray(list,
+                                         cJSON_CreateString(s->valuestring)))
+                {
+                    return llm_cohere_nomem(err);
+                }
+            }
+        }
+    }
+
+    v = llm_cohere_item(r, "seed");
+
+    if (v != NULL) {
+        d = cJSON_IsNumber(v) ? v->valuedouble : 0.5;
+
+        if (d != (double) (long long) d || d < 0 || d > 9007199254740992.0) {
+            llm_error_set(err, 400, LLM_INVALID, "seed", NULL,
+                          "'seed' must be a non-negative integer for "
+                          "cohere");
+            return LLM_ERROR;
+        }
+
+        if (cJSON_AddNumberToObject(root, "seed", d) == NULL) {
+            return llm_cohere_nomem(err);
+        }
+    }
+
+    for (i = 0; i < sizeof(penalties) / sizeof(penalties[0]); i++) {
+        v = llm_cohere_item(r, penalties[i]);
+
+        if (!cJSON_IsNumber(v)) {
+            continue;
+        }
+
+        d = v->valuedouble;
+        d = (d < 0) ? 0 : (d > 1) ? 1 : d;
+
+        if (cJSON_AddNumberToObject(root, penalties[i], d) == NULL) {
+            return llm_cohere_nomem(err);
+        }
+    }
+
+    return LLM_OK;
+}
+
+
+/*
+ * {"id","message"} bodies are read as the OpenAI-compatible adapters read
+ * them ("message" is the first place they look); Cohere's 498 (invalid
+ * token) is an authentication error.
+ */
+
+static int
+llm_cohere_error(int status, const char *body, size_t len,
+    llm_pool_t *pool, llm_provider_error_t *out)
+{
+    if (status == 498) {
+        status = 401;
+    }
+
+    return llm_compat_error(status, body, len, pool, out);
+}
+
+
+static int
+llm_cohere_decode(const llm_request_t *req, const llm_provider_t *p,
+    const char *body, size_t len, long long created, llm_pool_t *pool,
+    llm_response_t *out, llm_error_t *err)
+{
+    int                rc;
+    char              *id, seed[32];
+    cJSON             *root;
+    const char        *s;
+    const cJSON       *msg;
+    llm_choice_t      *choice;
+    llm_completion_t   c;
+
+    memset(out, 0, sizeof(llm_response_t));
+    memset(&c, 0, sizeof(llm_completion_t));
+
+    root = llm_json_parse_strict(body, len);
+
+    if (root == NULL) {
+        llm_invalid_response(err, "The cohere answer is not valid JSON");
+        return LLM_ERROR;
+    }
+
+    rc = LLM_ERROR;
+
+    msg = cJSON_GetObjectItemCaseSensitive(root, "message");
+
+    if (!cJSON_IsObject(root) || !cJSON_IsObject(msg)) {
+        llm_invalid_response(err, "The cohere answer has no 'message' "
+                             "object");
+        goto done;
+    }
+
+    snprintf(seed, sizeof(seed), "chatcmpl-%016llx",
+             llm_cohere_hash(body, len));
+
+    s = llm_json_str(root, "id");
+
+    if (s != NULL && s[0] != '\0') {
+        c.id = s;
+
+    } else {
+        id = llm_pstrdup(pool, seed, strlen(seed));
+        if (id == NULL) {
+            llm_cohere_nomem(err);
+            goto done;
+        }
+
+        c.id = id;
+        s = seed;
+    }
+
+    choice = llm_palloc(pool, sizeof(llm_choice_t));
+    if (choice == NULL) {
+        llm_cohere_nomem(err);
+        goto done;
+    }
+
+    if (llm_cohere_answer(msg, s, pool, choice, err) != LLM_OK) {
+        goto done;
+    }
+
+    choice->finish_reason = llm_cohere_finish(root, choice->ntool_calls);
+
+    c.choices = choice;
+    c.nchoices = 1;
+
+    if (p->model != NULL && p->model[0] != '\0') {
+        c.model = p->model;
+
+    } else if (req != NULL && req->model != NULL) {
+        c.model = req->model;
+
+    } else {
+        c.model = "";
+    }
+
+    c.created = created;
+
+    llm_cohere_usage(llm_cohere_item(root, "usage"), &c.usage);
+
+    rc = llm_completion_respond(&c, pool, out, err);
+
+done:
+
+    cJSON_Delete(root);
+
+    return rc;
+}
+
+
+/*
+ * message.content[] text items joined ("thinking" items left out); when
+ * there is no text but a tool_plan, the plan is the content.
+ */
+
+static int
+llm_cohere_answer(const cJSON *msg, const char *seed, llm_pool_t *pool,
+    llm_choice_t *choice, llm_error_t *err)
+{
+    int           text;
+    char         *buf;
+    size_t        len, n;
+    const char   *s, *type;
+    const cJSON  *content, *item, *calls;
+
+    memset(choice, 0, sizeof(llm_choice_t));
+
+    content = llm_cohere_item(msg, "content");
+    calls = llm_cohere_item(msg, "tool_calls");
+
+    if ((content != NULL && !cJSON_IsArray(content)
+         && !cJSON_IsString(content))
+        || (calls != NULL && !cJSON_IsArray(calls)))
+    {
+        llm_invalid_response(err, "The cohere answer has a message of an "
+                             "unexpected shape");
+        return LLM_ERROR;
+    }
+
+    text = 0;
+    len = 0;
+
+    if (cJSON_IsString(content)) {
+        text = 1;
+        len = strlen(content->valuestring);
+    }
+
+    for (item = cJSON_IsArray(content) ? content->child : NULL;
+         item != NULL;
+         item = item->next)
+    {
+        type = llm_json_str(item, "type");
+        s = llm_json_str(item, "text");
+
+        if (!cJSON_IsObject(item)
+            || (type != NULL && strcmp(type, "text") == 0 && s == NULL))
+        {
+            llm_invalid_response(err, "The cohere answer has a content "
+                                 "item of an unexpected shape");
+            return LLM_ERROR;
+        }
+
+        if (type != NULL && strcmp(type, "text") == 0) {
+            text = 1;
+            len += strlen(s);
+        }
+    }
+
+    if (text) {
+        buf = llm_palloc(pool, len + 1);
+        if (buf == NULL) {
+            return llm_cohere_nomem(err);
+        }
+
+        choice->content = buf;
+        choice->content_len = len;
+
+        if (cJSON_IsString(content)) {
+            memcpy(buf, content->valuestring, len);
+            buf += len;
+        }
+
+        for (item = cJSON_IsArray(content) ? content->child : NULL;
+             item != NULL;
+             item = item->next)
+        {
+            type = llm_json_str(item, "type");
+
+            if (type != NULL && strcmp(type, "text") == 0) {
+                s = llm_json_str(item, "text");
+                n = strlen(s);
+                memcpy(buf, s, n);
+                buf += n;
+            }
+        }
+
+        *buf = '\0';
+    }
+
+    if (calls != NULL && llm_cohere_calls(calls, seed, pool, choice, err)
+                         != LLM_OK)
+    {
+        return LLM_ERROR;
+    }
+
+    s = llm_json_str(msg, "tool_plan");
+
+    if ((!text || choice->content_len == 0) && choice->ntool_calls > 0
+        && s != NULL && s[0] != '\0')
+    {
+        choice->content = s;
+        choice->content_len = strlen(s);
+    }
+
+    return LLM_OK;
+}
+
+
+/* tool_calls pass through; one without an id gets one made from seed */
+
+static int
+llm_cohere_calls(const cJSON *calls, const char *seed, llm_pool_t *pool,
+    llm_choice_t *choice, llm_error_t *err)
+{
+    int               rc;
+    char             *s, key[160];
+    size_t            n, k;
+    const cJSON      *c, *fn, *args;
+    llm_tool_call_t  *tc;
+
+    n = (size_t) cJSON_GetArraySize(calls);
+
+    if (n == 0) {
+        return LLM_OK;
+    }
+
+    choice->tool_calls = llm_palloc(pool, n * sizeof(llm_tool_call_t));
+    if (choice->tool_calls == NULL) {
+        return llm_cohere_nomem(err);
+    }
+
+    k = 0;
+
+    for (c = calls->child; c != NULL; c = c->next, k++) {
+        tc = &choice->tool_calls[k];
+
+        fn = cJSON_GetObjectItemCaseSensitive(c, "function");
+        tc->name = llm_json_str(fn, "name");
+
+        if (tc->name == NULL) {
+            llm_invalid_response(err, "The cohere answer has a tool call "
+                                 "without a name");
+            return LLM_ERROR;
+        }
+
+        tc->id = llm_json_str(c, "id");
+
+        if (tc->id == NULL || tc->id[0] == '\0') {
+            snprintf(key, sizeof(key), "%.128s/%lu", seed, (unsigned long) k);
+
+            rc = llm_tool_call_id(pool, key, strlen(key), &s);
+            if (rc != LLM_OK) {
+                return llm_cohere_nomem(err);
+            }
+
+            tc->id = s;
+        }
+
+        args = llm_cohere_item(fn, "arguments");
+
+        if (args == NULL) {
+            tc->arguments = "{}";
+
+        } else if (cJSON_IsString(args)) {
+            tc->arguments = args->valuestring;
+
+        } else {
+            s = cJSON_PrintUnformatted(args);
+            if (s == NULL) {
+                return llm_cohere_nomem(err);
+            }
+
+            tc->arguments = llm_pstrdup(pool, s, strlen(s));
+            cJSON_free(s);
+
+            if (tc->arguments == NULL) {
+                return llm_cohere_nomem(err);
+            }
+        }
+    }
+
+    choice->ntool_calls = n;
+
+    return LLM_OK;
+}
+
+
+/*
+ * COMPLETE, STOP_SEQUENCE: stop; MAX_TOKENS: length; TOOL_CALL:
+ * tool_calls; ERROR, TIMEOUT and anything else: stop (OpenAI has no value
+ * for a failed generation, and strict clients reject unknown ones); an
+ * answer with tool calls is "tool_calls" unless it was cut short.
+ */
+
+static const char *
+llm_cohere_finish(const cJSON *root, size_t ncalls)
+{
+    const char  *r;
+
+    r = llm_json_str(root, "finish_reason");
+
+    if (r == NULL) {
+        r = "";
+    }
+
+    if (strcmp(r, "MAX_TOKENS") == 0) {
+        return "length";
+    }
+
+    if (strcmp(r, "TOOL_CALL") == 0 || ncalls > 0) {
+        return "tool_calls";
+    }
+
+    return "stop";
+}
+
+
+/*
+ * What Cohere bills: prompt = billed_units.input_tokens, completion =
+ * billed_units.output_tokens; each falls back to tokens.* (the raw counts,
+ * Cohere's own prompt template included) when billed_units lacks it.
+ * cached_tokens is usage.cached_tokens when reported.
+ */
+
+static void
+llm_cohere_usage(const cJSON *usage, llm_usage_t *u)
+{
+    const cJSON  *billed, *tokens;
+
+    billed = cJSON_GetObjectItemCaseSensitive(usage, "billed_units");
+    tokens = cJSON_GetObjectItemCaseSensitive(usage, "tokens");
+
+    u->prompt_tokens = llm_json_count(billed, "input_tokens");
+
+    if (u->prompt_tokens < 0) {
+        u->prompt_tokens = llm_json_count(tokens, "input_tokens");
+    }
+
+    u->completion_tokens = llm_json_count(billed, "output_tokens");
+
+    if (u->completion_tokens < 0) {
+        u->completion_tokens = llm_json_count(tokens, "output_tokens");
+    }
+
+    if (u->prompt_tokens < 0) {
+        u->prompt_tokens = 0;
+    }
+
+    if (u->completion_tokens < 0) {
+        u->completion_tokens = 0;
+    }
+
+    u->total_tokens = u->prompt_tokens + u->completion_tokens;
+    u->cached_tokens = llm_json_count(usage, "cached_tokens");
+    u->reasoning_tokens = -1;
+}
+
+
+/* 64-bit FNV-1a */
+
+static unsigned long long
+llm_cohere_hash(const char *s, size_t len)
+{
+    size_t              i;
+    unsigned long long  h;
+
+    h = 14695981039346656037ULL;
+
+    for (i = 0; i < len; i++) {
+        h ^= (unsigned char) s[i];
+        h *= 1099511628211ULL;
+    }
+
+    return h;
+}
+
+
+static int
+llm_cohere_nomem(llm_error_t *err)
+{
+    llm_error_set(err, 500, LLM_SERVER_ERROR, NULL, NULL, "out of memory");
+
     return LLM_ERROR;
+}
+
+
+/* a member, with JSON null taken as absent */
+
+static const cJSON *
+llm_cohere_item(const cJSON *obj, const char *name)
+{
+    const cJSON  *item;
+
+    item = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+    if (item == NULL || cJSON_IsNull(item)) {
+        return NULL;
+    }
+
+    return item;
 }

@@ -195,8 +195,10 @@ int llm_json_body(const cJSON *root, llm_pool_t *pool,
 
 /*
  * The end of every decoder: c rendered with llm_completion_render() into
- * out->body / out->body_len, and c->usage copied to out->usage.  LLM_OK,
- * or LLM_ERROR with err filled (500, out of memory).
+ * out->body / out->body_len, and c->usage copied to out->usage as it was
+ * rendered (negative prompt/completion counts as 0, a negative
+ * total_tokens as their sum, other negative counts as -1).  LLM_OK, or
+ * LLM_ERROR with err filled (500, out of memory).
  */
 int llm_completion_respond(const llm_completion_t *c, llm_pool_t *pool,
     llm_response_t *out, llm_error_t *err);

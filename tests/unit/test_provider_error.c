@@ -164,12 +164,20 @@ test_provider_error(void **state)
     ctx = *state;
     t = ctx->data;
 
-    /* both adapters, with a body that has no NUL after it */
+    /*
+     * every adapter of an OpenAI-compatible provider (the translating ones
+     * have error() functions of their own, tested with them), with a body
+     * that has no NUL after it
+     */
 
     body = test_copy(ctx, t->body, t->len);
 
     for (n = 0; llm_adapters[n] != NULL; n++) {
         ad = llm_adapters[n];
+
+        if (ad->error != llm_compat_error) {
+            continue;
+        }
 
         memset(&out, 0xa5, sizeof(llm_provider_error_t));
 
