@@ -3,7 +3,8 @@
 #   make                 build the module against the installed Debian NGINX
 #   make NGINX_SRC=DIR   build against another NGINX source tree
 #   make run             run the gateway with mock providers on 127.0.0.1:8080
-#   make test            unit tests + integration tests (installs what it needs)
+#   make test            unit tests, fuzzers (20 s each), integration tests,
+#                        OpenAI SDK tests (installs what it needs)
 #   make test-asan       the same, module built with AddressSanitizer + UBSan
 #   make test-valgrind   the integration tests with NGINX under valgrind
 #   make bench-failover  kill and restart a provider under load: no errors
@@ -35,7 +36,7 @@ SOURCES    := config $(wildcard $(TOP)/src/*.c $(TOP)/src/*.h \
 DEPS_STAMP := $(BUILD)/.deps
 
 .PHONY: all deps module run test unit integration sdk test-asan \
-        test-valgrind certs bench-failover clean
+        test-valgrind certs bench-failover fuzz clean
 
 all: module
 
@@ -106,10 +107,16 @@ TEST_ENV   = TEST_NGINX_BINARY=$(NGINX_BIN) \
 
 ECHO_MODULE := /usr/lib/nginx/modules/ngx_http_echo_module.so
 
+FUZZ_SECONDS ?= 20
+
 test: deps module certs
 	$(MAKE) -s -C tests/unit
+	$(MAKE) -s -C fuzz smoke SECONDS=$(FUZZ_SECONDS)
 	$(call TEST_ENV,$(BUILD)/$(MODULE)) $(PROVE)
 	tests/sdk/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
+
+fuzz: deps
+	$(MAKE) -s -C fuzz smoke SECONDS=$(FUZZ_SECONDS)
 
 sdk: deps module
 	tests/sdk/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
@@ -157,3 +164,4 @@ bench-failover: deps module
 clean:
 	rm -rf $(BUILD) t/servroot
 	$(MAKE) -s -C tests/unit clean
+	$(MAKE) -s -C fuzz clean
