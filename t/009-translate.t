@@ -39,6 +39,8 @@ our $HttpConfig = <<'_EOC_';
             tool;
         '~\{"role":"model","parts":\[\{"functionCall":\{"name":"get_weather","args":\{"city":"Oslo"\}\}.*\{"role":"user","parts":\[\{"functionResponse":\{"name":"get_weather","response":'
             final;
+        '~^\{"contents":\[\{"role":"user","parts":\[\{"text":"overloaded, then fine"\}\]\}\]\}$'
+            text;
         '~exhausted'    exhausted;
         default         unexpected;
     }
@@ -362,3 +364,20 @@ POST /v1/chat/completions
 {"messages":[{"role":"user","content":"overloaded exhausted"}]}
 --- error_code: 502
 --- response_body_like: No provider could answer: claude \(HTTP 503\), gemini \(HTTP 429\)\.
+
+
+
+=== TEST 18: Anthropic overloaded: Gemini answers, with a Gemini request
+--- config
+    location /v1/ {
+        llm_route claude gemini;
+    }
+--- request
+POST /v1/chat/completions
+{"messages":[{"role":"user","content":"overloaded, then fine"}]}
+--- response_headers
+X-LLM-Provider: gemini
+X-LLM-Attempts: 2
+--- response_body_like: ^\{"id":"resp-1","object":"chat.completion",.*"content":"It is cold\."
+--- error_log
+llm: provider "claude" answered 529 (retryable)
