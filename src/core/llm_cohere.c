@@ -68,7 +68,8 @@ const llm_adapter_t  llm_cohere_adapter = {
     "https://api.cohere.com/v2",
     llm_cohere_encode,
     llm_cohere_error,
-    llm_cohere_decode
+    llm_cohere_decode,
+    NULL
 };
 
 

@@ -217,6 +217,79 @@ typedef struct {
 } llm_response_t;
 
 
+/*
+ * Server-Sent Events framer: bytes in any split (one at a time included),
+ * LF or CRLF line ends, several "data:" lines joined with "\n", comments
+ * and unknown fields ignored; complete events out.  The current event is
+ * kept in the caller's buffer: an event larger than it is an error, never
+ * growth.
+ */
+typedef struct {
+    const char   *event;              /* the "event:" name, "" if none */
+    size_t        event_len;
+    const char   *data;               /* "data:" lines joined by "\n" */
+    size_t        data_len;
+} llm_sse_event_t;
+
+typedef int (*llm_sse_handler_pt)(void *data, const llm_sse_event_t *ev);
+
+typedef struct {
+    char         *buf;                /* the caller's, size bytes */
+    size_t        size;
+    size_t        len;                /* bytes kept for this event */
+    size_t        event_len;          /* the event name in buf[0..] */
+    size_t        data_start;         /* offset of the data in buf */
+    unsigned      state;              /* the line parser's state */
+    unsigned      has_data:1;
+    unsigned      skip_lf:1;
+} llm_sse_t;
+
+void llm_sse_init(llm_sse_t *sse, char *buf, size_t size);
+
+/*
+ * Feeds bytes; the handler is called for each complete event (one whose
+ * blank line has arrived) and may return LLM_ERROR to stop.  Returns
+ * LLM_OK, or LLM_ERROR when an event is larger than the buffer or the
+ * handler failed.  The event's strings live until the next call.
+ */
+int llm_sse_feed(llm_sse_t *sse, const char *p, size_t len,
+    llm_sse_handler_pt handler, void *data);
+
+
+/* where a stream decoder writes OpenAI SSE bytes; fixed size, no growth */
+typedef struct {
+    char         *buf;
+    size_t        size;
+    size_t        len;
+} llm_stream_out_t;
+
+
+#define LLM_STREAM_MAX_TOOLS  128
+
+/*
+ * One streamed answer being translated: the state a stream decoder keeps
+ * between events, the same size for every provider (no allocation).
+ */
+typedef struct {
+    char          id[96];             /* of every chunk */
+    char          model[128];
+    long long     created;
+    int           include_usage;      /* the client asked for usage */
+
+    unsigned      started:1;          /* the role chunk went out */
+    unsigned      finished:1;         /* the finish_reason chunk went out */
+    unsigned      done:1;             /* the provider said it is over */
+
+    const char   *finish_reason;      /* static OpenAI value, or NULL */
+    llm_usage_t   usage;              /* so far */
+
+    int           ntools;             /* OpenAI tool-call indexes used */
+    int           tool_block[LLM_STREAM_MAX_TOOLS];   /* provider index ->
+                                                         OpenAI index */
+    long long     ttft_mark;          /* free for the glue */
+} llm_stream_t;
+
+
 typedef struct {
     const char   *name;               /* "openai", "mistral" */
     const char   *default_url;        /* "https://api.openai.com/v1" */
@@ -242,7 +315,44 @@ typedef struct {
                           const char *body, size_t len, long long created,
                           llm_pool_t *pool, llm_response_t *out,
                           llm_error_t *err);
+
+    /*
+     * Streams (see llm_stream_init()): one provider SSE event in, zero or
+     * more OpenAI "data: ...\n\n" events appended to out.  LLM_OK;
+     * LLM_DONE when the provider said the stream is over; LLM_ERROR with
+     * err filled (a provider error event, an event that is not what the
+     * provider sends, out full).  NULL: streams are not translated.
+     */
+    int         (*stream_event)(llm_stream_t *st, const llm_sse_event_t *ev,
+                                llm_stream_out_t *out, llm_error_t *err);
 } llm_adapter_t;
+
+
+#define LLM_DONE      -4
+
+
+/*
+ * Before the first event: st is zeroed and filled from the request ("id"
+ * and "model" until the provider gives its own).
+ */
+void llm_stream_init(llm_stream_t *st, const llm_request_t *req,
+    const llm_provider_t *p, long long created);
+
+/*
+ * The end of the provider's stream, normal (after LLM_DONE, or at the end
+ * of the body for providers that end that way: Gemini): the finish chunk
+ * if it has not gone out, the usage chunk if the client asked for it, and
+ * "data: [DONE]".  LLM_ERROR (out full) only.
+ */
+int llm_stream_finish(llm_stream_t *st, llm_stream_out_t *out);
+
+/*
+ * A stream that failed after its start (provider error event, cut, stall,
+ * garbage): an OpenAI-style error event "data: {"error":{...}}" and
+ * "data: [DONE]", so that the client never takes it for a whole answer.
+ */
+int llm_stream_fail(llm_stream_t *st, const llm_error_t *err,
+    llm_stream_out_t *out);
 
 
 /* name need not be NUL-terminated; ASCII case-insensitive; NULL if unknown */

@@ -95,7 +95,8 @@ const llm_adapter_t  llm_gemini_adapter = {
     "https://generativelanguage.googleapis.com/v1beta",
     llm_gemini_encode,
     llm_gemini_error,
-    llm_gemini_decode
+    llm_gemini_decode,
+    NULL
 };
 
 

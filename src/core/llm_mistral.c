@@ -27,6 +27,7 @@ const llm_adapter_t  llm_mistral_adapter = {
     "https://api.mistral.ai/v1",
     llm_mistral_encode,
     llm_compat_error,
+    NULL,
     NULL
 };
 

@@ -19,6 +19,7 @@ const llm_adapter_t  llm_openai_adapter = {
     "https://api.openai.com/v1",
     llm_openai_encode,
     llm_compat_error,
+    NULL,
     NULL
 };
 
