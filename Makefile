@@ -54,7 +54,8 @@ define nginx_build
 	    rm -rf $(1) && mkdir -p $(1) && \
 	    cp -a $(if $(NGINX_SRC),$(NGINX_SRC),$(DEBIAN_SRC))/. $(1)/; \
 	fi
-	@if [ ! -f $(1)/objs/Makefile ] || [ config -nt $(1)/objs/Makefile ]; then \
+	@if [ ! -f $(1)/objs/Makefile ] || [ config -nt $(1)/objs/Makefile ] \
+	    || [ $(BUILD)/core.list -nt $(1)/objs/Makefile ]; then \
 	    cd $(1) && $(CONFIGURE) \
 	        --with-cc-opt="$(WARN) $(2)" --with-ld-opt="$(3)" \
 	        --add-dynamic-module=$(TOP) > configure.log 2>&1 \
@@ -63,11 +64,20 @@ define nginx_build
 	$(MAKE) -s -C $(1) -f objs/Makefile modules
 endef
 
-$(BUILD)/$(MODULE): $(DEPS_STAMP) $(SOURCES)
+# configure again when a source file of the core comes or goes
+CORE_FILES := $(sort $(notdir $(wildcard $(TOP)/src/core/*.c)))
+
+$(BUILD)/core.list: FORCE
+	@mkdir -p $(BUILD)
+	@echo "$(CORE_FILES)" | cmp -s - $@ || echo "$(CORE_FILES)" > $@
+
+FORCE:
+
+$(BUILD)/$(MODULE): $(DEPS_STAMP) $(SOURCES) $(BUILD)/core.list
 	$(call nginx_build,$(BUILD)/nginx,,)
 	cp $(BUILD)/nginx/objs/$(MODULE) $@
 
-$(BUILD)/asan/$(MODULE): $(DEPS_STAMP) $(SOURCES)
+$(BUILD)/asan/$(MODULE): $(DEPS_STAMP) $(SOURCES) $(BUILD)/core.list
 	$(call nginx_build,$(BUILD)/nginx-asan,-g -O1 $(SAN),$(SAN))
 	mkdir -p $(BUILD)/asan
 	cp $(BUILD)/nginx-asan/objs/$(MODULE) $@

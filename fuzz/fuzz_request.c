@@ -39,6 +39,8 @@ static cJSON *fuzz_json(const char *buf, size_t len);
 static void fuzz_request(const char *data, size_t size, llm_pool_t *pool);
 static void fuzz_encode(const llm_adapter_t *ad, const llm_request_t *req,
     const char *model, llm_pool_t *pool);
+static void fuzz_usage_asked(const llm_request_t *req, cJSON *want,
+    cJSON *out);
 static void fuzz_error(const char *data, size_t size, llm_pool_t *pool);
 static void fuzz_escape(const char *data, size_t size, llm_pool_t *pool);
 static void fuzz_wrapped(const char *data, size_t size, llm_pool_t *pool);
@@ -160,8 +162,10 @@ fuzz_encode(const llm_adapter_t *ad, const llm_request_t *req,
                "authorization");
 
     if (http.body == req->body) {
-        /* lean passthrough: only without a model to set */
-        fuzz_check(model == NULL && http.body_len == req->body_len,
+        /* lean passthrough: only without a model or usage to set */
+        fuzz_check(model == NULL && http.body_len == req->body_len
+                   && (ad != &llm_openai_adapter || !req->stream
+                       || req->include_usage),
                    "passthrough only when nothing changes");
         return;
     }
@@ -192,6 +196,10 @@ fuzz_encode(const llm_adapter_t *ad, const llm_request_t *req,
         cJSON_DeleteItemFromObjectCaseSensitive(out, "random_seed");
     }
 
+    if (ad == &llm_openai_adapter) {
+        fuzz_usage_asked(req, want, out);
+    }
+
     if (model != NULL) {
         item = cJSON_GetObjectItemCaseSensitive(out, "model");
         fuzz_check(cJSON_IsString(item)
@@ -217,6 +225,45 @@ fuzz_encode(const llm_adapter_t *ad, const llm_request_t *req,
     cJSON_free(b);
     cJSON_Delete(want);
     cJSON_Delete(out);
+}
+
+
+/*
+ * A stream always asks OpenAI for usage: stream_options.include_usage is
+ * true upstream; it is taken out of both trees for the comparison.
+ */
+
+static void
+fuzz_usage_asked(const llm_request_t *req, cJSON *want, cJSON *out)
+{
+    cJSON  *so, *wso;
+
+    if (!req->stream || req->include_usage) {
+        return;
+    }
+
+    so = cJSON_GetObjectItemCaseSensitive(out, "stream_options");
+
+    fuzz_check(cJSON_IsObject(so)
+               && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+                                   so, "include_usage")),
+               "a stream asks OpenAI for usage");
+
+    wso = cJSON_GetObjectItemCaseSensitive(want, "stream_options");
+
+    if (!cJSON_IsObject(wso)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(want, "stream_options");
+        cJSON_DeleteItemFromObjectCaseSensitive(out, "stream_options");
+        return;
+    }
+
+    while (cJSON_GetObjectItemCaseSensitive(wso, "include_usage") != NULL) {
+        cJSON_DeleteItemFromObjectCaseSensitive(wso, "include_usage");
+    }
+
+    while (cJSON_GetObjectItemCaseSensitive(so, "include_usage") != NULL) {
+        cJSON_DeleteItemFromObjectCaseSensitive(so, "include_usage");
+    }
 }
 
 

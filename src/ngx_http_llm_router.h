@@ -138,6 +138,7 @@ typedef struct {
     ngx_http_upstream_conf_t       upstream;
 
     size_t                         max_response_size;
+    size_t                         max_event_size;
     ngx_flag_t                     headers;
 
     ngx_uint_t                     next_upstream;
@@ -183,11 +184,21 @@ typedef struct {
 
     ngx_chain_t                   *replace;       /* body the filter sends */
 
+    llm_sse_t                     *sse;           /* a translated stream */
+    llm_stream_t                  *stream;
+    llm_stream_out_t               sout;          /* into sbuf */
+    ngx_buf_t                     *sbuf;
+    ngx_msec_t                     ttft;          /* first byte out, msec */
+
     unsigned                       has_err:1;
     unsigned                       collect:1;     /* read whole, translate */
     unsigned                       translated:1;
     unsigned                       late:1;        /* error body until EOF */
     unsigned                       late_done:1;
+    unsigned                       streaming:1;   /* events translated */
+    unsigned                       stream_over:1; /* its end went out */
+    unsigned                       stream_failed:1;
+    unsigned                       ttft_set:1;
 } ngx_http_llm_ctx_t;
 
 

@@ -164,6 +164,13 @@ static ngx_command_t  ngx_http_llm_commands[] = {
       offsetof(ngx_http_llm_loc_conf_t, max_response_size),
       NULL },
 
+    { ngx_string("llm_max_event_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, max_event_size),
+      NULL },
+
     { ngx_string("llm_ssl_verify"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -225,6 +232,7 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
 static ngx_str_t  ngx_http_llm_json_type = ngx_string("application/json");
+static ngx_str_t  ngx_http_llm_sse_type = ngx_string("text/event-stream");
 
 
 static ngx_http_variable_t  ngx_http_llm_vars[] = {
@@ -950,7 +958,9 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
 
     ctx->provider = ctx->candidates[0];
 
-    if (ctx->req.stream && ctx->provider->adapter->decode) {
+    if (ctx->req.stream && ctx->provider->adapter->stream_event == NULL
+        && ctx->provider->adapter->decode)
+    {
 
         /* translated streams come with the stream decoders */
 
@@ -1314,6 +1324,25 @@ ngx_http_llm_header_filter(ngx_http_request_t *r)
         ngx_str_set(&name, "X-LLM-Attempts");
         value.data = p;
         value.len = ngx_sprintf(p, "%ui", ctx->tried.nelts) - p;
+
+        if (ngx_http_llm_add_header(r, &name, &value) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (ctx && ctx->streaming && r->err_status == 0) {
+
+        /* a translated stream: the events and their type are the module's */
+
+        ngx_http_clear_content_length(r);
+
+        r->headers_out.content_type = ngx_http_llm_sse_type;
+        r->headers_out.content_type_len = ngx_http_llm_sse_type.len;
+        r->headers_out.content_type_lowcase = NULL;
+        r->headers_out.charset.len = 0;
+
+        ngx_str_set(&name, "X-Accel-Buffering");
+        ngx_str_set(&value, "no");
 
         if (ngx_http_llm_add_header(r, &name, &value) != NGX_OK) {
             return NGX_ERROR;
@@ -1702,6 +1731,7 @@ ngx_http_llm_create_loc_conf(ngx_conf_t *cf)
     conf->upstream.pass_headers = NGX_CONF_UNSET_PTR;
 
     conf->max_response_size = NGX_CONF_UNSET_SIZE;
+    conf->max_event_size = NGX_CONF_UNSET_SIZE;
     conf->headers = NGX_CONF_UNSET;
     conf->next_upstream_tries = NGX_CONF_UNSET_UINT;
     conf->next_upstream_timeout = NGX_CONF_UNSET_MSEC;
@@ -1733,6 +1763,9 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_size_value(conf->max_response_size,
                               prev->max_response_size, 4 * 1024 * 1024);
+
+    ngx_conf_merge_size_value(conf->max_event_size, prev->max_event_size,
+                              32768);
 
     ngx_conf_merge_value(conf->headers, prev->headers, 1);
 

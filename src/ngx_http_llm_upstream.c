@@ -38,6 +38,17 @@ static ngx_int_t ngx_http_llm_collect(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llm_translate(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_uint_t ngx_http_llm_status_ft(ngx_uint_t status);
+static ngx_int_t ngx_http_llm_stream_start(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_stream_data(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, u_char *pos, size_t size);
+static int ngx_http_llm_stream_event(void *data, const llm_sse_event_t *ev);
+static ngx_int_t ngx_http_llm_stream_end(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_int_t rc);
+static llm_stream_out_t *ngx_http_llm_stream_out(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, size_t need);
+static void ngx_http_llm_stream_sent(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, llm_stream_out_t *out);
 static ngx_int_t ngx_http_llm_input_filter_init(void *data);
 static ngx_int_t ngx_http_llm_input_filter(void *data, ssize_t bytes);
 static ngx_int_t ngx_http_llm_body_data(ngx_http_request_t *r,
@@ -242,6 +253,9 @@ ngx_http_llm_reinit_request(ngx_http_request_t *r)
     ctx->translated = 0;
     ctx->late = 0;
     ctx->late_done = 0;
+    ctx->streaming = 0;
+    ctx->stream_over = 0;
+    ctx->stream_failed = 0;
 
     r->state = 0;
     r->upstream->process_header = ngx_http_llm_process_status_line;
@@ -429,6 +443,12 @@ ngx_http_llm_header_done(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                    "llm header done, status:%ui chunked:%d length:%O",
                    status, u->headers_in.chunked,
                    u->headers_in.content_length_n);
+
+    if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE
+        && ctx->req.stream && ctx->provider->adapter->stream_event)
+    {
+        return ngx_http_llm_stream_start(r, ctx);
+    }
 
     if (status < NGX_HTTP_BAD_REQUEST
         && (status < NGX_HTTP_OK || status >= NGX_HTTP_SPECIAL_RESPONSE
@@ -923,6 +943,17 @@ ngx_http_llm_input_filter(void *data, ssize_t bytes)
         }
     }
 
+    if (u->length == 0 && ctx->streaming && !ctx->stream_over) {
+        return ngx_http_llm_stream_end(r, ctx, 0);
+    }
+
+    if (ctx->stream_failed) {
+
+        /* the connection is in the middle of a stream: not reusable */
+
+        u->keepalive = 0;
+    }
+
     return NGX_OK;
 }
 
@@ -940,6 +971,10 @@ ngx_http_llm_body_data(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         /* an error body that ends with the connection: kept for later */
 
         return ngx_http_llm_collect(r, ctx, pos, size);
+    }
+
+    if (ctx->streaming) {
+        return ngx_http_llm_stream_data(r, ctx, pos, size);
     }
 
     /* passed through as it arrives */
@@ -967,6 +1002,317 @@ ngx_http_llm_body_data(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 }
 
 
+/*
+ * A streamed answer is translated event by event: the provider's bytes go
+ * through the SSE framer (whose buffer holds at most one event), each
+ * event through the adapter's stream decoder, and what comes out is sent
+ * at once, flushed.  Memory does not grow with the length of the answer.
+ */
+
+static ngx_int_t
+ngx_http_llm_stream_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    u_char                   *buf;
+    ngx_http_llm_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    if (ctx->sse == NULL) {
+        ctx->sse = ngx_palloc(r->pool, sizeof(llm_sse_t));
+        ctx->stream = ngx_palloc(r->pool, sizeof(llm_stream_t));
+        buf = ngx_pnalloc(r->pool, lcf->max_event_size);
+
+        if (ctx->sse == NULL || ctx->stream == NULL || buf == NULL) {
+            return NGX_ERROR;
+        }
+
+        llm_sse_init(ctx->sse, (char *) buf, lcf->max_event_size);
+
+    } else {
+        llm_sse_init(ctx->sse, ctx->sse->buf, ctx->sse->size);
+    }
+
+    llm_stream_init(ctx->stream, &ctx->req, &ctx->provider->core,
+                    (long long) ngx_time());
+
+    ctx->streaming = 1;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_stream_data(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    u_char *pos, size_t size)
+{
+    if (ctx->stream_over) {
+
+        /* what follows the provider's end of the stream is not needed */
+
+        return NGX_OK;
+    }
+
+    if (llm_sse_feed(ctx->sse, (const char *) pos, size,
+                     ngx_http_llm_stream_event, r)
+        != LLM_OK)
+    {
+        if (ctx->stream_over) {
+
+            /* the stream was ended by the event handler */
+
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llm: provider \"%V\" sent an event larger than "
+                      "llm_max_event_size", &ctx->provider->name);
+
+        ngx_http_llm_set_error(r, ctx, NGX_HTTP_BAD_GATEWAY, "api_error",
+                               "invalid_provider_response",
+                               "The provider \"%V\" sent an event that is "
+                               "too large.", &ctx->provider->name);
+
+        return ngx_http_llm_stream_end(r, ctx, NGX_HTTP_BAD_GATEWAY);
+    }
+
+    return NGX_OK;
+}
+
+
+static int
+ngx_http_llm_stream_event(void *data, const llm_sse_event_t *ev)
+{
+    ngx_http_request_t  *r = data;
+
+    int                  rc;
+    u_char               msg[sizeof(((llm_error_t *) 0)->message)];
+    llm_error_t          err;
+    llm_stream_out_t    *out;
+    ngx_http_llm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    out = ngx_http_llm_stream_out(r, ctx, 2 * ev->data_len + 4096);
+    if (out == NULL) {
+        return LLM_ERROR;
+    }
+
+    ngx_memzero(&err, sizeof(llm_error_t));
+
+    rc = ctx->provider->adapter->stream_event(ctx->stream, ev, out, &err);
+
+    ngx_http_llm_stream_sent(r, ctx, out);
+
+    if (rc == LLM_OK) {
+        return LLM_OK;
+    }
+
+    if (rc == LLM_DONE) {
+        ctx->stream->done = 1;
+        (void) ngx_http_llm_stream_end(r, ctx, 0);
+        return LLM_ERROR;
+    }
+
+    ngx_cpystrn(msg, (u_char *) err.message, sizeof(msg));
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "llm: the stream of provider \"%V\" failed: %s",
+                  &ctx->provider->name, msg);
+
+    ctx->err = err;
+    ctx->has_err = 1;
+
+    (void) ngx_http_llm_stream_end(r, ctx, NGX_HTTP_BAD_GATEWAY);
+
+    return LLM_ERROR;
+}
+
+
+/*
+ * The end of a translated stream: rc 0 is the provider's own end, any
+ * other a failure (a cut, a timeout, a bad event).  Either way the client
+ * gets a proper end: the finish and usage chunks, or an error event, and
+ * "data: [DONE]".
+ */
+
+static ngx_int_t
+ngx_http_llm_stream_end(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_int_t rc)
+{
+    ngx_buf_t            *b;
+    ngx_chain_t          *cl;
+    llm_stream_out_t     *out;
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    ctx->stream_over = 1;
+
+    out = ngx_http_llm_stream_out(r, ctx, 4096);
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (rc == 0 && !ctx->stream->done
+        && ngx_strcmp(ctx->provider->adapter->name, "gemini") != 0)
+    {
+        /* only Gemini ends its streams with the body */
+
+        rc = NGX_HTTP_BAD_GATEWAY;
+
+        ngx_http_llm_set_error(r, ctx, rc, "api_error", "stream_cut",
+                               "The provider \"%V\" ended the stream "
+                               "before its end.", &ctx->provider->name);
+    }
+
+    if (rc == 0) {
+        (void) llm_stream_finish(ctx->stream, out);
+
+    } else {
+        if (rc == NGX_HTTP_GATEWAY_TIME_OUT) {
+            ngx_http_llm_set_error(r, ctx, rc, "api_error",
+                                   "provider_timeout",
+                                   "The provider \"%V\" stopped sending "
+                                   "the stream.", &ctx->provider->name);
+
+        } else if (!ctx->has_err) {
+            ngx_http_llm_set_error(r, ctx, NGX_HTTP_BAD_GATEWAY,
+                                   "api_error", "stream_cut",
+                                   "The stream of the provider \"%V\" was "
+                                   "cut.", &ctx->provider->name);
+        }
+
+        (void) llm_stream_fail(ctx->stream, &ctx->err, out);
+
+        /* no more of this provider's stream is read */
+
+        ctx->stream_failed = 1;
+        u->keepalive = 0;
+        u->length = 0;
+    }
+
+    ngx_http_llm_stream_sent(r, ctx, out);
+
+    if (rc != 0) {
+
+        /* the upstream will not send the last buffer after a failure */
+
+        for (cl = u->out_bufs; cl && cl->next; cl = cl->next) { /* void */ }
+
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        b->last_buf = 1;
+
+        if (cl) {
+            cl->next = ngx_alloc_chain_link(r->pool);
+            cl = cl->next;
+
+        } else {
+            u->out_bufs = ngx_alloc_chain_link(r->pool);
+            cl = u->out_bufs;
+        }
+
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl->buf = b;
+        cl->next = NULL;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Room for at least "need" bytes of output: the current output buffer if
+ * it has that much left, or a buffer reused from those already sent.
+ */
+
+static llm_stream_out_t *
+ngx_http_llm_stream_out(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    size_t need)
+{
+    size_t                size;
+    ngx_buf_t            *b;
+    ngx_chain_t          *cl, **ll;
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    for (ll = &u->out_bufs; *ll && (*ll)->next; ll = &(*ll)->next) {
+        /* void */
+    }
+
+    if (*ll) {
+        b = (*ll)->buf;
+
+        if (b->tag == u->output.tag && b->start && !b->last_buf
+            && (size_t) (b->end - b->last) >= need)
+        {
+            goto found;
+        }
+
+        ll = &(*ll)->next;
+    }
+
+    cl = ngx_chain_get_free_buf(r->pool, &u->free_bufs);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    b = cl->buf;
+    size = ngx_max(need, 8192);
+
+    if (b->start == NULL || (size_t) (b->end - b->start) < size) {
+        b->start = ngx_palloc(r->pool, size);
+        if (b->start == NULL) {
+            return NULL;
+        }
+
+        b->end = b->start + size;
+    }
+
+    b->pos = b->start;
+    b->last = b->start;
+    b->temporary = 1;
+    b->flush = 1;
+    b->tag = u->output.tag;
+
+    *ll = cl;
+
+found:
+
+    ctx->sout.buf = (char *) b->last;
+    ctx->sout.size = b->end - b->last;
+    ctx->sout.len = 0;
+    ctx->sbuf = b;
+
+    return &ctx->sout;
+}
+
+
+static void
+ngx_http_llm_stream_sent(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    llm_stream_out_t *out)
+{
+    if (out->len == 0) {
+        return;
+    }
+
+    ctx->sbuf->last += out->len;
+    out->len = 0;
+
+    if (!ctx->ttft_set) {
+        ctx->ttft = ngx_current_msec - r->start_msec;
+        ctx->ttft_set = 1;
+    }
+}
+
+
 static void
 ngx_http_llm_abort_request(ngx_http_request_t *r)
 {
@@ -986,6 +1332,21 @@ ngx_http_llm_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
                    "finalize llm request %i", rc);
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    if (ctx->streaming && !ctx->stream_over
+        && rc != NGX_HTTP_CLIENT_CLOSED_REQUEST && r->header_sent)
+    {
+        /* the stream ended with the connection, or failed */
+
+        (void) ngx_http_llm_stream_end(r, ctx, rc);
+
+        if (r->upstream->out_bufs) {
+            (void) ngx_http_output_filter(r, r->upstream->out_bufs);
+            r->upstream->out_bufs = NULL;
+        }
+
+        return;
+    }
 
     /*
      * a provider's error body that ended with the connection (or was

@@ -372,12 +372,15 @@ upstream timed out
 
 
 === TEST 17: a stream passes through as Server-Sent Events
+The events are relayed as they are; the provider sent no finish chunk, so
+the gateway adds one before "data: [DONE]".
 --- request
 POST /v1/chat/completions
 {"model":"sse","stream":true,"messages":[{"role":"user","content":"Hi"}]}
 --- response_headers
 Content-Type: text/event-stream
---- response_body eval
-qq{data: {"choices":[{"index":0,"delta":{"content":"a"}}]}\n\n}
-. qq{data: {"choices":[{"index":0,"delta":{"content":"b"}}]}\n\n}
-. qq{data: [DONE]\n\n}
+--- response_body_like eval
+qr{^\Qdata: {"choices":[{"index":0,"delta":{"content":"a"}}]}\E\n\n}
+. qr{\Qdata: {"choices":[{"index":0,"delta":{"content":"b"}}]}\E\n\n}
+. qr{data: \{[^\n]*"finish_reason":"stop"\}\]\}\n\n}
+. qr{data: \[DONE\]\n\n\z}

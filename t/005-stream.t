@@ -68,9 +68,9 @@ POST /v1/chat/completions
 --- tcp_reply eval
 [
 "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
-"f\r\ndata: {\"a\":",
-"1}\n\n\r\n",
-main::chunk("data: {\"a\":2}\n\n"),
+"11\r\ndata: {\"choices\":\r\n",
+main::chunk("[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n"),
+main::chunk("data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"),
 main::chunk("data: [DONE]\n\n") . "0\r\n\r\n",
 ]
 --- request
@@ -79,7 +79,9 @@ POST /v1/chat/completions
 --- response_headers
 Content-Type: text/event-stream
 --- response_body eval
-"data: {\"a\":1}\n\ndata: {\"a\":2}\n\ndata: [DONE]\n\n"
+"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n"
+. "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+. "data: [DONE]\n\n"
 --- no_error_log
 [error]
 

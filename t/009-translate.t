@@ -345,16 +345,7 @@ llm: provider "cohere" answered 429 (retryable)
 
 
 
-=== TEST 16: streaming from a translated provider is refused for now
---- request
-POST /v1/chat/completions
-{"model":"claude","stream":true,"messages":[{"role":"user","content":"Hi"}]}
---- error_code: 400
---- response_body_like: "param":"stream"
-
-
-
-=== TEST 17: failover from Anthropic into Gemini, re-translated
+=== TEST 16: failover from Anthropic into Gemini, re-translated
 --- config
     location /v1/ {
         llm_route claude gemini;
@@ -367,7 +358,7 @@ POST /v1/chat/completions
 
 
 
-=== TEST 18: Anthropic overloaded: Gemini answers, with a Gemini request
+=== TEST 17: Anthropic overloaded: Gemini answers, with a Gemini request
 --- config
     location /v1/ {
         llm_route claude gemini;

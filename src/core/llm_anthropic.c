@@ -35,6 +35,7 @@ typedef struct {
 
 typedef struct {
     const char   *type;               /* Anthropic error.type */
+    int           status;             /* its status in a stream */
     const char   *openai_type;
     const char   *code;
 } llm_anthropic_error_map_t;
@@ -87,8 +88,6 @@ static int llm_anthropic_id(const char *body, size_t len, llm_pool_t *pool,
 static int llm_anthropic_decode_content(const cJSON *content,
     llm_pool_t *pool, llm_choice_t *ch, llm_error_t *err);
 static void llm_anthropic_text_write(llm_out_t *out, const cJSON *content);
-static const char *llm_anthropic_finish(const char *stop_reason);
-static void llm_anthropic_usage(const cJSON *usage, llm_usage_t *u);
 static int llm_anthropic_error(int status, const char *body, size_t len,
     llm_pool_t *pool, llm_provider_error_t *out);
 
@@ -99,7 +98,7 @@ const llm_adapter_t  llm_anthropic_adapter = {
     llm_anthropic_encode,
     llm_anthropic_error,
     llm_anthropic_decode,
-    NULL
+    llm_anthropic_stream
 };
 
 
@@ -123,18 +122,26 @@ static const char  *const llm_anthropic_media_types[] = {
 };
 
 
+/*
+ * Anthropic error types, with the status an error event of that type in a
+ * stream is answered with (its HTTP status, but 503 for overloaded_error:
+ * 529 is Anthropic's own)
+ */
+
 static const llm_anthropic_error_map_t  llm_anthropic_errors[] = {
-    { "invalid_request_error", "invalid_request_error", NULL },
-    { "authentication_error", "authentication_error", "invalid_api_key" },
-    { "billing_error", "insufficient_quota", "insufficient_quota" },
-    { "permission_error", "permission_error", NULL },
-    { "not_found_error", "invalid_request_error", "not_found" },
-    { "request_too_large", "invalid_request_error", "request_too_large" },
-    { "rate_limit_error", "rate_limit_error", "rate_limit_exceeded" },
-    { "api_error", "server_error", NULL },
-    { "timeout_error", "server_error", "timeout" },
-    { "overloaded_error", "server_error", "overloaded" },
-    { NULL, NULL, NULL }
+    { "invalid_request_error", 400, "invalid_request_error", NULL },
+    { "authentication_error", 401, "authentication_error",
+      "invalid_api_key" },
+    { "billing_error", 402, "insufficient_quota", "insufficient_quota" },
+    { "permission_error", 403, "permission_error", NULL },
+    { "not_found_error", 404, "invalid_request_error", "not_found" },
+    { "request_too_large", 413, "invalid_request_error",
+      "request_too_large" },
+    { "rate_limit_error", 429, "rate_limit_error", "rate_limit_exceeded" },
+    { "api_error", 500, "server_error", NULL },
+    { "timeout_error", 504, "server_error", "timeout" },
+    { "overloaded_error", 503, "server_error", "overloaded" },
+    { NULL, 0, NULL, NULL }
 };
 
 
@@ -1710,7 +1717,7 @@ llm_anthropic_text_write(llm_out_t *out, const cJSON *content)
 }
 
 
-static const char *
+const char *
 llm_anthropic_finish(const char *stop_reason)
 {
     if (stop_reason == NULL) {
@@ -1742,7 +1749,7 @@ llm_anthropic_finish(const char *stop_reason)
  * writes + cache reads, cached_tokens the cache reads
  */
 
-static void
+void
 llm_anthropic_usage(const cJSON *usage, llm_usage_t *u)
 {
     long long  in, write, read, output;
@@ -1773,7 +1780,7 @@ llm_anthropic_error(int status, const char *body, size_t len,
 {
     char          generic[64];
     cJSON        *root;
-    size_t        i, n;
+    size_t        n;
     const char   *type, *kind, *message, *openai_type, *code;
     const cJSON  *e;
 
@@ -1788,18 +1795,8 @@ llm_anthropic_error(int status, const char *body, size_t len,
         return llm_compat_error(status, body, len, pool, out);
     }
 
-    openai_type = NULL;
-    code = NULL;
-
-    for (i = 0; llm_anthropic_errors[i].type != NULL; i++) {
-        if (strcmp(kind, llm_anthropic_errors[i].type) == 0) {
-            openai_type = llm_anthropic_errors[i].openai_type;
-            code = llm_anthropic_errors[i].code;
-            break;
-        }
-    }
-
-    if (openai_type == NULL) {
+    if (llm_anthropic_error_type(kind, NULL, &openai_type, &code) != LLM_OK)
+    {
         /* an error type of tomorrow: by status */
 
         if (status == 429) {
@@ -1843,4 +1840,30 @@ llm_anthropic_error(int status, const char *body, size_t len,
     }
 
     return LLM_OK;
+}
+
+
+int
+llm_anthropic_error_type(const char *kind, int *status, const char **type,
+    const char **code)
+{
+    size_t  i;
+
+    for (i = 0; llm_anthropic_errors[i].type != NULL; i++) {
+        if (strcmp(kind, llm_anthropic_errors[i].type) == 0) {
+            if (status != NULL) {
+                *status = llm_anthropic_errors[i].status;
+            }
+
+            *type = llm_anthropic_errors[i].openai_type;
+            *code = llm_anthropic_errors[i].code;
+
+            return LLM_OK;
+        }
+    }
+
+    *type = NULL;
+    *code = NULL;
+
+    return LLM_DECLINED;
 }

@@ -56,8 +56,6 @@ static int llm_cohere_answer(const cJSON *msg, const char *seed,
     llm_pool_t *pool, llm_choice_t *choice, llm_error_t *err);
 static int llm_cohere_calls(const cJSON *calls, const char *seed,
     llm_pool_t *pool, llm_choice_t *choice, llm_error_t *err);
-static const char *llm_cohere_finish(const cJSON *root, size_t ncalls);
-static void llm_cohere_usage(const cJSON *usage, llm_usage_t *u);
 static unsigned long long llm_cohere_hash(const char *s, size_t len);
 static int llm_cohere_nomem(llm_error_t *err);
 static const cJSON *llm_cohere_item(const cJSON *obj, const char *name);
@@ -69,7 +67,7 @@ const llm_adapter_t  llm_cohere_adapter = {
     llm_cohere_encode,
     llm_cohere_error,
     llm_cohere_decode,
-    NULL
+    llm_cohere_stream
 };
 
 
@@ -1232,7 +1230,7 @@ llm_cohere_calls(const cJSON *calls, const char *seed, llm_pool_t *pool,
  * answer with tool calls is "tool_calls" unless it was cut short.
  */
 
-static const char *
+const char *
 llm_cohere_finish(const cJSON *root, size_t ncalls)
 {
     const char  *r;
@@ -1262,7 +1260,7 @@ llm_cohere_finish(const cJSON *root, size_t ncalls)
  * cached_tokens is usage.cached_tokens when reported.
  */
 
-static void
+void
 llm_cohere_usage(const cJSON *usage, llm_usage_t *u)
 {
     const cJSON  *billed, *tokens;

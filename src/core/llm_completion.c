@@ -350,14 +350,26 @@ llm_invalid_response(llm_error_t *err, const char *fmt, ...)
 int
 llm_tool_call_id(llm_pool_t *pool, const char *seed, size_t n, char **id)
 {
-    char                *p;
-    size_t               i;
-    unsigned long long   h, z;
+    char  *p;
 
     p = llm_palloc(pool, LLM_TOOL_CALL_ID_LEN + 1);
     if (p == NULL) {
         return LLM_ERROR;
     }
+
+    llm_tool_call_id_write(p, seed, n);
+
+    *id = p;
+
+    return LLM_OK;
+}
+
+
+void
+llm_tool_call_id_write(char *p, const char *seed, size_t n)
+{
+    size_t               i;
+    unsigned long long   h, z;
 
     h = 0xcbf29ce484222325ULL;
 
@@ -380,10 +392,6 @@ llm_tool_call_id(llm_pool_t *pool, const char *seed, size_t n, char **id)
     }
 
     p[LLM_TOOL_CALL_ID_LEN] = '\0';
-
-    *id = p;
-
-    return LLM_OK;
 }
 
 

@@ -219,10 +219,10 @@ typedef struct {
 
 /*
  * Server-Sent Events framer: bytes in any split (one at a time included),
- * LF or CRLF line ends, several "data:" lines joined with "\n", comments
- * and unknown fields ignored; complete events out.  The current event is
- * kept in the caller's buffer: an event larger than it is an error, never
- * growth.
+ * LF, CRLF or CR line ends, several "data:" lines joined with "\n",
+ * comments and unknown fields ignored; complete events out.  The current
+ * event is kept in the caller's buffer: an event larger than it is an
+ * error, never growth.
  */
 typedef struct {
     const char   *event;              /* the "event:" name, "" if none */
@@ -236,11 +236,15 @@ typedef int (*llm_sse_handler_pt)(void *data, const llm_sse_event_t *ev);
 typedef struct {
     char         *buf;                /* the caller's, size bytes */
     size_t        size;
-    size_t        len;                /* bytes kept for this event */
-    size_t        event_len;          /* the event name in buf[0..] */
-    size_t        data_start;         /* offset of the data in buf */
+    size_t        len;                /* data bytes kept, in buf[0..] */
+    size_t        event_len;          /* the event name, at the end of buf */
+    size_t        field_len;          /* bytes of the current line's field
+                                         name, or of the event name being
+                                         read (after the data) */
     unsigned      state;              /* the line parser's state */
+    char          field[8];           /* the field name, when short */
     unsigned      has_data:1;
+    unsigned      has_event:1;
     unsigned      skip_lf:1;
 } llm_sse_t;
 
@@ -248,9 +252,12 @@ void llm_sse_init(llm_sse_t *sse, char *buf, size_t size);
 
 /*
  * Feeds bytes; the handler is called for each complete event (one whose
- * blank line has arrived) and may return LLM_ERROR to stop.  Returns
- * LLM_OK, or LLM_ERROR when an event is larger than the buffer or the
- * handler failed.  The event's strings live until the next call.
+ * blank line has arrived, with at least one "data" line) and may return
+ * LLM_ERROR (any value other than LLM_OK) to stop.  Returns LLM_OK, or
+ * LLM_ERROR when an event is larger than the buffer (its name and data
+ * need their lengths + 2 bytes) or the handler failed; after an error,
+ * every call fails.  The event's strings are NUL-terminated, point into
+ * the buffer and live until the handler returns.
  */
 int llm_sse_feed(llm_sse_t *sse, const char *p, size_t len,
     llm_sse_handler_pt handler, void *data);
@@ -279,6 +286,7 @@ typedef struct {
     unsigned      started:1;          /* the role chunk went out */
     unsigned      finished:1;         /* the finish_reason chunk went out */
     unsigned      done:1;             /* the provider said it is over */
+    unsigned      usage_sent:1;       /* the usage chunk went out */
 
     const char   *finish_reason;      /* static OpenAI value, or NULL */
     llm_usage_t   usage;              /* so far */

@@ -12,9 +12,6 @@
 #include "llm_internal.h"
 
 
-static void llm_error_write(llm_out_t *out, const char *message,
-    size_t message_len, const char *type, const char *param,
-    const char *code);
 static void llm_models_write(llm_out_t *out, const char *const *ids,
     const char *const *owners, size_t n, const char *created);
 
@@ -85,7 +82,7 @@ llm_error_render_raw(const char *message, size_t message_len,
 }
 
 
-static void
+void
 llm_error_write(llm_out_t *out, const char *message, size_t message_len,
     const char *type, const char *param, const char *code)
 {

@@ -82,8 +82,6 @@ static int llm_gemini_candidate(const cJSON *cand, size_t n,
     const char *seed, llm_pool_t *pool, llm_choice_t *choice,
     llm_error_t *err);
 static int llm_gemini_thought(const cJSON *part);
-static const char *llm_gemini_finish(const cJSON *cand, size_t ncalls);
-static void llm_gemini_usage(const cJSON *meta, llm_usage_t *usage);
 static unsigned long long llm_gemini_hash(const char *s, size_t len);
 static int llm_gemini_bad(llm_error_t *err, const char *what);
 static int llm_gemini_nomem(llm_error_t *err);
@@ -96,7 +94,7 @@ const llm_adapter_t  llm_gemini_adapter = {
     llm_gemini_encode,
     llm_gemini_error,
     llm_gemini_decode,
-    NULL
+    llm_gemini_stream
 };
 
 
@@ -1394,9 +1392,9 @@ llm_gemini_error(int status, const char *body, size_t len,
 {
     char          generic[64];
     cJSON        *root;
-    size_t        n, i;
-    const char   *message, *type, *code, *rpc, *s;
-    const cJSON  *e, *d;
+    size_t        n;
+    const char   *message, *type, *code, *rpc;
+    const cJSON  *e;
 
     root = llm_json_parse_strict(body, len);
 
@@ -1416,45 +1414,7 @@ llm_gemini_error(int status, const char *body, size_t len,
     out->body = NULL;
     out->body_len = 0;
 
-    code = NULL;
-
-    for (i = 0; llm_gemini_codes[i][0] != NULL; i++) {
-        if (strcmp(rpc, llm_gemini_codes[i][0]) == 0) {
-            code = llm_gemini_codes[i][1];
-            break;
-        }
-    }
-
-    if (status == 401 || strcmp(rpc, "UNAUTHENTICATED") == 0) {
-        type = "authentication_error";
-
-    } else if (status == 403 || strcmp(rpc, "PERMISSION_DENIED") == 0) {
-        type = "permission_error";
-
-    } else if (status == 429 || strcmp(rpc, "RESOURCE_EXHAUSTED") == 0) {
-        type = "rate_limit_error";
-
-    } else if (status >= 400 && status < 500) {
-        type = "invalid_request_error";
-
-    } else if (status >= 500) {
-        type = "server_error";
-
-    } else {
-        type = "api_error";
-    }
-
-    d = cJSON_GetObjectItemCaseSensitive(e, "details");
-
-    for (d = cJSON_IsArray(d) ? d->child : NULL; d != NULL; d = d->next) {
-        s = llm_json_str(d, "reason");
-
-        if (s != NULL && strcmp(s, "API_KEY_INVALID") == 0) {
-            type = "authentication_error";
-            code = "invalid_api_key";
-            break;
-        }
-    }
+    llm_gemini_error_type(status, e, &type, &code);
 
     message = llm_json_str(e, "message");
 
@@ -1778,7 +1738,7 @@ llm_gemini_thought(const cJSON *part)
  * OpenAI does not have.
  */
 
-static const char *
+const char *
 llm_gemini_finish(const cJSON *cand, size_t ncalls)
 {
     size_t       i;
@@ -1816,7 +1776,7 @@ llm_gemini_finish(const cJSON *cand, size_t ncalls)
  * thoughtsTokenCount, -1 when not reported.
  */
 
-static void
+void
 llm_gemini_usage(const cJSON *meta, llm_usage_t *usage)
 {
     long long  prompt, tool, cand, thoughts;
@@ -1838,6 +1798,67 @@ llm_gemini_usage(const cJSON *meta, llm_usage_t *usage)
 
     usage->cached_tokens = llm_json_count(meta, "cachedContentTokenCount");
     usage->reasoning_tokens = thoughts;
+}
+
+
+/*
+ * the OpenAI type and code of a Gemini error object (its google.rpc
+ * "status", its details) that came with an HTTP status
+ */
+
+void
+llm_gemini_error_type(int status, const cJSON *e, const char **type,
+    const char **code)
+{
+    size_t        i;
+    const char   *rpc, *s;
+    const cJSON  *d;
+
+    rpc = llm_json_str(e, "status");
+
+    if (rpc == NULL) {
+        rpc = "";
+    }
+
+    *code = NULL;
+
+    for (i = 0; llm_gemini_codes[i][0] != NULL; i++) {
+        if (strcmp(rpc, llm_gemini_codes[i][0]) == 0) {
+            *code = llm_gemini_codes[i][1];
+            break;
+        }
+    }
+
+    if (status == 401 || strcmp(rpc, "UNAUTHENTICATED") == 0) {
+        *type = "authentication_error";
+
+    } else if (status == 403 || strcmp(rpc, "PERMISSION_DENIED") == 0) {
+        *type = "permission_error";
+
+    } else if (status == 429 || strcmp(rpc, "RESOURCE_EXHAUSTED") == 0) {
+        *type = "rate_limit_error";
+
+    } else if (status >= 400 && status < 500) {
+        *type = "invalid_request_error";
+
+    } else if (status >= 500) {
+        *type = "server_error";
+
+    } else {
+        *type = "api_error";
+    }
+
+    d = cJSON_GetObjectItemCaseSensitive(e, "details");
+
+    for (d = cJSON_IsArray(d) ? d->child : NULL; d != NULL; d = d->next) {
+        s = llm_json_str(d, "reason");
+
+        if (s != NULL && strcmp(s, "API_KEY_INVALID") == 0) {
+            *type = "authentication_error";
+            *code = "invalid_api_key";
+            break;
+        }
+    }
 }
 
 

@@ -160,6 +160,12 @@ int llm_tool_call_id(llm_pool_t *pool, const char *seed, size_t n,
     char **id);
 
 /*
+ * The same id written to id[0..LLM_TOOL_CALL_ID_LEN] (NUL included), no
+ * pool: for stream decoders.
+ */
+void llm_tool_call_id_write(char *id, const char *seed, size_t n);
+
+/*
  * The "arguments" string of an OpenAI tool call parsed into a JSON object
  * for providers that take the object (Anthropic "input", Gemini "args"):
  * "" or only whitespace gives {}.  LLM_OK with *obj to cJSON_Delete(), or
@@ -202,6 +208,131 @@ int llm_json_body(const cJSON *root, llm_pool_t *pool,
  */
 int llm_completion_respond(const llm_completion_t *c, llm_pool_t *pool,
     llm_response_t *out, llm_error_t *err);
+
+
+/*
+ * stream writers, implemented in llm_stream.c: OpenAI
+ * "chat.completion.chunk" events appended to a fixed llm_stream_out_t.
+ * Each writes one whole event or, when out has no room for it, nothing:
+ * LLM_ERROR, out->len unchanged, nothing written past out->size.
+ */
+
+/* one chunk's delta (llm_stream_chunk()) */
+
+typedef struct {
+    int           role;               /* "role":"assistant" */
+    const char   *content;            /* NULL: no "content" key */
+    size_t        content_len;
+    int           tool_index;         /* OpenAI index; -1: no tool_calls */
+    const char   *tool_id;            /* a tool call's first fragment */
+    const char   *tool_name;          /*   only: NULL afterwards */
+    const char   *tool_args;          /* NULL renders "" */
+    size_t        tool_args_len;
+    const char   *finish_reason;      /* static OpenAI value; NULL: null */
+} llm_delta_t;
+
+/*
+ * data: {"id","object":"chat.completion.chunk","created","model",
+ *  "choices":[{"index":0,"delta":{["role":"assistant"][,"content":...]
+ *  [,"tool_calls":[...]]},"logprobs":null,"finish_reason":null|"..."}]}
+ *
+ * The tool call is {"index","id","type":"function","function":{"name",
+ * "arguments"}} when tool_id or tool_name is set (a NULL one renders ""),
+ * else {"index","function":{"arguments"}}.  Strings are JSON-escaped and
+ * need not be NUL-terminated where a length is given.  Sets st->started
+ * for a role chunk; for a finish_reason, sets st->finished and
+ * st->finish_reason (so the pointer must be static).
+ */
+int llm_stream_chunk(llm_stream_t *st, llm_stream_out_t *out,
+    const llm_delta_t *d);
+
+/*
+ * data: {"id","object":"chat.completion.chunk","created","model",
+ *  "choices":[],"usage":{"prompt_tokens","completion_tokens",
+ *  "total_tokens"[,"prompt_tokens_details":{"cached_tokens"}]
+ *  [,"completion_tokens_details":{"reasoning_tokens"}]}}
+ *
+ * From st->usage: negative prompt/completion counts render 0, a
+ * total_tokens <= 0 renders prompt + completion, a details object is there
+ * only when its count is >= 0.  Sets st->usage_sent.
+ */
+int llm_stream_usage_chunk(llm_stream_t *st, llm_stream_out_t *out);
+
+/*
+ * "data: " + data[0..len) + "\n\n": a relayed event, as is but for "\n"
+ * (the join of several data lines, whitespace in JSON) written as a space
+ * so that the event stays on one line.
+ */
+int llm_stream_data(llm_stream_out_t *out, const char *data, size_t len);
+
+/*
+ * st->id / st->model from the provider (the first event that has them);
+ * NULL or "" leaves the value as it is.  Cut at a UTF-8 boundary when too
+ * long.
+ */
+void llm_stream_set_id(llm_stream_t *st, const char *id);
+void llm_stream_set_model(llm_stream_t *st, const char *model);
+
+/* the stream_event of OpenAI and Mistral (llm_stream_openai.c) */
+int llm_openai_stream_event(llm_stream_t *st, const llm_sse_event_t *ev,
+    llm_stream_out_t *out, llm_error_t *err);
+int llm_mistral_stream_event(llm_stream_t *st, const llm_sse_event_t *ev,
+    llm_stream_out_t *out, llm_error_t *err);
+
+/*
+ * the error object of llm_error_render_raw() (llm_error.c) written to an
+ * llm_out_t
+ */
+void llm_error_write(llm_out_t *out, const char *message,
+    size_t message_len, const char *type, const char *param,
+    const char *code);
+
+
+/*
+ * stream decoders: the stream_event of the translating adapters
+ * (llm_stream_anthropic.c, llm_stream_gemini.c, llm_stream_cohere.c), and
+ * the mappings they share with their adapter's decode() and error()
+ */
+
+int llm_anthropic_stream(llm_stream_t *st, const llm_sse_event_t *ev,
+    llm_stream_out_t *out, llm_error_t *err);
+int llm_gemini_stream(llm_stream_t *st, const llm_sse_event_t *ev,
+    llm_stream_out_t *out, llm_error_t *err);
+int llm_cohere_stream(llm_stream_t *st, const llm_sse_event_t *ev,
+    llm_stream_out_t *out, llm_error_t *err);
+
+/* stop_reason (NULL: none) into an OpenAI finish_reason */
+const char *llm_anthropic_finish(const char *stop_reason);
+
+/* usage: input (+ cache writes + cache reads), output */
+void llm_anthropic_usage(const cJSON *usage, llm_usage_t *u);
+
+/*
+ * An Anthropic error.type as an OpenAI error type and code (static), and
+ * the status it is answered with when it ends a stream (NULL: not
+ * wanted); LLM_DECLINED (type and code NULL) for a type not known.
+ */
+int llm_anthropic_error_type(const char *kind, int *status,
+    const char **type, const char **code);
+
+/* a candidate's finishReason, given the number of function calls seen */
+const char *llm_gemini_finish(const cJSON *cand, size_t ncalls);
+
+/* usageMetadata (NULL: none reported) into u */
+void llm_gemini_usage(const cJSON *meta, llm_usage_t *u);
+
+/*
+ * The OpenAI type and code (static) of a Gemini error object
+ * {"code","message","status","details"} that came with an HTTP status.
+ */
+void llm_gemini_error_type(int status, const cJSON *e, const char **type,
+    const char **code);
+
+/* the "finish_reason" member of obj, given the number of tool calls */
+const char *llm_cohere_finish(const cJSON *obj, size_t ncalls);
+
+/* usage: billed_units, else tokens */
+void llm_cohere_usage(const cJSON *usage, llm_usage_t *u);
 
 
 #endif /* _LLM_INTERNAL_H_INCLUDED_ */

@@ -28,7 +28,7 @@ const llm_adapter_t  llm_mistral_adapter = {
     llm_mistral_encode,
     llm_compat_error,
     NULL,
-    NULL
+    llm_mistral_stream_event
 };
 
 

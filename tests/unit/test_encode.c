@@ -194,7 +194,8 @@ test_openai_model_replaced(void **state)
     test_encode_expect(*state, &llm_openai_adapter,
                        "{\"model\":\"gpt-4o\"," MSG ",\"stream\":true}",
                        "gpt-4o-mini",
-                       "{\"model\":\"gpt-4o-mini\"," MSG ",\"stream\":true}");
+                       "{\"model\":\"gpt-4o-mini\"," MSG ",\"stream\":true,"
+                       "\"stream_options\":{\"include_usage\":true}}");
 }
 
 

@@ -12,7 +12,7 @@
 #include "test_util.h"
 
 
-#define TEST_MAX  512
+#define TEST_MAX  1024
 
 
 static void *test_alloc(void *data, size_t size);
@@ -244,6 +244,11 @@ main(void)
     test_anthropic_register();
     test_gemini_register();
     test_cohere_register();
+    test_sse_register();
+    test_stream_register();
+    test_stream_anthropic_register();
+    test_stream_gemini_register();
+    test_stream_cohere_register();
 
     return _cmocka_run_group_tests("llm_core", test_list, test_n, NULL, NULL);
 }

@@ -64,6 +64,11 @@ void test_completion_register(void);
 void test_anthropic_register(void);
 void test_gemini_register(void);
 void test_cohere_register(void);
+void test_sse_register(void);
+void test_stream_register(void);
+void test_stream_anthropic_register(void);
+void test_stream_gemini_register(void);
+void test_stream_cohere_register(void);
 
 
 #endif /* _TEST_UTIL_H_INCLUDED_ */

@@ -1,0 +1,450 @@
+
+/*
+ * ngx_http_llm_router_module: the stream decoders of OpenAI and Mistral
+ * (wire-formats.md, sections 1.3 and 5.3).  Both send OpenAI chunks, so
+ * an event is relayed byte for byte, except:
+ *
+ *   - usage is recorded for billing, and reaches the client only when it
+ *     asked for it (the OpenAI encoder always asks upstream);
+ *   - OpenAI: the "choices":[] usage chunk is dropped unless the client
+ *     asked for usage;
+ *   - Mistral: the final chunk carries usage; it is re-serialised without
+ *     it (followed by a usage chunk when the client asked), and its
+ *     finish_reason "model_length" becomes "length".
+ *
+ * "[DONE]" is not copied: llm_stream_finish() writes the end.
+ */
+
+
+#include <string.h>
+
+#include "llm_internal.h"
+
+
+static int llm_compat_stream(llm_stream_t *st, const llm_sse_event_t *ev,
+    llm_stream_out_t *out, llm_error_t *err, int mistral);
+static int llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
+    const llm_sse_event_t *ev, llm_stream_out_t *out, llm_error_t *err,
+    int mistral);
+static void llm_compat_stream_error(const cJSON *root, llm_error_t *err);
+static const char *llm_compat_finish(cJSON *item, int mistral);
+static void llm_compat_usage(llm_stream_t *st, const cJSON *usage);
+static int llm_compat_print(const cJSON *root, llm_stream_out_t *out);
+static const char *llm_compat_static(const char *s,
+    const char *const *list);
+
+
+/* "error" is Mistral's failed generation: not an OpenAI value */
+
+static const char  *const llm_compat_finish_reasons[] = {
+    "stop",
+    "length",
+    "tool_calls",
+    "content_filter",
+    "function_call",
+    NULL
+};
+
+
+static const char  *const llm_compat_error_types[] = {
+    "invalid_request_error",
+    "authentication_error",
+    "permission_error",
+    "not_found_error",
+    "rate_limit_error",
+    "insufficient_quota",
+    "tokens",
+    "requests",
+    "server_error",
+    "api_error",
+    "overloaded_error",
+    NULL
+};
+
+
+static const char  *const llm_compat_error_codes[] = {
+    "rate_limit_exceeded",
+    "insufficient_quota",
+    "context_length_exceeded",
+    "content_filter",
+    "server_error",
+    "invalid_api_key",
+    "model_not_found",
+    NULL
+};
+
+
+int
+llm_openai_stream_event(llm_stream_t *st, const llm_sse_event_t *ev,
+    llm_stream_out_t *out, llm_error_t *err)
+{
+    return llm_compat_stream(st, ev, out, err, 0);
+}
+
+
+int
+llm_mistral_stream_event(llm_stream_t *st, const llm_sse_event_t *ev,
+    llm_stream_out_t *out, llm_error_t *err)
+{
+    return llm_compat_stream(st, ev, out, err, 1);
+}
+
+
+static int
+llm_compat_stream(llm_stream_t *st, const llm_sse_event_t *ev,
+    llm_stream_out_t *out, llm_error_t *err, int mistral)
+{
+    int           rc;
+    cJSON        *root;
+    const char   *s;
+    const cJSON  *e;
+
+    if (ev->data_len == sizeof("[DONE]") - 1
+        && memcmp(ev->data, "[DONE]", sizeof("[DONE]") - 1) == 0)
+    {
+        st->done = 1;
+        return LLM_DONE;
+    }
+
+    root = llm_json_parse_strict(ev->data, ev->data_len);
+
+    if (root == NULL) {
+        llm_invalid_response(err, "the provider sent a stream event that "
+                             "is not JSON");
+        return LLM_ERROR;
+    }
+
+    if (!cJSON_IsObject(root)) {
+        llm_invalid_response(err, "the provider sent a stream event that "
+                             "is not a JSON object");
+        cJSON_Delete(root);
+        return LLM_ERROR;
+    }
+
+    /* {"error":{...}}, or Mistral's {"object":"error","message":...} */
+
+    e = cJSON_GetObjectItemCaseSensitive(root, "error");
+    s = llm_json_str(root, "object");
+
+    if ((e != NULL && !cJSON_IsNull(e))
+        || (s != NULL && strcmp(s, "error") == 0))
+    {
+        llm_compat_stream_error(root, err);
+        cJSON_Delete(root);
+        return LLM_ERROR;
+    }
+
+    rc = llm_compat_stream_chunk(st, root, ev, out, err, mistral);
+
+    cJSON_Delete(root);
+
+    return rc;
+}
+
+
+static int
+llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
+    const llm_sse_event_t *ev, llm_stream_out_t *out, llm_error_t *err,
+    int mistral)
+{
+    int           rc, role, rewrite;
+    size_t        len;
+    long long     created;
+    cJSON        *choices, *choice, *item, *usage;
+    const char   *reason, *r;
+    const cJSON  *delta;
+
+    choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+
+    if (!cJSON_IsArray(choices)) {
+        llm_invalid_response(err, "the provider sent a stream chunk without "
+                             "\"choices\"");
+        return LLM_ERROR;
+    }
+
+    usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+
+    if (cJSON_IsNull(usage)) {
+        usage = NULL;
+    }
+
+    if (usage != NULL && !cJSON_IsObject(usage)) {
+        llm_invalid_response(err, "the provider sent a stream chunk whose "
+                             "\"usage\" is not an object");
+        return LLM_ERROR;
+    }
+
+    role = 0;
+    rewrite = 0;
+    reason = NULL;
+
+    for (choice = choices->child; choice != NULL; choice = choice->next) {
+
+        if (!cJSON_IsObject(choice)) {
+            llm_invalid_response(err, "the provider sent a stream chunk "
+                                 "whose choice is not an object");
+            return LLM_ERROR;
+        }
+
+        delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
+
+        if (cJSON_GetObjectItemCaseSensitive(delta, "role") != NULL) {
+            role = 1;
+        }
+
+        item = cJSON_GetObjectItemCaseSensitive(choice, "finish_reason");
+
+        if (item == NULL || cJSON_IsNull(item)) {
+            continue;
+        }
+
+        if (mistral && cJSON_IsString(item)
+            && strcmp(item->valuestring, "error") == 0)
+        {
+            llm_error_set(err, 502, "server_error", NULL, NULL,
+                          "The provider failed to generate the answer");
+            return LLM_ERROR;
+        }
+
+        r = llm_compat_finish(item, mistral);
+
+        if (r == NULL) {
+            llm_invalid_response(err, "the provider sent a stream chunk "
+                                 "with an unknown \"finish_reason\"");
+            return LLM_ERROR;
+        }
+
+        if (strcmp(r, item->valuestring) != 0) {
+
+            /* Mistral's "model_length": "length" in the tree, in place */
+
+            if (cJSON_SetValuestring(item, r) == NULL) {
+                llm_error_set(err, 500, "server_error", NULL, NULL,
+                              "out of memory");
+                return LLM_ERROR;
+            }
+
+            rewrite = 1;
+        }
+
+        reason = r;
+    }
+
+    /* the first chunks say what the chunks made here repeat */
+
+    if (!st->started) {
+        llm_stream_set_id(st, llm_json_str(root, "id"));
+        llm_stream_set_model(st, llm_json_str(root, "model"));
+
+        created = llm_json_count(root, "created");
+
+        if (created >= 0) {
+            st->created = created;
+        }
+    }
+
+    if (usage != NULL) {
+        llm_compat_usage(st, usage);
+    }
+
+    len = out->len;
+    rc = LLM_OK;
+
+    if (usage != NULL && choices->child == NULL) {
+
+        /* the include_usage chunk */
+
+        if (st->include_usage) {
+            rc = llm_stream_data(out, ev->data, ev->data_len);
+
+            if (rc == LLM_OK) {
+                st->usage_sent = 1;
+            }
+        }
+
+    } else if (mistral && (usage != NULL || rewrite)) {
+
+        if (usage != NULL) {
+            cJSON_DeleteItemFromObjectCaseSensitive(root, "usage");
+        }
+
+        rc = llm_compat_print(root, out);
+
+        if (rc == LLM_OK && usage != NULL && st->include_usage) {
+            rc = llm_stream_usage_chunk(st, out);
+        }
+
+    } else {
+        rc = llm_stream_data(out, ev->data, ev->data_len);
+    }
+
+    if (rc != LLM_OK) {
+        out->len = len;
+        llm_error_set(err, 500, "server_error", NULL, NULL,
+                      "a stream event does not fit the output buffer");
+        return LLM_ERROR;
+    }
+
+    if (role) {
+        st->started = 1;
+    }
+
+    if (reason != NULL) {
+        st->finished = 1;
+        st->finish_reason = reason;
+    }
+
+    return LLM_OK;
+}
+
+
+/*
+ * The OpenAI value for a finish_reason string (static), NULL when it is
+ * not one; Mistral's "model_length" is "length".
+ */
+
+static const char *
+llm_compat_finish(cJSON *item, int mistral)
+{
+    if (!cJSON_IsString(item)) {
+        return NULL;
+    }
+
+    if (mistral && strcmp(item->valuestring, "model_length") == 0) {
+        return "length";
+    }
+
+    return llm_compat_static(item->valuestring, llm_compat_finish_reasons);
+}
+
+
+/* the static copy of s from list, NULL if s is not there */
+
+static const char *
+llm_compat_static(const char *s, const char *const *list)
+{
+    size_t  i;
+
+    if (s == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; list[i] != NULL; i++) {
+        if (strcmp(s, list[i]) == 0) {
+            return list[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+llm_compat_stream_error(const cJSON *root, llm_error_t *err)
+{
+    const char   *message, *type, *code;
+    const cJSON  *e;
+
+    e = cJSON_GetObjectItemCaseSensitive(root, "error");
+
+    message = llm_json_str(e, "message");
+
+    if (message == NULL) {
+        message = llm_json_str(root, "error");
+    }
+
+    if (message == NULL) {
+        message = llm_json_str(root, "message");
+    }
+
+    if (message == NULL || message[0] == '\0') {
+        message = "The provider reported an error during the stream";
+    }
+
+    if (!cJSON_IsObject(e)) {
+        e = root;
+    }
+
+    type = llm_compat_static(llm_json_str(e, "type"),
+                             llm_compat_error_types);
+    code = llm_compat_static(llm_json_str(e, "code"),
+                             llm_compat_error_codes);
+
+    llm_error_set(err, 502, (type != NULL) ? type : "server_error", NULL,
+                  code, "%s", message);
+}
+
+
+/* counts a chunk reports; usage is cumulative, the last one wins */
+
+static void
+llm_compat_usage(llm_stream_t *st, const cJSON *usage)
+{
+    long long     n;
+    llm_usage_t  *u;
+
+    u = &st->usage;
+
+    n = llm_json_count(usage, "prompt_tokens");
+    u->prompt_tokens = (n >= 0) ? n : 0;
+
+    n = llm_json_count(usage, "completion_tokens");
+    u->completion_tokens = (n >= 0) ? n : 0;
+
+    n = llm_json_count(usage, "total_tokens");
+    u->total_tokens = (n >= 0) ? n : u->prompt_tokens + u->completion_tokens;
+
+    u->cached_tokens = llm_json_count(
+        cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details"),
+        "cached_tokens");
+
+    u->reasoning_tokens = llm_json_count(
+        cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens_details"),
+        "reasoning_tokens");
+}
+
+
+/* "data: " + root printed unformatted + "\n\n", no allocation */
+
+static int
+llm_compat_print(const cJSON *root, llm_stream_out_t *out)
+{
+    int     length;
+    char   *p;
+    size_t  room, n;
+
+    if (out->buf == NULL || out->len > out->size) {
+        return LLM_ERROR;
+    }
+
+    room = out->size - out->len;
+
+    /* "data: ", the JSON text, its NUL, then "\n\n" over the NUL */
+
+    if (room < sizeof("data: ") - 1 + 1 + 2) {
+        return LLM_ERROR;
+    }
+
+    p = out->buf + out->len;
+
+    n = room - (sizeof("data: ") - 1) - 1;
+    length = (n > 0x7fffffff) ? 0x7fffffff : (int) n;
+
+    if (!cJSON_PrintPreallocated((cJSON *) root, p + sizeof("data: ") - 1,
+                                 length, 0))
+    {
+        return LLM_ERROR;
+    }
+
+    n = strlen(p + sizeof("data: ") - 1);
+
+    memcpy(p, "data: ", sizeof("data: ") - 1);
+
+    p += sizeof("data: ") - 1 + n;
+    p[0] = '\n';
+    p[1] = '\n';
+
+    out->len += sizeof("data: ") - 1 + n + 2;
+
+    return LLM_OK;
+}
