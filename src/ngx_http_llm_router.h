@@ -188,6 +188,7 @@ typedef struct {
     llm_stream_t                  *stream;
     llm_stream_out_t               sout;          /* into sbuf */
     ngx_buf_t                     *sbuf;
+    ngx_chain_t                   *scl;           /* sbuf, not yet sent */
     ngx_msec_t                     ttft;          /* first byte out, msec */
 
     unsigned                       has_err:1;

@@ -52,6 +52,10 @@ static ngx_int_t ngx_http_llm_prompt_tokens_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llm_model_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_ttft_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_usage_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llm_add_header(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *value);
 
@@ -248,6 +252,21 @@ static ngx_http_variable_t  ngx_http_llm_vars[] = {
 
     { ngx_string("llm_model"), NULL, ngx_http_llm_model_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_ttft"), NULL, ngx_http_llm_ttft_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_usage_prompt_tokens"), NULL,
+      ngx_http_llm_usage_variable,
+      offsetof(llm_usage_t, prompt_tokens), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_usage_completion_tokens"), NULL,
+      ngx_http_llm_usage_variable,
+      offsetof(llm_usage_t, completion_tokens), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_usage_total_tokens"), NULL,
+      ngx_http_llm_usage_variable,
+      offsetof(llm_usage_t, total_tokens), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -1678,6 +1697,88 @@ ngx_http_llm_model_variable(ngx_http_request_t *r,
     v->no_cacheable = 1;
     v->not_found = 0;
     v->data = (u_char *) ctx->req.model;
+
+    return NGX_OK;
+}
+
+
+/* the time to the first byte of a translated stream, in seconds */
+
+static ngx_int_t
+ngx_http_llm_ttft_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char              *p;
+    ngx_http_llm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    if (ctx == NULL || !ctx->ttft_set) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN + 4);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_sprintf(p, "%T.%03M", (time_t) ctx->ttft / 1000,
+                         ctx->ttft % 1000)
+             - p;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = p;
+
+    return NGX_OK;
+}
+
+
+/* the provider's token counts, when its answer was translated */
+
+static ngx_int_t
+ngx_http_llm_usage_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char              *p;
+    long long            n;
+    llm_usage_t         *usage;
+    ngx_http_llm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    usage = NULL;
+
+    if (ctx && ctx->streaming && ctx->stream) {
+        usage = &ctx->stream->usage;
+
+    } else if (ctx && ctx->translated) {
+        usage = &ctx->usage;
+    }
+
+    if (usage == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    n = *(long long *) ((char *) usage + data);
+
+    if (n < 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_sprintf(p, "%L", (int64_t) n) - p;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = p;
 
     return NGX_OK;
 }

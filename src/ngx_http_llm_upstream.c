@@ -1228,8 +1228,9 @@ ngx_http_llm_stream_end(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
 
 /*
- * Room for at least "need" bytes of output: the current output buffer if
- * it has that much left, or a buffer reused from those already sent.
+ * Room for at least "need" bytes of output: what is left in the last
+ * output buffer not yet sent, or a buffer reused from those already sent;
+ * a buffer joins the output only once something is written into it.
  */
 
 static llm_stream_out_t *
@@ -1238,25 +1239,19 @@ ngx_http_llm_stream_out(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 {
     size_t                size;
     ngx_buf_t            *b;
-    ngx_chain_t          *cl, **ll;
+    ngx_chain_t          *cl;
     ngx_http_upstream_t  *u;
 
     u = r->upstream;
 
-    for (ll = &u->out_bufs; *ll && (*ll)->next; ll = &(*ll)->next) {
-        /* void */
-    }
+    for (cl = u->out_bufs; cl && cl->next; cl = cl->next) { /* void */ }
 
-    if (*ll) {
-        b = (*ll)->buf;
-
-        if (b->tag == u->output.tag && b->start && !b->last_buf
-            && (size_t) (b->end - b->last) >= need)
-        {
-            goto found;
-        }
-
-        ll = &(*ll)->next;
+    if (cl && cl->buf->tag == u->output.tag && cl->buf->start
+        && !cl->buf->last_buf && (size_t) (cl->buf->end - cl->buf->last) >= need)
+    {
+        ctx->scl = NULL;
+        b = cl->buf;
+        goto found;
     }
 
     cl = ngx_chain_get_free_buf(r->pool, &u->free_bufs);
@@ -1282,7 +1277,7 @@ ngx_http_llm_stream_out(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     b->flush = 1;
     b->tag = u->output.tag;
 
-    *ll = cl;
+    ctx->scl = cl;
 
 found:
 
@@ -1299,15 +1294,42 @@ static void
 ngx_http_llm_stream_sent(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     llm_stream_out_t *out)
 {
+    ngx_time_t            *tp;
+    ngx_chain_t          **ll;
+    ngx_msec_int_t         ms;
+    ngx_http_upstream_t   *u;
+
+    u = r->upstream;
+
     if (out->len == 0) {
+        if (ctx->scl) {
+
+            /* nothing was written: the buffer goes back unused */
+
+            ctx->scl->next = u->free_bufs;
+            u->free_bufs = ctx->scl;
+            ctx->scl = NULL;
+        }
+
         return;
     }
 
     ctx->sbuf->last += out->len;
     out->len = 0;
 
+    if (ctx->scl) {
+        for (ll = &u->out_bufs; *ll; ll = &(*ll)->next) { /* void */ }
+
+        *ll = ctx->scl;
+        ctx->scl = NULL;
+    }
+
     if (!ctx->ttft_set) {
-        ctx->ttft = ngx_current_msec - r->start_msec;
+        tp = ngx_timeofday();
+        ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
+                               + (tp->msec - r->start_msec));
+
+        ctx->ttft = (ngx_msec_t) ngx_max(ms, 0);
         ctx->ttft_set = 1;
     }
 }

@@ -293,3 +293,23 @@ main::chat("raw")
 --- response_body_like: \n\ndata: \{"error":\{"message":"[^\n]*"code":"invalid_provider_response"\}\}\n\ndata: \[DONE\]\n\n$
 --- error_log
 llm: the stream of provider "raw" failed
+
+
+
+=== TEST 10: usage and time to first token are known at the end of the request
+--- http_config eval
+$::HttpConfig . q{
+    log_format llm 'usage $llm_provider $llm_usage_prompt_tokens '
+                   '$llm_usage_completion_tokens $llm_usage_total_tokens '
+                   'ttft=$llm_ttft';
+}
+--- config
+    location /v1/ {
+        access_log logs/access.log llm;
+        llm_route claude;
+    }
+--- request eval
+main::chat("claude")
+--- response_body_like: data: \[DONE\]\n\n$
+--- access_log
+usage claude 10 20 30 ttft=0.
