@@ -14,13 +14,16 @@
  *
  * The bytes go through llm_sse_feed() with a 4 KiB buffer, each event
  * through the adapter's stream_event() (when it has one; else only the
- * framer is exercised) with an output buffer emptied for each event, then
- * llm_stream_finish() or, after an error, llm_stream_fail(), as the glue
- * does.  Beyond memory errors (ASan/UBSan), every output is checked: a
- * sequence of "data: <strict JSON>\n\n" (and ": comment\n\n") events,
+ * framer is exercised) with an output buffer of its own, as large as the
+ * glue's (2 * data_len + 4096 bytes), then llm_stream_finish() or, after
+ * an error, llm_stream_fail() into 4096 bytes, as the glue does.
+ *
+ * Beyond memory errors (ASan/UBSan), every output is checked: a sequence
+ * of "data: <strict JSON>\n\n" (and ": comment\n\n") events,
  * "data: [DONE]\n\n" only at the end of finish and fail, finish_reason
- * values OpenAI's, no usage chunk for a client that did not ask for one
- * and one for a client that did.
+ * values OpenAI's, error events with a message and a type, no usage chunk
+ * for a client that did not ask for one and one for a client that did;
+ * finish and fail always fit their 4096 bytes.
  */
 
 
@@ -39,9 +42,11 @@
 
 #define FUZZ_CREATED    1767225600LL
 #define FUZZ_SSE_SIZE   4096
-#define FUZZ_OUT_SIZE   65536
 #define FUZZ_OUT_SMALL  256
-#define FUZZ_END_SIZE   16384
+
+/* the glue's sizes: 2 * data_len + 4096 for an event, 4096 for the end */
+#define FUZZ_OUT_EXTRA  4096
+#define FUZZ_END_SIZE   4096
 
 
 typedef struct {
@@ -51,6 +56,7 @@ typedef struct {
     llm_error_t           err;
     int                   rc;           /* the last stream_event's */
     int                   usage_chunks; /* "choices":[] with usage */
+    int                   small;        /* a small output buffer */
 } fuzz_run_t;
 
 
@@ -118,7 +124,14 @@ fuzz_event(void *data, const llm_sse_event_t *ev)
         return LLM_OK;
     }
 
+    /* exact sizes, so that ASan sees any write past them */
+
+    run->out.size = run->small ? FUZZ_OUT_SMALL
+                               : 2 * ev->data_len + FUZZ_OUT_EXTRA;
+    run->out.buf = malloc(run->out.size);
     run->out.len = 0;
+
+    fuzz_check(run->out.buf != NULL, "malloc");
 
     run->rc = run->ad->stream_event(&run->st, ev, &run->out, &run->err);
 
@@ -127,6 +140,9 @@ fuzz_event(void *data, const llm_sse_event_t *ev)
     fuzz_check(run->out.len <= run->out.size, "out->len <= out->size");
 
     fuzz_events(run, run->out.buf, run->out.len, 0);
+
+    free(run->out.buf);
+    run->out.buf = NULL;
 
     if (run->rc == LLM_DONE) {
         fuzz_check(run->st.done, "done is set with LLM_DONE");
@@ -268,7 +284,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int              rc;
-    char            *sse_buf, *out_buf;
+    char            *sse_buf;
     size_t           step, off, n;
     unsigned         flags;
     llm_sse_t        sse;
@@ -302,15 +318,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     llm_stream_init(&run.st, &req, &p, FUZZ_CREATED);
 
-    /* exact sizes, so that ASan sees any write past them */
+    run.small = (flags & 4) != 0;
 
     sse_buf = malloc(FUZZ_SSE_SIZE);
-    run.out.size = (flags & 4) ? FUZZ_OUT_SMALL : FUZZ_OUT_SIZE;
-    out_buf = malloc(run.out.size);
-
-    fuzz_check(sse_buf != NULL && out_buf != NULL, "malloc");
-
-    run.out.buf = out_buf;
+    fuzz_check(sse_buf != NULL, "malloc");
 
     llm_sse_init(&sse, sse_buf, FUZZ_SSE_SIZE);
 
@@ -333,9 +344,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     fuzz_check(rc == LLM_OK || rc == LLM_ERROR, "feed's return value");
 
-    /* the end of the stream, into a buffer the end always fits */
-
-    free(out_buf);
+    /* the end of the stream: it always fits the glue's 4096 bytes */
 
     run.out.buf = malloc(FUZZ_END_SIZE);
     fuzz_check(run.out.buf != NULL, "malloc");

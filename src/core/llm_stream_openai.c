@@ -8,10 +8,15 @@
  *     asked for it (the OpenAI encoder always asks upstream);
  *   - OpenAI: the "choices":[] usage chunk is dropped unless the client
  *     asked for usage;
- *   - Mistral: the final chunk carries usage; it is re-serialised without
- *     it (followed by a usage chunk when the client asked), and its
- *     finish_reason "model_length" becomes "length".
+ *   - Mistral: the final chunk carries usage; a chunk with usage is
+ *     re-serialised without it (the final one followed by a usage chunk
+ *     when the client asked), and so is one whose finish_reason is
+ *     "model_length", which becomes "length";
+ *   - an event on several data lines goes out on one (llm_stream_data()).
  *
+ * An error event ({"error":...}, Mistral's {"object":"error"}, Mistral's
+ * finish_reason "error") and a chunk that is not OpenAI's (not JSON, no
+ * "choices" array, a finish_reason OpenAI does not have) are LLM_ERROR.
  * "[DONE]" is not copied: llm_stream_finish() writes the end.
  */
 
@@ -252,9 +257,9 @@ llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
 
     if (usage != NULL && choices->child == NULL) {
 
-        /* the include_usage chunk */
+        /* the include_usage chunk, once */
 
-        if (st->include_usage) {
+        if (st->include_usage && !st->usage_sent) {
             rc = llm_stream_data(out, ev->data, ev->data_len);
 
             if (rc == LLM_OK) {
@@ -270,7 +275,14 @@ llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
 
         rc = llm_compat_print(root, out);
 
-        if (rc == LLM_OK && usage != NULL && st->include_usage) {
+        /*
+         * usage goes out after the final chunk, once; usage in an earlier
+         * chunk waits for llm_stream_finish()
+         */
+
+        if (rc == LLM_OK && usage != NULL && reason != NULL
+            && st->include_usage && !st->usage_sent)
+        {
             rc = llm_stream_usage_chunk(st, out);
         }
 

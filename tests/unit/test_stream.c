@@ -89,6 +89,8 @@ static void test_mistral_stream_vector(void **state);
 static void test_mistral_stream_vector_usage(void **state);
 static void test_mistral_stream_model_length(void **state);
 static void test_mistral_stream_errors(void **state);
+static void test_mistral_stream_usage_early(void **state);
+static void test_openai_stream_usage_once(void **state);
 static void test_mistral_stream_full(void **state);
 static void test_stream_adapters(void **state);
 static void test_encode_usage(test_ctx_t *ctx, const llm_adapter_t *ad,
@@ -1759,6 +1761,52 @@ test_mistral_stream_errors(void **state)
 }
 
 
+/* usage before the final chunk: stripped, and sent by finish */
+
+static void
+test_mistral_stream_usage_early(void **state)
+{
+    test_run_expect(*state, &llm_mistral_adapter,
+        "data: {\"id\":\"x\",\"choices\":[{\"index\":0,\"delta\":"
+        "{\"role\":\"assistant\"}}],\"usage\":{\"prompt_tokens\":2}}\n\n"
+        "data: {\"id\":\"x\",\"choices\":[{\"index\":0,\"delta\":"
+        "{\"content\":\"a\"}}],\"usage\":{\"prompt_tokens\":3,"
+        "\"completion_tokens\":1}}\n\n"
+        "data: [DONE]\n\n",
+        1,
+        "data: {'id':'x','choices':[{'index':0,'delta':"
+        "{'role':'assistant'}}]}\n\n"
+        "data: {'id':'x','choices':[{'index':0,'delta':"
+        "{'content':'a'}}]}\n\n"
+        "data: {'id':'x','object':'chat.completion.chunk',"
+        "'created':1767225600,'model':'client-model','choices':[{'index':0,"
+        "'delta':{},'logprobs':null,'finish_reason':'stop'}]}\n\n"
+        "data: {'id':'x','object':'chat.completion.chunk',"
+        "'created':1767225600,'model':'client-model','choices':[],"
+        "'usage':{'prompt_tokens':3,'completion_tokens':1,"
+        "'total_tokens':4}}\n\n" DONE);
+}
+
+
+/* one usage chunk reaches the client, however many the provider sends */
+
+static void
+test_openai_stream_usage_once(void **state)
+{
+    test_run_expect(*state, &llm_openai_adapter,
+        "data: {\"id\":\"x\",\"choices\":[],\"usage\":"
+        "{\"prompt_tokens\":2}}\n\n"
+        "data: {\"id\":\"x\",\"choices\":[],\"usage\":"
+        "{\"prompt_tokens\":3}}\n\n"
+        "data: [DONE]\n\n",
+        1,
+        "data: {'id':'x','choices':[],'usage':{'prompt_tokens':2}}\n\n"
+        "data: {'id':'x','object':'chat.completion.chunk',"
+        "'created':1767225600,'model':'client-model','choices':[{'index':0,"
+        "'delta':{},'logprobs':null,'finish_reason':'stop'}]}\n\n" DONE);
+}
+
+
 /* the split chunk is all or nothing */
 
 static void
@@ -2110,6 +2158,8 @@ test_stream_register(void)
     TEST_ADD(test_mistral_stream_vector_usage);
     TEST_ADD(test_mistral_stream_model_length);
     TEST_ADD(test_mistral_stream_errors);
+    TEST_ADD(test_mistral_stream_usage_early);
+    TEST_ADD(test_openai_stream_usage_once);
     TEST_ADD(test_mistral_stream_full);
     TEST_ADD(test_stream_adapters);
     TEST_ADD(test_encode_usage_inserted);
