@@ -8,6 +8,7 @@
 #   make test-asan       the same, module built with AddressSanitizer + UBSan
 #   make test-valgrind   the integration tests with NGINX under valgrind
 #   make bench-failover  kill and restart a provider under load: no errors
+#   make bench-stream    time to first token, memory per open stream
 #   make clean
 
 SHELL      := /bin/bash
@@ -36,7 +37,7 @@ SOURCES    := config $(wildcard $(TOP)/src/*.c $(TOP)/src/*.h \
 DEPS_STAMP := $(BUILD)/.deps
 
 .PHONY: all deps module run test unit integration sdk test-asan \
-        test-valgrind certs bench-failover fuzz clean
+        test-valgrind certs bench-failover bench-stream fuzz clean
 
 all: module
 
@@ -170,6 +171,10 @@ test-valgrind: deps module certs
 bench-failover: deps module
 	@cd tests/sdk && [ -d node_modules/openai ] || npm ci --no-audit --no-fund --loglevel=error
 	bench/failover.sh
+
+bench-stream: deps module
+	@cd tests/sdk && [ -d node_modules/openai ] || npm ci --no-audit --no-fund --loglevel=error
+	bench/stream.sh
 
 clean:
 	rm -rf $(BUILD) t/servroot

@@ -115,7 +115,8 @@ fuzz_event(void *data, const llm_sse_event_t *ev)
     fuzz_check(ev->event != NULL && ev->data != NULL
                && ev->event[ev->event_len] == '\0'
                && ev->data[ev->data_len] == '\0'
-               && ev->event_len + ev->data_len + 2 <= FUZZ_SSE_SIZE,
+               && ev->data_len + 1
+                  + (ev->event_len ? ev->event_len + 1 : 0) <= FUZZ_SSE_SIZE,
                "events are NUL-terminated and fit the buffer");
 
     /* the glue stops at the end the provider announced */

@@ -1092,7 +1092,12 @@ ngx_http_llm_stream_event(void *data, const llm_sse_event_t *ev)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
 
-    out = ngx_http_llm_stream_out(r, ctx, 2 * ev->data_len + 4096);
+    /*
+     * a chunk's envelope is about 200 bytes: an event of many small parts
+     * (Gemini) can need several times its own size
+     */
+
+    out = ngx_http_llm_stream_out(r, ctx, 8 * ev->data_len + 4096);
     if (out == NULL) {
         return LLM_ERROR;
     }

@@ -155,7 +155,7 @@ llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
     int           rc, role, rewrite;
     size_t        len;
     long long     created;
-    cJSON        *choices, *choice, *item, *usage;
+    cJSON        *choices, *choice, *item, *usage, *calls, *call;
     const char   *reason, *r;
     const cJSON  *delta;
 
@@ -195,6 +195,37 @@ llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
 
         if (cJSON_GetObjectItemCaseSensitive(delta, "role") != NULL) {
             role = 1;
+        }
+
+        if (mistral) {
+
+            /*
+             * Mistral's tool calls may come without "type"; OpenAI's
+             * clients require it on a call's first fragment (the one
+             * with an "id")
+             */
+
+            calls = cJSON_GetObjectItemCaseSensitive(delta, "tool_calls");
+
+            for (call = cJSON_IsArray(calls) ? calls->child : NULL;
+                 call != NULL;
+                 call = call->next)
+            {
+                if (cJSON_IsObject(call)
+                    && cJSON_GetObjectItemCaseSensitive(call, "id") != NULL
+                    && cJSON_GetObjectItemCaseSensitive(call, "type") == NULL)
+                {
+                    if (cJSON_AddStringToObject(call, "type", "function")
+                        == NULL)
+                    {
+                        llm_error_set(err, 500, "server_error", NULL, NULL,
+                                      "out of memory");
+                        return LLM_ERROR;
+                    }
+
+                    rewrite = 1;
+                }
+            }
         }
 
         item = cJSON_GetObjectItemCaseSensitive(choice, "finish_reason");

@@ -107,6 +107,73 @@ for (const p of providers) {
     });
 }
 
+for (const p of providers) {
+    test(`${p.model}: a streamed answer gives the same message`, async () => {
+        const stream = await client.chat.completions.create({
+            model: p.model,
+            messages: [{ role: 'user', content: 'Hello' }],
+            stream: true,
+            stream_options: { include_usage: true },
+        });
+
+        let text = '';
+        let finish = null;
+        let usage = null;
+        let chunks = 0;
+
+        for await (const chunk of stream) {
+            chunks++;
+            assert.equal(chunk.object, 'chat.completion.chunk');
+
+            if (chunk.usage) {
+                usage = chunk.usage;
+                assert.equal(chunk.choices.length, 0);
+            }
+
+            for (const c of chunk.choices) {
+                text += c.delta.content || '';
+                finish = c.finish_reason || finish;
+            }
+        }
+
+        assert.ok(chunks >= 3);
+        assert.equal(text, p.hello);
+        assert.equal(finish, 'stop');
+        assert.ok(usage.total_tokens > 0);
+    });
+
+    test(`${p.model}: a streamed tool call and its result`, async () => {
+        const messages = [{ role: 'user', content: 'Weather in Oslo?' }];
+
+        const runner = client.chat.completions.stream({
+            model: p.model, messages, tools,
+        });
+        const c = await runner.finalChatCompletion();
+
+        const choice = c.choices[0];
+        assert.equal(choice.finish_reason, 'tool_calls');
+        assert.equal(choice.message.tool_calls.length, 1);
+
+        const call = choice.message.tool_calls[0];
+        assert.ok(call.id.length > 0);
+        assert.equal(call.function.name, 'get_weather');
+        assert.deepEqual(JSON.parse(call.function.arguments),
+                         { city: 'Oslo' });
+
+        messages.push({ role: 'assistant', content: null,
+                        tool_calls: choice.message.tool_calls });
+        messages.push({ role: 'tool', tool_call_id: call.id,
+                        content: '{"temperature_c":4}' });
+
+        const f = await client.chat.completions.stream({
+            model: p.model, messages, tools,
+        }).finalChatCompletion();
+
+        assert.equal(f.choices[0].message.content, 'It is 4 degrees in Oslo.');
+        assert.equal(f.choices[0].finish_reason, 'stop');
+    });
+}
+
 test('a gateway error is an OpenAI error the SDK understands', async () => {
     await assert.rejects(
         client.chat.completions.create({ model: 'mock-openai',

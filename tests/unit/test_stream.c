@@ -92,6 +92,7 @@ static void test_mistral_stream_errors(void **state);
 static void test_mistral_stream_usage_early(void **state);
 static void test_openai_stream_usage_once(void **state);
 static void test_mistral_stream_full(void **state);
+static void test_mistral_stream_tool_type(void **state);
 static void test_stream_adapters(void **state);
 static void test_encode_usage(test_ctx_t *ctx, const llm_adapter_t *ad,
     const char *json, const char *model, const char *want);
@@ -1296,6 +1297,45 @@ test_openai_stream_cut(void **state)
 }
 
 
+/* a Mistral tool call without "type" gets OpenAI's "type":"function" */
+
+static void
+test_mistral_stream_tool_type(void **state)
+{
+    test_ctx_t       *ctx;
+    llm_error_t       err;
+    llm_stream_t      st;
+    llm_stream_out_t  out;
+
+    ctx = *state;
+
+    test_st(&st, 0);
+    test_out(ctx, &out, 4096);
+
+    assert_int_equal(test_event(ctx, &llm_mistral_adapter, &st,
+        "{'id':'m1','choices':[{'index':0,'delta':{'tool_calls':[{'id':"
+        "'a1B2c3D4e','function':{'name':'f','arguments':'{}'},"
+        "'index':0}]},'finish_reason':null}]}", &out, &err), LLM_OK);
+
+    out.buf[out.len] = '\0';
+    assert_non_null(strstr(out.buf, "\"index\":0,\"type\":\"function\"}"));
+
+    /* one that has it is relayed as it came */
+
+    out.len = 0;
+
+    assert_int_equal(test_event(ctx, &llm_mistral_adapter, &st,
+        "{'id':'m1','choices':[{'index':0,'delta':{'tool_calls':[{'id':"
+        "'a1B2c3D4e','type':'function','function':{'name':'f',"
+        "'arguments':'{}'},'index':0}]},'finish_reason':null}]}", &out,
+        &err), LLM_OK);
+
+    out.buf[out.len] = '\0';
+    assert_non_null(strstr(out.buf,
+                           "\"id\":\"a1B2c3D4e\",\"type\":\"function\""));
+}
+
+
 static void
 test_openai_stream_done(void **state)
 {
@@ -2161,6 +2201,7 @@ test_stream_register(void)
     TEST_ADD(test_mistral_stream_usage_early);
     TEST_ADD(test_openai_stream_usage_once);
     TEST_ADD(test_mistral_stream_full);
+    TEST_ADD(test_mistral_stream_tool_type);
     TEST_ADD(test_stream_adapters);
     TEST_ADD(test_encode_usage_inserted);
     TEST_ADD(test_encode_usage_replaced);
