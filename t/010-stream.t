@@ -313,3 +313,16 @@ main::chat("claude")
 --- response_body_like: data: \[DONE\]\n\n$
 --- access_log
 usage claude 10 20 30 ttft=0.
+
+
+
+=== TEST 11: a client gone mid-stream closes the provider's stream
+--- request eval
+main::chat("claude-stall")
+--- timeout: 0.5
+--- abort
+--- wait: 0.5
+--- ignore_response
+--- error_log
+client prematurely closed connection
+finalize llm request 499
