@@ -76,12 +76,12 @@ FORCE:
 
 $(BUILD)/$(MODULE): $(DEPS_STAMP) $(SOURCES) $(BUILD)/core.list
 	$(call nginx_build,$(BUILD)/nginx,,)
-	cp $(BUILD)/nginx/objs/$(MODULE) $@
+	cp $(BUILD)/nginx/objs/$(MODULE) $@.tmp && mv $@.tmp $@
 
 $(BUILD)/asan/$(MODULE): $(DEPS_STAMP) $(SOURCES) $(BUILD)/core.list
 	$(call nginx_build,$(BUILD)/nginx-asan,-g -O1 $(SAN),$(SAN))
 	mkdir -p $(BUILD)/asan
-	cp $(BUILD)/nginx-asan/objs/$(MODULE) $@
+	cp $(BUILD)/nginx-asan/objs/$(MODULE) $@.tmp && mv $@.tmp $@
 
 # ---- the runnable gateway -------------------------------------------------
 

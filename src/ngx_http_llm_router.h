@@ -203,6 +203,10 @@ typedef struct {
 } ngx_http_llm_ctx_t;
 
 
+typedef ngx_int_t (*ngx_http_llm_data_pt)(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, u_char *pos, size_t size);
+
+
 extern ngx_module_t  ngx_http_llm_router_module;
 
 

@@ -33,6 +33,8 @@ static ngx_int_t ngx_http_llm_process_header(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_header_done(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_process_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_dechunk(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_http_llm_data_pt handler);
 static ngx_int_t ngx_http_llm_collect(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, u_char *pos, size_t size);
 static ngx_int_t ngx_http_llm_translate(ngx_http_request_t *r,
@@ -508,46 +510,17 @@ ngx_http_llm_process_body(ngx_http_request_t *r)
 
     if (u->headers_in.chunked) {
 
-        for ( ;; ) {
+        rc = ngx_http_llm_dechunk(r, ctx, ngx_http_llm_collect);
 
-#if (nginx_version >= 1027002)
-            rc = ngx_http_parse_chunked(r, buf, &ctx->chunked, 0);
-#else
-            rc = ngx_http_parse_chunked(r, buf, &ctx->chunked);
-#endif
-
-            if (rc == NGX_OK) {
-                size = buf->last - buf->pos;
-
-                if ((off_t) size > ctx->chunked.size) {
-                    size = (size_t) ctx->chunked.size;
-                }
-
-                rc = ngx_http_llm_collect(r, ctx, buf->pos, size);
-                if (rc != NGX_OK) {
-                    return rc;
-                }
-
-                buf->pos += size;
-                ctx->chunked.size -= size;
-
-                continue;
-            }
-
-            if (rc == NGX_DONE) {
-                done = 1;
-                break;
-            }
-
-            if (rc == NGX_AGAIN) {
-                break;
-            }
-
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "llm: provider \"%V\" sent an invalid chunked "
-                          "response", &ctx->provider->name);
-
+        if (rc == NGX_DECLINED) {
             return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+        }
+
+        if (rc == NGX_DONE) {
+            done = 1;
+
+        } else if (rc != NGX_AGAIN) {
+            return rc;
         }
 
     } else {
@@ -583,6 +556,64 @@ ngx_http_llm_process_body(ngx_http_request_t *r)
     u->keepalive = !u->headers_in.connection_close;
 
     return ngx_http_llm_translate(r, ctx);
+}
+
+
+/*
+ * Removes the chunked framing from the bytes in u->buffer and hands the
+ * data to the handler: NGX_DONE when the body is complete, NGX_AGAIN when
+ * more is to come, NGX_DECLINED for an invalid framing, or the handler's
+ * own error.
+ */
+
+static ngx_int_t
+ngx_http_llm_dechunk(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_http_llm_data_pt handler)
+{
+    size_t      size;
+    ngx_int_t   rc;
+    ngx_buf_t  *buf;
+
+    buf = &r->upstream->buffer;
+
+    for ( ;; ) {
+
+#if (nginx_version >= 1027002)
+        rc = ngx_http_parse_chunked(r, buf, &ctx->chunked, 0);
+#else
+        rc = ngx_http_parse_chunked(r, buf, &ctx->chunked);
+#endif
+
+        if (rc == NGX_OK) {
+            size = buf->last - buf->pos;
+
+            if ((off_t) size > ctx->chunked.size) {
+                size = (size_t) ctx->chunked.size;
+            }
+
+            if (size) {
+                rc = handler(r, ctx, buf->pos, size);
+                if (rc != NGX_OK) {
+                    return rc;
+                }
+            }
+
+            buf->pos += size;
+            ctx->chunked.size -= size;
+
+            continue;
+        }
+
+        if (rc == NGX_DONE || rc == NGX_AGAIN) {
+            return rc;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llm: provider \"%V\" sent an invalid chunked "
+                      "response", &ctx->provider->name);
+
+        return NGX_DECLINED;
+    }
 }
 
 
@@ -896,49 +927,13 @@ ngx_http_llm_input_filter(void *data, ssize_t bytes)
 
     } else {
 
-        for ( ;; ) {
+        rc = ngx_http_llm_dechunk(r, ctx, ngx_http_llm_body_data);
 
-#if (nginx_version >= 1027002)
-            rc = ngx_http_parse_chunked(r, buf, &ctx->chunked, 0);
-#else
-            rc = ngx_http_parse_chunked(r, buf, &ctx->chunked);
-#endif
+        if (rc == NGX_DONE) {
+            u->keepalive = !u->headers_in.connection_close;
+            u->length = 0;
 
-            if (rc == NGX_OK) {
-
-                size = buf->last - buf->pos;
-
-                if ((off_t) size > ctx->chunked.size) {
-                    size = (size_t) ctx->chunked.size;
-                }
-
-                if (size
-                    && ngx_http_llm_body_data(r, ctx, buf->pos, size)
-                       != NGX_OK)
-                {
-                    return NGX_ERROR;
-                }
-
-                buf->pos += size;
-                ctx->chunked.size -= size;
-
-                continue;
-            }
-
-            if (rc == NGX_DONE) {
-                u->keepalive = !u->headers_in.connection_close;
-                u->length = 0;
-                break;
-            }
-
-            if (rc == NGX_AGAIN) {
-                break;
-            }
-
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "llm: provider \"%V\" sent an invalid chunked "
-                          "response", &ctx->provider->name);
-
+        } else if (rc != NGX_AGAIN) {
             return NGX_ERROR;
         }
     }

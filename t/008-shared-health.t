@@ -15,49 +15,11 @@ workers(2);
 our $EchoModule = $ENV{TEST_NGINX_ECHO_MODULE}
                   || '/usr/lib/nginx/modules/ngx_http_echo_module.so';
 
-# Each provider answers with its own name.  "flaky" fails when the prompt
-# says "fail"; "backup" takes its time when the prompt says "sleep".
+# "flaky" fails when the prompt says "fail"; "backup" always answers.
 our $HttpConfig = <<'_EOC_';
     map $request_body $flaky {
         "~fail"    fail;
         default    ok;
-    }
-
-    map $request_body $backup {
-        "~sleep"   sleep;
-        default    now;
-    }
-
-    llm_provider fast {
-        type     openai;
-        url      http://127.0.0.1:1985/fast;
-        api_key  env:LLM_TEST_KEY;
-    }
-
-    llm_provider smart {
-        type     openai;
-        url      http://127.0.0.1:1985/smart;
-        api_key  env:LLM_TEST_KEY;
-    }
-
-    llm_provider slowish {
-        type     openai;
-        url      http://127.0.0.1:1985/slowish;
-        api_key  env:LLM_TEST_KEY;
-    }
-
-    llm_provider premium {
-        type     openai;
-        url      http://127.0.0.1:1985/premium;
-        api_key  env:LLM_TEST_KEY;
-        price    15 75;
-    }
-
-    llm_provider budget {
-        type     mistral;
-        url      http://127.0.0.1:1985/budget;
-        api_key  env:LLM_TEST_KEY;
-        price    0.25 0.25;
     }
 
     llm_provider flaky {
@@ -78,16 +40,6 @@ our $HttpConfig = <<'_EOC_';
         listen 127.0.0.1:1985;
         error_log logs/mock.log info;
 
-        location /fast/ { echo "fast"; }
-        location /smart/ { echo "smart"; }
-        location /premium/ { echo "premium"; }
-        location /budget/ { echo "budget"; }
-
-        location /slowish/ {
-            echo_sleep 0.3;
-            echo "slowish";
-        }
-
         location /flaky/ {
             echo_read_request_body;
             echo_exec /_flaky/$flaky;
@@ -96,17 +48,7 @@ our $HttpConfig = <<'_EOC_';
         location = /_flaky/fail { return 500; }
         location = /_flaky/ok { echo "flaky"; }
 
-        location /backup/ {
-            echo_read_request_body;
-            echo_exec /_backup/$backup;
-        }
-
-        location = /_backup/now { echo "backup"; }
-
-        location = /_backup/sleep {
-            echo_sleep 1.2;
-            echo "backup";
-        }
+        location /backup/ { echo "backup"; }
     }
 _EOC_
 
