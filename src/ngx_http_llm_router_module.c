@@ -1302,8 +1302,9 @@ ngx_http_llm_pool_alloc(void *data, size_t size)
 /*
  * Every error answer of a gateway location, whether NGINX or the module
  * produced it (413, 404, 502, 504...), leaves as an OpenAI-style JSON
- * error body.  A provider's own error answer is translated by the
- * upstream input filter; here it only gets the JSON content type.
+ * error body.  A provider's own error answer is translated on the
+ * upstream side; here it only gets the JSON content type.  The filter
+ * also adds the X-LLM-* headers and the headers of translated streams.
  */
 
 static ngx_int_t
