@@ -394,6 +394,18 @@ llm_json_check_string(const llm_uchar_t *p, const llm_uchar_t *last)
 
     while (p < last) {
 
+        /* plain ASCII, the bulk of any prompt, in a tight loop */
+
+        while (p < last && *p >= 0x20 && *p < 0x80 && *p != '"'
+               && *p != '\\')
+        {
+            p++;
+        }
+
+        if (p == last) {
+            break;
+        }
+
         if (*p == '"') {
             return p + 1;
         }
