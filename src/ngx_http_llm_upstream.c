@@ -1154,10 +1154,8 @@ ngx_http_llm_stream_end(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     }
 
     if (rc == 0 && !ctx->stream->done
-        && ngx_strcmp(ctx->provider->adapter->name, "gemini") != 0)
+        && !ctx->provider->adapter->stream_ends_with_body)
     {
-        /* only Gemini ends its streams with the body */
-
         rc = NGX_HTTP_BAD_GATEWAY;
 
         ngx_http_llm_set_error(r, ctx, rc, "api_error", "stream_cut",

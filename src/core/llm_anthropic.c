@@ -98,7 +98,8 @@ const llm_adapter_t  llm_anthropic_adapter = {
     llm_anthropic_encode,
     llm_anthropic_error,
     llm_anthropic_decode,
-    llm_anthropic_stream
+    llm_anthropic_stream,
+    0
 };
 
 

@@ -67,7 +67,8 @@ const llm_adapter_t  llm_cohere_adapter = {
     llm_cohere_encode,
     llm_cohere_error,
     llm_cohere_decode,
-    llm_cohere_stream
+    llm_cohere_stream,
+    0
 };
 
 

@@ -333,6 +333,13 @@ typedef struct {
      */
     int         (*stream_event)(llm_stream_t *st, const llm_sse_event_t *ev,
                                 llm_stream_out_t *out, llm_error_t *err);
+
+    /*
+     * The provider has no end-of-stream event: the end of the response
+     * body ends the stream normally (Gemini).  Otherwise a body that ends
+     * before stream_event returned LLM_DONE is a cut stream.
+     */
+    unsigned      stream_ends_with_body:1;
 } llm_adapter_t;
 
 

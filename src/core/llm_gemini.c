@@ -94,7 +94,8 @@ const llm_adapter_t  llm_gemini_adapter = {
     llm_gemini_encode,
     llm_gemini_error,
     llm_gemini_decode,
-    llm_gemini_stream
+    llm_gemini_stream,
+    1
 };
 
 

@@ -28,7 +28,8 @@ const llm_adapter_t  llm_mistral_adapter = {
     llm_mistral_encode,
     llm_compat_error,
     NULL,
-    llm_mistral_stream_event
+    llm_mistral_stream_event,
+    0
 };
 
 

@@ -44,7 +44,8 @@ const llm_adapter_t  llm_openai_adapter = {
     llm_openai_encode,
     llm_compat_error,
     NULL,
-    llm_openai_stream_event
+    llm_openai_stream_event,
+    0
 };
 
 
