@@ -1583,7 +1583,6 @@ llm_anthropic_decode_content(const cJSON *content, llm_pool_t *pool,
     llm_choice_t *ch, llm_error_t *err)
 {
     int               text;
-    char             *s;
     size_t            n, k;
     llm_out_t         out;
     const char       *type;
@@ -1675,14 +1674,7 @@ llm_anthropic_decode_content(const cJSON *content, llm_pool_t *pool,
             tc->arguments = "{}";
 
         } else {
-            s = cJSON_PrintUnformatted(input);
-            if (s == NULL) {
-                goto nomem;
-            }
-
-            tc->arguments = llm_pstrdup(pool, s, strlen(s));
-
-            cJSON_free(s);
+            tc->arguments = llm_json_print(input, pool, NULL);
 
             if (tc->arguments == NULL) {
                 goto nomem;

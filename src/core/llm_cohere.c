@@ -1204,13 +1204,7 @@ llm_cohere_calls(const cJSON *calls, const char *seed, llm_pool_t *pool,
             tc->arguments = args->valuestring;
 
         } else {
-            s = cJSON_PrintUnformatted(args);
-            if (s == NULL) {
-                return llm_cohere_nomem(err);
-            }
-
-            tc->arguments = llm_pstrdup(pool, s, strlen(s));
-            cJSON_free(s);
+            tc->arguments = llm_json_print(args, pool, NULL);
 
             if (tc->arguments == NULL) {
                 return llm_cohere_nomem(err);

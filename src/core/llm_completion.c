@@ -258,13 +258,15 @@ llm_completion_respond(const llm_completion_t *c, llm_pool_t *pool,
 cJSON *
 llm_json_parse_strict(const char *json, size_t len)
 {
+    cJSON  *root;
+
     if (json == NULL || len == 0
-        || llm_json_validate(json, len, NULL) != LLM_OK)
+        || llm_json_parse(json, len, &root, NULL) != LLM_OK)
     {
         return NULL;
     }
 
-    return cJSON_ParseWithLength(json, len);
+    return root;
 }
 
 
@@ -594,27 +596,13 @@ int
 llm_json_body(const cJSON *root, llm_pool_t *pool, llm_http_request_t *out,
     llm_error_t *err)
 {
-    char  *s;
+    out->body = llm_json_print(root, pool, &out->body_len);
 
-    s = cJSON_PrintUnformatted(root);
-
-    if (s == NULL) {
-        goto nomem;
+    if (out->body != NULL) {
+        return LLM_OK;
     }
 
-    out->body_len = strlen(s);
-    out->body = llm_pstrdup(pool, s, out->body_len);
-
-    cJSON_free(s);
-
-    if (out->body == NULL) {
-        out->body_len = 0;
-        goto nomem;
-    }
-
-    return LLM_OK;
-
-nomem:
+    out->body_len = 0;
 
     llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
 

@@ -1698,13 +1698,7 @@ llm_gemini_candidate(const cJSON *cand, size_t n, const char *seed,
             call->arguments = "{}";
 
         } else {
-            s = cJSON_PrintUnformatted(args);
-            if (s == NULL) {
-                return llm_gemini_nomem(err);
-            }
-
-            call->arguments = llm_pstrdup(pool, s, strlen(s));
-            cJSON_free(s);
+            call->arguments = llm_json_print(args, pool, NULL);
 
             if (call->arguments == NULL) {
                 return llm_gemini_nomem(err);

@@ -45,6 +45,19 @@ void llm_out_cstr(llm_out_t *out, const char *s);
 void llm_out_str(llm_out_t *out, const char *s, size_t len);
 char *llm_out_alloc(llm_out_t *out, llm_pool_t *pool);
 
+/*
+ * The JSON text of a cJSON tree, NUL-terminated, on the pool: what
+ * cJSON_PrintUnformatted() prints, except that bytes that are not UTF-8
+ * become U+FFFD, so the text is always strict JSON.
+ */
+char *llm_json_print(const cJSON *item, llm_pool_t *pool, size_t *len);
+
+/*
+ * Length of the leading run of bytes that stand for themselves inside a
+ * JSON string: printable ASCII other than '"' and '\'.
+ */
+size_t llm_json_plain_run(const unsigned char *p, size_t len);
+
 /* length of the valid UTF-8 sequence at p (1..4), 0 if invalid */
 size_t llm_utf8_len(const unsigned char *p, size_t len);
 
@@ -57,6 +70,15 @@ size_t llm_utf8_trim(const char *s, size_t len);
  * first offending byte.
  */
 int llm_json_validate(const char *json, size_t len, size_t *off);
+
+/*
+ * Validation as above and the cJSON tree in one pass: the tree that
+ * cJSON_ParseWithLength() builds.  Returns LLM_OK with *root set (free it
+ * with cJSON_Delete), LLM_ERROR for a syntax error (*off as above), or
+ * LLM_DECLINED for valid JSON that cJSON does not take (a lone surrogate
+ * escape) or when out of memory.
+ */
+int llm_json_parse(const char *json, size_t len, cJSON **root, size_t *off);
 
 /*
  * Raw scanner over a validated JSON object (json may start with

@@ -4,9 +4,18 @@
  */
 
 
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "llm_internal.h"
+
+
+#define LLM_JSON_ONES   0x0101010101010101ULL
+#define LLM_JSON_HIGHS  0x8080808080808080ULL
 
 
 typedef unsigned char  llm_uchar_t;
@@ -37,11 +46,50 @@ static const llm_uchar_t *llm_json_skip_value(const llm_uchar_t *p,
     const llm_uchar_t *last);
 static int llm_json_hex4(const llm_uchar_t *p, const llm_uchar_t *last,
     unsigned *v);
+static void llm_json_print_item(llm_out_t *out, const cJSON *item);
+static void llm_json_print_number(llm_out_t *out, const cJSON *item);
 static int llm_json_key_eq(const llm_uchar_t *p, const llm_uchar_t *last,
     const char *name);
 
 
 static const char  llm_hex[] = "0123456789abcdef";
+
+
+size_t
+llm_json_plain_run(const unsigned char *p, size_t len)
+{
+    uint64_t            x, q, b, c;
+    const llm_uchar_t  *s, *last;
+
+    s = p;
+    last = p + len;
+
+    /* eight bytes at a time: no '"', no '\', nothing below 0x20 or above 0x7f */
+
+    while (last - p >= 8) {
+        memcpy(&x, p, 8);
+
+        q = x ^ (LLM_JSON_ONES * '"');
+        b = x ^ (LLM_JSON_ONES * '\\');
+
+        c = ((q - LLM_JSON_ONES) & ~q)
+            | ((b - LLM_JSON_ONES) & ~b)
+            | ((x - LLM_JSON_ONES * 0x20) & ~x)
+            | x;
+
+        if (c & LLM_JSON_HIGHS) {
+            break;
+        }
+
+        p += 8;
+    }
+
+    while (p < last && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
+        p++;
+    }
+
+    return (size_t) (p - s);
+}
 
 
 void *
@@ -256,15 +304,21 @@ llm_json_escape(char *dst, size_t size, const char *src, size_t len)
     last = p + len;
 
     while (p < last) {
-        s = buf;
+        n = llm_json_plain_run(p, (size_t) (last - p));
 
-        if (*p == '"' || *p == '\\') {
+        if (n) {
+            s = (const char *) p;
+            p += n;
+
+        } else if (*p == '"' || *p == '\\') {
+            s = buf;
             buf[0] = '\\';
             buf[1] = (char) *p;
             n = 2;
             p++;
 
         } else if (*p < 0x20) {
+            s = buf;
             buf[0] = '\\';
             n = 2;
 
@@ -394,13 +448,9 @@ llm_json_check_string(const llm_uchar_t *p, const llm_uchar_t *last)
 
     while (p < last) {
 
-        /* plain ASCII, the bulk of any prompt, in a tight loop */
+        /* plain ASCII, the bulk of any prompt */
 
-        while (p < last && *p >= 0x20 && *p < 0x80 && *p != '"'
-               && *p != '\\')
-        {
-            p++;
-        }
+        p += llm_json_plain_run(p, (size_t) (last - p));
 
         if (p == last) {
             break;
@@ -937,5 +987,137 @@ llm_json_member(const char *json, size_t len, const char *name,
         }
 
         p++;
+    }
+}
+
+
+char *
+llm_json_print(const cJSON *item, llm_pool_t *pool, size_t *len)
+{
+    llm_out_t  out;
+
+    /* the two passes of llm_out_t: measure, then write */
+
+    memset(&out, 0, sizeof(llm_out_t));
+
+    llm_json_print_item(&out, item);
+
+    if (llm_out_alloc(&out, pool) == NULL) {
+        return NULL;
+    }
+
+    llm_json_print_item(&out, item);
+
+    out.buf[out.len] = '\0';
+
+    if (len != NULL) {
+        *len = out.len;
+    }
+
+    return out.buf;
+}
+
+
+static void
+llm_json_print_item(llm_out_t *out, const cJSON *item)
+{
+    const char   *s;
+    const cJSON  *child;
+
+    switch (item->type & 0xff) {
+
+    case cJSON_False:
+        llm_out_raw(out, "false", 5);
+        break;
+
+    case cJSON_True:
+        llm_out_raw(out, "true", 4);
+        break;
+
+    case cJSON_Number:
+        llm_json_print_number(out, item);
+        break;
+
+    case cJSON_String:
+        s = (item->valuestring != NULL) ? item->valuestring : "";
+        llm_out_str(out, s, strlen(s));
+        break;
+
+    case cJSON_Raw:
+        if (item->valuestring != NULL) {
+            llm_out_cstr(out, item->valuestring);
+        }
+
+        break;
+
+    case cJSON_Array:
+        llm_out_raw(out, "[", 1);
+
+        for (child = item->child; child != NULL; child = child->next) {
+            llm_json_print_item(out, child);
+
+            if (child->next != NULL) {
+                llm_out_raw(out, ",", 1);
+            }
+        }
+
+        llm_out_raw(out, "]", 1);
+        break;
+
+    case cJSON_Object:
+        llm_out_raw(out, "{", 1);
+
+        for (child = item->child; child != NULL; child = child->next) {
+            s = (child->string != NULL) ? child->string : "";
+            llm_out_str(out, s, strlen(s));
+            llm_out_raw(out, ":", 1);
+
+            llm_json_print_item(out, child);
+
+            if (child->next != NULL) {
+                llm_out_raw(out, ",", 1);
+            }
+        }
+
+        llm_out_raw(out, "}", 1);
+        break;
+
+    default:
+        llm_out_raw(out, "null", 4);
+        break;
+    }
+}
+
+
+/* the digits cJSON prints: 15 significant digits, 17 when 15 lose */
+
+static void
+llm_json_print_number(llm_out_t *out, const cJSON *item)
+{
+    int     n;
+    char    buf[32];
+    double  d, t, e;
+
+    d = item->valuedouble;
+
+    if (isnan(d) || isinf(d)) {
+        llm_out_raw(out, "null", 4);
+        return;
+    }
+
+    n = snprintf(buf, sizeof(buf), "%1.15g", d);
+    t = strtod(buf, NULL);
+
+    /* cJSON's test: equal within an epsilon of the larger magnitude */
+
+    e = (t < 0 ? -t : t) > (d < 0 ? -d : d) ? (t < 0 ? -t : t)
+                                              : (d < 0 ? -d : d);
+
+    if ((t > d ? t - d : d - t) > e * DBL_EPSILON) {
+        n = snprintf(buf, sizeof(buf), "%1.17g", d);
+    }
+
+    if (n > 0 && (size_t) n < sizeof(buf)) {
+        llm_out_raw(out, buf, (size_t) n);
     }
 }

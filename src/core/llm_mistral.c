@@ -93,7 +93,6 @@ static int
 llm_mistral_rewrite(const llm_request_t *req, const char *model,
     llm_pool_t *pool, llm_http_request_t *out)
 {
-    char    *s;
     cJSON   *root, *item;
     size_t   i;
 
@@ -132,17 +131,8 @@ llm_mistral_rewrite(const llm_request_t *req, const char *model,
         }
     }
 
-    s = cJSON_PrintUnformatted(root);
+    out->body = llm_json_print(root, pool, &out->body_len);
     cJSON_Delete(root);
-
-    if (s == NULL) {
-        return LLM_ERROR;
-    }
-
-    out->body_len = strlen(s);
-    out->body = llm_pstrdup(pool, s, out->body_len);
-
-    cJSON_free(s);
 
     return (out->body != NULL) ? LLM_OK : LLM_ERROR;
 

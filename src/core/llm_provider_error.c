@@ -116,10 +116,8 @@ llm_compat_error(int status, const char *body, size_t len,
     root = NULL;
     e = NULL;
 
-    if (body != NULL && len > 0
-        && llm_json_validate(body, len, NULL) == LLM_OK)
-    {
-        root = cJSON_ParseWithLength(body, len);
+    if (body != NULL && len > 0) {
+        (void) llm_json_parse(body, len, &root, NULL);
     }
 
     if (root != NULL) {

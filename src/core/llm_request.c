@@ -84,6 +84,7 @@ int
 llm_request_parse(llm_request_t *req, const char *body, size_t len,
     llm_error_t *err)
 {
+    int           rc;
     cJSON        *root;
     size_t        off, bom;
     const cJSON  *item;
@@ -119,7 +120,9 @@ llm_request_parse(llm_request_t *req, const char *body, size_t len,
         return LLM_ERROR;
     }
 
-    if (llm_json_validate(body, len, &off) != LLM_OK) {
+    rc = llm_json_parse(body, len, &root, &off);
+
+    if (rc == LLM_ERROR) {
         llm_error_set(err, 400, LLM_INVALID, NULL, NULL,
                       "The request body is not valid JSON "
                       "(syntax error at byte %lu)",
@@ -127,9 +130,7 @@ llm_request_parse(llm_request_t *req, const char *body, size_t len,
         return LLM_ERROR;
     }
 
-    root = cJSON_ParseWithLength(body, len);
-
-    if (root == NULL) {
+    if (rc != LLM_OK) {
         /* nesting, a number cJSON cannot read, a bad surrogate, ENOMEM */
         llm_error_set(err, 400, LLM_INVALID, NULL, NULL,
                       "The request body is not valid JSON "

@@ -4,6 +4,7 @@
  */
 
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "test_util.h"
@@ -33,6 +34,15 @@ static void test_escape_invalid_utf8(void **state);
 static void test_escape_short_buffer(void **state);
 static void test_utf8_trim(void **state);
 static void test_validate(void **state);
+static void test_parse_like_validate(void **state);
+static void test_parse_tree(void **state);
+static void test_parse_strings(void **state);
+static void test_parse_declined(void **state);
+static void test_parse_depth(void **state);
+static void test_parse_long_number(void **state);
+static void test_print(void **state);
+static void test_print_invalid_utf8(void **state);
+static void test_plain_run(void **state);
 static void test_member(void **state);
 static void test_member_span(void **state);
 static void test_object_open(void **state);
@@ -249,6 +259,291 @@ test_validate(void **state)
 }
 
 
+/* the one-pass parser gives the validator's verdict and offset */
+
+static void
+test_parse_like_validate(void **state)
+{
+    int                     rc;
+    cJSON                  *root;
+    size_t                  i, off;
+    const test_validate_t  *t;
+
+    (void) state;
+
+    for (i = 0; i < sizeof(test_validate_cases) / sizeof(test_validate_t);
+         i++)
+    {
+        t = &test_validate_cases[i];
+
+        off = 12345;
+        rc = llm_json_parse(t->json, t->len, &root, &off);
+
+        if (rc != t->rc) {
+            fail_msg("%s: %d, not %d", t->name, rc, t->rc);
+        }
+
+        if (t->rc == LLM_ERROR) {
+            assert_null(root);
+
+            if (off != t->off) {
+                fail_msg("%s: offset %zu, not %zu", t->name, off, t->off);
+            }
+
+        } else {
+            assert_non_null(root);
+            cJSON_Delete(root);
+        }
+    }
+}
+
+
+static void
+test_parse_tree(void **state)
+{
+    cJSON        *root, *a;
+    const cJSON  *item;
+
+    static const char  json[] =
+        " {\"a\" : [1, -0.5e+3, true, false, null, {}, []],"
+        " \"k\":\"v1\", \"k\":\"v2\", \"big\":3e9} ";
+
+    (void) state;
+
+    assert_int_equal(llm_json_parse(json, TEST_LEN(json), &root, NULL),
+                     LLM_OK);
+
+    assert_true(cJSON_IsObject(root));
+    assert_null(root->string);
+
+    a = root->child;
+    assert_string_equal(a->string, "a");
+    assert_int_equal(cJSON_GetArraySize(a), 7);
+
+    item = cJSON_GetArrayItem(a, 0);
+    assert_true(cJSON_IsNumber(item));
+    assert_int_equal(item->valueint, 1);
+    assert_true(cJSON_GetArrayItem(a, 1)->valuedouble == -500.0);
+    assert_true(cJSON_IsTrue(cJSON_GetArrayItem(a, 2)));
+    assert_true(cJSON_IsFalse(cJSON_GetArrayItem(a, 3)));
+    assert_true(cJSON_IsNull(cJSON_GetArrayItem(a, 4)));
+    assert_true(cJSON_IsObject(cJSON_GetArrayItem(a, 5)));
+    assert_null(cJSON_GetArrayItem(a, 5)->child);
+    assert_true(cJSON_IsArray(cJSON_GetArrayItem(a, 6)));
+
+    /* duplicates are kept, in order, as cJSON keeps them */
+
+    assert_string_equal(a->next->valuestring, "v1");
+    assert_string_equal(a->next->next->string, "k");
+    assert_string_equal(a->next->next->valuestring, "v2");
+
+    /* valueint saturates as cJSON's does */
+
+    item = cJSON_GetObjectItemCaseSensitive(root, "big");
+    assert_true(item->valuedouble == 3e9);
+    assert_int_equal(item->valueint, 2147483647);
+
+    /* the list invariant cJSON's own functions rely on: head->prev = tail */
+
+    assert_ptr_equal(a->child->prev, cJSON_GetArrayItem(a, 6));
+    assert_true(cJSON_AddItemToArray(a, cJSON_CreateNull()));
+    assert_int_equal(cJSON_GetArraySize(a), 8);
+
+    cJSON_Delete(root);
+}
+
+
+static void
+test_parse_strings(void **state)
+{
+    cJSON  *root;
+
+    static const char  json[] =
+        "[\"\\ud83d\\ude00 \\u00e9\\n\\t\\\"\\\\\\/\\b\\f\\r\","
+        " \"caf\xc3\xa9\", \"x\\u0000y\", \"\"]";
+
+    (void) state;
+
+    assert_int_equal(llm_json_parse(json, TEST_LEN(json), &root, NULL),
+                     LLM_OK);
+
+    assert_string_equal(cJSON_GetArrayItem(root, 0)->valuestring,
+                        "\xf0\x9f\x98\x80 \xc3\xa9\n\t\"\\/\b\f\r");
+    assert_string_equal(cJSON_GetArrayItem(root, 1)->valuestring,
+                        "caf\xc3\xa9");
+
+    /* an escaped NUL ends the C string, as in cJSON */
+
+    assert_string_equal(cJSON_GetArrayItem(root, 2)->valuestring, "x");
+    assert_string_equal(cJSON_GetArrayItem(root, 3)->valuestring, "");
+
+    cJSON_Delete(root);
+}
+
+
+static void
+test_parse_declined(void **state)
+{
+    cJSON   *root;
+    size_t   off;
+
+    (void) state;
+
+    /* valid JSON that cJSON does not take: lone or mismatched surrogates */
+
+    assert_int_equal(llm_json_parse("[\"\\ud800\"]", 10, &root, NULL),
+                     LLM_DECLINED);
+    assert_null(root);
+    assert_int_equal(llm_json_parse("[\"\\udc00\"]", 10, &root, NULL),
+                     LLM_DECLINED);
+    assert_int_equal(llm_json_parse("[\"\\ud800\\u0041\"]", 16, &root,
+                                    NULL),
+                     LLM_DECLINED);
+
+    /* but a syntax error anywhere is a syntax error, at its offset */
+
+    off = 0;
+    assert_int_equal(llm_json_parse("[\"\\ud800\\q\"]", 12, &root, &off),
+                     LLM_ERROR);
+    assert_int_equal(off, 1);
+
+    off = 0;
+    assert_int_equal(llm_json_parse("[\"\\ud800\",]", 11, &root, &off),
+                     LLM_ERROR);
+    assert_int_equal(off, 10);
+}
+
+
+static void
+test_parse_depth(void **state)
+{
+    char    *json;
+    cJSON   *root;
+    size_t   n, off;
+
+    (void) state;
+
+    n = LLM_JSON_MAX_DEPTH + 1;
+
+    json = malloc(2 * n);
+    assert_non_null(json);
+
+    memset(json, '[', n);
+    memset(json + n, ']', n);
+
+    off = 0;
+    assert_int_equal(llm_json_parse(json, 2 * n, &root, &off), LLM_ERROR);
+    assert_int_equal(off, LLM_JSON_MAX_DEPTH);
+
+    assert_int_equal(llm_json_parse(json + 1, 2 * n - 2, &root, NULL),
+                     LLM_OK);
+    cJSON_Delete(root);
+
+    free(json);
+}
+
+
+static void
+test_parse_long_number(void **state)
+{
+    char    json[300];
+    cJSON   *root;
+
+    (void) state;
+
+    json[0] = '[';
+    memset(json + 1, '9', 200);
+    memcpy(json + 201, ".5e-190]", 8);
+
+    assert_int_equal(llm_json_parse(json, 209, &root, NULL), LLM_OK);
+    assert_true(root->child->valuedouble > 9.9e9
+                && root->child->valuedouble < 1.1e10);
+
+    cJSON_Delete(root);
+}
+
+
+static void
+test_print(void **state)
+{
+    char        *s, *ref;
+    cJSON       *root;
+    size_t       len;
+    test_ctx_t  *ctx;
+
+    static const char  json[] =
+        "{\"a\":[1,-0.5,0.1,1e300,-0,2147483648,1.5e-7,true,false,null],"
+        "\"s\":\"\\u00e9\\n\\u0001\\\"\\\\/\\ud83d\\ude00\",\"o\":{},\"e\":[]}";
+
+    ctx = *state;
+
+    assert_int_equal(llm_json_parse(json, TEST_LEN(json), &root, NULL),
+                     LLM_OK);
+
+    s = llm_json_print(root, &ctx->pool, &len);
+    ref = cJSON_PrintUnformatted(root);
+
+    assert_non_null(s);
+    assert_string_equal(s, ref);
+    assert_int_equal(len, strlen(ref));
+
+    cJSON_free(ref);
+    cJSON_Delete(root);
+}
+
+
+static void
+test_print_invalid_utf8(void **state)
+{
+    char        *s;
+    cJSON       *root;
+    test_ctx_t  *ctx;
+
+    ctx = *state;
+
+    root = cJSON_CreateString("a\xc3(\xff");
+    assert_non_null(root);
+
+    s = llm_json_print(root, &ctx->pool, NULL);
+    assert_string_equal(s, "\"a\\ufffd(\\ufffd\"");
+
+    cJSON_Delete(root);
+}
+
+
+static void
+test_plain_run(void **state)
+{
+    (void) state;
+
+    assert_int_equal(llm_json_plain_run((const unsigned char *) "", 0), 0);
+    assert_int_equal(llm_json_plain_run(
+                         (const unsigned char *) "0123456789abcdefXYZ", 19),
+                     19);
+
+    /* each byte that needs attention stops the run, at every position */
+
+    assert_int_equal(llm_json_plain_run(
+                         (const unsigned char *) "0123456789\"bcdef", 16),
+                     10);
+    assert_int_equal(llm_json_plain_run(
+                         (const unsigned char *) "0123456\\89abcdef", 16),
+                     7);
+    assert_int_equal(llm_json_plain_run(
+                         (const unsigned char *) "01234567\x1f" "9abcdef", 16),
+                     8);
+    assert_int_equal(llm_json_plain_run(
+                         (const unsigned char *) "\xc3\xa9", 2),
+                     0);
+    assert_int_equal(llm_json_plain_run(
+                         (const unsigned char *) "abcdefghijklmno\x7f", 16),
+                     16);
+    assert_int_equal(llm_json_plain_run(
+                         (const unsigned char *) "abcdefghijklmno\x80", 16),
+                     15);
+}
+
+
 static void
 test_member(void **state)
 {
@@ -347,6 +642,15 @@ test_json_register(void)
                  &test_member_cases[i]);
     }
 
+    TEST_ADD(test_parse_like_validate);
+    TEST_ADD(test_parse_tree);
+    TEST_ADD(test_parse_strings);
+    TEST_ADD(test_parse_declined);
+    TEST_ADD(test_parse_depth);
+    TEST_ADD(test_parse_long_number);
+    TEST_ADD(test_print);
+    TEST_ADD(test_print_invalid_utf8);
+    TEST_ADD(test_plain_run);
     TEST_ADD(test_member_span);
     TEST_ADD(test_object_open);
 }

@@ -1,0 +1,694 @@
+
+/*
+ * ngx_http_llm_router_module: strict one-pass JSON parser.
+ *
+ * Checks RFC 8259 (UTF-8 included) and builds the cJSON tree in the same
+ * pass, so a request body is read once, not validated and then parsed
+ * again.  Strings are found with a word-at-a-time scan and copied with
+ * memcpy: a 100 KB prompt costs about as much as copying it.  The tree is
+ * what cJSON_ParseWithLength() would build for the same input.
+ */
+
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "llm_internal.h"
+
+
+typedef unsigned char  llm_uchar_t;
+
+
+#define LLM_JSON_ONES        0x0101010101010101ULL
+#define LLM_JSON_HIGHS       0x8080808080808080ULL
+
+typedef struct {
+    const llm_uchar_t  *start;
+    const llm_uchar_t  *pos;
+    const llm_uchar_t  *last;
+    int                 declined;
+} llm_json_parser_t;
+
+
+static const llm_uchar_t *llm_json_ws(const llm_uchar_t *p,
+    const llm_uchar_t *last);
+static const llm_uchar_t *llm_json_scan_string(llm_json_parser_t *jp,
+    const llm_uchar_t *p, int *escaped);
+static char *llm_json_string(llm_json_parser_t *jp);
+static size_t llm_json_unescape(char *dst, const llm_uchar_t *p,
+    const llm_uchar_t *last);
+static cJSON *llm_json_number(llm_json_parser_t *jp);
+static cJSON *llm_json_literal(llm_json_parser_t *jp);
+static int llm_json_hex(const llm_uchar_t *p, unsigned *v);
+
+
+int
+llm_json_parse(const char *json, size_t len, cJSON **root, size_t *off)
+{
+    char               *key, *s;
+    size_t              depth, o;
+    cJSON              *stack[LLM_JSON_MAX_DEPTH + 1];
+    cJSON              *item, *top;
+    llm_json_parser_t   jp;
+    const llm_uchar_t  *p, *last;
+
+    *root = NULL;
+
+    jp.start = (const llm_uchar_t *) json;
+    jp.last = jp.start + len;
+    jp.declined = 0;
+
+    last = jp.last;
+    p = jp.start;
+    depth = 0;
+    top = NULL;
+    key = NULL;
+
+    /*
+     * stack[0..depth) are the open containers; top is stack[depth - 1].
+     * The loop is at a value: the whole text, a member's value (key is
+     * set), or an array element.
+     */
+
+value:
+
+    p = llm_json_ws(p, last);
+
+    if (p == last) {
+        goto failed;
+    }
+
+    jp.pos = p;
+
+    switch (*p) {
+
+    case '{':
+    case '[':
+        if (depth == LLM_JSON_MAX_DEPTH) {
+            goto failed;
+        }
+
+        item = (*p == '{') ? cJSON_CreateObject() : cJSON_CreateArray();
+        jp.declined = (item == NULL);
+        break;
+
+    case '"':
+        s = llm_json_string(&jp);
+        if (s == NULL) {
+            item = NULL;
+            break;
+        }
+
+        item = cJSON_CreateNull();
+        if (item == NULL) {
+            cJSON_free(s);
+            jp.declined = 1;
+            break;
+        }
+
+        item->type = cJSON_String;
+        item->valuestring = s;
+        break;
+
+    case 't':
+    case 'f':
+    case 'n':
+        item = llm_json_literal(&jp);
+        break;
+
+    default:
+        item = llm_json_number(&jp);
+        break;
+    }
+
+    if (item == NULL) {
+        goto failed;
+    }
+
+    if (top == NULL) {
+        *root = item;
+
+    } else {
+        item->string = key;
+        key = NULL;
+        cJSON_AddItemToArray(top, item);
+    }
+
+    if (item->type == cJSON_Object || item->type == cJSON_Array) {
+        stack[depth++] = item;
+        top = item;
+        p = llm_json_ws(p + 1, last);
+
+        if (p == last) {
+            goto failed;
+        }
+
+        if (top->type == cJSON_Array) {
+            if (*p == ']') {
+                p++;
+                goto close;
+            }
+
+            goto value;
+        }
+
+        if (*p == '}') {
+            p++;
+            goto close;
+        }
+
+        goto member;
+    }
+
+    p = jp.pos;
+
+    goto next;
+
+member:
+
+    /* p is at a member's key */
+
+    if (*p != '"') {
+        goto failed;
+    }
+
+    jp.pos = p;
+
+    key = llm_json_string(&jp);
+    if (key == NULL) {
+        goto failed;
+    }
+
+    p = llm_json_ws(jp.pos, last);
+
+    if (p == last || *p != ':') {
+        goto failed;
+    }
+
+    p++;
+
+    goto value;
+
+close:
+
+    /* a container has just been closed at p - 1 */
+
+    depth--;
+    top = depth ? stack[depth - 1] : NULL;
+
+next:
+
+    /* after a value: a separator, the container's end, or the text's end */
+
+    p = llm_json_ws(p, last);
+
+    if (top == NULL) {
+        if (p != last) {
+            goto failed;
+        }
+
+        if (off != NULL) {
+            *off = len;
+        }
+
+        return LLM_OK;
+    }
+
+    if (p == last) {
+        goto failed;
+    }
+
+    if (top->type == cJSON_Object) {
+        if (*p == '}') {
+            p++;
+            goto close;
+        }
+
+        if (*p != ',') {
+            goto failed;
+        }
+
+        p = llm_json_ws(p + 1, last);
+
+        if (p == last) {
+            goto failed;
+        }
+
+        goto member;
+    }
+
+    if (*p == ']') {
+        p++;
+        goto close;
+    }
+
+    if (*p != ',') {
+        goto failed;
+    }
+
+    p++;
+
+    goto value;
+
+failed:
+
+    if (key != NULL) {
+        cJSON_free(key);
+    }
+
+    cJSON_Delete(*root);
+    *root = NULL;
+
+    if (off != NULL) {
+        *off = (size_t) (p - jp.start);
+    }
+
+    if (!jp.declined) {
+        return LLM_ERROR;
+    }
+
+    /*
+     * Out of memory, or JSON that cJSON does not take (a lone surrogate
+     * escape).  A syntax error further on still
+     * wins, so that the answer is the one the strict validator gives.
+     */
+
+    if (llm_json_validate(json, len, &o) != LLM_OK) {
+        if (off != NULL) {
+            *off = o;
+        }
+
+        return LLM_ERROR;
+    }
+
+    return LLM_DECLINED;
+}
+
+
+static const llm_uchar_t *
+llm_json_ws(const llm_uchar_t *p, const llm_uchar_t *last)
+{
+    while (p < last
+           && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    {
+        p++;
+    }
+
+    return p;
+}
+
+
+/*
+ * p is past the opening quote; returns the closing quote, or NULL when
+ * the string is not valid (jp->declined set when it is JSON that cJSON
+ * does not take).  *escaped tells whether the bytes between the quotes
+ * differ from the string's value.
+ */
+
+static const llm_uchar_t *
+llm_json_scan_string(llm_json_parser_t *jp, const llm_uchar_t *p,
+    int *escaped)
+{
+    size_t              n;
+    unsigned            v, w;
+    const llm_uchar_t  *last;
+
+    last = jp->last;
+    *escaped = 0;
+
+    for ( ;; ) {
+
+        /* plain ASCII, the bulk of any prompt */
+
+        p += llm_json_plain_run(p, (size_t) (last - p));
+
+        if (p == last) {
+            return NULL;
+        }
+
+        if (*p == '"') {
+            return p;
+        }
+
+        if (*p < 0x20) {
+            return NULL;
+        }
+
+        if (*p >= 0x80) {
+            n = llm_utf8_len(p, last - p);
+            if (n == 0) {
+                return NULL;
+            }
+
+            p += n;
+            continue;
+        }
+
+        /* an escape */
+
+        *escaped = 1;
+
+        if (last - p < 2) {
+            return NULL;
+        }
+
+        switch (p[1]) {
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't':
+            p += 2;
+            continue;
+
+        case 'u':
+            break;
+
+        default:
+            return NULL;
+        }
+
+        if (last - p < 6 || llm_json_hex(p + 2, &v) != LLM_OK) {
+            return NULL;
+        }
+
+        p += 6;
+
+        if (v < 0xd800 || v > 0xdfff) {
+            continue;
+        }
+
+        /* cJSON takes only a high surrogate followed by a low one */
+
+        if (v >= 0xdc00) {
+            jp->declined = 1;
+            return NULL;
+        }
+
+        if (last - p < 2 || p[0] != '\\' || p[1] != 'u') {
+            jp->declined = 1;
+            return NULL;
+        }
+
+        if (last - p < 6 || llm_json_hex(p + 2, &w) != LLM_OK) {
+            return NULL;
+        }
+
+        if (w < 0xdc00 || w > 0xdfff) {
+            jp->declined = 1;
+            return NULL;
+        }
+
+        p += 6;
+    }
+}
+
+
+/* jp->pos is at the opening quote; leaves it past the closing one */
+
+static char *
+llm_json_string(llm_json_parser_t *jp)
+{
+    int                 escaped;
+    char               *s;
+    size_t              n;
+    const llm_uchar_t  *p, *q;
+
+    p = jp->pos + 1;
+
+    q = llm_json_scan_string(jp, p, &escaped);
+    if (q == NULL) {
+        return NULL;
+    }
+
+    s = cJSON_malloc((size_t) (q - p) + 1);
+    if (s == NULL) {
+        jp->declined = 1;
+        return NULL;
+    }
+
+    if (escaped) {
+        n = llm_json_unescape(s, p, q);
+
+    } else {
+        n = (size_t) (q - p);
+        memcpy(s, p, n);
+    }
+
+    s[n] = '\0';
+
+    jp->pos = q + 1;
+
+    return s;
+}
+
+
+/* p..last was checked by llm_json_scan_string(); the value is no longer */
+
+static size_t
+llm_json_unescape(char *dst, const llm_uchar_t *p, const llm_uchar_t *last)
+{
+    char               *d;
+    size_t              n;
+    unsigned            v, w;
+    const llm_uchar_t  *e;
+
+    d = dst;
+
+    while (p < last) {
+        e = memchr(p, '\\', (size_t) (last - p));
+        if (e == NULL) {
+            e = last;
+        }
+
+        n = (size_t) (e - p);
+        memcpy(d, p, n);
+        d += n;
+        p = e;
+
+        if (p == last) {
+            break;
+        }
+
+        switch (p[1]) {
+        case 'b':
+            *d++ = '\b';
+            break;
+        case 'f':
+            *d++ = '\f';
+            break;
+        case 'n':
+            *d++ = '\n';
+            break;
+        case 'r':
+            *d++ = '\r';
+            break;
+        case 't':
+            *d++ = '\t';
+            break;
+        case 'u':
+            (void) llm_json_hex(p + 2, &v);
+
+            if (v >= 0xd800 && v <= 0xdbff) {
+                (void) llm_json_hex(p + 8, &w);
+                v = 0x10000 + ((v - 0xd800) << 10) + (w - 0xdc00);
+                p += 6;
+            }
+
+            if (v < 0x80) {
+                *d++ = (char) v;
+
+            } else if (v < 0x800) {
+                *d++ = (char) (0xc0 | (v >> 6));
+                *d++ = (char) (0x80 | (v & 0x3f));
+
+            } else if (v < 0x10000) {
+                *d++ = (char) (0xe0 | (v >> 12));
+                *d++ = (char) (0x80 | ((v >> 6) & 0x3f));
+                *d++ = (char) (0x80 | (v & 0x3f));
+
+            } else {
+                *d++ = (char) (0xf0 | (v >> 18));
+                *d++ = (char) (0x80 | ((v >> 12) & 0x3f));
+                *d++ = (char) (0x80 | ((v >> 6) & 0x3f));
+                *d++ = (char) (0x80 | (v & 0x3f));
+            }
+
+            p += 6;
+            continue;
+
+        default:
+            /* '"', '\', '/' */
+            *d++ = (char) p[1];
+            break;
+        }
+
+        p += 2;
+    }
+
+    return (size_t) (d - dst);
+}
+
+
+static cJSON *
+llm_json_number(llm_json_parser_t *jp)
+{
+    char                buf[64], *s;
+    size_t              n;
+    cJSON              *item;
+    const llm_uchar_t  *p, *last;
+
+    p = jp->pos;
+    last = jp->last;
+
+    if (p < last && *p == '-') {
+        p++;
+    }
+
+    if (p == last) {
+        return NULL;
+    }
+
+    if (*p == '0') {
+        p++;
+
+    } else if (*p >= '1' && *p <= '9') {
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+
+    } else {
+        return NULL;
+    }
+
+    if (p < last && *p == '.') {
+        p++;
+
+        if (p == last || *p < '0' || *p > '9') {
+            return NULL;
+        }
+
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+
+    if (p < last && (*p == 'e' || *p == 'E')) {
+        p++;
+
+        if (p < last && (*p == '+' || *p == '-')) {
+            p++;
+        }
+
+        if (p == last || *p < '0' || *p > '9') {
+            return NULL;
+        }
+
+        while (p < last && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+
+    /* strtod() wants a C string: short numbers are copied on the stack */
+
+    n = (size_t) (p - jp->pos);
+    s = (n < sizeof(buf)) ? buf : malloc(n + 1);
+
+    if (s == NULL) {
+        jp->declined = 1;
+        return NULL;
+    }
+
+    memcpy(s, jp->pos, n);
+    s[n] = '\0';
+
+    item = cJSON_CreateNumber(strtod(s, NULL));
+
+    if (s != buf) {
+        free(s);
+    }
+
+    if (item == NULL) {
+        jp->declined = 1;
+        return NULL;
+    }
+
+    jp->pos = p;
+
+    return item;
+}
+
+
+static cJSON *
+llm_json_literal(llm_json_parser_t *jp)
+{
+    size_t              n;
+    cJSON              *item;
+    const char         *lit;
+    const llm_uchar_t  *p;
+
+    p = jp->pos;
+
+    switch (*p) {
+    case 't':
+        lit = "true";
+        n = 4;
+        break;
+    case 'f':
+        lit = "false";
+        n = 5;
+        break;
+    default:
+        lit = "null";
+        n = 4;
+        break;
+    }
+
+    if ((size_t) (jp->last - p) < n || memcmp(p, lit, n) != 0) {
+        return NULL;
+    }
+
+    item = (*p == 't') ? cJSON_CreateTrue()
+           : (*p == 'f') ? cJSON_CreateFalse() : cJSON_CreateNull();
+
+    if (item == NULL) {
+        jp->declined = 1;
+        return NULL;
+    }
+
+    jp->pos = p + n;
+
+    return item;
+}
+
+
+static int
+llm_json_hex(const llm_uchar_t *p, unsigned *v)
+{
+    size_t       i;
+    unsigned     r;
+    llm_uchar_t  c;
+
+    r = 0;
+
+    for (i = 0; i < 4; i++) {
+        c = p[i];
+
+        if (c >= '0' && c <= '9') {
+            r = r * 16 + (c - '0');
+
+        } else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
+            r = r * 16 + ((c | 0x20) - 'a' + 10);
+
+        } else {
+            return LLM_ERROR;
+        }
+    }
+
+    *v = r;
+
+    return LLM_OK;
+}
