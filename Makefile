@@ -122,6 +122,7 @@ FUZZ_SECONDS ?= 20
 
 test: deps module certs
 	$(MAKE) -s -C tests/unit
+	$(MAKE) -s -C tests/unit PORTABLE=1
 	$(MAKE) -s -C fuzz smoke SECONDS=$(FUZZ_SECONDS)
 	$(call TEST_ENV,$(BUILD)/$(MODULE)) $(PROVE)
 	tests/sdk/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
@@ -134,6 +135,7 @@ sdk: deps module
 
 unit: deps
 	$(MAKE) -s -C tests/unit
+	$(MAKE) -s -C tests/unit PORTABLE=1
 
 integration: deps module certs
 	$(call TEST_ENV,$(BUILD)/$(MODULE)) $(PROVE)
