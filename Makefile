@@ -7,8 +7,9 @@
 #                        OpenAI SDK tests (installs what it needs)
 #   make test-asan       the same, module built with AddressSanitizer + UBSan
 #   make test-valgrind   the integration tests with NGINX under valgrind
+#   make bench           throughput, latency, streaming, memory and CPU cost
+#                        against proxy_pass and Portkey (build/bench/report.md)
 #   make bench-failover  kill and restart a provider under load: no errors
-#   make bench-stream    time to first token, memory per open stream
 #   make clean
 
 SHELL      := /bin/bash
@@ -37,7 +38,7 @@ SOURCES    := config $(wildcard $(TOP)/src/*.c $(TOP)/src/*.h \
 DEPS_STAMP := $(BUILD)/.deps
 
 .PHONY: all deps module run test unit integration sdk test-asan \
-        test-valgrind certs bench-failover bench-stream fuzz clean
+        test-valgrind certs bench bench-failover fuzz clean
 
 all: module
 
@@ -174,9 +175,11 @@ bench-failover: deps module
 	@cd tests/sdk && [ -d node_modules/openai ] || npm ci --no-audit --no-fund --loglevel=error
 	bench/failover.sh
 
-bench-stream: deps module
-	@cd tests/sdk && [ -d node_modules/openai ] || npm ci --no-audit --no-fund --loglevel=error
-	bench/stream.sh
+bench: deps module
+	@scripts/deps.sh bench
+	@cd bench/portkey && [ -d node_modules/@portkey-ai/gateway ] \
+	    || npm ci --no-audit --no-fund --loglevel=error
+	bench/bench.sh
 
 clean:
 	rm -rf $(BUILD) t/servroot

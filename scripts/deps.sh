@@ -15,7 +15,7 @@ test="libcmocka-dev openssl valgrind clang libclang-rt-14-dev perl
       libipc-run-perl libwww-perl liburi-perl liblist-moreutils-perl
       curl"
 
-bench="wrk libcurl4-openssl-dev"
+bench="wrk libcurl4-openssl-dev valgrind curl procps libnginx-mod-http-echo"
 
 groups="$*"
 [ -n "$groups" ] || groups="build test"
@@ -42,8 +42,10 @@ for p in $want; do
     fi
 done
 
-# Node.js and npm run the OpenAI SDK tests; any installation will do
-if [ "${want#*libcmocka-dev}" != "$want" ]; then
+# Node.js and npm run the OpenAI SDK tests and the Portkey gateway of the
+# benchmarks; any installation will do
+if [ "${want#*libcmocka-dev}" != "$want" ] || [ "${want#*wrk}" != "$want" ]
+then
     command -v node >/dev/null 2>&1 || missing="$missing nodejs"
     command -v npm >/dev/null 2>&1 || missing="$missing npm"
 fi

@@ -1,0 +1,507 @@
+#!/bin/sh
+#
+# make bench: the gateway against plain NGINX proxy_pass and the Portkey
+# gateway, on the same mock providers, in one run; prints one report and
+# keeps it in build/bench/report.md.
+#
+#   throughput   wrk (closed loop) against one NGINX worker: proxy_pass to
+#                the mock (the ceiling for anything built on NGINX), the
+#                module for each provider type, Portkey; 1 KB and 100 KB
+#                prompts; median of ROUNDS rounds
+#   latency      the same at one connection: what the module adds
+#   streaming    bench/stream-client.c (libcurl): time to first token and
+#                inter-token latency, through the gateway and straight to
+#                a paced mock; worker memory with many open streams
+#   cost         callgrind instruction counts per request of the
+#                translation core (bench/cost.c): they do not drift
+#
+# Usage: bench/bench.sh   (make bench installs what it needs and builds)
+#        ROUNDS=5 DURATION=5 CONNECTIONS=64 STREAMS=1000 bench/bench.sh
+
+set -e
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+nginx=${NGINX:-/usr/sbin/nginx}
+module=${MODULE:-$top/build/ngx_http_llm_router_module.so}
+echo_module=/usr/lib/nginx/modules/ngx_http_echo_module.so
+dir=$top/build/bench
+rounds=${ROUNDS:-3}
+duration=${DURATION:-3}
+connections=${CONNECTIONS:-32}
+streams=${STREAMS:-500}
+report=$dir/report.md
+
+rm -rf "$dir"
+mkdir -p "$dir/mock/logs" "$dir/gateway/logs" "$dir/data"
+
+cc -O2 -std=c99 -Wall -Wextra -Werror -o "$dir/stream-client" \
+    "$top/bench/stream-client.c" -lcurl
+cc -O2 -g -std=c99 -Wall -Wextra -Werror -I"$top/src/core" \
+    -o "$dir/cost" "$top/bench/cost.c" "$top"/src/core/*.c -lcjson
+
+
+# the mock providers: canned answers (~0.5 KB) and paced streams
+
+text="NGINX is a web server that can also be used as a reverse proxy, load balancer, mail proxy and HTTP cache. It was created by Igor Sysoev and first released in 2004. It is known for its high performance, stability, rich feature set, simple configuration and low resource consumption, which make it a good fit for the edge of a service."
+
+answer_openai='{"id":"chatcmpl-b","object":"chat.completion","created":1767225600,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"'$text'","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":250,"completion_tokens":80,"total_tokens":330}}'
+answer_anthropic='{"id":"msg_b","type":"message","role":"assistant","model":"claude-b","content":[{"type":"text","text":"'$text'"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":250,"output_tokens":80}}'
+answer_gemini='{"candidates":[{"content":{"role":"model","parts":[{"text":"'$text'"}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":250,"candidatesTokenCount":80,"totalTokenCount":330},"modelVersion":"gemini-b","responseId":"g-b"}'
+answer_cohere='{"id":"c-b","message":{"role":"assistant","content":[{"type":"text","text":"'$text'"}]},"finish_reason":"COMPLETE","usage":{"billed_units":{"input_tokens":250,"output_tokens":80}}}'
+
+for t in openai anthropic gemini cohere; do
+    eval "printf '%s' \"\$answer_$t\"" > "$dir/data/answer-$t.json"
+done
+cp "$dir/data/answer-openai.json" "$dir/data/answer-mistral.json"
+
+# an echo-module location body: $1 events, $2 seconds apart
+openai_stream() {
+    chunk='{"id":"chatcmpl-b","object":"chat.completion.chunk","created":1767225600,"model":"gpt-4o-mini","choices":[{"index":0,"delta":'
+    echo "echo -n 'data: $chunk{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\\n\\n'; echo_flush;"
+    i=0
+    while [ $i -lt "$1" ]; do
+        echo "echo_sleep $2; echo -n 'data: $chunk{\"content\":\" word\"},\"finish_reason\":null}]}\\n\\n'; echo_flush;"
+        i=$((i + 1))
+    done
+    echo "echo -n 'data: $chunk{},\"finish_reason\":\"stop\"}]}\\n\\ndata: [DONE]\\n\\n';"
+}
+
+anthropic_stream() {
+    echo "echo -n 'event: message_start\\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_b\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-b\",\"content\":[],\"usage\":{\"input_tokens\":10,\"output_tokens\":1}}}\\n\\n'; echo_flush;"
+    i=0
+    while [ $i -lt "$1" ]; do
+        echo "echo_sleep $2; echo -n 'event: content_block_delta\\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\" word\"}}\\n\\n'; echo_flush;"
+        i=$((i + 1))
+    done
+    echo "echo -n 'event: message_delta\\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":$1}}\\n\\nevent: message_stop\\ndata: {\"type\":\"message_stop\"}\\n\\n';"
+}
+
+cat > "$dir/mock/nginx.conf" <<CONF
+load_module $echo_module;
+worker_processes 1;
+error_log logs/error.log warn;
+pid nginx.pid;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    default_type application/json;
+    client_body_buffer_size 256k;
+    client_max_body_size 1m;
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:9401;
+        location /openai/ { return 200 '$answer_openai'; }
+        location /anthropic/ { return 200 '$answer_anthropic'; }
+        location /gemini/ { return 200 '$answer_gemini'; }
+        location /cohere/ { return 200 '$answer_cohere'; }
+        location /stream-openai/ {
+            default_type text/event-stream;
+            $(openai_stream 20 0.002)
+        }
+        location /stream-anthropic/ {
+            default_type text/event-stream;
+            $(anthropic_stream 20 0.002)
+        }
+        location /stream-short/ {
+            default_type text/event-stream;
+            $(anthropic_stream 100 0.01)
+        }
+        location /stream-long/ {
+            default_type text/event-stream;
+            $(anthropic_stream 1000 0.01)
+        }
+    }
+}
+CONF
+
+provider() {
+    echo "llm_provider $1 { type $2; url http://127.0.0.1:9401/$3; model $4; api_key off; keepalive 64; }"
+}
+
+cat > "$dir/gateway/nginx.conf" <<CONF
+load_module $module;
+worker_processes 1;
+error_log logs/error.log warn;
+pid nginx.pid;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    client_body_buffer_size 256k;
+    client_max_body_size 1m;
+    keepalive_requests 1000000;
+
+    upstream mock { server 127.0.0.1:9401; keepalive 64; }
+
+    $(provider openai openai openai/v1 gpt-4o-mini)
+    $(provider mistral mistral openai/v1 mistral-b)
+    $(provider anthropic anthropic anthropic/v1 claude-b)
+    $(provider gemini gemini gemini/v1beta gemini-b)
+    $(provider cohere cohere cohere/v2 command-b)
+    $(provider stream-openai openai stream-openai/v1 gpt-4o-mini)
+    $(provider stream-anthropic anthropic stream-anthropic/v1 claude-b)
+    $(provider stream-short anthropic stream-short/v1 claude-b)
+    $(provider stream-long anthropic stream-long/v1 claude-b)
+
+    server {
+        listen 127.0.0.1:9400;
+
+        location /proxy/ {
+            proxy_pass http://mock/openai/;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+
+        location /proxy-stream/ {
+            proxy_pass http://mock/;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }
+
+        location /v1/ {
+            llm_headers off;
+            llm_route openai mistral anthropic gemini cohere stream-openai
+                      stream-anthropic stream-short stream-long;
+        }
+    }
+}
+CONF
+
+pids=
+cleanup() {
+    for p in mock gateway; do
+        [ -f "$dir/$p/nginx.pid" ] && kill "$(cat "$dir/$p/nginx.pid")" \
+            2>/dev/null || true
+    done
+    [ -z "$pids" ] || kill $pids 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+# glibc hands freed heap memory back to the kernel and faults it in again
+# for the next large request: with 100 KB bodies that page-fault traffic,
+# not the work, decides the numbers (0.2x to 0.9x from run to run, for
+# proxy_pass as for the module).  Both NGINX instances keep their heap.
+export MALLOC_TRIM_THRESHOLD_=67108864
+export MALLOC_MMAP_THRESHOLD_=4194304
+
+"$nginx" -p "$dir/mock/" -c nginx.conf
+"$nginx" -p "$dir/gateway/" -c nginx.conf
+
+unset MALLOC_TRIM_THRESHOLD_ MALLOC_MMAP_THRESHOLD_
+
+node "$top/bench/portkey/node_modules/@portkey-ai/gateway/build/start-server.js" \
+    --headless --port=9402 > "$dir/portkey.log" 2>&1 &
+pids=$!
+
+for i in $(seq 1 50); do
+    curl -s -o /dev/null http://127.0.0.1:9402/ 2>/dev/null && break
+    sleep 0.2
+done
+
+worker=$(pgrep -P "$(cat "$dir/gateway/nginx.pid")")
+portkey=$pids
+
+
+# request bodies: a ~1 KB prompt and a ~100 KB one (a RAG-sized context);
+# the model names the provider to pin
+
+body() {
+    text=$(head -c "$2" /dev/zero | tr '\0' 'x' | sed 's/x\{10\}/lorem ips /g')
+    printf '{"model":"%s","messages":[{"role":"system","content":"You answer questions about web servers."},{"role":"user","content":"%s What is NGINX?"}],"max_tokens":200}' "$1" "$text"
+}
+
+for size in 1000 100000; do
+    for m in openai mistral anthropic gemini cohere; do
+        body "$m" "$size" > "$dir/data/$m-$size.json"
+    done
+    body claude-b "$size" > "$dir/data/portkey-anthropic-$size.json"
+done
+
+for m in openai anthropic; do
+    printf '{"model":"stream-%s","stream":true,"messages":[{"role":"user","content":"Hi"}]}' \
+        "$m" > "$dir/data/stream-$m.json"
+done
+
+for n in short long; do
+    printf '{"model":"stream-%s","stream":true,"messages":[{"role":"user","content":"Hi"}]}' \
+        "$n" > "$dir/data/stream-$n.json"
+done
+
+
+# CPU seconds (in ticks) of a process so far
+ticks() {
+    awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# wrk, one round: "rps p50_us p99_us errors cpu_us_per_request"
+# $1 URL, $2 body file, $3 connections, $4 process to charge, $5 headers
+wrk_round() {
+    t0=$(ticks "$4")
+    out=$(BODY=$2 HEADERS=$5 wrk -t1 -c"$3" -d"${duration}s" --latency \
+              -s "$top/bench/post.lua" "$1" 2>/dev/null)
+    t1=$(ticks "$4")
+    echo "$out" | awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" '
+        function us(v) {
+            if (v ~ /us$/) return v + 0;
+            if (v ~ /ms$/) return v * 1000;
+            if (v ~ /s$/) return v * 1000000;
+            return v;
+        }
+        /Requests\/sec/ { rps = $2 }
+        /^ +50%/ { p50 = us($2) }
+        /^ +99%/ { p99 = us($2) }
+        /Non-2xx/ { bad += $NF }
+        /Socket errors/ {
+            for (i = 3; i <= NF; i++) {
+                if ($i ~ /^[0-9]+,?$/) bad += $i + 0;
+            }
+        }
+        END {
+            printf "%.0f %.0f %.0f %d %.0f\n", rps, p50, p99, bad,
+                   rps ? t / hz * 1000000 / (rps * '"$duration"') : 0
+        }'
+}
+
+# the round with the median RPS
+measure() {
+    for i in $(seq 1 "$rounds"); do
+        wrk_round "$@"
+    done | sort -n | awk -v n="$rounds" 'NR == int((n + 1) / 2)'
+}
+
+ms() {
+    awk -v v="$1" 'BEGIN { printf "%.2f", v / 1000 }'
+}
+
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'
+}
+
+exec 3>&1
+exec > "$report"
+
+cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
+
+echo "# make bench, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo
+echo "Machine: $(nproc) vCPU ($cpu), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo);" \
+     "nginx $("$nginx" -v 2>&1 | sed 's|.*/||'), node $(node --version)."
+echo "Load generator, mock, gateway and Portkey share the machine."
+echo
+
+
+# the streaming client: one line of JSON; a percentile pair from it
+
+stream() {
+    "$dir/stream-client" "$1" "$2" "$3" "$4"
+}
+
+field() {
+    echo "$1" | sed "s/.*\"$2\":{\"p50\":\([0-9]*\),\"p90\":[0-9]*,\"p99\":\([0-9]*\).*/\1 \2/"
+}
+
+rss() {
+    awk '/VmRSS/ { print $2 }' "/proc/$worker/status"
+}
+
+# a new gateway worker, so that memory is measured from a clean start
+fresh_worker() {
+    old=$worker
+    "$nginx" -p "$dir/gateway/" -c nginx.conf -s reload
+
+    for i in $(seq 1 100); do
+        worker=$(pgrep -P "$(cat "$dir/gateway/nginx.pid")" || true)
+        [ -n "$worker" ] && [ "$worker" != "$old" ] \
+            && [ "$(echo "$worker" | wc -w)" = 1 ] && break
+        sleep 0.1
+    done
+
+    # warm: the first requests allocate what every request reuses
+    stream http://127.0.0.1:9400/v1/chat/completions 10 10 \
+        "$dir/data/stream-short.json" > /dev/null
+}
+
+echo "## Memory: $streams concurrent streams (Anthropic -> OpenAI translation, one delta every 10 ms)"
+echo
+echo "| answer | worker RSS before KiB | peak KiB | per open stream KiB | failed |"
+echo "|---|--:|--:|--:|--:|"
+
+for n in short long; do
+    fresh_worker
+    before=$(rss)
+    peak=$before
+
+    stream http://127.0.0.1:9400/v1/chat/completions "$streams" "$streams" \
+        "$dir/data/stream-$n.json" > "$dir/memory-$n.json" &
+    client=$!
+
+    while kill -0 $client 2>/dev/null; do
+        r=$(rss)
+        [ "$r" -gt "$peak" ] && peak=$r
+        sleep 0.05
+    done
+
+    wait $client || true
+    out=$(cat "$dir/memory-$n.json")
+    deltas=100
+    [ "$n" = long ] && deltas=1000
+    echo "| $deltas deltas | $before | $peak | $(awk -v a="$before" -v b="$peak" -v n="$streams" 'BEGIN { printf "%.1f", (b - a) / n }') | $(echo "$out" | sed 's/.*"failed":\([0-9]*\).*/\1/') |"
+done
+
+
+# throughput
+
+echo
+echo "## Throughput (wrk -t1 -c$connections, ${duration} s, median of $rounds rounds; one NGINX worker)"
+echo
+echo "| case | prompt | RPS | p50 ms | p99 ms | x proxy_pass | worker CPU us/req | errors |"
+echo "|---|---|--:|--:|--:|--:|--:|--:|"
+
+for size in 1000 100000; do
+    label=$( [ "$size" = 1000 ] && echo "1 KB" || echo "100 KB" )
+
+    set -- $(measure http://127.0.0.1:9400/proxy/chat/completions \
+                 "$dir/data/openai-$size.json" "$connections" "$worker")
+    base=$1
+    eval "base_$size=$1"
+    echo "| proxy_pass (baseline) | $label | $1 | $(ms "$2") | $(ms "$3") | 1.00 | $5 | $4 |"
+
+    for m in openai mistral anthropic gemini cohere; do
+        kind=translated
+        [ "$m" = openai ] && kind=passthrough
+        [ "$m" = mistral ] && kind="OpenAI-compatible"
+
+        set -- $(measure http://127.0.0.1:9400/v1/chat/completions \
+                     "$dir/data/$m-$size.json" "$connections" "$worker")
+        eval "rps_${m}_$size=$1"
+        echo "| module -> $m ($kind) | $label | $1 | $(ms "$2") | $(ms "$3") | $(ratio "$1" "$base") | $5 | $4 |"
+    done
+done
+
+echo
+echo "## Portkey gateway 1.15.2 (node), same mock, same load"
+echo
+echo "| case | RPS | p50 ms | p99 ms | module x Portkey | Portkey CPU us/req | errors |"
+echo "|---|--:|--:|--:|--:|--:|--:|"
+
+pk_openai='x-portkey-provider: openai|x-portkey-custom-host: http://127.0.0.1:9401/openai/v1'
+pk_anthropic='x-portkey-provider: anthropic|x-portkey-custom-host: http://127.0.0.1:9401/anthropic/v1|x-api-key: bench'
+
+set -- $(measure http://127.0.0.1:9402/v1/chat/completions \
+             "$dir/data/openai-1000.json" "$connections" "$portkey" "$pk_openai")
+echo "| Portkey -> openai, 1 KB | $1 | $(ms "$2") | $(ms "$3") | $(ratio "$rps_openai_1000" "$1") | $5 | $4 |"
+
+set -- $(measure http://127.0.0.1:9402/v1/chat/completions \
+             "$dir/data/portkey-anthropic-1000.json" "$connections" "$portkey" "$pk_anthropic")
+echo "| Portkey -> anthropic, 1 KB | $1 | $(ms "$2") | $(ms "$3") | $(ratio "$rps_anthropic_1000" "$1") | $5 | $4 |"
+
+
+# latency at one connection
+
+echo
+echo "## Added latency at one connection (wrk -c1, 1 KB prompt, median of $rounds rounds)"
+echo
+echo "| case | p50 us | p99 us | added p50 us | added p99 us |"
+echo "|---|--:|--:|--:|--:|"
+
+set -- $(measure http://127.0.0.1:9400/proxy/chat/completions \
+             "$dir/data/openai-1000.json" 1 "$worker")
+p50=$2
+p99=$3
+echo "| proxy_pass (baseline) | $2 | $3 | 0 | 0 |"
+
+for m in openai anthropic; do
+    set -- $(measure http://127.0.0.1:9400/v1/chat/completions \
+                 "$dir/data/$m-1000.json" 1 "$worker")
+    echo "| module -> $m | $2 | $3 | $(($2 - p50)) | $(($3 - p99)) |"
+done
+
+set -- $(measure http://127.0.0.1:9402/v1/chat/completions \
+             "$dir/data/openai-1000.json" 1 "$portkey" "$pk_openai")
+echo "| Portkey -> openai | $2 | $3 | $(($2 - p50)) | $(($3 - p99)) |"
+
+
+# streaming
+
+echo
+echo "## Streaming (bench/stream-client.c; the mock paces 20 deltas 2 ms apart)"
+echo
+echo "| case | streams x concurrency | TTFT p50 us | TTFT p99 us | ITL p50 us | ITL p99 us | failed |"
+echo "|---|--:|--:|--:|--:|--:|--:|"
+
+failed() {
+    echo "$1" | sed 's/.*"failed":\([0-9]*\).*/\1/'
+}
+
+for load in "200 1" "1000 100"; do
+    set -- $load
+    n=$1
+    c=$2
+
+    for m in openai anthropic; do
+        kind=passthrough
+        [ "$m" = anthropic ] && kind=translated
+
+        straight=$(stream "http://127.0.0.1:9401/stream-$m/v1/x" "$n" "$c" "$dir/data/stream-$m.json")
+        proxied=$(stream "http://127.0.0.1:9400/proxy-stream/stream-$m/v1/x" "$n" "$c" "$dir/data/stream-$m.json")
+        gateway=$(stream http://127.0.0.1:9400/v1/chat/completions "$n" "$c" "$dir/data/stream-$m.json")
+
+        set -- $(field "$straight" ttft_us) $(field "$straight" itl_us)
+        echo "| straight to the $m mock | $n x $c | $1 | $2 | $3 | $4 | $(failed "$straight") |"
+        s50=$1
+        s99=$2
+
+        set -- $(field "$proxied" ttft_us) $(field "$proxied" itl_us)
+        echo "| proxy_pass, buffering off -> $m mock | $n x $c | $1 | $2 | $3 | $4 | $(failed "$proxied") |"
+        p50=$1
+        p99=$2
+
+        set -- $(field "$gateway" ttft_us) $(field "$gateway" itl_us)
+        echo "| module -> $m ($kind) | $n x $c | $1 | $2 | $3 | $4 | $(failed "$gateway") |"
+        eval "added_${m}_$c=\"$(($1 - p50)) $(($2 - p99)) $(($1 - s50)) $(($2 - s99))\""
+    done
+done
+
+echo
+echo "Added time to first token (p50 / p99, us), module minus proxy_pass (the"
+echo "module's own cost) and module minus straight to the mock (with the"
+echo "extra loopback hop any proxy adds):"
+echo
+for c in 1 100; do
+    eval "set -- \$added_openai_$c"
+    a="$1 / $2 (vs proxy_pass), $3 / $4 (vs straight)"
+    eval "set -- \$added_anthropic_$c"
+    echo "- concurrency $c: passthrough $a; translated $1 / $2, $3 / $4"
+done
+
+
+# instruction counts
+
+# instructions of cost_measure() per call: the difference between N and
+# 2N calls, so that one-time costs do not count
+instructions() {
+    for k in 10 20; do
+        valgrind --tool=callgrind --toggle-collect=cost_measure \
+            --callgrind-out-file="$dir/callgrind.out" \
+            "$dir/cost" "$@" "$k" >/dev/null 2>&1
+        awk '/^summary:/ { print $2 }' "$dir/callgrind.out"
+    done | awk 'NR == 1 { a = $1 } NR == 2 { printf "%.0f", ($1 - a) / 10 }'
+}
+
+echo
+echo "## Instructions per request, translation core (callgrind)"
+echo
+echo "| provider type | request 1 KB | request 100 KB | response 0.5 KB |"
+echo "|---|--:|--:|--:|"
+
+for m in openai mistral anthropic gemini cohere; do
+    echo "| $m | $(instructions request "$m" "$dir/data/$m-1000.json") | $(instructions request "$m" "$dir/data/$m-100000.json") | $(instructions response "$m" "$dir/data/answer-$m.json") |"
+done
+
+echo
+echo "Request: parse and check the client's body, build the provider's;" \
+     "response: the provider's answer into an OpenAI chat.completion" \
+     "(OpenAI and Mistral answers are relayed as they are)."
+
+exec 1>&3
+cat "$report"
