@@ -349,32 +349,61 @@ for n in short long; do
 done
 
 
-# throughput
+# throughput: the cases take turns in every round, and each case's ratio
+# is taken against the proxy_pass run of its own round, so that drift of
+# the shared machine during the run touches all of them alike
+
+# median of the numbers on stdin
+median() {
+    sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
+}
 
 echo
-echo "## Throughput (wrk -t1 -c$connections, ${duration} s, median of $rounds rounds; one NGINX worker)"
+echo "## Throughput (wrk -t1 -c$connections, ${duration} s; cases in turn, median of $rounds rounds; one NGINX worker)"
 echo
 echo "| case | prompt | RPS | p50 ms | p99 ms | x proxy_pass | worker CPU us/req | errors |"
 echo "|---|---|--:|--:|--:|--:|--:|--:|"
 
+cases="proxy openai mistral anthropic gemini cohere"
+
 for size in 1000 100000; do
     label=$( [ "$size" = 1000 ] && echo "1 KB" || echo "100 KB" )
 
-    set -- $(measure http://127.0.0.1:9400/proxy/chat/completions \
-                 "$dir/data/openai-$size.json" "$connections" "$worker")
-    base=$1
-    eval "base_$size=$1"
-    echo "| proxy_pass (baseline) | $label | $1 | $(ms "$2") | $(ms "$3") | 1.00 | $5 | $4 |"
+    for i in $(seq 1 "$rounds"); do
+        for m in $cases; do
+            url=http://127.0.0.1:9400/v1/chat/completions
+            body=$dir/data/$m-$size.json
 
-    for m in openai mistral anthropic gemini cohere; do
+            if [ "$m" = proxy ]; then
+                url=http://127.0.0.1:9400/proxy/chat/completions
+                body=$dir/data/openai-$size.json
+            fi
+
+            r=$(wrk_round "$url" "$body" "$connections" "$worker")
+            echo "$r" >> "$dir/$m-$size.rounds"
+
+            [ "$m" = proxy ] && base=${r%% *}
+            ratio "${r%% *}" "$base" >> "$dir/$m-$size.ratios"
+            echo >> "$dir/$m-$size.ratios"
+        done
+    done
+
+    for m in $cases; do
         kind=translated
         [ "$m" = openai ] && kind=passthrough
         [ "$m" = mistral ] && kind="OpenAI-compatible"
+        name="module -> $m ($kind)"
+        [ "$m" = proxy ] && name="proxy_pass (baseline)"
 
-        set -- $(measure http://127.0.0.1:9400/v1/chat/completions \
-                     "$dir/data/$m-$size.json" "$connections" "$worker")
-        eval "rps_${m}_$size=$1"
-        echo "| module -> $m ($kind) | $label | $1 | $(ms "$2") | $(ms "$3") | $(ratio "$1" "$base") | $5 | $4 |"
+        rps=$(awk '{ print $1 }' "$dir/$m-$size.rounds" | median)
+        p50=$(awk '{ print $2 }' "$dir/$m-$size.rounds" | median)
+        p99=$(awk '{ print $3 }' "$dir/$m-$size.rounds" | median)
+        bad=$(awk '{ n += $4 } END { print n + 0 }' "$dir/$m-$size.rounds")
+        cpu_us=$(awk '{ print $5 }' "$dir/$m-$size.rounds" | median)
+        x=$(median < "$dir/$m-$size.ratios")
+
+        eval "rps_${m}_$size=$rps"
+        echo "| $name | $label | $rps | $(ms "$p50") | $(ms "$p99") | $x | $cpu_us | $bad |"
     done
 done
 

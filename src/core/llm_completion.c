@@ -20,8 +20,6 @@ static void llm_completion_write(llm_out_t *out, const llm_completion_t *c,
     const llm_usage_t *u);
 static void llm_completion_choice(llm_out_t *out, const llm_choice_t *ch,
     size_t index);
-static void llm_out_num(llm_out_t *out, long long n);
-static void llm_out_nstr(llm_out_t *out, const char *s);
 static void llm_usage_norm(const llm_usage_t *in, llm_usage_t *u);
 static void llm_content_write(llm_out_t *out, const cJSON *content,
     const char *sep);
@@ -112,7 +110,7 @@ llm_completion_write(llm_out_t *out, const llm_completion_t *c,
     llm_out_cstr(out, "{\"id\":");
     llm_out_nstr(out, c->id);
     llm_out_cstr(out, ",\"object\":\"chat.completion\",\"created\":");
-    llm_out_num(out, c->created);
+    llm_out_int(out, c->created);
     llm_out_cstr(out, ",\"model\":");
     llm_out_nstr(out, c->model);
     llm_out_cstr(out, ",\"choices\":[");
@@ -126,22 +124,22 @@ llm_completion_write(llm_out_t *out, const llm_completion_t *c,
     }
 
     llm_out_cstr(out, "],\"usage\":{\"prompt_tokens\":");
-    llm_out_num(out, u->prompt_tokens);
+    llm_out_int(out, u->prompt_tokens);
     llm_out_cstr(out, ",\"completion_tokens\":");
-    llm_out_num(out, u->completion_tokens);
+    llm_out_int(out, u->completion_tokens);
     llm_out_cstr(out, ",\"total_tokens\":");
-    llm_out_num(out, u->total_tokens);
+    llm_out_int(out, u->total_tokens);
 
     if (u->cached_tokens >= 0) {
         llm_out_cstr(out, ",\"prompt_tokens_details\":{\"cached_tokens\":");
-        llm_out_num(out, u->cached_tokens);
+        llm_out_int(out, u->cached_tokens);
         llm_out_raw(out, "}", 1);
     }
 
     if (u->reasoning_tokens >= 0) {
         llm_out_cstr(out,
                      ",\"completion_tokens_details\":{\"reasoning_tokens\":");
-        llm_out_num(out, u->reasoning_tokens);
+        llm_out_int(out, u->reasoning_tokens);
         llm_out_raw(out, "}", 1);
     }
 
@@ -156,7 +154,7 @@ llm_completion_choice(llm_out_t *out, const llm_choice_t *ch, size_t index)
     const llm_tool_call_t  *tc;
 
     llm_out_cstr(out, "{\"index\":");
-    llm_out_num(out, (long long) index);
+    llm_out_int(out, (long long) index);
     llm_out_cstr(out, ",\"message\":{\"role\":\"assistant\",\"content\":");
 
     if (ch->content != NULL) {
@@ -213,28 +211,6 @@ llm_completion_choice(llm_out_t *out, const llm_choice_t *ch, size_t index)
 }
 
 
-static void
-llm_out_num(llm_out_t *out, long long n)
-{
-    char  num[32];
-
-    snprintf(num, sizeof(num), "%lld", n);
-
-    llm_out_cstr(out, num);
-}
-
-
-/* a JSON string, "" for NULL */
-
-static void
-llm_out_nstr(llm_out_t *out, const char *s)
-{
-    if (s == NULL) {
-        s = "";
-    }
-
-    llm_out_str(out, s, strlen(s));
-}
 
 
 int

@@ -43,6 +43,8 @@ char *llm_pstrdup(llm_pool_t *pool, const char *s, size_t len);
 void llm_out_raw(llm_out_t *out, const char *s, size_t len);
 void llm_out_cstr(llm_out_t *out, const char *s);
 void llm_out_str(llm_out_t *out, const char *s, size_t len);
+void llm_out_nstr(llm_out_t *out, const char *s);      /* NULL: "" */
+void llm_out_int(llm_out_t *out, long long n);
 char *llm_out_alloc(llm_out_t *out, llm_pool_t *pool);
 
 /*

@@ -205,6 +205,39 @@ llm_out_str(llm_out_t *out, const char *s, size_t len)
 }
 
 
+void
+llm_out_nstr(llm_out_t *out, const char *s)
+{
+    if (s == NULL) {
+        s = "";
+    }
+
+    llm_out_str(out, s, strlen(s));
+}
+
+
+void
+llm_out_int(llm_out_t *out, long long n)
+{
+    char                buf[24], *p;
+    unsigned long long  u;
+
+    u = (n < 0) ? 0 - (unsigned long long) n : (unsigned long long) n;
+    p = buf + sizeof(buf);
+
+    do {
+        *--p = (char) ('0' + u % 10);
+        u /= 10;
+    } while (u);
+
+    if (n < 0) {
+        *--p = '-';
+    }
+
+    llm_out_raw(out, p, (size_t) (buf + sizeof(buf) - p));
+}
+
+
 char *
 llm_out_alloc(llm_out_t *out, llm_pool_t *pool)
 {
@@ -1139,6 +1172,16 @@ llm_json_print_number(llm_out_t *out, const cJSON *item)
 
     if (isnan(d) || isinf(d)) {
         llm_out_raw(out, "null", 4);
+        return;
+    }
+
+    /* integers, the usual case (tokens, counts), without %g's work */
+
+    if (d > -1e15 && d < 1e15 && d == (double) (long long) d
+        && !(d == 0 && signbit(d)))
+    {
+        llm_out_int(out, (long long) d);
+
         return;
     }
 

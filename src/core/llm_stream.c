@@ -17,8 +17,6 @@ static int llm_stream_commit(const llm_out_t *o, llm_stream_out_t *out);
 static void llm_stream_head(llm_out_t *o, const llm_stream_t *st);
 static void llm_stream_delta(llm_out_t *o, const llm_delta_t *d);
 static void llm_stream_usage(llm_out_t *o, const llm_usage_t *in);
-static void llm_stream_num(llm_out_t *o, long long n);
-static void llm_stream_nstr(llm_out_t *o, const char *s);
 static void llm_stream_copy(char *dst, size_t size, const char *src);
 
 
@@ -127,7 +125,7 @@ llm_stream_chunk(llm_stream_t *st, llm_stream_out_t *out,
     llm_out_cstr(&o, "},\"logprobs\":null,\"finish_reason\":");
 
     if (d->finish_reason != NULL) {
-        llm_stream_nstr(&o, d->finish_reason);
+        llm_out_nstr(&o, d->finish_reason);
 
     } else {
         llm_out_cstr(&o, "null");
@@ -333,11 +331,11 @@ static void
 llm_stream_head(llm_out_t *o, const llm_stream_t *st)
 {
     llm_out_cstr(o, "data: {\"id\":");
-    llm_stream_nstr(o, st->id);
+    llm_out_nstr(o, st->id);
     llm_out_cstr(o, ",\"object\":\"chat.completion.chunk\",\"created\":");
-    llm_stream_num(o, st->created);
+    llm_out_int(o, st->created);
     llm_out_cstr(o, ",\"model\":");
-    llm_stream_nstr(o, st->model);
+    llm_out_nstr(o, st->model);
 }
 
 
@@ -366,13 +364,13 @@ llm_stream_delta(llm_out_t *o, const llm_delta_t *d)
 
     llm_out_cstr(o, sep);
     llm_out_cstr(o, "\"tool_calls\":[{\"index\":");
-    llm_stream_num(o, d->tool_index);
+    llm_out_int(o, d->tool_index);
 
     if (d->tool_id != NULL || d->tool_name != NULL) {
         llm_out_cstr(o, ",\"id\":");
-        llm_stream_nstr(o, d->tool_id);
+        llm_out_nstr(o, d->tool_id);
         llm_out_cstr(o, ",\"type\":\"function\",\"function\":{\"name\":");
-        llm_stream_nstr(o, d->tool_name);
+        llm_out_nstr(o, d->tool_name);
         llm_out_raw(o, ",", 1);
 
     } else {
@@ -412,22 +410,22 @@ llm_stream_usage(llm_out_t *o, const llm_usage_t *in)
     }
 
     llm_out_cstr(o, "{\"prompt_tokens\":");
-    llm_stream_num(o, u.prompt_tokens);
+    llm_out_int(o, u.prompt_tokens);
     llm_out_cstr(o, ",\"completion_tokens\":");
-    llm_stream_num(o, u.completion_tokens);
+    llm_out_int(o, u.completion_tokens);
     llm_out_cstr(o, ",\"total_tokens\":");
-    llm_stream_num(o, u.total_tokens);
+    llm_out_int(o, u.total_tokens);
 
     if (u.cached_tokens >= 0) {
         llm_out_cstr(o, ",\"prompt_tokens_details\":{\"cached_tokens\":");
-        llm_stream_num(o, u.cached_tokens);
+        llm_out_int(o, u.cached_tokens);
         llm_out_raw(o, "}", 1);
     }
 
     if (u.reasoning_tokens >= 0) {
         llm_out_cstr(o,
                      ",\"completion_tokens_details\":{\"reasoning_tokens\":");
-        llm_stream_num(o, u.reasoning_tokens);
+        llm_out_int(o, u.reasoning_tokens);
         llm_out_raw(o, "}", 1);
     }
 
@@ -435,25 +433,3 @@ llm_stream_usage(llm_out_t *o, const llm_usage_t *in)
 }
 
 
-static void
-llm_stream_num(llm_out_t *o, long long n)
-{
-    char  num[32];
-
-    snprintf(num, sizeof(num), "%lld", n);
-
-    llm_out_cstr(o, num);
-}
-
-
-/* a JSON string, "" for NULL */
-
-static void
-llm_stream_nstr(llm_out_t *o, const char *s)
-{
-    if (s == NULL) {
-        s = "";
-    }
-
-    llm_out_str(o, s, strlen(s));
-}

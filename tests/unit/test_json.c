@@ -4,6 +4,7 @@
  */
 
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,7 @@ static void test_parse_long_number(void **state);
 static void test_print(void **state);
 static void test_print_invalid_utf8(void **state);
 static void test_plain_run(void **state);
+static void test_out_int(void **state);
 static void test_member(void **state);
 static void test_member_span(void **state);
 static void test_object_open(void **state);
@@ -545,6 +547,40 @@ test_plain_run(void **state)
 
 
 static void
+test_out_int(void **state)
+{
+    char        buf[128];
+    size_t      i;
+    llm_out_t   out;
+
+    static const long long  v[] = {
+        0, 7, -1, 1767225600, -1234567890123LL, LLONG_MAX, LLONG_MIN
+    };
+    static const char  *const want =
+        "0 7 -1 1767225600 -1234567890123 9223372036854775807 "
+        "-9223372036854775808";
+
+    (void) state;
+
+    out.buf = buf;
+    out.len = 0;
+    out.size = sizeof(buf) - 1;
+
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        if (i) {
+            llm_out_raw(&out, " ", 1);
+        }
+
+        llm_out_int(&out, v[i]);
+    }
+
+    buf[out.len] = '\0';
+
+    assert_string_equal(buf, want);
+}
+
+
+static void
 test_member(void **state)
 {
     int                   rc;
@@ -651,6 +687,7 @@ test_json_register(void)
     TEST_ADD(test_print);
     TEST_ADD(test_print_invalid_utf8);
     TEST_ADD(test_plain_run);
+    TEST_ADD(test_out_int);
     TEST_ADD(test_member_span);
     TEST_ADD(test_object_open);
 }
