@@ -198,6 +198,11 @@ for i in $(seq 1 50); do
     sleep 0.2
 done
 
+if ! kill -0 "$pids" 2>/dev/null; then
+    echo "bench: Portkey did not start, see $dir/portkey.log" >&2
+    exit 1
+fi
+
 worker=$(pgrep -P "$(cat "$dir/gateway/nginx.pid")")
 portkey=$pids
 
