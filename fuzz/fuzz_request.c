@@ -170,6 +170,18 @@ fuzz_encode(const llm_adapter_t *ad, const llm_request_t *req,
         return;
     }
 
+    if (http.body == NULL) {
+        /* a new "model" between the client's own bytes */
+        fuzz_check(model != NULL && http.nparts == 3
+                   && http.parts[0].data == req->body
+                   && http.parts[2].data + http.parts[2].len
+                      == req->body + req->body_len,
+                   "only the model is written");
+
+        http.body = (char *) llm_http_body(&http, pool);
+        fuzz_check(http.body != NULL, "joined");
+    }
+
     out = fuzz_json(http.body, http.body_len);
 
     want = cJSON_Duplicate(req->root, 1);

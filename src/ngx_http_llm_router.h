@@ -168,7 +168,8 @@ typedef struct {
 
     ngx_http_llm_provider_t       *encoded;       /* request built for */
     ngx_str_t                      head;          /* request line, headers */
-    ngx_str_t                      body;
+    ngx_str_t                      body[LLM_BODY_PARTS];
+    ngx_uint_t                     nbody;         /* pieces of the body */
     ngx_str_t                      path;
 
     ngx_http_status_t              status;

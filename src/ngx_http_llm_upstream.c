@@ -217,8 +217,19 @@ ngx_http_llm_encode(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     ctx->head.data = b->pos;
     ctx->head.len = b->last - b->pos;
-    ctx->body.data = (u_char *) hr.body;
-    ctx->body.len = hr.body_len;
+    if (hr.body != NULL || hr.nparts == 0) {
+        ctx->body[0].data = (u_char *) hr.body;
+        ctx->body[0].len = hr.body_len;
+        ctx->nbody = 1;
+
+    } else {
+        for (i = 0; i < hr.nparts; i++) {
+            ctx->body[i].data = (u_char *) hr.parts[i].data;
+            ctx->body[i].len = hr.parts[i].len;
+        }
+
+        ctx->nbody = hr.nparts;
+    }
     ctx->path.data = (u_char *) hr.path;
     ctx->path.len = ngx_strlen(hr.path);
     ctx->encoded = p;
@@ -1514,15 +1525,21 @@ ngx_http_llm_get_peer(ngx_peer_connection_t *pc, void *data)
     cl->buf = b;
     u->request_bufs = cl;
 
-    if (ctx->body.len) {
+    /* the body, in the pieces the adapter made: the client's bytes uncopied */
+
+    for (i = 0; i < ctx->nbody; i++) {
+        if (ctx->body[i].len == 0) {
+            continue;
+        }
+
         b = ngx_calloc_buf(r->pool);
         if (b == NULL) {
             return NGX_ERROR;
         }
 
-        b->start = ctx->body.data;
+        b->start = ctx->body[i].data;
         b->pos = b->start;
-        b->last = b->start + ctx->body.len;
+        b->last = b->start + ctx->body[i].len;
         b->end = b->last;
         b->memory = 1;
 

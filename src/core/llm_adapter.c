@@ -16,9 +16,8 @@
 static int llm_compat_check(const char *s, size_t len);
 static void llm_compat_path(llm_out_t *out, const char *base,
     size_t base_len, const char *suffix, const char *query);
-static void llm_compat_body_write(llm_out_t *out, const char *body,
-    size_t len, const char *model, int found, const llm_json_span_t *span,
-    size_t pos, int empty);
+static void llm_compat_body_write(llm_out_t *out, const char *model,
+    int found, int empty);
 
 
 const llm_adapter_t  *const llm_adapters[] = {
@@ -188,8 +187,8 @@ int
 llm_compat_body(const llm_request_t *req, const char *model,
     llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
 {
-    int              rc, empty;
-    size_t           pos;
+    int              rc, found, empty;
+    size_t           pos, end;
     llm_out_t        o;
     llm_json_span_t  span;
 
@@ -199,23 +198,28 @@ llm_compat_body(const llm_request_t *req, const char *model,
         return LLM_ERROR;
     }
 
+    out->nparts = 0;
+
     if (model == NULL) {
         out->body = (char *) req->body;
         out->body_len = req->body_len;
         return LLM_OK;
     }
 
-    pos = 0;
     empty = 0;
+    pos = 0;
+    end = 0;
 
     rc = llm_json_member(req->body, req->body_len, "model", &span);
+    found = (rc == LLM_OK);
 
-    if (rc == LLM_DECLINED) {
+    if (found) {
+        pos = span.value;
+        end = span.end;
+
+    } else if (rc == LLM_DECLINED) {
         rc = llm_json_object_open(req->body, req->body_len, &pos, &empty);
-
-        if (rc == LLM_OK) {
-            rc = LLM_DECLINED;
-        }
+        end = pos;
     }
 
     if (rc == LLM_ERROR) {
@@ -224,12 +228,16 @@ llm_compat_body(const llm_request_t *req, const char *model,
         return LLM_ERROR;
     }
 
+    /*
+     * The new value is the only piece written: the client's bytes before
+     * and after it go out as they are.
+     */
+
     o.buf = NULL;
     o.len = 0;
     o.size = 0;
 
-    llm_compat_body_write(&o, req->body, req->body_len, model, rc == LLM_OK,
-                          &span, pos, empty);
+    llm_compat_body_write(&o, model, found, empty);
 
     if (llm_out_alloc(&o, pool) == NULL) {
         llm_error_set(err, 500, LLM_SERVER_ERROR, NULL, NULL,
@@ -237,36 +245,65 @@ llm_compat_body(const llm_request_t *req, const char *model,
         return LLM_ERROR;
     }
 
-    llm_compat_body_write(&o, req->body, req->body_len, model, rc == LLM_OK,
-                          &span, pos, empty);
+    llm_compat_body_write(&o, model, found, empty);
     o.buf[o.len] = '\0';
 
-    out->body = o.buf;
-    out->body_len = o.len;
+    out->body = NULL;
+    out->parts[0].data = req->body;
+    out->parts[0].len = pos;
+    out->parts[1].data = o.buf;
+    out->parts[1].len = o.len;
+    out->parts[2].data = req->body + end;
+    out->parts[2].len = req->body_len - end;
+    out->nparts = 3;
+    out->body_len = req->body_len - (end - pos) + o.len;
 
     return LLM_OK;
 }
 
 
+/* the new "model" value, or the whole member when the client sent none */
+
 static void
-llm_compat_body_write(llm_out_t *out, const char *body, size_t len,
-    const char *model, int found, const llm_json_span_t *span, size_t pos,
+llm_compat_body_write(llm_out_t *out, const char *model, int found,
     int empty)
 {
-    if (found) {
-        llm_out_raw(out, body, span->value);
-        llm_out_str(out, model, strlen(model));
-        llm_out_raw(out, body + span->end, len - span->end);
-        return;
+    if (!found) {
+        llm_out_cstr(out, "\"model\":");
     }
 
-    llm_out_raw(out, body, pos);
-    llm_out_cstr(out, "\"model\":");
     llm_out_str(out, model, strlen(model));
 
-    if (!empty) {
+    if (!found && !empty) {
         llm_out_raw(out, ",", 1);
     }
+}
 
-    llm_out_raw(out, body + pos, len - pos);
+const char *
+llm_http_body(const llm_http_request_t *hr, llm_pool_t *pool)
+{
+    char    *b, *p;
+    size_t   i;
+
+    if (hr->body != NULL || hr->nparts == 0) {
+        return hr->body;
+    }
+
+    b = llm_palloc(pool, hr->body_len + 1);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    p = b;
+
+    for (i = 0; i < hr->nparts; i++) {
+        if (hr->parts[i].len) {
+            memcpy(p, hr->parts[i].data, hr->parts[i].len);
+            p += hr->parts[i].len;
+        }
+    }
+
+    *p = '\0';
+
+    return b;
 }

@@ -115,6 +115,13 @@ typedef struct {
 
 
 #define LLM_MAX_HEADERS  8
+#define LLM_BODY_PARTS   3
+
+
+typedef struct {
+    const char   *data;
+    size_t        len;
+} llm_slice_t;
 
 
 typedef struct {
@@ -134,8 +141,23 @@ typedef struct {
      * client body does and must not be written to; otherwise a pool buffer.
      */
     char         *body;
-    size_t        body_len;
+    size_t        body_len;           /* of the whole body, in parts too */
+
+    /*
+     * With body NULL, the body in pieces, in order: the client's own bytes
+     * (not copied) around a changed value, so that rewriting "model" does
+     * not copy a large prompt.  llm_http_body() joins them.
+     */
+    llm_slice_t   parts[LLM_BODY_PARTS];
+    size_t        nparts;
 } llm_http_request_t;
+
+
+/*
+ * The request body in one NUL-terminated buffer: hr->body itself, or the
+ * parts joined on the pool.  NULL on allocation failure.
+ */
+const char *llm_http_body(const llm_http_request_t *hr, llm_pool_t *pool);
 
 
 typedef struct {

@@ -23,6 +23,7 @@ static void test_encode_expect(test_ctx_t *ctx, const llm_adapter_t *ad,
 static cJSON *test_encode_json(test_ctx_t *ctx, const llm_adapter_t *ad,
     const char *json, const char *model);
 static void test_openai_passthrough(void **state);
+static void test_openai_model_parts(void **state);
 static void test_openai_model_replaced(void **state);
 static void test_openai_model_replaced_spacing(void **state);
 static void test_openai_model_inserted(void **state);
@@ -109,6 +110,12 @@ test_encode(test_ctx_t *ctx, const llm_adapter_t *ad, const char *json,
 
     if (rc != LLM_OK) {
         fail_msg("encode failed: %s", err.message);
+    }
+
+    if (out->body == NULL) {
+        /* a rewritten "model": the client's bytes around the new value */
+        assert_int_equal(out->nparts, 3);
+        out->body = (char *) llm_http_body(out, &ctx->pool);
     }
 
     assert_non_null(out->body);
@@ -231,6 +238,66 @@ test_openai_model_null_replaced(void **state)
     test_encode_expect(*state, &llm_openai_adapter,
                        "{" MSG ",\"model\":null}", "m",
                        "{" MSG ",\"model\":\"m\"}");
+}
+
+
+/* a new "model" is the only piece written: nothing of the prompt is copied */
+
+static void
+test_openai_model_parts(void **state)
+{
+    char                *body;
+    size_t               len, i, total;
+    test_ctx_t          *ctx;
+    const char          *json;
+    llm_error_t          err;
+    llm_request_t        req;
+    llm_provider_t       p;
+    llm_http_request_t   out;
+
+    ctx = *state;
+
+    json = "{" MSG ", \"model\" : \"gpt-4o\", \"temperature\": 0.5}";
+    len = strlen(json);
+    body = test_copy(ctx, json, len);
+
+    assert_int_equal(llm_request_parse(&req, body, len, &err), LLM_OK);
+
+    p.name = "openai";
+    p.model = "gpt-4o-mini";
+    p.api_key = TEST_KEY;
+    p.base_path = "/v1";
+
+    memset(&out, 0, sizeof(llm_http_request_t));
+
+    assert_int_equal(llm_openai_adapter.encode(&req, &p, &ctx->pool, &out,
+                                               &err),
+                     LLM_OK);
+
+    assert_null(out.body);
+    assert_int_equal(out.nparts, 3);
+
+    assert_ptr_equal(out.parts[0].data, body);
+    assert_int_equal(out.parts[0].len, strstr(json, "\"gpt-4o\"") - json);
+    assert_int_equal(out.parts[1].len, sizeof("\"gpt-4o-mini\"") - 1);
+    assert_memory_equal(out.parts[1].data, "\"gpt-4o-mini\"",
+                        out.parts[1].len);
+    assert_ptr_equal(out.parts[2].data,
+                     body + (strstr(json, ", \"temperature") - json));
+
+    total = 0;
+
+    for (i = 0; i < out.nparts; i++) {
+        total += out.parts[i].len;
+    }
+
+    assert_int_equal(out.body_len, total);
+
+    assert_string_equal(llm_http_body(&out, &ctx->pool),
+                        "{" MSG ", \"model\" : \"gpt-4o-mini\", "
+                        "\"temperature\": 0.5}");
+
+    llm_request_free(&req);
 }
 
 
@@ -513,7 +580,7 @@ test_encode_nomem(test_ctx_t *ctx, const llm_adapter_t *ad,
 
     assert_true(n > 1);
     assert_int_equal(rc, LLM_OK);
-    assert_non_null(out.body);
+    assert_non_null(llm_http_body(&out, &ctx->pool));
 
     llm_request_free(&req);
 }
@@ -788,6 +855,7 @@ void
 test_encode_register(void)
 {
     TEST_ADD(test_openai_passthrough);
+    TEST_ADD(test_openai_model_parts);
     TEST_ADD(test_openai_model_replaced);
     TEST_ADD(test_openai_model_replaced_spacing);
     TEST_ADD(test_openai_model_inserted);
