@@ -54,6 +54,14 @@ char *llm_out_alloc(llm_out_t *out, llm_pool_t *pool);
  */
 char *llm_json_print(const cJSON *item, llm_pool_t *pool, size_t *len);
 
+/* a strict JSON number from p: past its end, NULL if there is none */
+const unsigned char *llm_json_number_end(const unsigned char *p,
+    const unsigned char *last);
+
+/* four hex digits at p (not past last) into *v: LLM_OK or LLM_ERROR */
+int llm_json_hex4(const unsigned char *p, const unsigned char *last,
+    unsigned *v);
+
 /*
  * Length of the leading run of bytes that stand for themselves inside a
  * JSON string: printable ASCII other than '"' and '\'.

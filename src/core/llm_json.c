@@ -40,16 +40,12 @@ static const llm_uchar_t *llm_json_skip_lax_ws(const llm_uchar_t *p,
     const llm_uchar_t *last);
 static const llm_uchar_t *llm_json_check_string(const llm_uchar_t *p,
     const llm_uchar_t *last);
-static const llm_uchar_t *llm_json_check_number(const llm_uchar_t *p,
-    const llm_uchar_t *last);
 static const llm_uchar_t *llm_json_check_literal(const llm_uchar_t *p,
     const llm_uchar_t *last);
 static const llm_uchar_t *llm_json_skip_string(const llm_uchar_t *p,
     const llm_uchar_t *last);
 static const llm_uchar_t *llm_json_skip_value(const llm_uchar_t *p,
     const llm_uchar_t *last);
-static int llm_json_hex4(const llm_uchar_t *p, const llm_uchar_t *last,
-    unsigned *v);
 static void llm_json_print_item(llm_out_t *out, const cJSON *item);
 static void llm_json_print_number(llm_out_t *out, const cJSON *item);
 static int llm_json_key_eq(const llm_uchar_t *p, const llm_uchar_t *last,
@@ -475,8 +471,9 @@ llm_json_skip_lax_ws(const llm_uchar_t *p, const llm_uchar_t *last)
 }
 
 
-static int
-llm_json_hex4(const llm_uchar_t *p, const llm_uchar_t *last, unsigned *v)
+int
+llm_json_hex4(const unsigned char *p, const unsigned char *last,
+    unsigned *v)
 {
     size_t       i;
     unsigned     r;
@@ -576,8 +573,8 @@ llm_json_check_string(const llm_uchar_t *p, const llm_uchar_t *last)
 }
 
 
-static const llm_uchar_t *
-llm_json_check_number(const llm_uchar_t *p, const llm_uchar_t *last)
+const unsigned char *
+llm_json_number_end(const unsigned char *p, const unsigned char *last)
 {
     if (p < last && *p == '-') {
         p++;
@@ -725,7 +722,7 @@ llm_json_validate(const char *json, size_t len, size_t *off)
                 q = llm_json_check_string(p + 1, last);
 
             } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
-                q = llm_json_check_number(p, last);
+                q = llm_json_number_end(p, last);
 
             } else {
                 q = llm_json_check_literal(p, last);

@@ -39,7 +39,6 @@ static size_t llm_json_unescape(char *dst, const llm_uchar_t *p,
     const llm_uchar_t *last);
 static cJSON *llm_json_number(llm_json_parser_t *jp);
 static cJSON *llm_json_literal(llm_json_parser_t *jp);
-static int llm_json_hex(const llm_uchar_t *p, unsigned *v);
 
 
 int
@@ -371,7 +370,7 @@ llm_json_scan_string(llm_json_parser_t *jp, const llm_uchar_t *p,
             return NULL;
         }
 
-        if (last - p < 6 || llm_json_hex(p + 2, &v) != LLM_OK) {
+        if (llm_json_hex4(p + 2, last, &v) != LLM_OK) {
             return NULL;
         }
 
@@ -393,7 +392,7 @@ llm_json_scan_string(llm_json_parser_t *jp, const llm_uchar_t *p,
             return NULL;
         }
 
-        if (last - p < 6 || llm_json_hex(p + 2, &w) != LLM_OK) {
+        if (llm_json_hex4(p + 2, last, &w) != LLM_OK) {
             return NULL;
         }
 
@@ -490,10 +489,10 @@ llm_json_unescape(char *dst, const llm_uchar_t *p, const llm_uchar_t *last)
             *d++ = '\t';
             break;
         case 'u':
-            (void) llm_json_hex(p + 2, &v);
+            (void) llm_json_hex4(p + 2, last, &v);
 
             if (v >= 0xd800 && v <= 0xdbff) {
-                (void) llm_json_hex(p + 8, &w);
+                (void) llm_json_hex4(p + 8, last, &w);
                 v = 0x10000 + ((v - 0xd800) << 10) + (w - 0xdc00);
                 p += 6;
             }
@@ -539,57 +538,11 @@ llm_json_number(llm_json_parser_t *jp)
     char                buf[64], *s;
     size_t              n;
     cJSON              *item;
-    const llm_uchar_t  *p, *last;
+    const llm_uchar_t  *p;
 
-    p = jp->pos;
-    last = jp->last;
-
-    if (p < last && *p == '-') {
-        p++;
-    }
-
-    if (p == last) {
+    p = llm_json_number_end(jp->pos, jp->last);
+    if (p == NULL) {
         return NULL;
-    }
-
-    if (*p == '0') {
-        p++;
-
-    } else if (*p >= '1' && *p <= '9') {
-        while (p < last && *p >= '0' && *p <= '9') {
-            p++;
-        }
-
-    } else {
-        return NULL;
-    }
-
-    if (p < last && *p == '.') {
-        p++;
-
-        if (p == last || *p < '0' || *p > '9') {
-            return NULL;
-        }
-
-        while (p < last && *p >= '0' && *p <= '9') {
-            p++;
-        }
-    }
-
-    if (p < last && (*p == 'e' || *p == 'E')) {
-        p++;
-
-        if (p < last && (*p == '+' || *p == '-')) {
-            p++;
-        }
-
-        if (p == last || *p < '0' || *p > '9') {
-            return NULL;
-        }
-
-        while (p < last && *p >= '0' && *p <= '9') {
-            p++;
-        }
     }
 
     /* strtod() wants a C string: short numbers are copied on the stack */
@@ -662,33 +615,4 @@ llm_json_literal(llm_json_parser_t *jp)
     jp->pos = p + n;
 
     return item;
-}
-
-
-static int
-llm_json_hex(const llm_uchar_t *p, unsigned *v)
-{
-    size_t       i;
-    unsigned     r;
-    llm_uchar_t  c;
-
-    r = 0;
-
-    for (i = 0; i < 4; i++) {
-        c = p[i];
-
-        if (c >= '0' && c <= '9') {
-            r = r * 16 + (c - '0');
-
-        } else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
-            r = r * 16 + ((c | 0x20) - 'a' + 10);
-
-        } else {
-            return LLM_ERROR;
-        }
-    }
-
-    *v = r;
-
-    return LLM_OK;
 }
