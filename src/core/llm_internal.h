@@ -54,6 +54,10 @@ char *llm_out_alloc(llm_out_t *out, llm_pool_t *pool);
  */
 char *llm_json_print(const cJSON *item, llm_pool_t *pool, size_t *len);
 
+/* past JSON whitespace (space, tab, LF, CR) */
+const unsigned char *llm_json_skip_ws(const unsigned char *p,
+    const unsigned char *last);
+
 /* a strict JSON number from p: past its end, NULL if there is none */
 const unsigned char *llm_json_number_end(const unsigned char *p,
     const unsigned char *last);

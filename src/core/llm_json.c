@@ -34,8 +34,6 @@ typedef enum {
 } llm_jv_state_e;
 
 
-static const llm_uchar_t *llm_json_skip_ws(const llm_uchar_t *p,
-    const llm_uchar_t *last);
 static const llm_uchar_t *llm_json_skip_lax_ws(const llm_uchar_t *p,
     const llm_uchar_t *last);
 static const llm_uchar_t *llm_json_check_string(const llm_uchar_t *p,
@@ -445,8 +443,8 @@ llm_json_escape(char *dst, size_t size, const char *src, size_t len)
 }
 
 
-static const llm_uchar_t *
-llm_json_skip_ws(const llm_uchar_t *p, const llm_uchar_t *last)
+const unsigned char *
+llm_json_skip_ws(const unsigned char *p, const unsigned char *last)
 {
     while (p < last
            && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))

@@ -30,8 +30,6 @@ typedef struct {
 } llm_json_parser_t;
 
 
-static const llm_uchar_t *llm_json_ws(const llm_uchar_t *p,
-    const llm_uchar_t *last);
 static const llm_uchar_t *llm_json_scan_string(llm_json_parser_t *jp,
     const llm_uchar_t *p, int *escaped);
 static char *llm_json_string(llm_json_parser_t *jp);
@@ -71,7 +69,7 @@ llm_json_parse(const char *json, size_t len, cJSON **root, size_t *off)
 
 value:
 
-    p = llm_json_ws(p, last);
+    p = llm_json_skip_ws(p, last);
 
     if (p == last) {
         goto failed;
@@ -136,7 +134,7 @@ value:
     if (item->type == cJSON_Object || item->type == cJSON_Array) {
         stack[depth++] = item;
         top = item;
-        p = llm_json_ws(p + 1, last);
+        p = llm_json_skip_ws(p + 1, last);
 
         if (p == last) {
             goto failed;
@@ -178,7 +176,7 @@ member:
         goto failed;
     }
 
-    p = llm_json_ws(jp.pos, last);
+    p = llm_json_skip_ws(jp.pos, last);
 
     if (p == last || *p != ':') {
         goto failed;
@@ -199,7 +197,7 @@ next:
 
     /* after a value: a separator, the container's end, or the text's end */
 
-    p = llm_json_ws(p, last);
+    p = llm_json_skip_ws(p, last);
 
     if (top == NULL) {
         if (p != last) {
@@ -227,7 +225,7 @@ next:
             goto failed;
         }
 
-        p = llm_json_ws(p + 1, last);
+        p = llm_json_skip_ws(p + 1, last);
 
         if (p == last) {
             goto failed;
@@ -281,19 +279,6 @@ failed:
     }
 
     return LLM_DECLINED;
-}
-
-
-static const llm_uchar_t *
-llm_json_ws(const llm_uchar_t *p, const llm_uchar_t *last)
-{
-    while (p < last
-           && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-    {
-        p++;
-    }
-
-    return p;
 }
 
 
