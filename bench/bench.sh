@@ -54,26 +54,31 @@ for t in openai anthropic gemini cohere; do
 done
 cp "$dir/data/answer-openai.json" "$dir/data/answer-mistral.json"
 
-# an echo-module location body: $1 events, $2 seconds apart
-openai_stream() {
-    chunk='{"id":"chatcmpl-b","object":"chat.completion.chunk","created":1767225600,"model":"gpt-4o-mini","choices":[{"index":0,"delta":'
-    echo "echo -n 'data: $chunk{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\\n\\n'; echo_flush;"
+# an echo-module location body: the event $1, then $4 times the event $2,
+# $5 seconds apart, then the event(s) $3
+paced() {
+    echo "echo -n '$1'; echo_flush;"
     i=0
-    while [ $i -lt "$1" ]; do
-        echo "echo_sleep $2; echo -n 'data: $chunk{\"content\":\" word\"},\"finish_reason\":null}]}\\n\\n'; echo_flush;"
+    while [ $i -lt "$4" ]; do
+        echo "echo_sleep $5; echo -n '$2'; echo_flush;"
         i=$((i + 1))
     done
-    echo "echo -n 'data: $chunk{},\"finish_reason\":\"stop\"}]}\\n\\ndata: [DONE]\\n\\n';"
+    echo "echo -n '$3';"
+}
+
+openai_stream() {
+    chunk='data: {"id":"chatcmpl-b","object":"chat.completion.chunk","created":1767225600,"model":"gpt-4o-mini","choices":[{"index":0,"delta":'
+    paced "$chunk{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\\n\\n" \
+          "$chunk{\"content\":\" word\"},\"finish_reason\":null}]}\\n\\n" \
+          "$chunk{},\"finish_reason\":\"stop\"}]}\\n\\ndata: [DONE]\\n\\n" \
+          "$1" "$2"
 }
 
 anthropic_stream() {
-    echo "echo -n 'event: message_start\\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_b\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-b\",\"content\":[],\"usage\":{\"input_tokens\":10,\"output_tokens\":1}}}\\n\\n'; echo_flush;"
-    i=0
-    while [ $i -lt "$1" ]; do
-        echo "echo_sleep $2; echo -n 'event: content_block_delta\\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\" word\"}}\\n\\n'; echo_flush;"
-        i=$((i + 1))
-    done
-    echo "echo -n 'event: message_delta\\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":$1}}\\n\\nevent: message_stop\\ndata: {\"type\":\"message_stop\"}\\n\\n';"
+    paced 'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_b","type":"message","role":"assistant","model":"claude-b","content":[],"usage":{"input_tokens":10,"output_tokens":1}}}\n\n' \
+          'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" word"}}\n\n' \
+          "event: message_delta\\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":$1}}\\n\\nevent: message_stop\\ndata: {\"type\":\"message_stop\"}\\n\\n" \
+          "$1" "$2"
 }
 
 cat > "$dir/mock/nginx.conf" <<CONF

@@ -17,7 +17,6 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -35,7 +34,6 @@ typedef struct {
     double        start;
     double        last;             /* time of the previous event */
     size_t        events;
-    size_t        bytes;
     int           tail;             /* the previous byte was '\n' */
 } sc_stream_t;
 
@@ -200,7 +198,6 @@ sc_start(CURLM *multi, sc_stream_t *st, const char *url, const char *body,
     }
 
     st->events = 0;
-    st->bytes = 0;
     st->tail = 0;
 
     curl_easy_setopt(st->easy, CURLOPT_URL, url);
@@ -256,8 +253,6 @@ sc_write(char *data, size_t size, size_t n, void *arg)
         st->events++;
         st->last = now;
     }
-
-    st->bytes += n;
 
     return n;
 }

@@ -217,6 +217,7 @@ ngx_http_llm_encode(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     ctx->head.data = b->pos;
     ctx->head.len = b->last - b->pos;
+
     if (hr.body != NULL || hr.nparts == 0) {
         ctx->body[0].data = (u_char *) hr.body;
         ctx->body[0].len = hr.body_len;
@@ -230,6 +231,7 @@ ngx_http_llm_encode(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
         ctx->nbody = hr.nparts;
     }
+
     ctx->path.data = (u_char *) hr.path;
     ctx->path.len = ngx_strlen(hr.path);
     ctx->encoded = p;
@@ -1256,7 +1258,8 @@ ngx_http_llm_stream_out(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     for (cl = u->out_bufs; cl && cl->next; cl = cl->next) { /* void */ }
 
     if (cl && cl->buf->tag == u->output.tag && cl->buf->start
-        && !cl->buf->last_buf && (size_t) (cl->buf->end - cl->buf->last) >= need)
+        && !cl->buf->last_buf
+        && (size_t) (cl->buf->end - cl->buf->last) >= need)
     {
         ctx->scl = NULL;
         b = cl->buf;

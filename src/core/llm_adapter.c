@@ -279,6 +279,7 @@ llm_compat_body_write(llm_out_t *out, const char *model, int found,
     }
 }
 
+
 const char *
 llm_http_body(const llm_http_request_t *hr, llm_pool_t *pool)
 {

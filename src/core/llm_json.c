@@ -93,7 +93,7 @@ llm_json_plain_run(const unsigned char *p, size_t len)
 
 #else
 
-    /* eight bytes at a time: no '"', no '\\', nothing below 0x20 or above 0x7f */
+    /* eight bytes at a time: no '"' or '\\', nothing below 0x20 or over 0x7f */
 
     while (last - p >= 8) {
         memcpy(&x, p, 8);
@@ -1086,7 +1086,6 @@ llm_json_print(const cJSON *item, llm_pool_t *pool, size_t *len)
 static void
 llm_json_print_item(llm_out_t *out, const cJSON *item)
 {
-    const char   *s;
     const cJSON  *child;
 
     switch (item->type & 0xff) {
@@ -1104,8 +1103,7 @@ llm_json_print_item(llm_out_t *out, const cJSON *item)
         break;
 
     case cJSON_String:
-        s = (item->valuestring != NULL) ? item->valuestring : "";
-        llm_out_str(out, s, strlen(s));
+        llm_out_nstr(out, item->valuestring);
         break;
 
     case cJSON_Raw:
@@ -1133,8 +1131,7 @@ llm_json_print_item(llm_out_t *out, const cJSON *item)
         llm_out_raw(out, "{", 1);
 
         for (child = item->child; child != NULL; child = child->next) {
-            s = (child->string != NULL) ? child->string : "";
-            llm_out_str(out, s, strlen(s));
+            llm_out_nstr(out, child->string);
             llm_out_raw(out, ":", 1);
 
             llm_json_print_item(out, child);
@@ -1161,7 +1158,7 @@ llm_json_print_number(llm_out_t *out, const cJSON *item)
 {
     int     n;
     char    buf[32];
-    double  d, t, e;
+    double  d, t, ad, at;
 
     d = item->valuedouble;
 
@@ -1185,10 +1182,10 @@ llm_json_print_number(llm_out_t *out, const cJSON *item)
 
     /* cJSON's test: equal within an epsilon of the larger magnitude */
 
-    e = (t < 0 ? -t : t) > (d < 0 ? -d : d) ? (t < 0 ? -t : t)
-                                              : (d < 0 ? -d : d);
+    ad = (d < 0) ? -d : d;
+    at = (t < 0) ? -t : t;
 
-    if ((t > d ? t - d : d - t) > e * DBL_EPSILON) {
+    if ((t > d ? t - d : d - t) > (at > ad ? at : ad) * DBL_EPSILON) {
         n = snprintf(buf, sizeof(buf), "%1.17g", d);
     }
 
