@@ -814,6 +814,14 @@ llm_json_skip_string(const llm_uchar_t *p, const llm_uchar_t *last)
 {
     while (p < last) {
 
+        /* a prompt before "model" is skipped sixteen bytes at a time */
+
+        p += llm_json_plain_run(p, (size_t) (last - p));
+
+        if (p == last) {
+            break;
+        }
+
         if (*p == '"') {
             return p + 1;
         }

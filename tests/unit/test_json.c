@@ -104,6 +104,10 @@ static const test_member_t  test_member_cases[] = {
       "{\"mod\\u0065l\":-1.5e3}", "model", LLM_OK, "-1.5e3" },
     { "member: escaped NUL ends the key",
       "{\"model\\u0000x\":true,\"model\":false}", "model", LLM_OK, "true" },
+    { "member: after a long string with escapes and UTF-8",
+      "{\"messages\":[{\"content\":\"a prompt longer than sixteen bytes, "
+      "with \\\"model\\\":1 quoted, caf\xc3\xa9, a \\\\ and more text "
+      "after it\"}],\"model\":\"m\"}", "model", LLM_OK, "\"m\"" },
     { "member: case-sensitive",
       "{\"Model\":1,\"model\":2}", "model", LLM_OK, "2" },
     { "member: prefixes do not match",
