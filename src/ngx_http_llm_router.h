@@ -211,7 +211,14 @@ typedef ngx_int_t (*ngx_http_llm_data_pt)(ngx_http_request_t *r,
 extern ngx_module_t  ngx_http_llm_router_module;
 
 
+/* ngx_http_llm_provider.c: the llm_provider blocks */
+char *ngx_http_llm_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* ngx_http_llm_handler.c: the content handler */
 ngx_int_t ngx_http_llm_handler(ngx_http_request_t *r);
+
+/* ngx_http_llm_route.c: llm_route rules and the order providers are tried */
 char *ngx_http_llm_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_llm_route_resolve(ngx_conf_t *cf,
     ngx_http_llm_loc_conf_t *conf);
@@ -219,6 +226,8 @@ ngx_int_t ngx_http_llm_route_select(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 uint64_t ngx_http_llm_route_cost(ngx_http_llm_provider_t *p,
     ngx_http_llm_ctx_t *ctx);
+
+/* ngx_http_llm_health.c: circuit breaker and latency per provider */
 char *ngx_http_llm_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_llm_health_init(ngx_conf_t *cf,
     ngx_http_llm_provider_t *p);
@@ -231,20 +240,30 @@ void ngx_http_llm_health_ok(ngx_log_t *log, ngx_http_llm_provider_t *p,
     ngx_msec_t latency);
 uint64_t ngx_http_llm_health_latency(ngx_http_llm_provider_t *p);
 
+/* ngx_http_llm_upstream.c: the upstream protocol, peers, keep-alive */
 ngx_int_t ngx_http_llm_upstream_start(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 ngx_int_t ngx_http_llm_upstream_merge(ngx_conf_t *cf,
     ngx_http_llm_loc_conf_t *prev, ngx_http_llm_loc_conf_t *conf);
 ngx_int_t ngx_http_llm_keepalive_init(ngx_conf_t *cf,
     ngx_http_llm_provider_t *p);
+
+/* ngx_http_llm_error.c: error answers, the filters, shared helpers */
+ngx_int_t ngx_http_llm_filter_init(ngx_conf_t *cf);
+ngx_http_llm_ctx_t *ngx_http_llm_get_ctx(ngx_http_request_t *r);
 void ngx_http_llm_set_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_uint_t status, const char *type, const char *code,
     const char *fmt, ...);
-void *ngx_http_llm_pool_alloc(void *data, size_t size);
 void ngx_http_llm_failed_error(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 size_t ngx_http_llm_attempts_text(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, u_char *buf, size_t size);
+ngx_int_t ngx_http_llm_add_header(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value);
+void *ngx_http_llm_pool_alloc(void *data, size_t size);
+
+/* ngx_http_llm_variables.c */
+ngx_int_t ngx_http_llm_add_variables(ngx_conf_t *cf);
 
 
 #endif /* _NGX_HTTP_LLM_ROUTER_H_INCLUDED_ */

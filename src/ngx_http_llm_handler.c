@@ -1,0 +1,357 @@
+
+/*
+ * Copyright (C) The ngx_http_llm_router_module authors
+ */
+
+
+/*
+ * The content handler of a gateway location: the request body is read
+ * and parsed once, a provider is chosen, and the upstream is started;
+ * GET .../models lists the providers.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_llm_router.h"
+
+
+static void ngx_http_llm_body_handler(ngx_http_request_t *r);
+static long ngx_http_llm_max_tokens(llm_request_t *req);
+static ngx_int_t ngx_http_llm_read_body(ngx_http_request_t *r, u_char **body,
+    size_t *len);
+static ngx_int_t ngx_http_llm_models(ngx_http_request_t *r,
+    ngx_http_llm_loc_conf_t *lcf);
+
+
+static ngx_str_t  ngx_http_llm_json_type = ngx_string("application/json");
+
+
+ngx_int_t
+ngx_http_llm_handler(ngx_http_request_t *r)
+{
+    size_t                    len;
+    ngx_int_t                 rc;
+    ngx_str_t                *uri;
+    ngx_uint_t                models;
+    ngx_table_elt_t          *h;
+    ngx_http_llm_ctx_t       *ctx;
+    ngx_http_llm_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    ctx = ngx_http_llm_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    uri = &r->uri;
+
+    len = sizeof("/models") - 1;
+
+    models = (uri->len >= len
+              && ngx_strncmp(uri->data + uri->len - len, "/models", len)
+                 == 0);
+
+    if (models) {
+        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+            goto not_allowed;
+        }
+
+        return ngx_http_llm_models(r, lcf);
+    }
+
+    len = sizeof("/chat/completions") - 1;
+
+    if (uri->len < len
+        || ngx_strncmp(uri->data + uri->len - len, "/chat/completions", len)
+           != 0)
+    {
+        ngx_http_llm_set_error(r, ctx, NGX_HTTP_NOT_FOUND,
+                               "invalid_request_error", "unknown_url",
+                               "Unknown request URL: %V %V. This gateway "
+                               "serves POST .../chat/completions and "
+                               "GET .../models.",
+                               &r->method_name, &r->uri);
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    if (r->method != NGX_HTTP_POST) {
+        goto not_allowed;
+    }
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_llm_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+
+not_allowed:
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+
+    if (models) {
+        ngx_str_set(&h->value, "GET, HEAD");
+
+    } else {
+        ngx_str_set(&h->value, "POST");
+    }
+
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    ngx_http_llm_set_error(r, ctx, NGX_HTTP_NOT_ALLOWED,
+                           "invalid_request_error", "method_not_allowed",
+                           "Method %V is not allowed for %V.",
+                           &r->method_name, &r->uri);
+
+    return NGX_HTTP_NOT_ALLOWED;
+}
+
+
+static void
+ngx_http_llm_body_handler(ngx_http_request_t *r)
+{
+    u_char              *body;
+    size_t               len;
+    ngx_int_t            rc;
+    ngx_http_llm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    if (r->connection->error) {
+        ngx_http_finalize_request(r, NGX_HTTP_CLIENT_CLOSED_REQUEST);
+        return;
+    }
+
+    if (ngx_http_llm_read_body(r, &body, &len) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (llm_request_parse(&ctx->req, (const char *) body, len, &ctx->err)
+        != LLM_OK)
+    {
+        ctx->has_err = 1;
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "llm: rejected request: %s", ctx->err.message);
+
+        ngx_http_finalize_request(r, ctx->err.status);
+        return;
+    }
+
+    ctx->prompt_tokens = llm_request_prompt_tokens(&ctx->req);
+    ctx->max_tokens = ngx_http_llm_max_tokens(&ctx->req);
+
+    rc = ngx_http_llm_route_select(r, ctx);
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, rc >= NGX_HTTP_SPECIAL_RESPONSE
+                                     ? rc : NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->provider = ctx->candidates[0];
+
+    if (ctx->req.stream && ctx->provider->adapter->stream_event == NULL
+        && ctx->provider->adapter->decode)
+    {
+
+        /* translated streams come with the stream decoders */
+
+        ngx_http_llm_set_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                               "invalid_request_error", "unsupported_value",
+                               "Streaming is not supported yet for the "
+                               "provider \"%V\" (type %s).",
+                               &ctx->provider->name,
+                               ctx->provider->adapter->name);
+        ctx->err.param = "stream";
+
+        ngx_http_finalize_request(r, NGX_HTTP_BAD_REQUEST);
+        return;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm: provider \"%V\", stream:%d",
+                   &ctx->provider->name, ctx->req.stream);
+
+    rc = ngx_http_llm_upstream_start(r, ctx);
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, rc >= NGX_HTTP_SPECIAL_RESPONSE
+                                     ? rc : NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+}
+
+
+static long
+ngx_http_llm_max_tokens(llm_request_t *req)
+{
+    cJSON  *item;
+
+    item = cJSON_GetObjectItemCaseSensitive(req->root,
+                                            "max_completion_tokens");
+
+    if (!cJSON_IsNumber(item)) {
+        item = cJSON_GetObjectItemCaseSensitive(req->root, "max_tokens");
+    }
+
+    return cJSON_IsNumber(item) ? (long) item->valuedouble : 0;
+}
+
+
+/*
+ * The request body as one contiguous piece of memory; bodies that
+ * NGINX wrote to a temporary file are read back.
+ */
+
+static ngx_int_t
+ngx_http_llm_read_body(ngx_http_request_t *r, u_char **body, size_t *len)
+{
+    u_char       *p;
+    off_t         size;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    *body = (u_char *) "";
+    *len = 0;
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    cl = r->request_body->bufs;
+    b = cl->buf;
+
+    if (cl->next == NULL && !b->in_file) {
+        *body = b->pos;
+        *len = b->last - b->pos;
+        return NGX_OK;
+    }
+
+    size = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        size += ngx_buf_size(cl->buf);
+    }
+
+    p = ngx_pnalloc(r->pool, (size_t) size + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    *body = p;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            n = ngx_read_file(b->file, p, (size_t) (b->file_last - b->file_pos),
+                              b->file_pos);
+
+            if (n == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            if (n != b->file_last - b->file_pos) {
+                ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                              "llm: short read of the request body file "
+                              "\"%V\"", &b->file->name);
+                return NGX_ERROR;
+            }
+
+            p += n;
+            continue;
+        }
+
+        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+    }
+
+    *len = p - *body;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_models(ngx_http_request_t *r, ngx_http_llm_loc_conf_t *lcf)
+{
+    char                      *json;
+    size_t                     len;
+    ngx_int_t                  rc;
+    ngx_buf_t                 *b;
+    ngx_uint_t                 i, n;
+    ngx_chain_t                out;
+    llm_pool_t                 pool;
+    const char               **ids, **owners;
+    ngx_http_llm_provider_t  **pp;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    n = lcf->providers->nelts;
+    pp = lcf->providers->elts;
+
+    ids = ngx_palloc(r->pool, 2 * n * sizeof(char *));
+    if (ids == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    owners = ids + n;
+
+    for (i = 0; i < n; i++) {
+        ids[i] = (const char *) pp[i]->name.data;
+        owners[i] = pp[i]->adapter->name;
+    }
+
+    pool.alloc = ngx_http_llm_pool_alloc;
+    pool.data = r->pool;
+
+    json = llm_models_render(ids, owners, n, (long) ngx_cached_time->sec,
+                             &pool, &len);
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = len;
+    r->headers_out.content_type = ngx_http_llm_json_type;
+    r->headers_out.content_type_len = ngx_http_llm_json_type.len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = (u_char *) json;
+    b->last = b->pos + len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}

@@ -1,0 +1,598 @@
+
+/*
+ * Copyright (C) The ngx_http_llm_router_module authors
+ */
+
+
+/*
+ * The llm_provider blocks: a provider's type, address, model, key, price
+ * and health settings, checked when the configuration is loaded.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_llm_router.h"
+
+
+#define NGX_HTTP_LLM_MAX_KEY  4096
+
+
+static char *ngx_http_llm_provider_param(ngx_conf_t *cf, ngx_command_t *dummy,
+    void *conf);
+static char *ngx_http_llm_provider_check(ngx_conf_t *cf,
+    ngx_http_llm_provider_t *p);
+static char *ngx_http_llm_provider_url(ngx_conf_t *cf,
+    ngx_http_llm_provider_t *p);
+static char *ngx_http_llm_provider_key(ngx_conf_t *cf,
+    ngx_http_llm_provider_t *p, ngx_str_t *value);
+static char *ngx_http_llm_provider_price(ngx_conf_t *cf,
+    ngx_http_llm_provider_t *p);
+static ngx_int_t ngx_http_llm_valid_name(ngx_str_t *name);
+
+
+char *
+ngx_http_llm_provider_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llm_main_conf_t  *lmcf = conf;
+
+    char                     *rv;
+    ngx_str_t                 *value;
+    ngx_uint_t                 i;
+    ngx_conf_t                 save;
+    ngx_http_llm_provider_t   *p, **pp;
+
+    value = cf->args->elts;
+
+    if (ngx_http_llm_valid_name(&value[1]) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid llm_provider name \"%V\": only letters, "
+                           "digits and \"._-:/@\" are allowed", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    pp = lmcf->providers.elts;
+
+    for (i = 0; i < lmcf->providers.nelts; i++) {
+        if (pp[i]->name.len == value[1].len
+            && ngx_strncmp(pp[i]->name.data, value[1].data, value[1].len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate llm_provider \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    p = ngx_pcalloc(cf->pool, sizeof(ngx_http_llm_provider_t));
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    pp = ngx_array_push(&lmcf->providers);
+    if (pp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *pp = p;
+
+    p->name = value[1];
+    p->keepalive = 16;
+    p->max_fails = 3;
+    p->fail_timeout = 30000;
+    p->file = cf->conf_file->file.name.data;
+    p->line = cf->conf_file->line;
+
+    save = *cf;
+    cf->handler = ngx_http_llm_provider_param;
+    cf->handler_conf = (char *) p;
+
+    rv = ngx_conf_parse(cf, NULL);
+
+    *cf = save;
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    return ngx_http_llm_provider_check(cf, p);
+}
+
+
+static char *
+ngx_http_llm_provider_param(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
+{
+    ngx_http_llm_provider_t  *p = (ngx_http_llm_provider_t *) conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value, *name;
+
+    value = cf->args->elts;
+    name = &value[0];
+
+    if (ngx_strcmp(name->data, "price") == 0) {
+        return ngx_http_llm_provider_price(cf, p);
+    }
+
+    if (cf->args->nelts != 2) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid number of arguments in \"%V\" "
+                           "of llm_provider \"%V\"", name, &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_strcmp(name->data, "type") == 0) {
+
+        if (p->type_set) {
+            goto duplicate;
+        }
+
+        p->adapter = llm_adapter_find((const char *) value[1].data,
+                                      value[1].len);
+        if (p->adapter == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown llm_provider type \"%V\" "
+                               "in llm_provider \"%V\"",
+                               &value[1], &p->name);
+            return NGX_CONF_ERROR;
+        }
+
+        p->type_set = 1;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(name->data, "url") == 0) {
+
+        if (p->url.data) {
+            goto duplicate;
+        }
+
+        p->url = value[1];
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(name->data, "model") == 0) {
+
+        if (p->model.data) {
+            goto duplicate;
+        }
+
+        p->model = value[1];
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(name->data, "api_key") == 0) {
+
+        if (p->key_set) {
+            goto duplicate;
+        }
+
+        p->key_set = 1;
+        return ngx_http_llm_provider_key(cf, p, &value[1]);
+    }
+
+    if (ngx_strcmp(name->data, "max_tokens") == 0) {
+        n = ngx_atoi(value[1].data, value[1].len);
+        if (n == NGX_ERROR || n == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid max_tokens \"%V\" in llm_provider "
+                               "\"%V\"", &value[1], &p->name);
+            return NGX_CONF_ERROR;
+        }
+
+        p->core.max_tokens = (long) n;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(name->data, "max_fails") == 0) {
+        n = ngx_atoi(value[1].data, value[1].len);
+        if (n == NGX_ERROR) {
+            goto invalid;
+        }
+
+        p->max_fails = n;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(name->data, "fail_timeout") == 0) {
+        n = ngx_parse_time(&value[1], 0);
+        if (n == NGX_ERROR || n == 0) {
+            goto invalid;
+        }
+
+        p->fail_timeout = (ngx_msec_t) n;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(name->data, "keepalive") == 0) {
+        n = ngx_atoi(value[1].data, value[1].len);
+        if (n == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid keepalive \"%V\" in llm_provider "
+                               "\"%V\"", &value[1], &p->name);
+            return NGX_CONF_ERROR;
+        }
+
+        p->keepalive = n;
+        return NGX_CONF_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "unknown directive \"%V\" in llm_provider \"%V\"",
+                       name, &p->name);
+    return NGX_CONF_ERROR;
+
+duplicate:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"%V\" is duplicate in llm_provider \"%V\"",
+                       name, &p->name);
+    return NGX_CONF_ERROR;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid %V \"%V\" in llm_provider \"%V\"",
+                       name, &value[1], &p->name);
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_llm_provider_check(ngx_conf_t *cf, ngx_http_llm_provider_t *p)
+{
+    char  *rv;
+
+    if (!p->type_set) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "llm_provider \"%V\" has no \"type\"", &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (!p->key_set) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "llm_provider \"%V\" has no \"api_key\" "
+                           "(use \"api_key env:VARIABLE;\", "
+                           "\"api_key file:/path;\" or \"api_key off;\")",
+                           &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    rv = ngx_http_llm_provider_url(cf, p);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    p->core.name = (const char *) p->name.data;
+    p->core.model = p->model.len ? (const char *) p->model.data : NULL;
+    p->core.api_key = p->api_key.len ? (const char *) p->api_key.data
+                                     : NULL;
+    p->core.base_path = (const char *) p->base_path.data;
+
+    if (ngx_http_llm_keepalive_init(cf, p) != NGX_OK
+        || ngx_http_llm_health_init(cf, p) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_llm_provider_url(ngx_conf_t *cf, ngx_http_llm_provider_t *p)
+{
+    size_t      add;
+    u_char     *last;
+    ngx_url_t   u;
+    in_port_t   port;
+
+    if (p->url.data == NULL) {
+        p->url.data = (u_char *) p->adapter->default_url;
+        p->url.len = ngx_strlen(p->adapter->default_url);
+    }
+
+    if (p->url.len > 8 && ngx_strncasecmp(p->url.data, (u_char *) "https://", 8)
+                          == 0)
+    {
+#if (NGX_HTTP_SSL)
+        add = 8;
+        port = 443;
+        p->ssl = 1;
+#else
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "llm_provider \"%V\": https is not supported "
+                           "by this nginx (built without SSL)", &p->name);
+        return NGX_CONF_ERROR;
+#endif
+
+    } else if (p->url.len > 7
+               && ngx_strncasecmp(p->url.data, (u_char *) "http://", 7) == 0)
+    {
+        add = 7;
+        port = 80;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid url \"%V\" in llm_provider \"%V\": "
+                           "it must start with \"http://\" or \"https://\"",
+                           &p->url, &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url.len = p->url.len - add;
+    u.url.data = p->url.data + add;
+    u.default_port = port;
+    u.uri_part = 1;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        if (u.err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s in url \"%V\" of llm_provider \"%V\"",
+                               u.err, &p->url, &p->name);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    if (u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no address for url \"%V\" of llm_provider \"%V\"",
+                           &p->url, &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    p->addrs = u.addrs;
+    p->naddrs = u.naddrs;
+    p->host = u.host;
+
+    if (u.port == port) {
+        p->host_header = u.host;
+
+    } else {
+        p->host_header.data = ngx_pnalloc(cf->pool,
+                                          u.host.len + 1 + NGX_INT_T_LEN);
+        if (p->host_header.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        last = ngx_sprintf(p->host_header.data, "%V:%d", &u.host,
+                           (int) u.port);
+        p->host_header.len = last - p->host_header.data;
+    }
+
+    /* the path prefix, without a trailing slash and NUL-terminated */
+
+    p->base_path = u.uri;
+
+    while (p->base_path.len && p->base_path.data[p->base_path.len - 1] == '/')
+    {
+        p->base_path.len--;
+    }
+
+    if (ngx_strlchr(p->base_path.data, p->base_path.data + p->base_path.len,
+                    '?')
+        || ngx_strlchr(p->base_path.data,
+                       p->base_path.data + p->base_path.len, '#'))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid url \"%V\" in llm_provider \"%V\": "
+                           "a query or fragment is not allowed",
+                           &p->url, &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    last = ngx_pnalloc(cf->pool, p->base_path.len + 1);
+    if (last == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(last, p->base_path.data, p->base_path.len);
+    last[p->base_path.len] = '\0';
+    p->base_path.data = last;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_llm_provider_key(ngx_conf_t *cf, ngx_http_llm_provider_t *p,
+    ngx_str_t *value)
+{
+    char             *env;
+    u_char           *key;
+    size_t            len;
+    ssize_t           n;
+    ngx_str_t         name;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    if (value->len == 3 && ngx_strncmp(value->data, "off", 3) == 0) {
+        ngx_str_null(&p->api_key);
+        return NGX_CONF_OK;
+    }
+
+    if (value->len > 4 && ngx_strncmp(value->data, "env:", 4) == 0) {
+
+        /* the value is NUL-terminated by the configuration parser */
+
+        env = getenv((char *) value->data + 4);
+
+        if (env == NULL || env[0] == '\0') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "llm_provider \"%V\": environment variable "
+                               "\"%s\" for \"api_key\" is not set or empty",
+                               &p->name, value->data + 4);
+            return NGX_CONF_ERROR;
+        }
+
+        len = ngx_strlen(env);
+
+        if (len > NGX_HTTP_LLM_MAX_KEY) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "llm_provider \"%V\": \"api_key\" is too long",
+                               &p->name);
+            return NGX_CONF_ERROR;
+        }
+
+        key = ngx_pnalloc(cf->pool, len + 1);
+        if (key == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(key, env, len + 1);
+
+    } else if (value->len > 5 && ngx_strncmp(value->data, "file:", 5) == 0) {
+
+        name.data = value->data + 5;
+        name.len = value->len - 5;
+
+        if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(&file, sizeof(ngx_file_t));
+
+        file.name = name;
+        file.log = cf->log;
+        file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+        if (file.fd == NGX_INVALID_FILE) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                               "llm_provider \"%V\": cannot open \"api_key\" "
+                               "file \"%V\"", &p->name, &name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR
+            || ngx_file_size(&fi) > NGX_HTTP_LLM_MAX_KEY)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "llm_provider \"%V\": \"api_key\" file \"%V\" "
+                               "is unreadable or too large", &p->name, &name);
+            (void) ngx_close_file(file.fd);
+            return NGX_CONF_ERROR;
+        }
+
+        len = (size_t) ngx_file_size(&fi);
+
+        key = ngx_pnalloc(cf->pool, len + 1);
+        if (key == NULL) {
+            (void) ngx_close_file(file.fd);
+            return NGX_CONF_ERROR;
+        }
+
+        n = ngx_read_file(&file, key, len, 0);
+
+        (void) ngx_close_file(file.fd);
+
+        if (n == NGX_ERROR || (size_t) n != len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "llm_provider \"%V\": cannot read \"api_key\" "
+                               "file \"%V\"", &p->name, &name);
+            return NGX_CONF_ERROR;
+        }
+
+        while (len && (key[len - 1] == '\n' || key[len - 1] == '\r'
+                       || key[len - 1] == ' ' || key[len - 1] == '\t'))
+        {
+            len--;
+        }
+
+        key[len] = '\0';
+
+        if (len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "llm_provider \"%V\": \"api_key\" file \"%V\" "
+                               "is empty", &p->name, &name);
+            return NGX_CONF_ERROR;
+        }
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"api_key\" in llm_provider \"%V\": use "
+                           "\"env:VARIABLE\", \"file:/path\" or \"off\" "
+                           "(keys are not written into the configuration)",
+                           &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    for (n = 0; key[n]; n++) {
+        if (key[n] < 0x20 || key[n] == 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "llm_provider \"%V\": \"api_key\" contains "
+                               "control characters", &p->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    p->api_key.data = key;
+    p->api_key.len = n;
+
+    return NGX_CONF_OK;
+}
+
+
+/* "price INPUT OUTPUT": USD per million tokens, as micro-USD */
+
+static char *
+ngx_http_llm_provider_price(ngx_conf_t *cf, ngx_http_llm_provider_t *p)
+{
+    ngx_int_t   in, out;
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts != 3) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"price\" of llm_provider \"%V\" takes the "
+                           "input and output prices in USD per million "
+                           "tokens", &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    in = ngx_atofp(value[1].data, value[1].len, 6);
+    out = ngx_atofp(value[2].data, value[2].len, 6);
+
+    if (in == NGX_ERROR || out == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid price \"%V %V\" in llm_provider \"%V\"",
+                           &value[1], &value[2], &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    p->price_in = (uint64_t) in;
+    p->price_out = (uint64_t) out;
+    p->priced = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_valid_name(ngx_str_t *name)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    if (name->len == 0 || name->len > 256) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < name->len; i++) {
+        c = name->data[i];
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9') || ngx_strchr("._-:/@", c) != NULL)
+        {
+            continue;
+        }
+
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
