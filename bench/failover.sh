@@ -110,7 +110,7 @@ windows=$(grep 'connect() failed (111: Connection refused) while connecting to u
 
 out=$(grep -c 'llm: provider "primary" is out of rotation' "$dir/gateway/logs/error.log" || true)
 back=$(grep -c 'llm: provider "primary" is back in rotation' "$dir/gateway/logs/error.log" || true)
-probes=$(grep -c 'llm: provider "primary" is probed' "$dir/gateway/logs/error.log" || true)
+probes=$(grep -c 'llm: provider "primary" is half-open' "$dir/gateway/logs/error.log" || true)
 
 echo "client:   $(cat "$dir/client.json")"
 echo "primary:  $attempts refused attempts while down, at most ${windows:-0} in one ${fail_timeout}s window"

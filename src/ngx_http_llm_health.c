@@ -20,132 +20,6 @@
 #include "ngx_http_llm_router.h"
 
 
-typedef struct {
-    ngx_http_llm_health_t         *first;         /* list in the zone */
-} ngx_http_llm_shctx_t;
-
-
-static ngx_int_t ngx_http_llm_zone_init(ngx_shm_zone_t *shm_zone,
-    void *data);
-
-
-char *
-ngx_http_llm_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_llm_main_conf_t *lmcf = conf;
-
-    ssize_t     size;
-    ngx_str_t  *value;
-
-    if (lmcf->shm_zone) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    size = ngx_parse_size(&value[2]);
-
-    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid llm_zone size \"%V\": at least %uz",
-                           &value[2], 8 * ngx_pagesize);
-        return NGX_CONF_ERROR;
-    }
-
-    lmcf->shm_zone = ngx_shared_memory_add(cf, &value[1], size,
-                                           &ngx_http_llm_router_module);
-    if (lmcf->shm_zone == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (lmcf->shm_zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "llm_zone \"%V\" is already used", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    lmcf->shm_zone->init = ngx_http_llm_zone_init;
-    lmcf->shm_zone->data = lmcf;
-
-    return NGX_CONF_OK;
-}
-
-
-/*
- * Each provider's entry is found by name, so that the state outlives
- * "nginx -s reload" when the zone keeps its name and size.
- */
-
-static ngx_int_t
-ngx_http_llm_zone_init(ngx_shm_zone_t *shm_zone, void *data)
-{
-    ngx_http_llm_main_conf_t  *lmcf = shm_zone->data;
-
-    size_t                     len;
-    ngx_uint_t                 i;
-    ngx_slab_pool_t           *shpool;
-    ngx_http_llm_shctx_t      *sh;
-    ngx_http_llm_health_t     *h;
-    ngx_http_llm_provider_t  **pp;
-
-    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    if (shm_zone->shm.exists || data) {
-        sh = shpool->data;
-
-    } else {
-        sh = ngx_slab_calloc(shpool, sizeof(ngx_http_llm_shctx_t));
-        if (sh == NULL) {
-            return NGX_ERROR;
-        }
-
-        shpool->data = sh;
-
-        len = sizeof(" in llm_zone \"\"") + shm_zone->shm.name.len;
-
-        shpool->log_ctx = ngx_slab_alloc(shpool, len);
-        if (shpool->log_ctx == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_sprintf(shpool->log_ctx, " in llm_zone \"%V\"%Z",
-                    &shm_zone->shm.name);
-    }
-
-    pp = lmcf->providers.elts;
-
-    for (i = 0; i < lmcf->providers.nelts; i++) {
-
-        for (h = sh->first; h; h = h->next) {
-            if (h->name_len == pp[i]->name.len
-                && ngx_strncmp(h->name, pp[i]->name.data, h->name_len) == 0)
-            {
-                break;
-            }
-        }
-
-        if (h == NULL) {
-            h = ngx_slab_calloc(shpool, sizeof(ngx_http_llm_health_t)
-                                        + pp[i]->name.len);
-            if (h == NULL) {
-                return NGX_ERROR;
-            }
-
-            h->name = (u_char *) h + sizeof(ngx_http_llm_health_t);
-            h->name_len = pp[i]->name.len;
-            ngx_memcpy(h->name, pp[i]->name.data, h->name_len);
-
-            h->next = sh->first;
-            sh->first = h;
-        }
-
-        pp[i]->health = h;
-    }
-
-    return NGX_OK;
-}
-
-
 ngx_int_t
 ngx_http_llm_health_init(ngx_conf_t *cf, ngx_http_llm_provider_t *p)
 {
@@ -190,7 +64,8 @@ ngx_http_llm_health_available(ngx_http_request_t *r,
 
     probe = h->probe;
 
-    if (probe && (ngx_msec_int_t) (now - probe) < (ngx_msec_int_t) p->fail_timeout)
+    if (probe
+        && (ngx_msec_int_t) (now - probe) < (ngx_msec_int_t) p->fail_timeout)
     {
         return 0;
     }
@@ -199,8 +74,9 @@ ngx_http_llm_health_available(ngx_http_request_t *r,
         return 0;
     }
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "llm: provider \"%V\" is probed", &p->name);
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "llm: provider \"%V\" is half-open: one request probes it",
+                  &p->name);
 
     return 1;
 }
@@ -241,8 +117,6 @@ ngx_http_llm_health_failed(ngx_log_t *log, ngx_http_llm_provider_t *p)
     ngx_http_llm_health_t  *h;
 
     h = p->health;
-
-    (void) ngx_atomic_fetch_add(&h->failures, 1);
 
     if (p->max_fails == 0) {
         return;
@@ -303,8 +177,6 @@ ngx_http_llm_health_ok(ngx_log_t *log, ngx_http_llm_provider_t *p,
 
     h = p->health;
 
-    (void) ngx_atomic_fetch_add(&h->requests, 1);
-
     /* an exponentially weighted moving average, in microseconds */
 
     usec = (uint64_t) latency * 1000 + 1;
@@ -321,7 +193,7 @@ ngx_http_llm_health_ok(ngx_log_t *log, ngx_http_llm_provider_t *p,
     h->fails = 0;
     h->checked = 0;
 
-    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+    ngx_log_error(NGX_LOG_WARN, log, 0,
                   "llm: provider \"%V\" is back in rotation", &p->name);
 }
 
@@ -330,4 +202,21 @@ uint64_t
 ngx_http_llm_health_latency(ngx_http_llm_provider_t *p)
 {
     return p->health->latency;
+}
+
+
+/* 0: in rotation, 1: out of rotation, 2: out, and may be probed */
+
+ngx_uint_t
+ngx_http_llm_health_state(ngx_http_llm_provider_t *p)
+{
+    ngx_msec_t  down;
+
+    down = p->health->down_until;
+
+    if (down == 0) {
+        return 0;
+    }
+
+    return ((ngx_msec_int_t) (ngx_current_msec - down) < 0) ? 1 : 2;
 }

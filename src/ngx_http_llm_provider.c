@@ -30,7 +30,6 @@ static char *ngx_http_llm_provider_key(ngx_conf_t *cf,
     ngx_http_llm_provider_t *p, ngx_str_t *value);
 static char *ngx_http_llm_provider_price(ngx_conf_t *cf,
     ngx_http_llm_provider_t *p);
-static ngx_int_t ngx_http_llm_valid_name(ngx_str_t *name);
 
 
 char *
@@ -536,43 +535,101 @@ ngx_http_llm_provider_key(ngx_conf_t *cf, ngx_http_llm_provider_t *p,
 }
 
 
-/* "price INPUT OUTPUT": USD per million tokens, as micro-USD */
+/*
+ * "price INPUT OUTPUT [cache_read=P] [cache_write=P]": USD per million
+ * tokens with up to six decimals, kept as micro-USD per million tokens,
+ * that is pico-USD per token: costs are exact integers.
+ */
 
 static char *
 ngx_http_llm_provider_price(ngx_conf_t *cf, ngx_http_llm_provider_t *p)
 {
-    ngx_int_t   in, out;
-    ngx_str_t  *value;
+    u_char              *v;
+    size_t               len;
+    ngx_str_t           *value;
+    ngx_uint_t           i, read, write;
+    unsigned long long   n[4];
 
     value = cf->args->elts;
 
-    if (cf->args->nelts != 3) {
+    if (p->priced) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"price\" is duplicate in llm_provider \"%V\"",
+                           &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts < 3 || cf->args->nelts > 5) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"price\" of llm_provider \"%V\" takes the "
                            "input and output prices in USD per million "
-                           "tokens", &p->name);
+                           "tokens, and optionally \"cache_read=\" and "
+                           "\"cache_write=\"", &p->name);
         return NGX_CONF_ERROR;
     }
 
-    in = ngx_atofp(value[1].data, value[1].len, 6);
-    out = ngx_atofp(value[2].data, value[2].len, 6);
+    read = 0;
+    write = 0;
 
-    if (in == NGX_ERROR || out == NGX_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid price \"%V %V\" in llm_provider \"%V\"",
-                           &value[1], &value[2], &p->name);
-        return NGX_CONF_ERROR;
+    for (i = 1; i < cf->args->nelts; i++) {
+        v = value[i].data;
+        len = value[i].len;
+
+        if (i > 2 && len > 11 && ngx_strncmp(v, "cache_read=", 11) == 0
+            && !read)
+        {
+            v += 11;
+            len -= 11;
+            read = 1;
+
+            if (llm_price_parse((const char *) v, len, &n[2]) != LLM_OK) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (i > 2 && len > 12 && ngx_strncmp(v, "cache_write=", 12) == 0
+            && !write)
+        {
+            v += 12;
+            len -= 12;
+            write = 1;
+
+            if (llm_price_parse((const char *) v, len, &n[3]) != LLM_OK) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (i > 2 || llm_price_parse((const char *) v, len, &n[i - 1])
+                     != LLM_OK)
+        {
+            goto invalid;
+        }
     }
 
-    p->price_in = (uint64_t) in;
-    p->price_out = (uint64_t) out;
+    p->price.input = n[0];
+    p->price.output = n[1];
+    p->price.cache_read = read ? n[2] : n[0];
+    p->price.cache_write = write ? n[3] : n[0];
     p->priced = 1;
 
     return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid price \"%V\" in llm_provider \"%V\": "
+                       "prices are USD per million tokens with at most six "
+                       "decimals, like \"3\" or \"0.075\"",
+                       &value[i], &p->name);
+    return NGX_CONF_ERROR;
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_llm_valid_name(ngx_str_t *name)
 {
     u_char      c;

@@ -129,6 +129,26 @@ ngx_http_llm_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "name=", 5) == 0) {
+
+            if (rt->name.len) {
+                return "has a duplicate \"name=\"";
+            }
+
+            rt->name.data = value[i].data + 5;
+            rt->name.len = value[i].len - 5;
+
+            if (ngx_http_llm_valid_name(&rt->name) != NGX_OK) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"%V\" in \"llm_route\": only "
+                                   "letters, digits and \"._-:/@\" are "
+                                   "allowed", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
         if (ngx_strncmp(value[i].data, "sticky=", 7) == 0) {
 
             rt->sticky = ngx_palloc(cf->pool,
@@ -346,6 +366,7 @@ ngx_http_llm_route_peer(ngx_conf_t *cf, ngx_http_llm_route_t *rt,
     peer->name.len = len;
     peer->weight = weight;
     peer->provider = NULL;
+    peer->arm = NULL;
 
     rt->total_weight += weight;
 
@@ -398,6 +419,13 @@ ngx_http_llm_route_resolve(ngx_conf_t *cf, ngx_http_llm_loc_conf_t *conf)
             }
 
             peer[j].provider = p;
+
+            if (rt[i].name.len && peer[j].arm == NULL) {
+                peer[j].arm = ngx_http_llm_stats_arm(cf, &rt[i].name, p);
+                if (peer[j].arm == NULL) {
+                    return NGX_ERROR;
+                }
+            }
 
             if (ngx_http_llm_route_find(conf->providers, &p->name) == NULL) {
                 pp = ngx_array_push(conf->providers);
@@ -540,6 +568,17 @@ ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         ngx_memmove(&ctx->candidates[1], &ctx->candidates[0],
                     i * sizeof(ngx_http_llm_provider_t *));
         ctx->candidates[0] = pinned;
+    }
+
+    /* the arm is what the rule chose, whether it answers or not */
+
+    if (rt->name.len) {
+        for (i = 0; i < rt->peers.nelts; i++) {
+            if (peer[i].provider == ctx->candidates[0]) {
+                ctx->arm = peer[i].arm;
+                break;
+            }
+        }
     }
 
     /* providers out of rotation are skipped */
@@ -735,5 +774,6 @@ ngx_http_llm_route_cost(ngx_http_llm_provider_t *p, ngx_http_llm_ctx_t *ctx)
     out = ctx->max_tokens ? (uint64_t) ctx->max_tokens
                           : (uint64_t) ctx->prompt_tokens;
 
-    return (uint64_t) ctx->prompt_tokens * p->price_in + out * p->price_out;
+    return (uint64_t) ctx->prompt_tokens * p->price.input
+           + out * p->price.output;
 }

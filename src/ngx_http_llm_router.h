@@ -32,9 +32,70 @@
 #define NGX_HTTP_LLM_BALANCE_LATENCY  2
 #define NGX_HTTP_LLM_BALANCE_COST     3
 
+/* how an attempt, or a request, ended */
+#define NGX_HTTP_LLM_OUT_SUCCESS      0
+#define NGX_HTTP_LLM_OUT_CONNECT      1
+#define NGX_HTTP_LLM_OUT_TIMEOUT      2
+#define NGX_HTTP_LLM_OUT_HTTP_429     3
+#define NGX_HTTP_LLM_OUT_HTTP_5XX     4
+#define NGX_HTTP_LLM_OUT_HTTP_4XX     5
+#define NGX_HTTP_LLM_OUT_INVALID      6
+#define NGX_HTTP_LLM_OUT_ABORT        7
+#define NGX_HTTP_LLM_NOUTCOMES        8
+
+#define NGX_HTTP_LLM_FINISH_STOP      0
+#define NGX_HTTP_LLM_FINISH_LENGTH    1
+#define NGX_HTTP_LLM_FINISH_TOOLS     2
+#define NGX_HTTP_LLM_FINISH_FILTER    3
+#define NGX_HTTP_LLM_FINISH_OTHER     4
+#define NGX_HTTP_LLM_NFINISH          5
+
+#define NGX_HTTP_LLM_TOKENS_INPUT     0
+#define NGX_HTTP_LLM_TOKENS_OUTPUT    1
+#define NGX_HTTP_LLM_TOKENS_CACHED    2
+#define NGX_HTTP_LLM_TOKENS_WRITE     3
+#define NGX_HTTP_LLM_TOKENS_REASONING 4
+#define NGX_HTTP_LLM_NTOKENS          5
+
+#define NGX_HTTP_LLM_HIST_LATENCY     0
+#define NGX_HTTP_LLM_HIST_TTFT        1
+#define NGX_HTTP_LLM_HIST_INPUT       2
+#define NGX_HTTP_LLM_HIST_OUTPUT      3
+#define NGX_HTTP_LLM_NHIST            4
+
+#define NGX_HTTP_LLM_MAX_BUCKETS      16
+
 
 typedef struct ngx_http_llm_provider_s  ngx_http_llm_provider_t;
 typedef struct ngx_http_llm_health_s    ngx_http_llm_health_t;
+
+
+/* a histogram: counts per bucket (not cumulative), the last one +Inf */
+typedef struct {
+    ngx_atomic_t                   count;
+    ngx_atomic_t                   sum;           /* msec or tokens */
+    ngx_atomic_t                   bucket[NGX_HTTP_LLM_MAX_BUCKETS + 1];
+} ngx_http_llm_hist_t;
+
+
+/* the counters of a provider or of a route arm, in the zone */
+typedef struct {
+    ngx_atomic_t                   outcomes[NGX_HTTP_LLM_NOUTCOMES];
+    ngx_atomic_t                   failovers;
+    ngx_atomic_t                   finish[NGX_HTTP_LLM_NFINISH];
+    ngx_atomic_t                   tokens[NGX_HTTP_LLM_NTOKENS];
+    ngx_atomic_t                   usage_unknown;
+    ngx_atomic_t                   cost;          /* pico-USD */
+    ngx_http_llm_hist_t            hist[NGX_HTTP_LLM_NHIST];
+} ngx_http_llm_counters_t;
+
+
+/* one arm of a named llm_route rule: the provider the rule picked first */
+typedef struct {
+    ngx_str_t                      route;
+    ngx_str_t                      name;          /* the provider's */
+    ngx_http_llm_counters_t       *counters;      /* NULL: not counted */
+} ngx_http_llm_arm_t;
 
 
 /* a provider's health and latency, in the zone or a worker's memory */
@@ -48,8 +109,6 @@ struct ngx_http_llm_health_s {
     ngx_atomic_t                   down_until;    /* msec; 0: in rotation */
     ngx_atomic_t                   probe;         /* probe sent at, msec */
     ngx_atomic_t                   latency;       /* EWMA, usec; 0: none */
-    ngx_atomic_t                   requests;
-    ngx_atomic_t                   failures;
 };
 
 
@@ -77,8 +136,8 @@ struct ngx_http_llm_provider_s {
 
     llm_provider_t                 core;          /* the core's view */
 
-    uint64_t                       price_in;      /* micro-USD per 1M */
-    uint64_t                       price_out;
+    llm_price_t                    price;         /* micro-USD per 1M */
+    ngx_http_llm_counters_t       *counters;      /* NULL: no llm_zone */
 
     ngx_http_llm_health_t         *health;
     ngx_uint_t                     max_fails;
@@ -100,7 +159,14 @@ struct ngx_http_llm_provider_s {
 
 typedef struct {
     ngx_array_t                    providers;     /* provider pointers */
+    ngx_array_t                    arms;          /* arm pointers */
     ngx_shm_zone_t                *shm_zone;
+
+    /* histogram bounds, msec (latency, ttft) or tokens; 0 ends a list */
+    ngx_msec_t                     bounds[NGX_HTTP_LLM_NHIST]
+                                         [NGX_HTTP_LLM_MAX_BUCKETS];
+
+    ngx_uint_t                     status;        /* llm_status is used */
 } ngx_http_llm_main_conf_t;
 
 
@@ -108,6 +174,7 @@ typedef struct {
     ngx_str_t                      name;
     ngx_http_llm_provider_t       *provider;
     ngx_uint_t                     weight;
+    ngx_http_llm_arm_t            *arm;           /* of a named rule */
 } ngx_http_llm_route_peer_t;
 
 
@@ -123,6 +190,8 @@ typedef struct {
 
     ngx_uint_t                     balance;       /* NGX_HTTP_LLM_BALANCE_* */
     ngx_http_complex_value_t      *sticky;
+
+    ngx_str_t                      name;          /* name=, for the stats */
 
     u_char                        *file;
     ngx_uint_t                     line;
@@ -140,6 +209,9 @@ typedef struct {
     size_t                         max_response_size;
     size_t                         max_event_size;
     ngx_flag_t                     headers;
+    ngx_flag_t                     stats;
+    ngx_flag_t                     prompt_log;
+    size_t                         prompt_log_size;
 
     ngx_uint_t                     next_upstream;
     ngx_uint_t                     next_upstream_tries;
@@ -156,6 +228,7 @@ typedef struct {
     llm_error_t                    err;           /* the gateway's own error */
 
     ngx_http_llm_route_t          *route;         /* the rule matched */
+    ngx_http_llm_arm_t            *arm;           /* its arm, if named */
     long                           prompt_tokens; /* estimate */
     long                           max_tokens;    /* the client's limit */
 
@@ -181,7 +254,14 @@ typedef struct {
     off_t                          rest;          /* of Content-Length */
 
     ngx_str_t                      out;           /* translated body */
-    llm_usage_t                    usage;
+    llm_usage_t                    usage;         /* of the answer */
+    const char                    *finish_reason;
+    ngx_str_t                      completion;    /* its text, logged */
+    llm_scan_t                    *scan;          /* a relayed answer */
+
+    ngx_uint_t                     outcome;       /* NGX_HTTP_LLM_OUT_* */
+    uint64_t                       cost;          /* pico-USD */
+    ngx_msec_t                     ttft_at;       /* first byte out */
 
     ngx_chain_t                   *replace;       /* body the filter sends */
 
@@ -201,7 +281,30 @@ typedef struct {
     unsigned                       stream_over:1; /* its end went out */
     unsigned                       stream_failed:1;
     unsigned                       ttft_set:1;
+    unsigned                       invalid:1;     /* this attempt's answer */
+    unsigned                       counted:1;     /* this attempt is */
+    unsigned                       finalized:1;   /* outcome, usage, cost */
+    unsigned                       usage_known:1;
+    unsigned                       priced:1;
 } ngx_http_llm_ctx_t;
+
+
+/* the counters of a provider (arm NULL) or a route arm, copied */
+typedef struct {
+    ngx_http_llm_provider_t       *provider;
+    ngx_http_llm_arm_t            *arm;
+    ngx_uint_t                     state;         /* circuit: 0 1 2 */
+    ngx_http_llm_counters_t        c;
+} ngx_http_llm_stat_t;
+
+
+typedef struct {
+    ngx_str_t                      zone;
+    time_t                         since;
+    ngx_msec_t                     since_msec;
+    ngx_msec_t                   (*bounds)[NGX_HTTP_LLM_MAX_BUCKETS];
+    ngx_array_t                    stats;         /* ngx_http_llm_stat_t */
+} ngx_http_llm_snapshot_t;
 
 
 typedef ngx_int_t (*ngx_http_llm_data_pt)(ngx_http_request_t *r,
@@ -214,6 +317,7 @@ extern ngx_module_t  ngx_http_llm_router_module;
 /* ngx_http_llm_provider.c: the llm_provider blocks */
 char *ngx_http_llm_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+ngx_int_t ngx_http_llm_valid_name(ngx_str_t *name);
 
 /* ngx_http_llm_handler.c: the content handler */
 ngx_int_t ngx_http_llm_handler(ngx_http_request_t *r);
@@ -228,7 +332,6 @@ uint64_t ngx_http_llm_route_cost(ngx_http_llm_provider_t *p,
     ngx_http_llm_ctx_t *ctx);
 
 /* ngx_http_llm_health.c: circuit breaker and latency per provider */
-char *ngx_http_llm_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_llm_health_init(ngx_conf_t *cf,
     ngx_http_llm_provider_t *p);
 ngx_int_t ngx_http_llm_health_available(ngx_http_request_t *r,
@@ -239,6 +342,7 @@ void ngx_http_llm_health_failed(ngx_log_t *log, ngx_http_llm_provider_t *p);
 void ngx_http_llm_health_ok(ngx_log_t *log, ngx_http_llm_provider_t *p,
     ngx_msec_t latency);
 uint64_t ngx_http_llm_health_latency(ngx_http_llm_provider_t *p);
+ngx_uint_t ngx_http_llm_health_state(ngx_http_llm_provider_t *p);
 
 /* ngx_http_llm_upstream.c: the upstream protocol, peers, keep-alive */
 ngx_int_t ngx_http_llm_upstream_start(ngx_http_request_t *r,
@@ -261,6 +365,26 @@ size_t ngx_http_llm_attempts_text(ngx_http_request_t *r,
 ngx_int_t ngx_http_llm_add_header(ngx_http_request_t *r, ngx_str_t *name,
     ngx_str_t *value);
 void *ngx_http_llm_pool_alloc(void *data, size_t size);
+
+/* ngx_http_llm_stats.c: llm_zone and the counters in it */
+char *ngx_http_llm_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_llm_buckets(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_llm_stats_init_conf(ngx_conf_t *cf,
+    ngx_http_llm_main_conf_t *lmcf);
+ngx_http_llm_arm_t *ngx_http_llm_stats_arm(ngx_conf_t *cf,
+    ngx_str_t *route, ngx_http_llm_provider_t *p);
+void ngx_http_llm_stats_failed(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_peer_connection_t *pc);
+void ngx_http_llm_stats_failover(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_http_llm_provider_t *from);
+void ngx_http_llm_stats_done(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_int_t rc);
+const char *ngx_http_llm_outcome_name(ngx_uint_t outcome);
+ngx_int_t ngx_http_llm_stats_snapshot(ngx_http_request_t *r,
+    ngx_http_llm_snapshot_t *snap);
+
+/* ngx_http_llm_status.c: llm_status, in JSON, Prometheus text or HTML */
+char *ngx_http_llm_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 /* ngx_http_llm_variables.c */
 ngx_int_t ngx_http_llm_add_variables(ngx_conf_t *cf);

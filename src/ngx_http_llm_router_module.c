@@ -56,6 +56,41 @@ static ngx_command_t  ngx_http_llm_commands[] = {
       0,
       NULL },
 
+    { ngx_string("llm_stats_buckets"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_llm_buckets,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_llm_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_stats"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, stats),
+      NULL },
+
+    { ngx_string("llm_prompt_log"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, prompt_log),
+      NULL },
+
+    { ngx_string("llm_prompt_log_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, prompt_log_size),
+      NULL },
+
     { ngx_string("llm_route"),
       NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_llm_route,
@@ -206,6 +241,13 @@ ngx_http_llm_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    if (ngx_array_init(&lmcf->arms, cf->pool, 4,
+                       sizeof(ngx_http_llm_arm_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     return lmcf;
 }
 
@@ -239,6 +281,9 @@ ngx_http_llm_create_loc_conf(ngx_conf_t *cf)
     conf->max_response_size = NGX_CONF_UNSET_SIZE;
     conf->max_event_size = NGX_CONF_UNSET_SIZE;
     conf->headers = NGX_CONF_UNSET;
+    conf->stats = NGX_CONF_UNSET;
+    conf->prompt_log = NGX_CONF_UNSET;
+    conf->prompt_log_size = NGX_CONF_UNSET_SIZE;
     conf->next_upstream_tries = NGX_CONF_UNSET_UINT;
     conf->next_upstream_timeout = NGX_CONF_UNSET_MSEC;
 
@@ -274,6 +319,10 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               32768);
 
     ngx_conf_merge_value(conf->headers, prev->headers, 1);
+    ngx_conf_merge_value(conf->stats, prev->stats, 1);
+    ngx_conf_merge_value(conf->prompt_log, prev->prompt_log, 0);
+    ngx_conf_merge_size_value(conf->prompt_log_size, prev->prompt_log_size,
+                              4096);
 
     ngx_conf_merge_bitmask_value(conf->next_upstream, prev->next_upstream,
                                  (NGX_CONF_BITMASK_SET
@@ -317,5 +366,13 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_llm_init(ngx_conf_t *cf)
 {
+    ngx_http_llm_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llm_router_module);
+
+    if (ngx_http_llm_stats_init_conf(cf, lmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_llm_filter_init(cf);
 }

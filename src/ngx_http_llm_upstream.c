@@ -55,6 +55,8 @@ static ngx_int_t ngx_http_llm_input_filter_init(void *data);
 static ngx_int_t ngx_http_llm_input_filter(void *data, ssize_t bytes);
 static ngx_int_t ngx_http_llm_body_data(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, u_char *pos, size_t size);
+static ngx_int_t ngx_http_llm_scan_start(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
 static void ngx_http_llm_abort_request(ngx_http_request_t *r);
 static void ngx_http_llm_finalize_request(ngx_http_request_t *r,
     ngx_int_t rc);
@@ -271,6 +273,10 @@ ngx_http_llm_reinit_request(ngx_http_request_t *r)
     ctx->streaming = 0;
     ctx->stream_over = 0;
     ctx->stream_failed = 0;
+    ctx->finish_reason = NULL;
+    ctx->completion.len = 0;
+
+    ctx->scan = NULL;
 
     r->state = 0;
     r->upstream->process_header = ngx_http_llm_process_status_line;
@@ -300,6 +306,7 @@ ngx_http_llm_process_status_line(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "llm: provider \"%V\" sent no valid HTTP/1.x status "
                       "line", &ctx->provider->name);
+        ctx->invalid = 1;
         return NGX_HTTP_UPSTREAM_INVALID_HEADER;
     }
 
@@ -432,6 +439,7 @@ ngx_http_llm_process_header(ngx_http_request_t *r)
                       "llm: provider \"%V\" sent an invalid header",
                       &ctx->provider->name);
 
+        ctx->invalid = 1;
         return NGX_HTTP_UPSTREAM_INVALID_HEADER;
     }
 }
@@ -493,6 +501,7 @@ ngx_http_llm_header_done(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                                "The provider \"%V\" sent an answer "
                                "without a length.", &ctx->provider->name);
 
+        ctx->invalid = 1;
         return NGX_HTTP_UPSTREAM_INVALID_HEADER;
     }
 
@@ -526,6 +535,7 @@ ngx_http_llm_process_body(ngx_http_request_t *r)
         rc = ngx_http_llm_dechunk(r, ctx, ngx_http_llm_collect);
 
         if (rc == NGX_DECLINED) {
+            ctx->invalid = 1;
             return NGX_HTTP_UPSTREAM_INVALID_HEADER;
         }
 
@@ -671,6 +681,7 @@ ngx_http_llm_collect(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                                    "The answer of the provider \"%V\" is "
                                    "too large.", &ctx->provider->name);
 
+            ctx->invalid = 1;
             return NGX_HTTP_UPSTREAM_INVALID_HEADER;
         }
     }
@@ -790,12 +801,19 @@ ngx_http_llm_translate(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                                    "The provider \"%V\" sent an invalid "
                                    "answer: %s", &p->name, msg);
 
+            ctx->invalid = 1;
             return NGX_HTTP_UPSTREAM_INVALID_HEADER;
         }
 
         ctx->out.data = (u_char *) resp.body;
         ctx->out.len = resp.body_len;
         ctx->usage = resp.usage;
+        ctx->finish_reason = resp.finish_reason;
+
+        if (resp.content) {
+            ctx->completion.data = (u_char *) resp.content;
+            ctx->completion.len = resp.content_len;
+        }
     }
 
     ctx->translated = 1;
@@ -864,6 +882,14 @@ ngx_http_llm_input_filter_init(void *data)
         u->length = ctx->out.len;
 
         return NGX_OK;
+    }
+
+    if (u->headers_in.status_n >= NGX_HTTP_OK
+        && u->headers_in.status_n < NGX_HTTP_SPECIAL_RESPONSE
+        && !ctx->streaming && !ctx->late && !ctx->req.stream
+        && ngx_http_llm_scan_start(r, ctx) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     if (u->headers_in.status_n == NGX_HTTP_NO_CONTENT
@@ -985,7 +1011,11 @@ ngx_http_llm_body_data(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         return ngx_http_llm_stream_data(r, ctx, pos, size);
     }
 
-    /* passed through as it arrives */
+    /* passed through as it arrives, its usage read on the way */
+
+    if (ctx->scan) {
+        llm_scan_feed(ctx->scan, (const char *) pos, size);
+    }
 
     u = r->upstream;
 
@@ -1005,6 +1035,46 @@ ngx_http_llm_body_data(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     b->pos = pos;
     b->last = pos + size;
     b->tag = u->output.tag;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A relayed answer (OpenAI format, not streamed) is read on its way to
+ * the client for its usage, finish reason and, for the prompt log, text,
+ * in a fixed amount of memory.
+ */
+
+static ngx_int_t
+ngx_http_llm_scan_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    u_char                   *text;
+    size_t                    size;
+    ngx_http_llm_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    text = NULL;
+    size = 0;
+
+    if (lcf->prompt_log) {
+        size = lcf->prompt_log_size;
+
+        text = ngx_pnalloc(r->pool, size);
+        if (text == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->completion.data = text;
+    }
+
+    ctx->scan = ngx_palloc(r->pool, sizeof(llm_scan_t));
+    if (ctx->scan == NULL) {
+        return NGX_ERROR;
+    }
+
+    llm_scan_init(ctx->scan, (char *) text, size);
 
     return NGX_OK;
 }
@@ -1042,6 +1112,15 @@ ngx_http_llm_stream_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     llm_stream_init(ctx->stream, &ctx->req, &ctx->provider->core,
                     (long long) ngx_time());
+
+    if (lcf->prompt_log) {
+        ctx->stream->text = ngx_pnalloc(r->pool, lcf->prompt_log_size);
+        if (ctx->stream->text == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->stream->text_size = lcf->prompt_log_size;
+    }
 
     ctx->streaming = 1;
 
@@ -1342,6 +1421,7 @@ ngx_http_llm_stream_sent(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                                + (tp->msec - r->start_msec));
 
         ctx->ttft = (ngx_msec_t) ngx_max(ms, 0);
+        ctx->ttft_at = ngx_current_msec;
         ctx->ttft_set = 1;
     }
 }
@@ -1379,8 +1459,12 @@ ngx_http_llm_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
             r->upstream->out_bufs = NULL;
         }
 
+        ngx_http_llm_stats_done(r, ctx, rc);
+
         return;
     }
+
+    ngx_http_llm_stats_done(r, ctx, rc);
 
     /*
      * a provider's error body that ended with the connection (or was
@@ -1462,7 +1546,7 @@ ngx_http_llm_get_peer(ngx_peer_connection_t *pc, void *data)
     ngx_connection_t          *c;
     ngx_http_upstream_t       *u;
     ngx_http_llm_ctx_t        *ctx;
-    ngx_http_llm_provider_t   *p, **pp;
+    ngx_http_llm_provider_t   *p, *prev, **pp;
     ngx_http_llm_keepalive_t  *item;
 
     u = r->upstream;
@@ -1485,6 +1569,7 @@ ngx_http_llm_get_peer(ngx_peer_connection_t *pc, void *data)
     }
 
     p = ctx->candidates[i];
+    prev = ctx->provider;
     ctx->provider = p;
 
     pp = ngx_array_push(&ctx->tried);
@@ -1493,6 +1578,13 @@ ngx_http_llm_get_peer(ngx_peer_connection_t *pc, void *data)
     }
 
     *pp = p;
+
+    if (ctx->counted) {
+        ngx_http_llm_stats_failover(r, ctx, prev);
+    }
+
+    ctx->counted = 0;
+    ctx->invalid = 0;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                    "llm get peer, provider \"%V\", attempt %ui",
@@ -1643,9 +1735,17 @@ ngx_http_llm_free_peer(ngx_peer_connection_t *pc, void *data,
 
         if (!pc->cached) {
             ngx_http_llm_health_failed(pc->log, p);
+            ngx_http_llm_stats_failed(r, ctx, pc);
         }
 
         return;
+    }
+
+    if (state & NGX_PEER_NEXT) {
+
+        /* an answer (403, 404) that llm_next_upstream passes over */
+
+        ngx_http_llm_stats_failed(r, ctx, pc);
     }
 
     status = u->headers_in.status_n;

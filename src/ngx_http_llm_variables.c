@@ -29,6 +29,12 @@ static ngx_int_t ngx_http_llm_ttft_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llm_usage_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_cost_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_name_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_prompt_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 
 
@@ -61,6 +67,40 @@ static ngx_http_variable_t  ngx_http_llm_vars[] = {
     { ngx_string("llm_usage_total_tokens"), NULL,
       ngx_http_llm_usage_variable,
       offsetof(llm_usage_t, total_tokens), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_usage_cached_tokens"), NULL,
+      ngx_http_llm_usage_variable,
+      offsetof(llm_usage_t, cached_tokens), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_usage_cache_write_tokens"), NULL,
+      ngx_http_llm_usage_variable,
+      offsetof(llm_usage_t, cache_write_tokens), NGX_HTTP_VAR_NOCACHEABLE,
+      0 },
+
+    { ngx_string("llm_usage_reasoning_tokens"), NULL,
+      ngx_http_llm_usage_variable,
+      offsetof(llm_usage_t, reasoning_tokens), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_cost"), NULL, ngx_http_llm_cost_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_route"), NULL, ngx_http_llm_name_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_arm"), NULL, ngx_http_llm_name_variable, 1,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_outcome"), NULL, ngx_http_llm_name_variable, 2,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_finish_reason"), NULL, ngx_http_llm_name_variable, 3,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_prompt"), NULL, ngx_http_llm_prompt_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_completion"), NULL, ngx_http_llm_prompt_variable, 1,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -224,7 +264,7 @@ ngx_http_llm_ttft_variable(ngx_http_request_t *r,
 }
 
 
-/* the provider's token counts, when its answer was translated */
+/* the provider's token counts; not found when it reported none */
 
 static ngx_int_t
 ngx_http_llm_usage_variable(ngx_http_request_t *r,
@@ -239,7 +279,10 @@ ngx_http_llm_usage_variable(ngx_http_request_t *r,
 
     usage = NULL;
 
-    if (ctx && ctx->streaming && ctx->stream) {
+    if (ctx && ctx->finalized) {
+        usage = ctx->usage_known ? &ctx->usage : NULL;
+
+    } else if (ctx && ctx->streaming && ctx->stream) {
         usage = &ctx->stream->usage;
 
     } else if (ctx && ctx->translated) {
@@ -268,6 +311,166 @@ ngx_http_llm_usage_variable(ngx_http_request_t *r,
     v->no_cacheable = 1;
     v->not_found = 0;
     v->data = p;
+
+    return NGX_OK;
+}
+
+
+/* the answer's cost in USD at the provider's price, exactly */
+
+static ngx_int_t
+ngx_http_llm_cost_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char              *p;
+    ngx_http_llm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    if (ctx == NULL || !ctx->priced) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 14);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_sprintf(p, "%uL.%012uL", ctx->cost / 1000000000000ULL,
+                         ctx->cost % 1000000000000ULL)
+             - p;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = p;
+
+    return NGX_OK;
+}
+
+
+/* $llm_route, $llm_arm, $llm_outcome, $llm_finish_reason */
+
+static ngx_int_t
+ngx_http_llm_name_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t            s;
+    const char          *name;
+    ngx_http_llm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    ngx_str_null(&s);
+
+    if (ctx) {
+        switch (data) {
+
+        case 0:
+            if (ctx->route) {
+                s = ctx->route->name;
+            }
+
+            break;
+
+        case 1:
+            if (ctx->arm) {
+                s = ctx->arm->name;
+            }
+
+            break;
+
+        case 2:
+            if (ctx->finalized) {
+                name = ngx_http_llm_outcome_name(ctx->outcome);
+                s.data = (u_char *) name;
+                s.len = ngx_strlen(name);
+            }
+
+            break;
+
+        default:
+            if (ctx->finalized && ctx->finish_reason) {
+                s.data = (u_char *) ctx->finish_reason;
+                s.len = ngx_strlen(ctx->finish_reason);
+            }
+        }
+    }
+
+    if (s.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = s.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = s.data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The prompt (the request's messages as JSON) and the answer's text, for
+ * prompt logs: empty unless "llm_prompt_log" is on, at most
+ * "llm_prompt_log_size" bytes each.
+ */
+
+static ngx_int_t
+ngx_http_llm_prompt_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    char                     *text;
+    size_t                    len;
+    ngx_http_llm_ctx_t       *ctx;
+    llm_pool_t                pool;
+    ngx_http_llm_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    if (!lcf->prompt_log || ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    len = 0;
+    text = NULL;
+
+    if (data == 0) {
+        if (ctx->req.root) {
+            pool.alloc = ngx_http_llm_pool_alloc;
+            pool.data = r->pool;
+
+            text = llm_request_prompt_text(&ctx->req, lcf->prompt_log_size,
+                                           &pool, &len);
+        }
+
+    } else if (ctx->finalized) {
+        text = (char *) ctx->completion.data;
+        len = ngx_min(ctx->completion.len, lcf->prompt_log_size);
+
+        /* not in the middle of a UTF-8 character */
+
+        if (len < ctx->completion.len) {
+            while (len && (ctx->completion.data[len] & 0xc0) == 0x80) {
+                len--;
+            }
+        }
+    }
+
+    if (text == NULL || len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = (u_char *) text;
 
     return NGX_OK;
 }
