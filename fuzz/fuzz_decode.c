@@ -12,9 +12,11 @@
  * encode(), since a translating adapter's encoder reads every part of the
  * request.  Beyond memory errors and leaks (ASan/UBSan), every output is
  * checked: strict JSON, a chat.completion of the right shape whose usage
- * adds up, an error object with a string message, a 502 for an answer that
- * cannot be read; for Anthropic, alternating turns with tool_result blocks
- * first.
+ * adds up (and is left out, every count -1, when the provider reported
+ * none), the first choice's finish_reason and content handed back as
+ * rendered, an error object with a string message, a 502 for an answer
+ * that cannot be read; for Anthropic, alternating turns with tool_result
+ * blocks first.
  */
 
 
@@ -54,6 +56,7 @@ static void fuzz_decode_one(const llm_adapter_t *ad,
     const llm_request_t *req, const char *model, const char *data,
     size_t size, llm_pool_t *pool);
 static void fuzz_completion(const llm_response_t *out);
+static int fuzz_utf8(const char *s, size_t len);
 static double fuzz_number(const cJSON *obj, const char *name);
 static long long fuzz_count(const cJSON *obj, const char *name);
 static void fuzz_error(const llm_adapter_t *ad, const char *data,
@@ -68,6 +71,11 @@ static void fuzz_wrapped(const llm_adapter_t *ad, const char *data,
 
 
 static const int  fuzz_statuses[] = { 400, 429, 500, 529 };
+
+
+/* one pico-USD a token of any kind */
+
+static const llm_price_t  fuzz_price = { 1, 1, 1, 1 };
 
 
 static const char  fuzz_base[] =
@@ -252,6 +260,7 @@ fuzz_completion(const llm_response_t *out)
     cJSON        *root;
     const char   *s;
     const cJSON  *choices, *ch, *m, *usage, *details, *calls, *tc, *f;
+    const cJSON  *item;
 
     root = fuzz_json(out->body, out->body_len);
 
@@ -310,7 +319,54 @@ fuzz_completion(const llm_response_t *out)
         fuzz_check(fuzz_finish[k] != NULL, "finish_reason is an OpenAI one");
     }
 
+    /* the first choice's finish_reason and content, as rendered */
+
+    ch = choices->child;
+    m = cJSON_GetObjectItemCaseSensitive(ch, "message");
+    item = cJSON_GetObjectItemCaseSensitive(m, "content");
+
+    s = llm_json_str(ch, "finish_reason");
+
+    fuzz_check((s == NULL && out->finish_reason == NULL)
+               || (s != NULL && out->finish_reason != NULL
+                   && strcmp(s, out->finish_reason) == 0),
+               "out->finish_reason is the first choice's");
+
+    if (out->content == NULL) {
+        fuzz_check(out->content_len == 0
+                   && (ch == NULL || cJSON_IsNull(item)),
+                   "out->content NULL: content null");
+
+    } else {
+        fuzz_check(cJSON_IsString(item), "out->content: a string");
+
+        if (fuzz_utf8(out->content, out->content_len)) {
+            fuzz_check(strlen(item->valuestring) == out->content_len
+                       && memcmp(item->valuestring, out->content,
+                                 out->content_len) == 0,
+                       "out->content is the content rendered");
+        }
+    }
+
     usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+
+    /* nothing reported: no "usage", every count -1, never zeros */
+
+    if (!llm_usage_known(&out->usage)) {
+        fuzz_check(usage == NULL, "no usage rendered when none reported");
+        fuzz_check(out->usage.prompt_tokens == -1
+                   && out->usage.completion_tokens == -1
+                   && out->usage.total_tokens == -1
+                   && out->usage.cached_tokens == -1
+                   && out->usage.cache_write_tokens == -1
+                   && out->usage.reasoning_tokens == -1,
+                   "every count -1 when none reported");
+
+        cJSON_Delete(root);
+        return;
+    }
+
+    fuzz_check(cJSON_IsObject(usage), "usage rendered when reported");
 
     fuzz_check(out->usage.prompt_tokens >= 0
                && out->usage.completion_tokens >= 0
@@ -340,9 +396,49 @@ fuzz_completion(const llm_response_t *out)
                       + out->usage.completion_tokens, "total adds up");
         fuzz_check(out->usage.cached_tokens <= out->usage.prompt_tokens,
                    "cached tokens are a part of the prompt");
+        fuzz_check(out->usage.cache_write_tokens <= out->usage.prompt_tokens,
+                   "cache writes are a part of the prompt");
+        fuzz_check(out->usage.cached_tokens < 0
+                   || out->usage.cache_write_tokens < 0
+                   || out->usage.cached_tokens
+                      + out->usage.cache_write_tokens
+                      <= out->usage.prompt_tokens,
+                   "cache reads and writes are parts of the prompt");
+
+    } else {
+        fuzz_check(out->usage.cache_write_tokens == -1,
+                   "only Anthropic reports cache writes");
     }
 
+    /* the cost of what was reported: no overflow of the unsigned sums */
+
+    fuzz_check(llm_usage_cost(&out->usage, &fuzz_price)
+               >= (unsigned long long) out->usage.completion_tokens,
+               "cost counts the output");
+
     cJSON_Delete(root);
+}
+
+
+/* s[0..len) is UTF-8 */
+
+static int
+fuzz_utf8(const char *s, size_t len)
+{
+    size_t  n;
+
+    while (len > 0) {
+        n = llm_utf8_len((const unsigned char *) s, len);
+
+        if (n == 0) {
+            return 0;
+        }
+
+        s += n;
+        len -= n;
+    }
+
+    return 1;
 }
 
 

@@ -10,7 +10,8 @@
  *   byte 0    the size of the pieces the bytes arrive in (0: all at once)
  *   byte 1    bit 0: the client asked for include_usage; bit 1: the
  *             provider configures a model; bit 2: a small output buffer
- *             (the decoder must fail cleanly when it is full)
+ *             (the decoder must fail cleanly when it is full); bits 3-4:
+ *             the text buffer (st.text) of 0 (none), 7, 64 or 4096 bytes
  *
  * The bytes go through llm_sse_feed() with a 4 KiB buffer, each event
  * through the adapter's stream_event() (when it has one; else only the
@@ -22,8 +23,11 @@
  * of "data: <strict JSON>\n\n" (and ": comment\n\n") events,
  * "data: [DONE]\n\n" only at the end of finish and fail, finish_reason
  * values OpenAI's, error events with a message and a type, no usage chunk
- * for a client that did not ask for one and one for a client that did;
- * finish and fail always fit their 4096 bytes.
+ * for a client that did not ask for one, one for a client that did when
+ * the provider reported usage and (translated streams) none when it did
+ * not; finish and fail always fit their 4096 bytes.  The text kept in
+ * st.text is the content of choice 0 the output has, cut on a UTF-8
+ * boundary at the buffer's size.
  */
 
 
@@ -48,6 +52,9 @@
 #define FUZZ_OUT_EXTRA  4096
 #define FUZZ_END_SIZE   4096
 
+/* the content of choice 0 that went out, as much as a text can hold */
+#define FUZZ_TEXT_MAX   4096
+
 
 typedef struct {
     const llm_adapter_t  *ad;
@@ -57,6 +64,8 @@ typedef struct {
     int                   rc;           /* the last stream_event's */
     int                   usage_chunks; /* "choices":[] with usage */
     int                   small;        /* a small output buffer */
+    size_t                content_len;  /* of choice 0, all of it */
+    char                  content[FUZZ_TEXT_MAX + 8];
 } fuzz_run_t;
 
 
@@ -68,6 +77,9 @@ static void fuzz_events(fuzz_run_t *run, const char *buf, size_t len,
     int end);
 static void fuzz_chunk(fuzz_run_t *run, const cJSON *root);
 static int fuzz_finish_reason(const cJSON *item);
+static void fuzz_content(fuzz_run_t *run, const cJSON *choices);
+static void fuzz_append(fuzz_run_t *run, const char *s);
+static void fuzz_text(const fuzz_run_t *run);
 
 
 static const char  *const fuzz_finish[] = {
@@ -255,6 +267,92 @@ fuzz_chunk(fuzz_run_t *run, const cJSON *root)
                    "no usage chunk for a client that did not ask");
         run->usage_chunks++;
     }
+
+    fuzz_content(run, choices);
+}
+
+
+/*
+ * the content of the first choice whose index is 0 (or missing): a
+ * string, or the text parts of an array, as the decoders keep it
+ */
+
+static void
+fuzz_content(fuzz_run_t *run, const cJSON *choices)
+{
+    const char   *type;
+    const cJSON  *ch, *content, *part;
+
+    for (ch = choices->child; ch != NULL; ch = ch->next) {
+        if (llm_json_count(ch, "index") <= 0) {
+            break;
+        }
+    }
+
+    content = cJSON_GetObjectItemCaseSensitive(
+                  cJSON_GetObjectItemCaseSensitive(ch, "delta"), "content");
+
+    if (cJSON_IsString(content)) {
+        fuzz_append(run, content->valuestring);
+        return;
+    }
+
+    if (!cJSON_IsArray(content)) {
+        return;
+    }
+
+    for (part = content->child; part != NULL; part = part->next) {
+        type = llm_json_str(part, "type");
+
+        if (type != NULL && strcmp(type, "text") == 0
+            && llm_json_str(part, "text") != NULL)
+        {
+            fuzz_append(run, llm_json_str(part, "text"));
+        }
+    }
+}
+
+
+static void
+fuzz_append(fuzz_run_t *run, const char *s)
+{
+    size_t  n, room;
+
+    n = strlen(s);
+    room = sizeof(run->content) - run->content_len;
+
+    if (run->content_len < sizeof(run->content)) {
+        memcpy(run->content + run->content_len, s, n < room ? n : room);
+    }
+
+    run->content_len = (n < room) ? run->content_len + n
+                                   : sizeof(run->content);
+}
+
+
+/* st.text: the content that went out, cut on a UTF-8 boundary */
+
+static void
+fuzz_text(const fuzz_run_t *run)
+{
+    size_t  want;
+
+    if (run->st.text == NULL) {
+        fuzz_check(run->st.text_len == 0, "no text without a buffer");
+        return;
+    }
+
+    fuzz_check(run->st.text_len <= run->st.text_size, "text fits");
+
+    want = run->content_len;
+
+    if (want > run->st.text_size) {
+        want = llm_utf8_trim(run->content, run->st.text_size);
+    }
+
+    fuzz_check(run->st.text_len == want
+               && memcmp(run->st.text, run->content, want) == 0,
+               "the text is the content that went out");
 }
 
 
@@ -285,13 +383,15 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int              rc;
-    char            *sse_buf;
-    size_t           step, off, n;
+    char            *sse_buf, *text;
+    size_t           step, off, n, text_size;
     unsigned         flags;
     llm_sse_t        sse;
     fuzz_run_t       run;
     llm_request_t    req;
     llm_provider_t   p;
+
+    static const size_t  fuzz_text_sizes[] = { 0, 7, 64, FUZZ_TEXT_MAX };
 
     if (size < 2) {
         return 0;
@@ -320,6 +420,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     llm_stream_init(&run.st, &req, &p, FUZZ_CREATED);
 
     run.small = (flags & 4) != 0;
+
+    /* exact sizes, so that ASan sees any write past them */
+
+    text_size = fuzz_text_sizes[(flags >> 3) & 3];
+    text = NULL;
+
+    if (text_size) {
+        text = malloc(text_size);
+        fuzz_check(text != NULL, "malloc");
+    }
+
+    run.st.text = text;
+    run.st.text_size = text_size;
 
     sse_buf = malloc(FUZZ_SSE_SIZE);
     fuzz_check(sse_buf != NULL, "malloc");
@@ -375,13 +488,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         fuzz_check(run.st.finished, "finished after finish");
 
-        if (run.ad->stream_event != NULL && run.st.include_usage) {
+        /* usage when reported (OpenAI relays the provider's chunk) */
+
+        if (run.ad->stream_event != NULL && run.st.include_usage
+            && llm_usage_known(&run.st.usage))
+        {
             fuzz_check(run.usage_chunks >= 1, "usage for a client that "
                                               "asked");
         }
+
+        if (run.ad->stream_event != NULL && run.ad->decode != NULL
+            && !llm_usage_known(&run.st.usage))
+        {
+            fuzz_check(run.usage_chunks == 0, "no usage chunk when none "
+                                              "was reported");
+        }
     }
 
+    fuzz_text(&run);
+
     free(run.out.buf);
+    free(text);
     free(sse_buf);
 
     return 0;

@@ -1739,7 +1739,9 @@ llm_anthropic_finish(const char *stop_reason)
 
 /*
  * input_tokens excludes the cached part: prompt_tokens is input + cache
- * writes + cache reads, cached_tokens the cache reads
+ * writes + cache reads (-1 when none of them is reported),
+ * cached_tokens the cache reads, cache_write_tokens the cache writes;
+ * thinking is a part of output_tokens and not reported apart
  */
 
 void
@@ -1752,11 +1754,11 @@ llm_anthropic_usage(const cJSON *usage, llm_usage_t *u)
     read = llm_json_count(usage, "cache_read_input_tokens");
     output = llm_json_count(usage, "output_tokens");
 
-    u->prompt_tokens = (in > 0 ? in : 0) + (write > 0 ? write : 0)
-                       + (read > 0 ? read : 0);
-    u->completion_tokens = (output > 0) ? output : 0;
-    u->total_tokens = u->prompt_tokens + u->completion_tokens;
+    u->prompt_tokens = llm_usage_add(llm_usage_add(in, write), read);
+    u->completion_tokens = output;
+    u->total_tokens = llm_usage_add(u->prompt_tokens, u->completion_tokens);
     u->cached_tokens = read;
+    u->cache_write_tokens = write;
     u->reasoning_tokens = -1;
 }
 

@@ -1137,8 +1137,14 @@ llm_cohere_answer(const cJSON *msg, const char *seed, llm_pool_t *pool,
     if ((!text || choice->content_len == 0) && choice->ntool_calls > 0
         && s != NULL && s[0] != '\0')
     {
-        choice->content = s;
+        /* a pool copy: the answer's content outlives the tree */
+
         choice->content_len = strlen(s);
+        choice->content = llm_pstrdup(pool, s, choice->content_len);
+
+        if (choice->content == NULL) {
+            return llm_cohere_nomem(err);
+        }
     }
 
     return LLM_OK;
@@ -1251,8 +1257,9 @@ llm_cohere_finish(const cJSON *root, size_t ncalls)
 /*
  * What Cohere bills: prompt = billed_units.input_tokens, completion =
  * billed_units.output_tokens; each falls back to tokens.* (the raw counts,
- * Cohere's own prompt template included) when billed_units lacks it.
- * cached_tokens is usage.cached_tokens when reported.
+ * Cohere's own prompt template included) when billed_units lacks it, and
+ * is -1 when neither has it.  cached_tokens is usage.cached_tokens when
+ * reported; Cohere reports no cache writes.
  */
 
 void
@@ -1275,16 +1282,9 @@ llm_cohere_usage(const cJSON *usage, llm_usage_t *u)
         u->completion_tokens = llm_json_count(tokens, "output_tokens");
     }
 
-    if (u->prompt_tokens < 0) {
-        u->prompt_tokens = 0;
-    }
-
-    if (u->completion_tokens < 0) {
-        u->completion_tokens = 0;
-    }
-
-    u->total_tokens = u->prompt_tokens + u->completion_tokens;
+    u->total_tokens = llm_usage_add(u->prompt_tokens, u->completion_tokens);
     u->cached_tokens = llm_json_count(usage, "cached_tokens");
+    u->cache_write_tokens = -1;
     u->reasoning_tokens = -1;
 }
 

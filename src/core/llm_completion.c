@@ -32,7 +32,8 @@ static const char  llm_alnum[] =
 
 /*
  * Strings: NULL renders "" (content, refusal and finish_reason: null); a
- * tool call without arguments renders "{}".  Negative prompt/completion
+ * tool call without arguments renders "{}".  Without usage reported
+ * (llm_usage_known()) there is no "usage"; else negative prompt/completion
  * counts render 0, a negative total_tokens is prompt + completion, and a
  * details object is there only when its count is >= 0.
  */
@@ -75,6 +76,11 @@ llm_completion_render(const llm_completion_t *c, llm_pool_t *pool,
 static void
 llm_usage_norm(const llm_usage_t *in, llm_usage_t *u)
 {
+    if (!llm_usage_known(in)) {
+        llm_usage_none(u);
+        return;
+    }
+
     *u = *in;
 
     if (u->prompt_tokens < 0) {
@@ -91,6 +97,10 @@ llm_usage_norm(const llm_usage_t *in, llm_usage_t *u)
 
     if (u->cached_tokens < 0) {
         u->cached_tokens = -1;
+    }
+
+    if (u->cache_write_tokens < 0) {
+        u->cache_write_tokens = -1;
     }
 
     if (u->reasoning_tokens < 0) {
@@ -121,6 +131,11 @@ llm_completion_write(llm_out_t *out, const llm_completion_t *c,
         }
 
         llm_completion_choice(out, &c->choices[i], i);
+    }
+
+    if (!llm_usage_known(u)) {
+        llm_out_cstr(out, "]}");
+        return;
     }
 
     llm_out_cstr(out, "],\"usage\":{\"prompt_tokens\":");
@@ -226,6 +241,17 @@ llm_completion_respond(const llm_completion_t *c, llm_pool_t *pool,
     }
 
     llm_usage_norm(&c->usage, &out->usage);
+
+    out->finish_reason = NULL;
+    out->content = NULL;
+    out->content_len = 0;
+
+    if (c->choices != NULL && c->nchoices > 0) {
+        out->finish_reason = c->choices[0].finish_reason;
+        out->content = c->choices[0].content;
+        out->content_len = (out->content != NULL)
+                           ? c->choices[0].content_len : 0;
+    }
 
     return LLM_OK;
 }

@@ -107,6 +107,16 @@ void llm_request_free(llm_request_t *req);
  */
 long llm_request_prompt_tokens(const llm_request_t *req);
 
+/*
+ * The request's "messages" as compact JSON text (for prompt logs), cut to
+ * at most max bytes: a prefix of the text, never cut inside an escape
+ * sequence, a number, a literal or a UTF-8 character.  A NUL-terminated
+ * pool buffer, *len = its length; NULL when the request has no
+ * "messages" or on allocation failure.
+ */
+char *llm_request_prompt_text(const llm_request_t *req, size_t max,
+    llm_pool_t *pool, size_t *len);
+
 
 typedef struct {
     const char   *name;
@@ -179,18 +189,66 @@ typedef struct {
 
 
 /*
- * A chat completion in neutral form: decoders fill it from a provider's
- * answer, llm_completion_render() turns it into an OpenAI
- * "chat.completion" object.  Counts set to -1 are "not reported" (the
- * *_details objects are then left out).
+ * The token counts of an answer, as the provider reported them; -1 is
+ * "not reported", never 0.  prompt_tokens counts every input token (cache
+ * reads and cache writes included), completion_tokens every output token
+ * (reasoning included).  In a rendered answer the *_details objects are
+ * there only for counts >= 0; cache writes have no OpenAI field.
  */
 typedef struct {
     long long     prompt_tokens;      /* input, cached ones included */
     long long     completion_tokens;  /* output, reasoning included */
     long long     total_tokens;
-    long long     cached_tokens;      /* -1: not reported */
-    long long     reasoning_tokens;   /* -1: not reported */
+    long long     cached_tokens;      /* input read from the cache */
+    long long     cache_write_tokens; /* input written to the cache */
+    long long     reasoning_tokens;
 } llm_usage_t;
+
+
+/* 1 when the provider reported prompt_tokens or completion_tokens */
+int llm_usage_known(const llm_usage_t *u);
+
+
+/* prices in micro-USD per 1M tokens: pico-USD per token */
+typedef struct {
+    unsigned long long  input;        /* micro-USD per 1M tokens */
+    unsigned long long  output;
+    unsigned long long  cache_read;   /* cached (read) input tokens */
+    unsigned long long  cache_write;  /* input tokens written to the cache */
+} llm_price_t;
+
+/*
+ * The cost in pico-USD (1e-12 USD): exact for prices with up to six
+ * decimals, no division, no floating point.
+ *
+ *   (prompt - cached - cache_write) * input + cached * cache_read
+ *   + cache_write * cache_write_price + completion * output
+ *
+ * Counts < 0 count as 0, the uncached input is at least 0; a cost that
+ * does not fit 64 bits is ULLONG_MAX (about 18.4 million USD).
+ */
+unsigned long long llm_usage_cost(const llm_usage_t *u,
+    const llm_price_t *p);
+
+/* "18446744.073709551615": the longest text llm_cost_format() writes */
+#define LLM_COST_LEN  21
+
+/*
+ * pico-USD as a decimal USD amount with exactly 12 decimals
+ * ("0.000123000000", "12.500000000000"), no floating point.  Writes the
+ * text and a NUL when size > its length, else nothing (buf[0] = NUL when
+ * size > 0); returns its length either way.
+ */
+size_t llm_cost_format(char *buf, size_t size, unsigned long long pico);
+
+/*
+ * A price in USD per 1M tokens from the configuration ("3", "3.5",
+ * "0.000125", "15.") into micro-USD per 1M tokens; s need not be
+ * NUL-terminated.  LLM_ERROR for an empty or negative value, a sign, more
+ * than six decimals, anything but digits and one '.', or a value that
+ * does not fit 64 bits.
+ */
+int llm_price_parse(const char *s, size_t len, unsigned long long *micro);
 
 
 typedef struct {
@@ -232,11 +290,80 @@ char *llm_completion_render(const llm_completion_t *c, llm_pool_t *pool,
     size_t *len);
 
 
+/*
+ * A translated non-streamed answer.  usage is what the body says (all -1
+ * and no "usage" in the body when the provider reported none);
+ * finish_reason and content are the first choice's, content on the pool
+ * and not necessarily NUL-terminated.
+ */
 typedef struct {
     char         *body;               /* OpenAI chat.completion, pool */
     size_t        body_len;
     llm_usage_t   usage;
+    const char   *finish_reason;      /* static OpenAI value, or NULL */
+    const char   *content;            /* UTF-8 text, NULL if none */
+    size_t        content_len;
 } llm_response_t;
+
+
+/*
+ * An OpenAI-format answer relayed as it arrives (openai, mistral): read
+ * incrementally, in constant memory, for what the gateway records.  It
+ * follows the JSON structure (strings, escapes, nesting) without
+ * validating it, and keeps the first top-level "usage" object (up to
+ * LLM_SCAN_USAGE_SIZE bytes: a larger one is not read), the first
+ * choice's "finish_reason", and, with a text buffer, the first choice's
+ * message "content".
+ */
+
+#define LLM_SCAN_USAGE_SIZE  1024
+
+typedef struct {
+    char         *text;               /* the caller's; NULL: no text */
+    size_t        text_size;
+    size_t        text_len;
+    size_t        depth;              /* containers open */
+    size_t        usage_len;
+    const char   *finish_reason;      /* static OpenAI value, or NULL */
+    unsigned      state;              /* the byte parser's */
+    unsigned      sink;               /* where a string's bytes go */
+    unsigned      path;               /* levels open along root, choices,
+                                         choices[0], message */
+    unsigned      index;              /* of the choice: 0, 1 = later */
+    unsigned      key[5];             /* the member at levels 1, 3, 4 */
+    unsigned      code;               /* a \u escape's value so far */
+    unsigned      hex;                /* its digits read */
+    unsigned      high;               /* a high surrogate, waiting */
+    unsigned      word_len;
+    char          word[16];           /* a key or finish_reason */
+    char          usage[LLM_SCAN_USAGE_SIZE];
+    unsigned      expect_key:1;
+    unsigned      ended:1;            /* the top-level value closed */
+    unsigned      capture:1;          /* in the usage object */
+    unsigned      usage_done:1;
+    unsigned      usage_big:1;
+    unsigned      seen:5;             /* keys taken: the first one wins */
+    unsigned      text_full:1;
+    unsigned      word_nul:1;
+} llm_scan_t;
+
+/* text may be NULL (text_size 0): no text is kept */
+void llm_scan_init(llm_scan_t *s, char *text, size_t text_size);
+
+/* the answer's bytes, in any split (one at a time included) */
+void llm_scan_feed(llm_scan_t *s, const char *p, size_t len);
+
+/*
+ * What was read: usage with the OpenAI stream decoder's mapping (every
+ * count -1 without a complete "usage" object), the finish reason as a
+ * static "stop", "length" (Mistral's "model_length" too), "tool_calls",
+ * "content_filter" or "function_call", NULL for any other value or none,
+ * and the length of the content kept in the text buffer: JSON-unescaped,
+ * cut at text_size on a UTF-8 boundary or at an escaped NUL.  Any pointer
+ * may be NULL.  Does not change s; LLM_OK.
+ */
+int llm_scan_finish(llm_scan_t *s, llm_usage_t *usage,
+    const char **finish_reason, size_t *text_len);
 
 
 /*
@@ -316,7 +443,16 @@ typedef struct {
     int           ntools;             /* OpenAI tool-call indexes used */
     int           tool_block[LLM_STREAM_MAX_TOOLS];   /* provider index ->
                                                          OpenAI index */
-    long long     ttft_mark;          /* free for the glue */
+
+    /*
+     * The content of choice 0 as the client gets it, for prompt logs: set
+     * text and text_size after llm_stream_init() (NULL: off).  Unescaped
+     * UTF-8, cut at text_size on a UTF-8 boundary; not NUL-terminated.
+     */
+    char         *text;
+    size_t        text_size;
+    size_t        text_len;
+    unsigned      text_full:1;        /* cut: nothing more is added */
 } llm_stream_t;
 
 
@@ -370,7 +506,8 @@ typedef struct {
 
 /*
  * Before the first event: st is zeroed and filled from the request ("id"
- * and "model" until the provider gives its own).
+ * and "model" until the provider gives its own); usage counts start at -1
+ * (not reported).
  */
 void llm_stream_init(llm_stream_t *st, const llm_request_t *req,
     const llm_provider_t *p, long long created);
@@ -378,8 +515,9 @@ void llm_stream_init(llm_stream_t *st, const llm_request_t *req,
 /*
  * The end of the provider's stream, normal (after LLM_DONE, or at the end
  * of the body for providers that end that way: Gemini): the finish chunk
- * if it has not gone out, the usage chunk if the client asked for it, and
- * "data: [DONE]".  LLM_ERROR (out full) only.
+ * if it has not gone out, the usage chunk if the client asked for it and
+ * the provider reported usage (llm_usage_known()), and "data: [DONE]".
+ * LLM_ERROR (out full) only.
  */
 int llm_stream_finish(llm_stream_t *st, llm_stream_out_t *out);
 

@@ -1764,11 +1764,13 @@ llm_gemini_finish(const cJSON *cand, size_t ncalls)
 
 
 /*
- * prompt = promptTokenCount + toolUsePromptTokenCount, completion =
- * candidatesTokenCount + thoughtsTokenCount (thoughts are billed as output
- * and not in candidatesTokenCount), total = totalTokenCount or the sum;
+ * prompt = promptTokenCount (cached content included) +
+ * toolUsePromptTokenCount, completion = candidatesTokenCount +
+ * thoughtsTokenCount (thoughts are billed as output and not in
+ * candidatesTokenCount), total = totalTokenCount or the sum;
  * cached_tokens = cachedContentTokenCount, reasoning_tokens =
- * thoughtsTokenCount, -1 when not reported.
+ * thoughtsTokenCount; -1 when not reported (a sum: when none of its
+ * terms is).  Gemini reports no cache writes.
  */
 
 void
@@ -1781,17 +1783,18 @@ llm_gemini_usage(const cJSON *meta, llm_usage_t *usage)
     cand = llm_json_count(meta, "candidatesTokenCount");
     thoughts = llm_json_count(meta, "thoughtsTokenCount");
 
-    usage->prompt_tokens = (prompt > 0 ? prompt : 0) + (tool > 0 ? tool : 0);
-    usage->completion_tokens = (cand > 0 ? cand : 0)
-                               + (thoughts > 0 ? thoughts : 0);
+    usage->prompt_tokens = llm_usage_add(prompt, tool);
+    usage->completion_tokens = llm_usage_add(cand, thoughts);
 
     usage->total_tokens = llm_json_count(meta, "totalTokenCount");
 
     if (usage->total_tokens < 0) {
-        usage->total_tokens = usage->prompt_tokens + usage->completion_tokens;
+        usage->total_tokens = llm_usage_add(usage->prompt_tokens,
+                                            usage->completion_tokens);
     }
 
     usage->cached_tokens = llm_json_count(meta, "cachedContentTokenCount");
+    usage->cache_write_tokens = -1;
     usage->reasoning_tokens = thoughts;
 }
 

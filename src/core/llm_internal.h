@@ -54,6 +54,15 @@ char *llm_out_alloc(llm_out_t *out, llm_pool_t *pool);
  */
 char *llm_json_print(const cJSON *item, llm_pool_t *pool, size_t *len);
 
+/*
+ * llm_json_print() cut to at most max bytes: a prefix of the text, cut
+ * where the printer stopped, never inside an escape sequence, a number, a
+ * literal or a UTF-8 character (possibly a few bytes short of max).
+ * NUL-terminated, on the pool; NULL on allocation failure.
+ */
+char *llm_json_print_max(const cJSON *item, size_t max, llm_pool_t *pool,
+    size_t *len);
+
 /* past JSON whitespace (space, tab, LF, CR) */
 const unsigned char *llm_json_skip_ws(const unsigned char *p,
     const unsigned char *last);
@@ -237,13 +246,22 @@ int llm_json_body(const cJSON *root, llm_pool_t *pool,
 
 /*
  * The end of every decoder: c rendered with llm_completion_render() into
- * out->body / out->body_len, and c->usage copied to out->usage as it was
- * rendered (negative prompt/completion counts as 0, a negative
- * total_tokens as their sum, other negative counts as -1).  LLM_OK, or
- * LLM_ERROR with err filled (500, out of memory).
+ * out->body / out->body_len, c->usage copied to out->usage as it was
+ * rendered (when llm_usage_known(): negative prompt/completion counts as
+ * 0, a negative total_tokens as their sum, other negative counts as -1;
+ * else every count -1, and the body has no "usage"), and the first
+ * choice's finish_reason and content.  LLM_OK, or LLM_ERROR with err
+ * filled (500, out of memory).
  */
 int llm_completion_respond(const llm_completion_t *c, llm_pool_t *pool,
     llm_response_t *out, llm_error_t *err);
+
+
+/* usage, llm_usage.c: every count -1 (not reported) */
+void llm_usage_none(llm_usage_t *u);
+
+/* a + b of two counts, -1 when neither is reported, a missing one as 0 */
+long long llm_usage_add(long long a, long long b);
 
 
 /*
@@ -295,6 +313,14 @@ int llm_stream_chunk(llm_stream_t *st, llm_stream_out_t *out,
 int llm_stream_usage_chunk(llm_stream_t *st, llm_stream_out_t *out);
 
 /*
+ * s[0..len) appended to the stream's text (st->text, when set): invalid
+ * UTF-8 as U+FFFD, cut on a UTF-8 boundary when the buffer is full, and
+ * nothing more once it was cut.  llm_stream_chunk() calls it for every
+ * content it writes; decoders that relay events call it themselves.
+ */
+void llm_stream_text(llm_stream_t *st, const char *s, size_t len);
+
+/*
  * "data: " + data[0..len) + "\n\n": a relayed event, as is but for "\n"
  * (the join of several data lines, whitespace in JSON) written as a space
  * so that the event stays on one line.
@@ -314,6 +340,21 @@ int llm_openai_stream_event(llm_stream_t *st, const llm_sse_event_t *ev,
     llm_stream_out_t *out, llm_error_t *err);
 int llm_mistral_stream_event(llm_stream_t *st, const llm_sse_event_t *ev,
     llm_stream_out_t *out, llm_error_t *err);
+
+/*
+ * An OpenAI "usage" object into u (llm_stream_openai.c, shared with
+ * llm_scan.c): prompt_tokens (cached ones included), completion_tokens
+ * (reasoning included), total_tokens or their sum,
+ * prompt_tokens_details.cached_tokens,
+ * completion_tokens_details.reasoning_tokens; -1 for what is not there.
+ */
+void llm_openai_usage(const cJSON *usage, llm_usage_t *u);
+
+/*
+ * The static OpenAI finish_reason for s, NULL when it is not one; with
+ * mistral, Mistral's "model_length" is "length".
+ */
+const char *llm_openai_finish(const char *s, int mistral);
 
 /*
  * the error object of llm_error_render_raw() (llm_error.c) written to an

@@ -355,7 +355,7 @@ llm_utf8_trim(const char *s, size_t len)
 size_t
 llm_json_escape(char *dst, size_t size, const char *src, size_t len)
 {
-    int                 stop;
+    int                 stop, plain;
     char                buf[6];
     size_t              need, n;
     const char         *s;
@@ -369,6 +369,7 @@ llm_json_escape(char *dst, size_t size, const char *src, size_t len)
 
     while (p < last) {
         n = llm_json_plain_run(p, (size_t) (last - p));
+        plain = (n != 0);
 
         if (n) {
             s = (const char *) p;
@@ -432,6 +433,12 @@ llm_json_escape(char *dst, size_t size, const char *src, size_t len)
                 memcpy(dst + need, s, n);
 
             } else {
+                /* a plain run is made of one-byte sequences: what fits */
+
+                if (plain) {
+                    memcpy(dst + need, s, size - need);
+                }
+
                 stop = 1;
             }
         }
@@ -1082,6 +1089,45 @@ llm_json_print(const cJSON *item, llm_pool_t *pool, size_t *len)
     llm_json_print_item(&out, item);
 
     out.buf[out.len] = '\0';
+
+    if (len != NULL) {
+        *len = out.len;
+    }
+
+    return out.buf;
+}
+
+
+/*
+ * The printer writes nothing after the first piece that does not fit, and
+ * of a string only whole escape sequences and whole UTF-8 characters
+ * (llm_json_escape()); JSON text has no NUL byte, so the zeroed buffer
+ * says how much was written.
+ */
+
+char *
+llm_json_print_max(const cJSON *item, size_t max, llm_pool_t *pool,
+    size_t *len)
+{
+    llm_out_t  out;
+
+    memset(&out, 0, sizeof(llm_out_t));
+
+    llm_json_print_item(&out, item);
+
+    if (out.len > max) {
+        out.len = max;
+    }
+
+    if (llm_out_alloc(&out, pool) == NULL) {
+        return NULL;
+    }
+
+    memset(out.buf, 0, out.size + 1);
+
+    llm_json_print_item(&out, item);
+
+    out.len = strlen(out.buf);
 
     if (len != NULL) {
         *len = out.len;

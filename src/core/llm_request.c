@@ -639,6 +639,30 @@ llm_request_prompt_tokens(const llm_request_t *req)
 }
 
 
+char *
+llm_request_prompt_text(const llm_request_t *req, size_t max,
+    llm_pool_t *pool, size_t *len)
+{
+    const cJSON  *messages;
+
+    if (len != NULL) {
+        *len = 0;
+    }
+
+    if (req == NULL || req->root == NULL) {
+        return NULL;
+    }
+
+    messages = llm_request_item(req->root, "messages");
+
+    if (messages == NULL) {
+        return NULL;
+    }
+
+    return llm_json_print_max(messages, max, pool, len);
+}
+
+
 static size_t
 llm_request_text_len(const cJSON *content)
 {

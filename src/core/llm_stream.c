@@ -1,8 +1,9 @@
 
 /*
  * ngx_http_llm_router_module: the OpenAI side of every translated stream:
- * chunk, usage, finish and error events written to a fixed buffer, and
- * the per-stream state they use.
+ * chunk, usage, finish and error events written to a fixed buffer, the
+ * per-stream state they use, and the text of the answer kept for prompt
+ * logs.
  */
 
 
@@ -55,11 +56,7 @@ llm_stream_init(llm_stream_t *st, const llm_request_t *req,
 
     st->finish_reason = NULL;
 
-    st->usage.prompt_tokens = 0;
-    st->usage.completion_tokens = 0;
-    st->usage.total_tokens = 0;
-    st->usage.cached_tokens = -1;
-    st->usage.reasoning_tokens = -1;
+    llm_usage_none(&st->usage);
 
     st->ntools = 0;
 
@@ -146,7 +143,54 @@ llm_stream_chunk(llm_stream_t *st, llm_stream_out_t *out,
         st->finish_reason = d->finish_reason;
     }
 
+    if (d->content != NULL) {
+        llm_stream_text(st, d->content, d->content_len);
+    }
+
     return LLM_OK;
+}
+
+
+void
+llm_stream_text(llm_stream_t *st, const char *s, size_t len)
+{
+    size_t                n;
+    const char           *c;
+    const unsigned char  *p, *last;
+
+    if (st->text == NULL || st->text_full) {
+        return;
+    }
+
+    if (st->text_len > st->text_size) {
+        st->text_full = 1;
+        return;
+    }
+
+    p = (const unsigned char *) s;
+    last = p + len;
+
+    while (p < last) {
+        n = llm_utf8_len(p, (size_t) (last - p));
+
+        if (n == 0) {
+            c = "\xef\xbf\xbd";                  /* U+FFFD */
+            n = 3;
+            p++;
+
+        } else {
+            c = (const char *) p;
+            p += n;
+        }
+
+        if (n > st->text_size - st->text_len) {
+            st->text_full = 1;
+            return;
+        }
+
+        memcpy(st->text + st->text_len, c, n);
+        st->text_len += n;
+    }
 }
 
 
@@ -238,7 +282,11 @@ llm_stream_finish(llm_stream_t *st, llm_stream_out_t *out)
         }
     }
 
-    if (st->include_usage && !st->usage_sent) {
+    /* "not reported" is not 0: no usage chunk at all then */
+
+    if (st->include_usage && !st->usage_sent
+        && llm_usage_known(&st->usage))
+    {
         if (llm_stream_usage_chunk(st, out) != LLM_OK) {
             goto failed;
         }

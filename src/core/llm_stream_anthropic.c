@@ -347,6 +347,7 @@ llm_anthropic_stream_message(llm_stream_t *st, const cJSON *root,
 
         st->usage.prompt_tokens = u.prompt_tokens;
         st->usage.cached_tokens = u.cached_tokens;
+        st->usage.cache_write_tokens = u.cache_write_tokens;
     }
 
     output = llm_json_count(usage, "output_tokens");
@@ -355,8 +356,10 @@ llm_anthropic_stream_message(llm_stream_t *st, const cJSON *root,
         st->usage.completion_tokens = output;
     }
 
-    st->usage.total_tokens = st->usage.prompt_tokens
-                             + st->usage.completion_tokens;
+    /* -1 (message_start had no usage) is not a count to add */
+
+    st->usage.total_tokens = llm_usage_add(st->usage.prompt_tokens,
+                                           st->usage.completion_tokens);
 
     return LLM_OK;
 }

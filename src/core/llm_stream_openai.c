@@ -12,7 +12,9 @@
  *     re-serialised without it (the final one followed by a usage chunk
  *     when the client asked), and so is one whose finish_reason is
  *     "model_length", which becomes "length";
- *   - an event on several data lines goes out on one (llm_stream_data()).
+ *   - an event on several data lines goes out on one (llm_stream_data());
+ *   - the content of choice 0 that went out is kept in st->text, when set
+ *     (llm_stream_text()).
  *
  * An error event ({"error":...}, Mistral's {"object":"error"}, Mistral's
  * finish_reason "error") and a chunk that is not OpenAI's (not JSON, no
@@ -33,7 +35,7 @@ static int llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
     int mistral);
 static void llm_compat_stream_error(const cJSON *root, llm_error_t *err);
 static const char *llm_compat_finish(cJSON *item, int mistral);
-static void llm_compat_usage(llm_stream_t *st, const cJSON *usage);
+static void llm_compat_text(llm_stream_t *st, const cJSON *choice);
 static int llm_compat_print(const cJSON *root, llm_stream_out_t *out);
 static const char *llm_compat_static(const char *s,
     const char *const *list);
@@ -280,7 +282,7 @@ llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
     }
 
     if (usage != NULL) {
-        llm_compat_usage(st, usage);
+        llm_openai_usage(usage, &st->usage);
     }
 
     len = out->len;
@@ -312,7 +314,8 @@ llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
          */
 
         if (rc == LLM_OK && usage != NULL && reason != NULL
-            && st->include_usage && !st->usage_sent)
+            && st->include_usage && !st->usage_sent
+            && llm_usage_known(&st->usage))
         {
             rc = llm_stream_usage_chunk(st, out);
         }
@@ -337,7 +340,56 @@ llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
         st->finish_reason = reason;
     }
 
+    /* the text the client got, of choice 0 */
+
+    for (choice = choices->child; choice != NULL; choice = choice->next) {
+        if (llm_json_count(choice, "index") <= 0) {
+            llm_compat_text(st, choice);
+            break;
+        }
+    }
+
     return LLM_OK;
+}
+
+
+/*
+ * delta.content: a string, or (Mistral) an array of parts whose "text"
+ * parts are the text
+ */
+
+static void
+llm_compat_text(llm_stream_t *st, const cJSON *choice)
+{
+    const char   *s, *type;
+    const cJSON  *content, *part;
+
+    if (st->text == NULL) {
+        return;
+    }
+
+    content = cJSON_GetObjectItemCaseSensitive(
+                  cJSON_GetObjectItemCaseSensitive(choice, "delta"),
+                  "content");
+
+    if (cJSON_IsString(content)) {
+        llm_stream_text(st, content->valuestring,
+                        strlen(content->valuestring));
+        return;
+    }
+
+    if (!cJSON_IsArray(content)) {
+        return;
+    }
+
+    for (part = content->child; part != NULL; part = part->next) {
+        type = llm_json_str(part, "type");
+        s = llm_json_str(part, "text");
+
+        if (s != NULL && type != NULL && strcmp(type, "text") == 0) {
+            llm_stream_text(st, s, strlen(s));
+        }
+    }
 }
 
 
@@ -353,11 +405,22 @@ llm_compat_finish(cJSON *item, int mistral)
         return NULL;
     }
 
-    if (mistral && strcmp(item->valuestring, "model_length") == 0) {
+    return llm_openai_finish(item->valuestring, mistral);
+}
+
+
+const char *
+llm_openai_finish(const char *s, int mistral)
+{
+    if (s == NULL) {
+        return NULL;
+    }
+
+    if (mistral && strcmp(s, "model_length") == 0) {
         return "length";
     }
 
-    return llm_compat_static(item->valuestring, llm_compat_finish_reasons);
+    return llm_compat_static(s, llm_compat_finish_reasons);
 }
 
 
@@ -418,28 +481,30 @@ llm_compat_stream_error(const cJSON *root, llm_error_t *err)
 }
 
 
-/* counts a chunk reports; usage is cumulative, the last one wins */
+/*
+ * counts a chunk reports (usage is cumulative, the last one wins); also
+ * the mapping of relayed answers (llm_scan.c)
+ */
 
-static void
-llm_compat_usage(llm_stream_t *st, const cJSON *usage)
+void
+llm_openai_usage(const cJSON *usage, llm_usage_t *u)
 {
-    long long     n;
-    llm_usage_t  *u;
+    u->prompt_tokens = llm_json_count(usage, "prompt_tokens");
+    u->completion_tokens = llm_json_count(usage, "completion_tokens");
+    u->total_tokens = llm_json_count(usage, "total_tokens");
 
-    u = &st->usage;
-
-    n = llm_json_count(usage, "prompt_tokens");
-    u->prompt_tokens = (n >= 0) ? n : 0;
-
-    n = llm_json_count(usage, "completion_tokens");
-    u->completion_tokens = (n >= 0) ? n : 0;
-
-    n = llm_json_count(usage, "total_tokens");
-    u->total_tokens = (n >= 0) ? n : u->prompt_tokens + u->completion_tokens;
+    if (u->total_tokens < 0) {
+        u->total_tokens = llm_usage_add(u->prompt_tokens,
+                                        u->completion_tokens);
+    }
 
     u->cached_tokens = llm_json_count(
         cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details"),
         "cached_tokens");
+
+    /* OpenAI and Mistral do not report cache writes */
+
+    u->cache_write_tokens = -1;
 
     u->reasoning_tokens = llm_json_count(
         cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens_details"),

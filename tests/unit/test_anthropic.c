@@ -604,8 +604,7 @@ static const test_anth_dec_t  test_anth_dec[] = {
       "{\"id\":\"msg_4\",\"object\":\"chat.completion\",\"created\":"
       "1767225600,\"model\":\"claude-x\",\"choices\":[{\"index\":0,"
       "\"message\":{\"role\":\"assistant\",\"content\":null,\"refusal\":"
-      "null},\"logprobs\":null,\"finish_reason\":\"length\"}],\"usage\":{"
-      "\"prompt_tokens\":0,\"completion_tokens\":0,\"total_tokens\":0}}" },
+      "null},\"logprobs\":null,\"finish_reason\":\"length\"}]}" },
 
     { "anthropic decode: an empty text block is content \"\"",
       "{\"id\":\"msg_5\",\"type\":\"message\",\"model\":\"claude-x\","
@@ -630,8 +629,7 @@ static const test_anth_dec_t  test_anth_dec[] = {
       "null,\"tool_calls\":[{\"id\":\"t\",\"type\":\"function\","
       "\"function\":{\"name\":\"f\",\"arguments\":"
       "\"[1,\\\"a\\\\nb\\\",null,1.5]\"}}]},\"logprobs\":null,"
-      "\"finish_reason\":\"tool_calls\"}],\"usage\":{\"prompt_tokens\":0,"
-      "\"completion_tokens\":0,\"total_tokens\":0}}" }
+      "\"finish_reason\":\"tool_calls\"}]}" }
 };
 
 
@@ -1233,6 +1231,7 @@ test_anth_decode_usage(void **state)
     assert_int_equal(out.usage.completion_tokens, 22);
     assert_int_equal(out.usage.total_tokens, 162);
     assert_int_equal(out.usage.cached_tokens, 100);
+    assert_int_equal(out.usage.cache_write_tokens, 0);
     assert_int_equal(out.usage.reasoning_tokens, -1);
 
     /* cache writes are prompt tokens, not cached ones */
@@ -1245,9 +1244,10 @@ test_anth_decode_usage(void **state)
     assert_int_equal(out.usage.completion_tokens, 4);
     assert_int_equal(out.usage.total_tokens, 2007);
     assert_int_equal(out.usage.cached_tokens, -1);
+    assert_int_equal(out.usage.cache_write_tokens, 2000);
     assert_null(strstr(out.body, "prompt_tokens_details"));
 
-    /* counts that are not counts are 0 */
+    /* counts that are not counts are not reported; the rendered one is 0 */
 
     test_anth_decode_run(ctx,
         "{\"type\":\"message\",\"content\":[],\"usage\":{\"input_tokens\":-3,"
@@ -1256,12 +1256,30 @@ test_anth_decode_usage(void **state)
     assert_int_equal(out.usage.prompt_tokens, 0);
     assert_int_equal(out.usage.completion_tokens, 9007199254740992LL);
     assert_int_equal(out.usage.cached_tokens, -1);
+    assert_int_equal(out.usage.cache_write_tokens, -1);
+
+    /* no usage: every count -1, and no "usage" in the answer */
 
     test_anth_decode_run(ctx,
         "{\"type\":\"message\",\"content\":[],\"usage\":[1,2]}", &out);
 
-    assert_int_equal(out.usage.prompt_tokens, 0);
-    assert_int_equal(out.usage.total_tokens, 0);
+    assert_int_equal(out.usage.prompt_tokens, -1);
+    assert_int_equal(out.usage.completion_tokens, -1);
+    assert_int_equal(out.usage.total_tokens, -1);
+    assert_int_equal(out.usage.cache_write_tokens, -1);
+    assert_int_equal(llm_usage_known(&out.usage), 0);
+    assert_null(strstr(out.body, "\"usage\""));
+
+    /* cache counts alone are prompt tokens */
+
+    test_anth_decode_run(ctx,
+        "{\"type\":\"message\",\"content\":[],\"usage\":{"
+        "\"cache_read_input_tokens\":30}}", &out);
+
+    assert_int_equal(out.usage.prompt_tokens, 30);
+    assert_int_equal(out.usage.completion_tokens, 0);
+    assert_int_equal(out.usage.total_tokens, 30);
+    assert_int_equal(out.usage.cached_tokens, 30);
 }
 
 
@@ -1343,8 +1361,7 @@ test_anth_decode_model_fallback(void **state)
         "\",\"object\":\"chat.completion\",\"created\":7,"
         "\"model\":\"client-model\",\"choices\":[{\"index\":0,\"message\":"
         "{\"role\":\"assistant\",\"content\":null,\"refusal\":null},"
-        "\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":{"
-        "\"prompt_tokens\":0,\"completion_tokens\":0,\"total_tokens\":0}}");
+        "\"logprobs\":null,\"finish_reason\":\"stop\"}]}");
 
     p.model = "configured";
 

@@ -1200,8 +1200,7 @@ test_cohere_decode_tool_calls(void **state)
 
         ANSWER_HEAD "null,'refusal':null,'tool_calls':[{'id':'t1',"
         "'type':'function','function':{'name':'f','arguments':'{}'}}]},"
-        "'logprobs':null,'finish_reason':'tool_calls'}],'usage':"
-        "{'prompt_tokens':0,'completion_tokens':0,'total_tokens':0}}");
+        "'logprobs':null,'finish_reason':'tool_calls'}]}");
 }
 
 
@@ -1218,8 +1217,7 @@ test_cohere_decode_text_and_calls(void **state)
 
         ANSWER_HEAD "'Checking.','refusal':null,'tool_calls':[{'id':'t1',"
         "'type':'function','function':{'name':'f','arguments':'{}'}}]},"
-        "'logprobs':null,'finish_reason':'tool_calls'}],'usage':"
-        "{'prompt_tokens':0,'completion_tokens':0,'total_tokens':0}}");
+        "'logprobs':null,'finish_reason':'tool_calls'}]}");
 
     /* a plan without calls is not content */
 
@@ -1228,8 +1226,7 @@ test_cohere_decode_text_and_calls(void **state)
         "'assistant','tool_plan':'plan'}}",
 
         ANSWER_HEAD "null,'refusal':null},'logprobs':null,"
-        "'finish_reason':'stop'}],'usage':{'prompt_tokens':0,"
-        "'completion_tokens':0,'total_tokens':0}}");
+        "'finish_reason':'stop'}]}");
 }
 
 
@@ -1262,8 +1259,7 @@ test_cohere_decode_content(void **state)
         "'assistant','content':[{'type':'text','text':''}]}}",
 
         ANSWER_HEAD "'','refusal':null},'logprobs':null,"
-        "'finish_reason':'stop'}],'usage':{'prompt_tokens':0,"
-        "'completion_tokens':0,'total_tokens':0}}");
+        "'finish_reason':'stop'}]}");
 
     /* a string content (not what v2 sends, taken all the same) */
 
@@ -1271,8 +1267,7 @@ test_cohere_decode_content(void **state)
         "{'id':'r','message':{'content':'plain'}}",
 
         ANSWER_HEAD "'plain','refusal':null},'logprobs':null,"
-        "'finish_reason':'stop'}],'usage':{'prompt_tokens':0,"
-        "'completion_tokens':0,'total_tokens':0}}");
+        "'finish_reason':'stop'}]}");
 
     /* only thinking: null */
 
@@ -1281,8 +1276,7 @@ test_cohere_decode_content(void **state)
         "'x'}]},'finish_reason':'MAX_TOKENS'}",
 
         ANSWER_HEAD "null,'refusal':null},'logprobs':null,"
-        "'finish_reason':'length'}],'usage':{'prompt_tokens':0,"
-        "'completion_tokens':0,'total_tokens':0}}");
+        "'finish_reason':'length'}]}");
 }
 
 
@@ -1370,24 +1364,39 @@ test_cohere_decode_usage(void **state)
     assert_int_equal(out.usage.completion_tokens, 3);
     assert_int_equal(out.usage.total_tokens, 53);
 
-    /* nothing: zeros */
+    /* nothing: not reported, every count -1, no "usage" rendered */
 
     cJSON_Delete(test_co_decode(ctx, "{'id':'r','message':{}}", &out));
 
-    assert_int_equal(out.usage.prompt_tokens, 0);
-    assert_int_equal(out.usage.completion_tokens, 0);
-    assert_int_equal(out.usage.total_tokens, 0);
+    assert_int_equal(out.usage.prompt_tokens, -1);
+    assert_int_equal(out.usage.completion_tokens, -1);
+    assert_int_equal(out.usage.total_tokens, -1);
     assert_int_equal(out.usage.cached_tokens, -1);
+    assert_int_equal(out.usage.cache_write_tokens, -1);
+    assert_null(strstr(out.body, "\"usage\""));
 
-    /* odd values */
+    /* odd values are not counts: only cached_tokens, not usage */
 
     cJSON_Delete(test_co_decode(ctx,
         "{'id':'r','message':{},'usage':{'billed_units':{'input_tokens':"
         "-5,'output_tokens':'7'},'tokens':[],'cached_tokens':12}}", &out));
 
+    assert_int_equal(out.usage.prompt_tokens, -1);
+    assert_int_equal(out.usage.completion_tokens, -1);
+    assert_int_equal(out.usage.cached_tokens, -1);
+    assert_null(strstr(out.body, "\"usage\""));
+
+    /* one count reported: the other renders 0 */
+
+    cJSON_Delete(test_co_decode(ctx,
+        "{'id':'r','message':{},'usage':{'billed_units':{'input_tokens':"
+        "-5,'output_tokens':7},'cached_tokens':12}}", &out));
+
     assert_int_equal(out.usage.prompt_tokens, 0);
-    assert_int_equal(out.usage.completion_tokens, 0);
+    assert_int_equal(out.usage.completion_tokens, 7);
+    assert_int_equal(out.usage.total_tokens, 7);
     assert_int_equal(out.usage.cached_tokens, 12);
+    assert_int_equal(out.usage.cache_write_tokens, -1);
 }
 
 

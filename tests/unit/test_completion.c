@@ -26,6 +26,8 @@ static void test_completion_negative(void **state);
 static void test_completion_nomem(void **state);
 static void test_completion_respond(void **state);
 static void test_completion_respond_nomem(void **state);
+static void test_completion_no_usage(void **state);
+static void test_completion_respond_choice(void **state);
 static void test_shared_parse_strict(void **state);
 static void test_shared_str(void **state);
 static void test_shared_count(void **state);
@@ -54,6 +56,7 @@ test_completion_init(llm_completion_t *c, llm_choice_t *ch)
     c->usage.completion_tokens = 1;
     c->usage.total_tokens = 10;
     c->usage.cached_tokens = -1;
+    c->usage.cache_write_tokens = -1;
     c->usage.reasoning_tokens = -1;
 
     ch->content = "Hi";
@@ -525,7 +528,153 @@ test_completion_respond(void **state)
     assert_int_equal(out.usage.completion_tokens, 22);
     assert_int_equal(out.usage.total_tokens, 162);
     assert_int_equal(out.usage.cached_tokens, 100);
+    assert_int_equal(out.usage.cache_write_tokens, -1);
     assert_int_equal(out.usage.reasoning_tokens, -1);
+
+    /* cache writes are kept, and have no OpenAI field */
+
+    c.usage.cache_write_tokens = 2000;
+
+    assert_int_equal(llm_completion_respond(&c, &ctx->pool, &out, &err),
+                     LLM_OK);
+
+    assert_int_equal(out.usage.cache_write_tokens, 2000);
+    assert_null(strstr(out.body, "2000"));
+}
+
+
+/*
+ * Nothing reported: no "usage" at all rather than zeros, and every count
+ * -1; any count of the two makes usage reported
+ */
+
+static void
+test_completion_no_usage(void **state)
+{
+    test_ctx_t        *ctx;
+    llm_error_t        err;
+    llm_choice_t       ch;
+    llm_response_t     out;
+    llm_completion_t   c;
+
+    ctx = *state;
+
+    test_completion_init(&c, &ch);
+
+    c.usage.prompt_tokens = -1;
+    c.usage.completion_tokens = -1;
+    c.usage.total_tokens = -1;
+
+    test_completion_expect(ctx, &c,
+        "{\"id\":\"chatcmpl-t1\",\"object\":\"chat.completion\","
+        "\"created\":1767225600,\"model\":\"m-1\",\"choices\":[{\"index\":0,"
+        "\"message\":{\"role\":\"assistant\",\"content\":\"Hi\","
+        "\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"stop\"}]}");
+
+    /* other counts alone (a total, cached tokens) are not usage */
+
+    c.usage.total_tokens = 12;
+    c.usage.cached_tokens = 3;
+    c.usage.cache_write_tokens = 4;
+    c.usage.reasoning_tokens = 5;
+
+    assert_int_equal(llm_completion_respond(&c, &ctx->pool, &out, &err),
+                     LLM_OK);
+
+    assert_null(strstr(out.body, "usage"));
+    assert_int_equal(llm_usage_known(&out.usage), 0);
+    assert_int_equal(out.usage.prompt_tokens, -1);
+    assert_int_equal(out.usage.completion_tokens, -1);
+    assert_int_equal(out.usage.total_tokens, -1);
+    assert_int_equal(out.usage.cached_tokens, -1);
+    assert_int_equal(out.usage.cache_write_tokens, -1);
+    assert_int_equal(out.usage.reasoning_tokens, -1);
+
+    /* a reported 0 is reported */
+
+    c.usage.prompt_tokens = 0;
+    c.usage.total_tokens = -1;
+    c.usage.cached_tokens = -1;
+    c.usage.reasoning_tokens = -1;
+
+    test_completion_expect(ctx, &c,
+        "{\"id\":\"chatcmpl-t1\",\"object\":\"chat.completion\","
+        "\"created\":1767225600,\"model\":\"m-1\",\"choices\":[{\"index\":0,"
+        "\"message\":{\"role\":\"assistant\",\"content\":\"Hi\","
+        "\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"stop\"}],"
+        "\"usage\":{\"prompt_tokens\":0,\"completion_tokens\":0,"
+        "\"total_tokens\":0}}");
+
+    assert_int_equal(llm_completion_respond(&c, &ctx->pool, &out, &err),
+                     LLM_OK);
+
+    assert_int_equal(llm_usage_known(&out.usage), 1);
+    assert_int_equal(out.usage.prompt_tokens, 0);
+    assert_int_equal(out.usage.completion_tokens, 0);
+    assert_int_equal(out.usage.cache_write_tokens, 4);
+}
+
+
+/* the first choice's finish_reason and content, not copied */
+
+static void
+test_completion_respond_choice(void **state)
+{
+    test_ctx_t        *ctx;
+    llm_error_t        err;
+    llm_choice_t       ch[2];
+    llm_response_t     out;
+    llm_completion_t   c;
+
+    ctx = *state;
+
+    test_completion_init(&c, &ch[0]);
+
+    ch[0].content = "Hello there";
+    ch[0].content_len = 5;
+    ch[0].finish_reason = "length";
+
+    memset(&ch[1], 0, sizeof(llm_choice_t));
+    ch[1].content = "other";
+    ch[1].content_len = 5;
+    ch[1].finish_reason = "stop";
+
+    c.nchoices = 2;
+
+    assert_int_equal(llm_completion_respond(&c, &ctx->pool, &out, &err),
+                     LLM_OK);
+
+    assert_ptr_equal(out.finish_reason, ch[0].finish_reason);
+    assert_ptr_equal(out.content, ch[0].content);
+    assert_int_equal(out.content_len, 5);
+
+    /* content null, finish_reason null */
+
+    ch[0].content = NULL;
+    ch[0].content_len = 7;
+    ch[0].finish_reason = NULL;
+
+    memset(&out, 0xa5, sizeof(llm_response_t));
+
+    assert_int_equal(llm_completion_respond(&c, &ctx->pool, &out, &err),
+                     LLM_OK);
+
+    assert_null(out.finish_reason);
+    assert_null(out.content);
+    assert_int_equal(out.content_len, 0);
+
+    /* no choices */
+
+    c.nchoices = 0;
+
+    memset(&out, 0xa5, sizeof(llm_response_t));
+
+    assert_int_equal(llm_completion_respond(&c, &ctx->pool, &out, &err),
+                     LLM_OK);
+
+    assert_null(out.finish_reason);
+    assert_null(out.content);
+    assert_int_equal(out.content_len, 0);
 }
 
 
@@ -923,6 +1072,8 @@ test_completion_register(void)
     TEST_ADD(test_completion_nomem);
     TEST_ADD(test_completion_respond);
     TEST_ADD(test_completion_respond_nomem);
+    TEST_ADD(test_completion_no_usage);
+    TEST_ADD(test_completion_respond_choice);
     TEST_ADD(test_shared_parse_strict);
     TEST_ADD(test_shared_str);
     TEST_ADD(test_shared_count);

@@ -1650,8 +1650,7 @@ test_gemini_decode_calls(void **state)
         "[{'id':'call_ENb273UgOTIkzVf6iqJadBmb','type':'function',"
         "'function':{'name':'f','arguments':"
         "'{\\'a\\':[1,2.5,\\'x\\',null,true]}'}}]},'logprobs':null,"
-        "'finish_reason':'tool_calls'}],'usage':{'prompt_tokens':0,"
-        "'completion_tokens':0,'total_tokens':0}}");
+        "'finish_reason':'tool_calls'}]}");
 }
 
 
@@ -1805,9 +1804,7 @@ test_gemini_decode_thoughts(void **state)
         "{'id':'r','object':'chat.completion','created':1767225600,"
         "'model':'" TEST_MODEL "','choices':[{'index':0,'message':"
         "{'role':'assistant','content':null,'refusal':null},"
-        "'logprobs':null,'finish_reason':'length'}],"
-        "'usage':{'prompt_tokens':0,'completion_tokens':0,"
-        "'total_tokens':0}}");
+        "'logprobs':null,'finish_reason':'length'}]}");
 }
 
 
@@ -1848,16 +1845,18 @@ test_gemini_decode_usage(void **state)
 
     ctx = *state;
 
-    /* no usageMetadata: zeros */
+    /* no usageMetadata: not reported, no "usage" rendered */
 
     cJSON_Delete(test_gm_decode(ctx,
         "{'candidates':[{'content':{'parts':[{'text':'x'}]}}]}", &out));
 
-    assert_int_equal(out.usage.prompt_tokens, 0);
-    assert_int_equal(out.usage.completion_tokens, 0);
-    assert_int_equal(out.usage.total_tokens, 0);
+    assert_int_equal(out.usage.prompt_tokens, -1);
+    assert_int_equal(out.usage.completion_tokens, -1);
+    assert_int_equal(out.usage.total_tokens, -1);
     assert_int_equal(out.usage.cached_tokens, -1);
+    assert_int_equal(out.usage.cache_write_tokens, -1);
     assert_int_equal(out.usage.reasoning_tokens, -1);
+    assert_null(strstr(out.body, "\"usage\""));
 
     /* no totalTokenCount: the sum; toolUsePromptTokenCount is input */
 
@@ -1870,6 +1869,7 @@ test_gemini_decode_usage(void **state)
     assert_int_equal(out.usage.prompt_tokens, 15);
     assert_int_equal(out.usage.completion_tokens, 5);
     assert_int_equal(out.usage.total_tokens, 20);
+    assert_int_equal(out.usage.cache_write_tokens, -1);
     assert_int_equal(out.usage.reasoning_tokens, 2);
 
     /* counts of the wrong type or sign are ignored */
@@ -1880,11 +1880,34 @@ test_gemini_decode_usage(void **state)
         "'candidatesTokenCount':-3,'thoughtsTokenCount':null,"
         "'totalTokenCount':1e300,'cachedContentTokenCount':2.7}}", &out));
 
-    assert_int_equal(out.usage.prompt_tokens, 0);
+    assert_int_equal(out.usage.prompt_tokens, -1);
+    assert_int_equal(out.usage.completion_tokens, -1);
+    assert_int_equal(out.usage.total_tokens, -1);
+    assert_int_equal(out.usage.cached_tokens, -1);
+    assert_int_equal(out.usage.reasoning_tokens, -1);
+
+    cJSON_Delete(test_gm_decode(ctx,
+        "{'candidates':[{'content':{'parts':[{'text':'x'}]}}],"
+        "'usageMetadata':{'promptTokenCount':10,"
+        "'candidatesTokenCount':-3,'thoughtsTokenCount':null,"
+        "'totalTokenCount':1e300,'cachedContentTokenCount':2.7}}", &out));
+
+    assert_int_equal(out.usage.prompt_tokens, 10);
     assert_int_equal(out.usage.completion_tokens, 0);
     assert_int_equal(out.usage.total_tokens, 9007199254740992LL);
     assert_int_equal(out.usage.cached_tokens, 2);
     assert_int_equal(out.usage.reasoning_tokens, -1);
+
+    /* thoughts alone are the completion: billed as output */
+
+    cJSON_Delete(test_gm_decode(ctx,
+        "{'candidates':[{'content':{'parts':[{'text':'x'}]}}],"
+        "'usageMetadata':{'thoughtsTokenCount':40}}", &out));
+
+    assert_int_equal(out.usage.prompt_tokens, 0);
+    assert_int_equal(out.usage.completion_tokens, 40);
+    assert_int_equal(out.usage.total_tokens, 40);
+    assert_int_equal(out.usage.reasoning_tokens, 40);
 
     /* usageMetadata of another type */
 
@@ -1892,7 +1915,8 @@ test_gemini_decode_usage(void **state)
         "{'candidates':[{'content':{'parts':[{'text':'x'}]}}],"
         "'usageMetadata':[1,2]}", &out));
 
-    assert_int_equal(out.usage.total_tokens, 0);
+    assert_int_equal(out.usage.total_tokens, -1);
+    assert_null(strstr(out.body, "\"usage\""));
 }
 
 
@@ -1924,9 +1948,7 @@ test_gemini_decode_blocked(void **state)
         "{'id':'rsp_c','object':'chat.completion','created':1767225600,"
         "'model':'" TEST_MODEL "','choices':[{'index':0,'message':"
         "{'role':'assistant','content':null,'refusal':null},"
-        "'logprobs':null,'finish_reason':'content_filter'}],"
-        "'usage':{'prompt_tokens':0,'completion_tokens':0,"
-        "'total_tokens':0}}");
+        "'logprobs':null,'finish_reason':'content_filter'}]}");
 
     /* a candidate stopped for safety, without content */
 
@@ -1938,9 +1960,7 @@ test_gemini_decode_blocked(void **state)
         "{'id':'rsp_d','object':'chat.completion','created':1767225600,"
         "'model':'" TEST_MODEL "','choices':[{'index':0,'message':"
         "{'role':'assistant','content':null,'refusal':null},"
-        "'logprobs':null,'finish_reason':'content_filter'}],"
-        "'usage':{'prompt_tokens':0,'completion_tokens':0,"
-        "'total_tokens':0}}");
+        "'logprobs':null,'finish_reason':'content_filter'}]}");
 }
 
 

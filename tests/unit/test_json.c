@@ -224,6 +224,22 @@ test_escape_short_buffer(void **state)
     n = llm_json_escape(buf, 4, "a\x01" "b", 3);
     assert_int_equal(n, 8);
     assert_memory_equal(buf, "aXXXX", 5);
+
+    /* plain bytes are sequences of their own: the longest prefix */
+    memset(buf, 'X', sizeof(buf));
+    n = llm_json_escape(buf, 3, "abcdefghijklmnopqrstuvwxyz", 26);
+    assert_int_equal(n, 26);
+    assert_memory_equal(buf, "abcXX", 5);
+
+    memset(buf, 'X', sizeof(buf));
+    n = llm_json_escape(buf, 5, "ab\xc3\xa9" "cdef", 8);
+    assert_int_equal(n, 8);
+    assert_memory_equal(buf, "ab\xc3\xa9" "cX", 6);
+
+    memset(buf, 'X', sizeof(buf));
+    n = llm_json_escape(buf, 3, "ab\xc3\xa9" "cdef", 8);
+    assert_int_equal(n, 8);
+    assert_memory_equal(buf, "abXX", 4);
 }
 
 

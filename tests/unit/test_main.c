@@ -19,6 +19,7 @@ static void *test_alloc(void *data, size_t size);
 static int test_track(test_ctx_t *ctx, void *p);
 static int test_setup(void **state);
 static int test_teardown(void **state);
+static int test_stream_event(void *data, const llm_sse_event_t *ev);
 
 
 static struct CMUnitTest  test_list[TEST_MAX];
@@ -193,6 +194,80 @@ test_check_error_json(const char *buf, size_t len, const char *type,
 }
 
 
+void
+test_stream_run(test_ctx_t *ctx, const llm_adapter_t *ad, const char *sse,
+    int include_usage, size_t step, char *text, size_t text_size,
+    test_stream_run_t *run)
+{
+    int              rc;
+    char            *buf;
+    size_t           len, off, n;
+    llm_sse_t        sse_state;
+    llm_request_t    req;
+    llm_provider_t   p;
+
+    memset(run, 0, sizeof(test_stream_run_t));
+    memset(&req, 0, sizeof(llm_request_t));
+    memset(&p, 0, sizeof(llm_provider_t));
+
+    req.model = "client-model";
+    req.stream = 1;
+    req.include_usage = include_usage;
+
+    run->ad = ad;
+    run->rc = LLM_OK;
+
+    llm_stream_init(&run->st, &req, &p, 1767225600LL);
+
+    run->st.text = text;
+    run->st.text_size = text_size;
+
+    run->out.buf = test_copy(ctx, NULL, 65536);
+    run->out.size = 65536;
+    run->out.len = 0;
+
+    buf = test_copy(ctx, NULL, 8192);
+    llm_sse_init(&sse_state, buf, 8192);
+
+    len = strlen(sse);
+    rc = LLM_OK;
+
+    for (off = 0; off < len; off += n) {
+        n = (step == 0 || step > len - off) ? len - off : step;
+
+        rc = llm_sse_feed(&sse_state, sse + off, n, test_stream_event, run);
+
+        if (rc != LLM_OK) {
+            break;
+        }
+    }
+
+    if (rc == LLM_OK) {
+        run->end = llm_stream_finish(&run->st, &run->out);
+
+    } else {
+        run->end = llm_stream_fail(&run->st, &run->err, &run->out);
+    }
+}
+
+
+static int
+test_stream_event(void *data, const llm_sse_event_t *ev)
+{
+    test_stream_run_t  *run;
+
+    run = data;
+
+    if (run->rc == LLM_DONE) {
+        return LLM_OK;
+    }
+
+    run->rc = run->ad->stream_event(&run->st, ev, &run->out, &run->err);
+
+    return (run->rc == LLM_ERROR) ? LLM_ERROR : LLM_OK;
+}
+
+
 static int
 test_setup(void **state)
 {
@@ -249,6 +324,9 @@ main(void)
     test_stream_anthropic_register();
     test_stream_gemini_register();
     test_stream_cohere_register();
+    test_usage_register();
+    test_scan_register();
+    test_capture_register();
 
     return _cmocka_run_group_tests("llm_core", test_list, test_n, NULL, NULL);
 }

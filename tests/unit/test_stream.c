@@ -24,13 +24,6 @@
 
 #define DONE          "data: [DONE]\n\n"
 
-/* the end of the 1.3 tool call vector for a client that asked for usage */
-#define TOOLS_USAGE                                                           \
-    "data: {\"id\":\"chatcmpl-t3\",\"object\":\"chat.completion.chunk\","     \
-    "\"created\":1767225600,\"model\":\"gpt-4o-mini\",\"choices\":[],"        \
-    "\"usage\":{\"prompt_tokens\":0,\"completion_tokens\":0,"                 \
-    "\"total_tokens\":0}}\n\n" DONE
-
 
 typedef struct {
     const llm_adapter_t  *adapter;
@@ -293,13 +286,18 @@ test_stream_init(void **state)
     assert_int_equal(st.done, 0);
     assert_int_equal(st.usage_sent, 0);
     assert_null(st.finish_reason);
-    assert_true(st.usage.prompt_tokens == 0);
-    assert_true(st.usage.completion_tokens == 0);
-    assert_true(st.usage.total_tokens == 0);
+    assert_true(st.usage.prompt_tokens == -1);
+    assert_true(st.usage.completion_tokens == -1);
+    assert_true(st.usage.total_tokens == -1);
     assert_true(st.usage.cached_tokens == -1);
+    assert_true(st.usage.cache_write_tokens == -1);
     assert_true(st.usage.reasoning_tokens == -1);
+    assert_int_equal(llm_usage_known(&st.usage), 0);
     assert_int_equal(st.ntools, 0);
-    assert_true(st.ttft_mark == 0);
+    assert_null(st.text);
+    assert_int_equal(st.text_size, 0);
+    assert_int_equal(st.text_len, 0);
+    assert_int_equal(st.text_full, 0);
 
     for (i = 0; i < LLM_STREAM_MAX_TOOLS; i++) {
         assert_int_equal(st.tool_block[i], -1);
@@ -889,6 +887,55 @@ test_stream_finish(void **state)
     assert_int_equal(llm_stream_finish(&st, &out), LLM_OK);
 
     test_out_expect(ctx, &out, DONE);
+
+    /* asked, but the provider reported nothing: no usage chunk at all */
+
+    test_st(&st, 1);
+    out.len = 0;
+
+    assert_int_equal(llm_stream_finish(&st, &out), LLM_OK);
+
+    test_out_expect(ctx, &out,
+        HEAD "'choices':[{'index':0,'delta':{},'logprobs':null,"
+        "'finish_reason':'stop'}]}\n\n" DONE);
+
+    assert_int_equal(st.usage_sent, 0);
+
+    /* counts other than the two do not make usage reported */
+
+    test_st(&st, 1);
+    st.usage.total_tokens = 12;
+    st.usage.cached_tokens = 3;
+    out.len = 0;
+
+    assert_int_equal(llm_stream_finish(&st, &out), LLM_OK);
+    assert_int_equal(st.usage_sent, 0);
+
+    /* one of the two reported: the other renders 0 */
+
+    test_st(&st, 1);
+    st.usage.completion_tokens = 4;
+    out.len = 0;
+
+    assert_int_equal(llm_stream_finish(&st, &out), LLM_OK);
+
+    test_out_expect(ctx, &out,
+        HEAD "'choices':[{'index':0,'delta':{},'logprobs':null,"
+        "'finish_reason':'stop'}]}\n\n"
+        HEAD "'choices':[],'usage':{'prompt_tokens':0,"
+        "'completion_tokens':4,'total_tokens':4}}\n\n" DONE);
+
+    test_st(&st, 1);
+    st.usage.prompt_tokens = 0;
+    out.len = 0;
+
+    assert_int_equal(llm_stream_finish(&st, &out), LLM_OK);
+
+    test_out_expect(ctx, &out,
+        HEAD "'choices':[{'index':0,'delta':{},'logprobs':null,"
+        "'finish_reason':'stop'}]}\n\n"
+        HEAD "'choices':[],'usage':{'prompt_tokens':0,"
+        "'completion_tokens':0,'total_tokens':0}}\n\n" DONE);
 }
 
 
@@ -1239,7 +1286,10 @@ test_openai_stream_vector_usage(void **state)
 }
 
 
-/* tool call deltas relayed; no usage upstream: zeros when asked */
+/*
+ * tool call deltas relayed; no usage upstream: no usage chunk even when
+ * asked (not reported is not 0)
+ */
 
 static void
 test_openai_stream_tools(void **state)
@@ -1247,6 +1297,7 @@ test_openai_stream_tools(void **state)
     char        *want;
     size_t       len;
     test_ctx_t  *ctx;
+    test_run_t  *run;
 
     ctx = *state;
 
@@ -1257,10 +1308,16 @@ test_openai_stream_tools(void **state)
     memcpy(want + len, DONE, sizeof(DONE));
 
     test_run_expect(ctx, &llm_openai_adapter, test_openai_tools, 0, want);
-
-    memcpy(want + len, TOOLS_USAGE, sizeof(TOOLS_USAGE));
-
     test_run_expect(ctx, &llm_openai_adapter, test_openai_tools, 1, want);
+
+    run = (test_run_t *) test_copy(ctx, NULL, sizeof(test_run_t));
+    test_run(ctx, &llm_openai_adapter, test_openai_tools, 1, 0, 0, run);
+
+    assert_int_equal(run->st.usage_sent, 0);
+    assert_int_equal(llm_usage_known(&run->st.usage), 0);
+    assert_true(run->st.usage.prompt_tokens == -1);
+    assert_true(run->st.usage.completion_tokens == -1);
+    assert_true(run->st.usage.total_tokens == -1);
 }
 
 
@@ -1568,15 +1625,16 @@ test_openai_stream_usage_details(void **state)
     assert_true(st.usage.cached_tokens == 3);
     assert_true(st.usage.reasoning_tokens == 4);
 
-    /* the last report wins; what is missing is 0 or -1, a total the sum */
+    /* the last report wins; what is missing is -1, a total the sum */
 
     assert_int_equal(test_event(ctx, &llm_openai_adapter, &st,
         "{'choices':[],'usage':{'prompt_tokens':5,'completion_tokens':-1,"
         "'prompt_tokens_details':null}}", &out, &err), LLM_OK);
 
     assert_true(st.usage.prompt_tokens == 5);
-    assert_true(st.usage.completion_tokens == 0);
+    assert_true(st.usage.completion_tokens == -1);
     assert_true(st.usage.total_tokens == 5);
+    assert_true(st.usage.cache_write_tokens == -1);
     assert_true(st.usage.cached_tokens == -1);
     assert_true(st.usage.reasoning_tokens == -1);
 

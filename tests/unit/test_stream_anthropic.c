@@ -706,6 +706,7 @@ test_sa_usage(void **state)
     assert_int_equal(run.rc, LLM_OK);
     assert_int_equal(run.st.usage.prompt_tokens, 150);
     assert_int_equal(run.st.usage.cached_tokens, 100);
+    assert_int_equal(run.st.usage.cache_write_tokens, 10);
     assert_int_equal(run.st.usage.completion_tokens, 1);
     assert_int_equal(run.st.usage.total_tokens, 151);
     assert_int_equal(run.st.usage.reasoning_tokens, -1);
@@ -720,21 +721,36 @@ test_sa_usage(void **state)
     assert_int_equal(run.rc, LLM_OK);
     assert_int_equal(run.st.usage.prompt_tokens, 140);
     assert_int_equal(run.st.usage.cached_tokens, 100);
+    assert_int_equal(run.st.usage.cache_write_tokens, -1);
     assert_int_equal(run.st.usage.completion_tokens, 22);
     assert_int_equal(run.st.usage.total_tokens, 162);
     assert_string_equal(run.st.finish_reason, "stop");
     assert_false(run.st.finished);
 
-    /* no usage at all: zeros, no cached count */
+    /* no usage at all: not reported */
 
     test_sa_run(ctx, A_START_U("null") A_MSG_DELTA("\"end_turn\"", "null"),
                 0, 0, 4096, &run);
 
     assert_int_equal(run.rc, LLM_OK);
-    assert_int_equal(run.st.usage.prompt_tokens, 0);
+    assert_int_equal(run.st.usage.prompt_tokens, -1);
     assert_int_equal(run.st.usage.cached_tokens, -1);
-    assert_int_equal(run.st.usage.completion_tokens, 0);
-    assert_int_equal(run.st.usage.total_tokens, 0);
+    assert_int_equal(run.st.usage.cache_write_tokens, -1);
+    assert_int_equal(run.st.usage.completion_tokens, -1);
+    assert_int_equal(run.st.usage.total_tokens, -1);
+    assert_int_equal(llm_usage_known(&run.st.usage), 0);
+
+    /* only the output count (message_start without usage) */
+
+    test_sa_run(ctx, A_START_U("null")
+                     A_MSG_DELTA("\"end_turn\"", "{\"output_tokens\":9}"),
+                0, 0, 4096, &run);
+
+    assert_int_equal(run.rc, LLM_OK);
+    assert_int_equal(run.st.usage.prompt_tokens, -1);
+    assert_int_equal(run.st.usage.completion_tokens, 9);
+    assert_int_equal(run.st.usage.total_tokens, 9);
+    assert_int_equal(llm_usage_known(&run.st.usage), 1);
 }
 
 
@@ -762,6 +778,7 @@ test_sa_usage_repeated(void **state)
     assert_int_equal(run.rc, LLM_DONE);
     assert_int_equal(run.st.usage.prompt_tokens, 245);
     assert_int_equal(run.st.usage.cached_tokens, 200);
+    assert_int_equal(run.st.usage.cache_write_tokens, -1);
     assert_int_equal(run.st.usage.completion_tokens, 30);
     assert_int_equal(run.st.usage.total_tokens, 275);
 

@@ -248,7 +248,7 @@ static const test_sc_t  test_sc[] = {
       C_START C_CDELTA(0, "a") "data: [DONE]\n\n",
       LLM_DONE,
       O_ROLE O_TEXT("a") O_FINISH("stop"),
-      O_USAGE(0, 0, 0),
+      "",                           /* no usage reported: no usage chunk */
       0, NULL, NULL },
 
     /* wire-formats.md 4.3: a failed generation */

@@ -88,9 +88,8 @@
             "\"total_tokens\":89,\"completion_tokens_details\":"              \
             "{\"reasoning_tokens\":20}}")
 
-#define O_U_ZERO                                                              \
-    O_USAGE("{\"prompt_tokens\":0,\"completion_tokens\":0,"                   \
-            "\"total_tokens\":0}")
+/* no usageMetadata: no usage chunk, even for a client that asked */
+#define O_U_NONE      ""
 
 #define E_INVALID     "\"invalid_provider_response\""
 
@@ -185,7 +184,7 @@ static const test_sg_t  test_sg[] = {
       LLM_OK,
       O_ROLE O_CALL(0, ID0, "f", "{}") O_CALL(1, ID1, "g", "{}")
       O_FINISH("tool_calls"),
-      O_U_ZERO,
+      O_U_NONE,
       0, NULL, NULL },
 
     { "gemini stream: thought parts dropped",
@@ -193,14 +192,14 @@ static const test_sg_t  test_sg[] = {
               "{\"text\":\"Answer.\",\"thought\":false}", G_STOP),
       LLM_OK,
       O_ROLE O_TEXT("Answer.") O_FINISH("stop"),
-      O_U_ZERO,
+      O_U_NONE,
       0, NULL, NULL },
 
     { "gemini stream: MAX_TOKENS",
       G_PARTS("{\"text\":\"Cut\"}", ",\"finishReason\":\"MAX_TOKENS\""),
       LLM_OK,
       O_ROLE O_TEXT("Cut") O_FINISH("length"),
-      O_U_ZERO,
+      O_U_NONE,
       0, NULL, NULL },
 
     { "gemini stream: SAFETY",
@@ -209,7 +208,7 @@ static const test_sg_t  test_sg[] = {
            "\"safetyRatings\":[]}]," G_TAIL),
       LLM_OK,
       O_ROLE O_TEXT("Hm") O_FINISH("content_filter"),
-      O_U_ZERO,
+      O_U_NONE,
       0, NULL, NULL },
 
     /* MALFORMED_FUNCTION_CALL has no OpenAI value: stop */
@@ -219,7 +218,7 @@ static const test_sg_t  test_sg[] = {
               "\"MALFORMED_FUNCTION_CALL\""),
       LLM_OK,
       O_ROLE O_TEXT("x") O_FINISH("stop"),
-      O_U_ZERO,
+      O_U_NONE,
       0, NULL, NULL },
 
     { "gemini stream: prompt blocked",
@@ -240,7 +239,7 @@ static const test_sg_t  test_sg[] = {
            "\"index\":0,\"finishReason\":\"STOP\"}]," G_TAIL),
       LLM_OK,
       O_ROLE O_TEXT("A") O_FINISH("stop"),
-      O_U_ZERO,
+      O_U_NONE,
       0, NULL, NULL },
 
     /* usage is cumulative: the last one, never a sum; cached tokens */

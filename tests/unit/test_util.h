@@ -55,6 +55,26 @@ cJSON *test_json(const char *buf, size_t len);
 void test_check_error_json(const char *buf, size_t len, const char *type,
     const char *param, const char *code, const char *message);
 
+/* a provider stream through llm_sse_feed() and ad->stream_event() */
+
+typedef struct {
+    const llm_adapter_t  *ad;
+    llm_stream_t          st;
+    llm_stream_out_t      out;
+    llm_error_t           err;
+    int                   rc;         /* the last stream_event's */
+    int                   end;        /* llm_stream_finish()'s or fail's */
+} test_stream_run_t;
+
+/*
+ * sse fed in pieces of step bytes (0: at once), then llm_stream_finish()
+ * (llm_stream_fail() after an error); text (text_size bytes, may be NULL)
+ * is st.text.  The output buffer is 64 KiB.
+ */
+void test_stream_run(test_ctx_t *ctx, const llm_adapter_t *ad,
+    const char *sse, int include_usage, size_t step, char *text,
+    size_t text_size, test_stream_run_t *run);
+
 void test_json_register(void);
 void test_request_register(void);
 void test_error_register(void);
@@ -69,6 +89,9 @@ void test_stream_register(void);
 void test_stream_anthropic_register(void);
 void test_stream_gemini_register(void);
 void test_stream_cohere_register(void);
+void test_usage_register(void);
+void test_scan_register(void);
+void test_capture_register(void);
 
 
 #endif /* _TEST_UTIL_H_INCLUDED_ */
