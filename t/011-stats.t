@@ -507,7 +507,7 @@ $::PromptConfig
 --- request eval
 main::chat('/logged', 'oa')
 --- access_log
-P[[{\"role\":\"] C[Hi \"there\".]
+P[[{\"role\":\"us] C[Hi \"there\".]
 
 
 
@@ -519,7 +519,7 @@ $::PromptConfig
 --- request eval
 main::chat('/logged', 'cl')
 --- access_log
-P[[{\"role\":\"] C[Hello.]
+P[[{\"role\":\"us] C[Hello.]
 
 
 
@@ -531,7 +531,7 @@ $::PromptConfig
 --- request eval
 main::chat('/logged', 'oa', ',"stream":true')
 --- access_log
-P[[{\"role\":\"] C[Hello]
+P[[{\"role\":\"us] C[Hello]
 
 
 
