@@ -1,7 +1,7 @@
 
 /*
  * ngx_http_llm_router_module: Anthropic Messages adapter
- * (wire-formats.md, section 2; docs/providers/anthropic.md).
+ * (docs/providers/anthropic.md).
  *
  * encode() builds a Messages request with cJSON from the parsed OpenAI
  * request (req->root is only read), in a fixed key order; decode() turns a

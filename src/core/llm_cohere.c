@@ -1,7 +1,7 @@
 
 /*
- * ngx_http_llm_router_module: Cohere Chat v2 adapter (wire-formats.md,
- * section 4).
+ * ngx_http_llm_router_module: Cohere Chat v2 adapter (the provider's API
+ * reference).
  *
  * Cohere v2 messages are close to OpenAI's, but the body is rebuilt with
  * cJSON all the same: Cohere rejects fields it does not know, names some

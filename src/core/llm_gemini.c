@@ -1,7 +1,7 @@
 
 /*
  * ngx_http_llm_router_module: Google Gemini adapter, Generative Language
- * API v1beta (wire-formats.md, section 3).
+ * API v1beta (the provider's API reference).
  *
  * The request is rebuilt with cJSON: the model goes into the URL path,
  * system/developer messages into systemInstruction, assistant turns become

@@ -1,6 +1,6 @@
 
 /*
- * ngx_http_llm_router_module: Mistral adapter (wire-formats.md, section 5).
+ * ngx_http_llm_router_module: Mistral adapter (docs/providers.md).
  *
  * Same wire format as OpenAI, but Mistral rejects fields it does not know:
  * max_completion_tokens becomes max_tokens, seed becomes random_seed, and

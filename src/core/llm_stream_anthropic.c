@@ -1,7 +1,7 @@
 
 /*
  * ngx_http_llm_router_module: Anthropic Messages streams into OpenAI
- * chat.completion.chunk events (wire-formats.md 2.3;
+ * chat.completion.chunk events (the provider's API reference;
  * docs/providers/anthropic.md, "Streaming").
  *
  *   message_start           st->id, st->model, the input usage; the role

@@ -1,7 +1,7 @@
 
 /*
  * ngx_http_llm_router_module: Cohere v2 chat streams into OpenAI
- * chat.completion.chunk events (wire-formats.md 4.3;
+ * chat.completion.chunk events (the provider's API reference;
  * docs/providers/cohere.md, "Streaming").
  *
  *   message-start        st->id = its id, the role chunk

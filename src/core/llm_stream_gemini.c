@@ -1,7 +1,7 @@
 
 /*
  * ngx_http_llm_router_module: Gemini streamGenerateContent?alt=sse streams
- * into OpenAI chat.completion.chunk events (wire-formats.md 3.3;
+ * into OpenAI chat.completion.chunk events (the provider's API reference;
  * docs/providers/gemini.md, "Streaming").
  *
  * Every event is a whole GenerateContentResponse holding only what is

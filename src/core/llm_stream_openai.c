@@ -1,7 +1,7 @@
 
 /*
  * ngx_http_llm_router_module: the stream decoders of OpenAI and Mistral
- * (wire-formats.md, sections 1.3 and 5.3).  Both send OpenAI chunks, so
+ * (the provider's API reference).  Both send OpenAI chunks, so
  * an event is relayed byte for byte, except:
  *
  *   - usage is recorded for billing, and reaches the client only when it

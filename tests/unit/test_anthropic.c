@@ -1,7 +1,7 @@
 
 /*
  * ngx_http_llm_router_module: tests of the Anthropic Messages adapter
- * (wire-formats.md, section 2).  The encoder writes keys in a fixed order,
+ * (the provider's API reference).  The encoder writes keys in a fixed order,
  * so most tests compare the body byte for byte.
  */
 
@@ -93,7 +93,7 @@ static void test_anth_error_nomem(void **state);
 
 static const test_anth_enc_t  test_anth_enc[] = {
 
-    /* wire-formats.md 2.1: the request vector, from its OpenAI form */
+    /* the API reference's example: the request vector, from its OpenAI form */
 
     { "anthropic encode: reference vector",
       "{\"model\":\"claude-haiku-4-5\",\"max_completion_tokens\":256,"
@@ -537,7 +537,7 @@ static const test_anth_rej_t  test_anth_rej[] = {
 };
 
 
-/* wire-formats.md 2.2 and variations */
+/* the API reference's example and variations */
 
 static const test_anth_dec_t  test_anth_dec[] = {
 
@@ -676,7 +676,7 @@ static const test_anth_bad_t  test_anth_bad[] = {
     "{\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"a"
 
 
-/* wire-formats.md 2.4 */
+/* the API reference's example */
 
 static const test_anth_err_t  test_anth_err[] = {
     { "anthropic error: 529 overloaded", 529,
@@ -1223,7 +1223,7 @@ test_anth_decode_usage(void **state)
 
     ctx = *state;
 
-    /* wire-formats.md 2.2: prompt 140, cached 100, completion 22, 162 */
+    /* the documented example: prompt 140, cached 100, completion 22, 162 */
 
     test_anth_decode_run(ctx, test_anth_dec[0].body, &out);
 

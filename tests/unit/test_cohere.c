@@ -1,7 +1,7 @@
 
 /*
  * ngx_http_llm_router_module: tests of the Cohere adapter (encode, decode,
- * error), with the vectors of wire-formats.md, section 4.
+ * error), with the vectors of the provider's API reference.
  *
  * JSON in this file is written with ' for " (test_co_q() swaps them), so
  * no text here may contain an apostrophe.

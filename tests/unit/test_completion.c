@@ -108,7 +108,7 @@ test_completion_tool_calls(void **state)
     llm_tool_call_t   tc;
     llm_completion_t  c;
 
-    /* the wire-formats.md section 1.2 vector */
+    /* the API reference's example answer */
 
     test_completion_init(&c, &ch);
 

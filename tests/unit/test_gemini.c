@@ -1,7 +1,7 @@
 
 /*
  * ngx_http_llm_router_module: tests of the Gemini adapter (encode, decode,
- * error), with the vectors of wire-formats.md, section 3.
+ * error), with the vectors of the provider's API reference.
  *
  * JSON in this file is written with ' for " (test_gm_q() swaps them), so
  * no text here may contain an apostrophe.

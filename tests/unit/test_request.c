@@ -364,7 +364,7 @@ test_request_reference(void **state)
 {
     llm_request_t  req;
 
-    /* wire-formats.md 1.1 */
+    /* the API reference's example */
 
     test_parse_ok(*state,
         "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"system\","

@@ -1,7 +1,7 @@
 
 /*
  * ngx_http_llm_router_module: tests of the Server-Sent Events framer
- * (llm_sse_init(), llm_sse_feed()): every stream of wire-formats.md fed
+ * (llm_sse_init(), llm_sse_feed()): every documented example stream fed
  * whole, a byte at a time and in random splits, with LF, CRLF and CR line
  * ends, gives the same events; and the corner cases of the format.
  */
@@ -57,7 +57,7 @@ static void test_sse_handler_error(void **state);
 static void test_sse_no_handler(void **state);
 
 
-/* the test streams of wire-formats.md, each ending with a blank line */
+/* the documented example streams, each ending with a blank line */
 
 /* 1.3: text, usage chunk, [DONE] */
 static const char  test_sse_openai[] =

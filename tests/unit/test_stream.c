@@ -97,7 +97,7 @@ static void test_encode_usage_mistral(void **state);
 static void test_encode_usage_nomem(void **state);
 
 
-/* wire-formats.md 1.3: text, usage chunk, [DONE] */
+/* the API reference's example: text, usage chunk, [DONE] */
 static const char  test_openai_vector[] =
     "data: {\"id\":\"chatcmpl-t2\",\"object\":\"chat.completion.chunk\",\"crea"
     "ted\":1767225600,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"de"
@@ -119,7 +119,7 @@ static const char  test_openai_vector[] =
     "data: [DONE]\n"
     "\n";
 
-/* wire-formats.md 1.3: tool call deltas (no [DONE] in the vector) */
+/* the API reference's example: tool call deltas (no [DONE] in the vector) */
 static const char  test_openai_tools[] =
     "data: {\"id\":\"chatcmpl-t3\",\"object\":\"chat.completion.chunk\",\"crea"
     "ted\":1767225600,\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"de"
@@ -137,7 +137,7 @@ static const char  test_openai_tools[] =
     "lta\":{},\"finish_reason\":\"tool_calls\"}]}\n"
     "\n";
 
-/* wire-formats.md 5.3 */
+/* the API reference's example */
 static const char  test_mistral_vector[] =
     "data: {\"id\":\"9f1c-t2\",\"object\":\"chat.completion.chunk\",\"created"
     "\":1767225600,\"model\":\"mistral-small-latest\",\"choices\":[{\"index\":"

@@ -1,7 +1,7 @@
 
 /*
- * ngx_http_llm_router_module: tests of the Anthropic stream decoder
- * (wire-formats.md 2.3).  Each stream goes through the SSE framer whole,
+ * ngx_http_llm_router_module: tests of the Anthropic stream decoder (the
+ * provider's API reference).  Each stream goes through the SSE framer whole,
  * one byte at a time and in 7-byte pieces, and the whole OpenAI output
  * (after llm_stream_finish() or llm_stream_fail()) is compared byte for
  * byte.
@@ -146,7 +146,7 @@ static void test_sa_bad(void **state);
 
 static const test_sa_t  test_sa[] = {
 
-    /* wire-formats.md 2.3, as it is: text, ping, a tool call */
+    /* the API reference's example, as it is: text, ping, a tool call */
 
     { "anthropic stream: reference vector",
       A_START A_TEXT_START(0) A_PING A_TEXT(0, "Checking.") A_STOP(0)
@@ -293,7 +293,7 @@ static const test_sa_t  test_sa[] = {
               "{\"cached_tokens\":0}}"),
       0, NULL, NULL },
 
-    /* wire-formats.md 2.3: the error event, after some text */
+    /* the API reference's example: the error event, after some text */
 
     { "anthropic stream: overloaded_error event",
       A_START A_TEXT_START(0) A_TEXT(0, "Par")

@@ -1,7 +1,7 @@
 
 /*
- * ngx_http_llm_router_module: tests of the Cohere v2 stream decoder
- * (wire-formats.md 4.3).  Each stream goes through the SSE framer whole,
+ * ngx_http_llm_router_module: tests of the Cohere v2 stream decoder (the
+ * provider's API reference).  Each stream goes through the SSE framer whole,
  * one byte at a time and in 7-byte pieces, and the whole OpenAI output
  * (after llm_stream_finish() or llm_stream_fail()) is compared byte for
  * byte.
@@ -150,7 +150,7 @@ static void test_sc_bad(void **state);
 
 static const test_sc_t  test_sc[] = {
 
-    /* wire-formats.md 4.3, the text stream as it is */
+    /* the API reference's example, the text stream as it is */
 
     { "cohere stream: reference text vector",
       C_START C_CSTART(0) C_CDELTA(0, "4 \xc2\xb0" "C") C_CEND(0)
@@ -251,7 +251,7 @@ static const test_sc_t  test_sc[] = {
       "",                           /* no usage reported: no usage chunk */
       0, NULL, NULL },
 
-    /* wire-formats.md 4.3: a failed generation */
+    /* the API reference's example: a failed generation */
 
     { "cohere stream: message-end with an error",
       C_START C_CDELTA(0, "Par")

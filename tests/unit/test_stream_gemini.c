@@ -1,11 +1,10 @@
 
 /*
- * ngx_http_llm_router_module: tests of the Gemini stream decoder
- * (wire-formats.md 3.3).  Each stream goes through the SSE framer whole,
- * one byte at a time and in 7-byte pieces (CRLF line ends, as Google
- * sends them), and the whole OpenAI output (llm_stream_finish() at the end
- * of the body, llm_stream_fail() after LLM_ERROR) is compared byte for
- * byte.
+ * ngx_http_llm_router_module: tests of the Gemini stream decoder (the
+ * provider's API reference).  Each stream goes through the SSE framer whole,
+ * one byte at a time and in 7-byte pieces (CRLF line ends, as Google sends
+ * them), and the whole OpenAI output (llm_stream_finish() at the end of the
+ * body, llm_stream_fail() after LLM_ERROR) is compared byte for byte.
  */
 
 
@@ -132,7 +131,7 @@ static void test_sg_bad(void **state);
 
 static const test_sg_t  test_sg[] = {
 
-    /* wire-formats.md 3.3, as it is */
+    /* the API reference's example, as it is */
 
     { "gemini stream: reference vector",
       G_EV("{\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":"
@@ -259,7 +258,7 @@ static const test_sg_t  test_sg[] = {
               "{\"cached_tokens\":64}}"),
       0, NULL, NULL },
 
-    /* wire-formats.md 3.4: an error after the 200 */
+    /* the API reference's example: an error after the 200 */
 
     { "gemini stream: RESOURCE_EXHAUSTED",
       G_PARTS("{\"text\":\"Par\"}", "")
