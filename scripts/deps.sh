@@ -13,7 +13,7 @@ build="gcc make nginx nginx-dev libcjson-dev libssl-dev libpcre2-dev
 test="libcmocka-dev openssl valgrind clang libclang-rt-14-dev perl
       libtest-base-perl libtext-diff-perl libtest-longstring-perl
       libipc-run-perl libwww-perl liburi-perl liblist-moreutils-perl
-      curl"
+      curl prometheus chromium fonts-dejavu-core"
 
 bench="wrk libcurl4-openssl-dev valgrind curl procps libnginx-mod-http-echo"
 
