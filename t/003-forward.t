@@ -313,8 +313,7 @@ POST /v1/chat/completions
 --- error_code: 500
 --- response_headers
 Content-Type: application/json
---- response_body_like: ^\{"error":\{"message":"[^"]+","type":"[a-z_]+","param":null,"code":[^}]*\}\}$
---- response_body_unlike: exploded
+--- response_body_like: ^(?!.*exploded)\{"error":\{"message":"[^"]+","type":"[a-z_]+","param":null,"code":[^}]*\}\}$
 
 
 

@@ -42,7 +42,10 @@ __DATA__
 
 === TEST 1: the first event is relayed while the provider keeps the stream open
 The provider sends one event and then nothing more, without closing: the
-client must already have that event when it gives up waiting.
+client must already have that event when it gives up waiting. The client
+speaks HTTP/1.0, so the body it gets is not chunked and what arrived before
+it gave up can be checked (the real Test::Nginx refuses a chunked body that
+has no last chunk).
 --- tcp_listen: 1990
 --- tcp_no_close
 --- tcp_reply eval
@@ -52,7 +55,7 @@ Transfer-Encoding: chunked\r
 \r
 " . main::chunk("data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n")
 --- request
-POST /v1/chat/completions
+POST /v1/chat/completions HTTP/1.0
 {"stream":true,"messages":[{"role":"user","content":"Hi"}]}
 --- timeout: 1
 --- abort
