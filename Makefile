@@ -107,9 +107,20 @@ $(CERTS)/.done: t/gen-certs.sh
 	@t/gen-certs.sh $(CERTS)
 	@touch $@
 
-# the bundled Test::Nginx subset is used only when the real one is missing
-PROVE_INC := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null || echo -I t/lib)
-PROVE      = prove $(PROVE_INC) -r t/
+# Test::Nginx: openresty's beside the repository (../shared/test-nginx/lib),
+# else an installed one, else the bundled subset in t/lib
+TESTNGINX_DIR ?= $(abspath $(TOP)/../shared/test-nginx/lib)
+ifneq ($(wildcard $(TESTNGINX_DIR)/Test/Nginx/Socket.pm),)
+  PROVE_INC := -I $(TESTNGINX_DIR)
+else
+  PROVE_INC := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
+                       || echo -I t/lib)
+endif
+# each test process is made the subreaper of the nginx it starts (a daemon),
+# so that a stopped nginx is reaped at once instead of when PID 1 gets to it
+# (openresty's runner waits for that between blocks; t/lib/subreaper)
+PROVE      = PERL5OPT="-I$(TOP)/t/lib/subreaper -MChildSubreaper" \
+             prove $(PROVE_INC) -r t/
 
 TEST_ENV   = TEST_NGINX_BINARY=$(NGINX_BIN) \
              TEST_NGINX_LOAD_MODULES="$(1)" \

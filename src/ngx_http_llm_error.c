@@ -404,11 +404,27 @@ ngx_http_llm_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ngx_chain_t         *cl, *out;
     ngx_http_llm_ctx_t  *ctx;
 
-    if (r != r->main || in == NULL) {
+    if (in == NULL) {
         return ngx_http_next_body_filter(r, in);
     }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    if (r != r->main) {
+
+        if (ctx == NULL || !ctx->discard) {
+            return ngx_http_next_body_filter(r, in);
+        }
+
+        /* a mirrored request: its answer is read to the end, not sent */
+
+        for (cl = in; cl; cl = cl->next) {
+            cl->buf->pos = cl->buf->last;
+            cl->buf->file_pos = cl->buf->file_last;
+        }
+
+        return NGX_OK;
+    }
 
     if (ctx == NULL || ctx->replace == NULL) {
         return ngx_http_next_body_filter(r, in);

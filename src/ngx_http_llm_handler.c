@@ -82,6 +82,17 @@ ngx_http_llm_handler(ngx_http_request_t *r)
         goto not_allowed;
     }
 
+    if (r != r->main && r->header_only) {
+
+        /*
+         * a request of the "mirror" module: the answer is read to its end
+         * (and dropped by the body filter) so that it is counted whole
+         */
+
+        r->header_only = 0;
+        ctx->discard = 1;
+    }
+
     rc = ngx_http_read_client_request_body(r, ngx_http_llm_body_handler);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {

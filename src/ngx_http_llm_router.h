@@ -260,6 +260,8 @@ typedef struct {
     llm_scan_t                    *scan;          /* a relayed answer */
 
     ngx_uint_t                     outcome;       /* NGX_HTTP_LLM_OUT_* */
+    ngx_uint_t                     pstatus;       /* the provider's status */
+    ngx_uint_t                     failovers;
     uint64_t                       cost;          /* pico-USD */
     ngx_msec_t                     ttft_at;       /* first byte out */
 
@@ -286,6 +288,7 @@ typedef struct {
     unsigned                       finalized:1;   /* outcome, usage, cost */
     unsigned                       usage_known:1;
     unsigned                       priced:1;
+    unsigned                       discard:1;     /* a mirror's answer */
 } ngx_http_llm_ctx_t;
 
 

@@ -563,7 +563,7 @@ ngx_http_llm_stats_failed(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     p = ctx->provider;
     c = pc->connection;
-    status = r->upstream->headers_in.status_n;
+    status = ctx->pstatus;
 
     if (c && (c->read->timedout || c->write->timedout)) {
         outcome = NGX_HTTP_LLM_OUT_TIMEOUT;
@@ -605,6 +605,8 @@ ngx_http_llm_stats_failover(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_http_llm_provider_t *from)
 {
     ngx_http_llm_loc_conf_t  *lcf;
+
+    ctx->failovers++;
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "llm: failover from provider \"%V\" (%s) to \"%V\", "
@@ -677,7 +679,7 @@ ngx_http_llm_stats_done(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                                  + (ngx_cached_time->msec - r->start_msec));
         ttft = ctx->ttft_set ? (ngx_msec_int_t) ctx->ttft : -1;
 
-        if (ctx->tried.nelts > 1) {
+        if (ctx->failovers) {
             (void) ngx_atomic_fetch_add(&ctx->arm->counters->failovers, 1);
         }
 
@@ -702,7 +704,7 @@ ngx_http_llm_stats_outcome(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                ? NGX_HTTP_LLM_OUT_TIMEOUT : NGX_HTTP_LLM_OUT_INVALID;
     }
 
-    status = r->upstream->headers_in.status_n;
+    status = ctx->pstatus;
 
     if (status == NGX_HTTP_TOO_MANY_REQUESTS) {
         return NGX_HTTP_LLM_OUT_HTTP_429;

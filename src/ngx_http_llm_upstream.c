@@ -315,6 +315,7 @@ ngx_http_llm_process_status_line(ngx_http_request_t *r)
     }
 
     u->headers_in.status_n = ctx->status.code;
+    ctx->pstatus = ctx->status.code;
 
     len = ctx->status.end - ctx->status.start;
     u->headers_in.status_line.len = len;
@@ -1585,6 +1586,7 @@ ngx_http_llm_get_peer(ngx_peer_connection_t *pc, void *data)
 
     ctx->counted = 0;
     ctx->invalid = 0;
+    ctx->pstatus = 0;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pc->log, 0,
                    "llm get peer, provider \"%V\", attempt %ui",
@@ -1731,9 +1733,14 @@ ngx_http_llm_free_peer(ngx_peer_connection_t *pc, void *data,
         ngx_log_error(NGX_LOG_WARN, pc->log, 0,
                       "llm: provider \"%V\" failed", &p->name);
 
-        /* a closed idle connection says nothing of the provider */
+        /*
+         * an idle keep-alive connection that turned out closed says
+         * nothing of the provider (and NGINX gives the try back)
+         */
 
-        if (!pc->cached) {
+        if (!pc->cached || ctx->pstatus || ctx->invalid
+            || (c && (c->read->timedout || c->write->timedout)))
+        {
             ngx_http_llm_health_failed(pc->log, p);
             ngx_http_llm_stats_failed(r, ctx, pc);
         }

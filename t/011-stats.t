@@ -239,6 +239,19 @@ sub status_only {
     return $body =~ /^\{"module"/ ? summary($body) : '';
 }
 
+# the client has its answer before the mirrored request is over: give it
+# a moment before the status is read
+sub after_mirror {
+    my ($body, $raw) = @_;
+
+    if ($body !~ /^\{"module"/) {
+        select undef, undef, undef, 0.5;
+        return $raw ? $body : '';
+    }
+
+    return summary($body);
+}
+
 sub three_providers {
     my @lines = grep { /^(mi|oa|down)\(/ } split /^/, status_only(shift);
     return CORE::join('', @lines);
@@ -595,4 +608,68 @@ $::Config =~ s/name=main;/name=main;\n        llm_stats off;/r
 ['', '', "oa(openai,up) req=1 ok=1 fail=0/0/0/0/0/0/0 fo=0 fin=1/0/0/0/0 tok=100/20/40/0/5 unk=0 cost=400000000 lat=1 ttft=0 in=1:100:0,0,0,0,1,1,1,1,1,1,1,1,1,1,1 out=1:20:0,0,0,1,1,1,1,1,1,1,1,1,1,1,1
 mi(mistral,up) req=0 ok=0 fail=0/0/0/0/0/0/0 fo=0 fin=0/0/0/0/0 tok=0/0/0/0/0 unk=0 cost=0 lat=0 ttft=0 in=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0 out=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0
 down(openai,down) req=1 ok=0 fail=0/0/0/1/0/0/0 fo=1 fin=0/0/0/0/0 tok=0/0/0/0/0 unk=0 cost=0 lat=0 ttft=0 in=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0 out=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0
+"]
+
+
+
+=== TEST 19: a mirrored request is answered, read to its end and counted (shadow traffic)
+--- config
+    location /v1/ {
+        mirror /shadow/v1/chat/completions;
+        llm_route oa name=live;
+    }
+
+    location /shadow/ {
+        internal;
+        llm_route cl oa name=shadow;
+    }
+
+    location = /status {
+        llm_status;
+    }
+--- request eval
+[main::chat('/v1', 'x'), "GET /status"]
+--- response_body_filters eval
+\&::after_mirror
+--- response_body eval
+['', "oa(openai,up) req=1 ok=1 fail=0/0/0/0/0/0/0 fo=0 fin=1/0/0/0/0 tok=100/20/40/0/5 unk=0 cost=400000000 lat=1 ttft=0 in=1:100:0,0,0,0,1,1,1,1,1,1,1,1,1,1,1 out=1:20:0,0,0,1,1,1,1,1,1,1,1,1,1,1,1
+mi(mistral,up) req=0 ok=0 fail=0/0/0/0/0/0/0 fo=0 fin=0/0/0/0/0 tok=0/0/0/0/0 unk=0 cost=0 lat=0 ttft=0 in=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0 out=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0
+cl(anthropic,up) req=1 ok=1 fail=0/0/0/0/0/0/0 fo=0 fin=1/0/0/0/0 tok=18/4/6/2/0 unk=0 cost=99300000 lat=1 ttft=0 in=1:18:0,0,0,1,1,1,1,1,1,1,1,1,1,1,1 out=1:4:0,1,1,1,1,1,1,1,1,1,1,1,1,1,1
+ge(gemini,up) req=0 ok=0 fail=0/0/0/0/0/0/0 fo=0 fin=0/0/0/0/0 tok=0/0/0/0/0 unk=0 cost=0 lat=0 ttft=0 in=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0 out=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0
+co(cohere,up) req=0 ok=0 fail=0/0/0/0/0/0/0 fo=0 fin=0/0/0/0/0 tok=0/0/0/0/0 unk=0 cost=0 lat=0 ttft=0 in=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0 out=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0
+nousage(openai,up) req=0 ok=0 fail=0/0/0/0/0/0/0 fo=0 fin=0/0/0/0/0 tok=0/0/0/0/0 unk=0 cost=0 lat=0 ttft=0 in=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0 out=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0
+down(openai,up) req=0 ok=0 fail=0/0/0/0/0/0/0 fo=0 fin=0/0/0/0/0 tok=0/0/0/0/0 unk=0 cost=0 lat=0 ttft=0 in=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0 out=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0
+limited(openai,up) req=0 ok=0 fail=0/0/0/0/0/0/0 fo=0 fin=0/0/0/0/0 tok=0/0/0/0/0 unk=0 cost=0 lat=0 ttft=0 in=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0 out=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0
+refused(openai,up) req=0 ok=0 fail=0/0/0/0/0/0/0 fo=0 fin=0/0/0/0/0 tok=0/0/0/0/0 unk=0 cost=0 lat=0 ttft=0 in=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0 out=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0
+live/oa req=1 ok=1 fail=0/0/0/0/0/0/0 fo=0 fin=1/0/0/0/0 tok=100/20/40/0/5 unk=0 cost=400000000 lat=1 ttft=0 in=1:100:0,0,0,0,1,1,1,1,1,1,1,1,1,1,1 out=1:20:0,0,0,1,1,1,1,1,1,1,1,1,1,1,1
+shadow/cl req=1 ok=1 fail=0/0/0/0/0/0/0 fo=0 fin=1/0/0/0/0 tok=18/4/6/2/0 unk=0 cost=99300000 lat=1 ttft=0 in=1:18:0,0,0,1,1,1,1,1,1,1,1,1,1,1,1 out=1:4:0,1,1,1,1,1,1,1,1,1,1,1,1,1,1
+shadow/oa req=0 ok=0 fail=0/0/0/0/0/0/0 fo=0 fin=0/0/0/0/0 tok=0/0/0/0/0 unk=0 cost=0 lat=0 ttft=0 in=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0 out=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0
+"]
+
+
+
+=== TEST 20: a mirrored stream is read to its end and counted, the client's stream is untouched
+--- config
+    location /v1/ {
+        mirror /shadow/v1/chat/completions;
+        llm_route oa name=live;
+    }
+
+    location /shadow/ {
+        internal;
+        llm_route nousage name=shadow;
+    }
+
+    location = /status {
+        llm_status;
+    }
+--- request eval
+[main::chat('/v1', 'x', ',"stream":true'), "GET /status"]
+--- response_body_filters eval
+sub { my $b = ::after_mirror(shift, 1); return $b =~ /^data: / ? ($b =~ /"content":"lo"/ && $b =~ /data: \[DONE\]\n\n$/ ? "stream ok\n" : $b) : CORE::join('', grep { /^(oa|nousage)\(|^(live|shadow)\// } split /^/, $b) }
+--- response_body eval
+["stream ok\n", "oa(openai,up) req=1 ok=1 fail=0/0/0/0/0/0/0 fo=0 fin=1/0/0/0/0 tok=10/3/0/0/0 unk=0 cost=55000000 lat=1 ttft=1 in=1:10:0,0,1,1,1,1,1,1,1,1,1,1,1,1,1 out=1:3:0,1,1,1,1,1,1,1,1,1,1,1,1,1,1
+nousage(openai,up) req=1 ok=1 fail=0/0/0/0/0/0/0 fo=0 fin=1/0/0/0/0 tok=0/0/0/0/0 unk=1 cost=0 lat=1 ttft=1 in=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0 out=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0
+live/oa req=1 ok=1 fail=0/0/0/0/0/0/0 fo=0 fin=1/0/0/0/0 tok=10/3/0/0/0 unk=0 cost=55000000 lat=1 ttft=1 in=1:10:0,0,1,1,1,1,1,1,1,1,1,1,1,1,1 out=1:3:0,1,1,1,1,1,1,1,1,1,1,1,1,1,1
+shadow/nousage req=1 ok=1 fail=0/0/0/0/0/0/0 fo=0 fin=1/0/0/0/0 tok=0/0/0/0/0 unk=1 cost=0 lat=1 ttft=1 in=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0 out=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0
 "]
