@@ -46,7 +46,7 @@ static ngx_int_t ngx_http_llm_stream_data(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, u_char *pos, size_t size);
 static int ngx_http_llm_stream_event(void *data, const llm_sse_event_t *ev);
 static ngx_int_t ngx_http_llm_stream_end(ngx_http_request_t *r,
-    ngx_http_llm_ctx_t *ctx, ngx_int_t rc);
+    ngx_http_llm_ctx_t *ctx, ngx_int_t rc, ngx_uint_t last);
 static llm_stream_out_t *ngx_http_llm_stream_out(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, size_t need);
 static void ngx_http_llm_stream_sent(ngx_http_request_t *r,
@@ -979,7 +979,7 @@ ngx_http_llm_input_filter(void *data, ssize_t bytes)
     }
 
     if (u->length == 0 && ctx->streaming && !ctx->stream_over) {
-        return ngx_http_llm_stream_end(r, ctx, 0);
+        return ngx_http_llm_stream_end(r, ctx, 0, 0);
     }
 
     if (ctx->stream_failed) {
@@ -1160,7 +1160,7 @@ ngx_http_llm_stream_data(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                                "The provider \"%V\" sent an event that is "
                                "too large.", &ctx->provider->name);
 
-        return ngx_http_llm_stream_end(r, ctx, NGX_HTTP_BAD_GATEWAY);
+        return ngx_http_llm_stream_end(r, ctx, NGX_HTTP_BAD_GATEWAY, 0);
     }
 
     return NGX_OK;
@@ -1202,7 +1202,7 @@ ngx_http_llm_stream_event(void *data, const llm_sse_event_t *ev)
 
     if (rc == LLM_DONE) {
         ctx->stream->done = 1;
-        (void) ngx_http_llm_stream_end(r, ctx, 0);
+        (void) ngx_http_llm_stream_end(r, ctx, 0, 0);
         return LLM_ERROR;
     }
 
@@ -1215,7 +1215,7 @@ ngx_http_llm_stream_event(void *data, const llm_sse_event_t *ev)
     ctx->err = err;
     ctx->has_err = 1;
 
-    (void) ngx_http_llm_stream_end(r, ctx, NGX_HTTP_BAD_GATEWAY);
+    (void) ngx_http_llm_stream_end(r, ctx, NGX_HTTP_BAD_GATEWAY, 0);
 
     return LLM_ERROR;
 }
@@ -1225,12 +1225,12 @@ ngx_http_llm_stream_event(void *data, const llm_sse_event_t *ev)
  * The end of a translated stream: rc 0 is the provider's own end, any
  * other a failure (a cut, a timeout, a bad event).  Either way the client
  * gets a proper end: the finish and usage chunks, or an error event, and
- * "data: [DONE]".
+ * "data: [DONE]".  With "last", the last buffer of the response follows.
  */
 
 static ngx_int_t
 ngx_http_llm_stream_end(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
-    ngx_int_t rc)
+    ngx_int_t rc, ngx_uint_t last)
 {
     ngx_buf_t            *b;
     ngx_chain_t          *cl;
@@ -1284,9 +1284,12 @@ ngx_http_llm_stream_end(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     ngx_http_llm_stream_sent(r, ctx, out);
 
-    if (rc != 0) {
+    if (last) {
 
-        /* the upstream will not send the last buffer after a failure */
+        /*
+         * the upstream finalized with an error sends no last buffer; from
+         * the input filter (u->length is 0 now) it ends the body itself
+         */
 
         for (cl = u->out_bufs; cl && cl->next; cl = cl->next) { /* void */ }
 
@@ -1453,7 +1456,7 @@ ngx_http_llm_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
     {
         /* the stream ended with the connection, or failed */
 
-        (void) ngx_http_llm_stream_end(r, ctx, rc);
+        (void) ngx_http_llm_stream_end(r, ctx, rc, rc != 0);
 
         if (r->upstream->out_bufs) {
             (void) ngx_http_output_filter(r, r->upstream->out_bufs);
