@@ -4,12 +4,14 @@
 #   make NGINX_SRC=DIR   build against another NGINX source tree
 #   make run             run the gateway with mock providers on 127.0.0.1:8080
 #   make test            unit tests, fuzzers (20 s each), integration tests,
-#                        OpenAI SDK tests (installs what it needs)
+#                        OpenAI SDK tests, the status page in Chromium and
+#                        a real Prometheus (installs what it needs)
 #   make test-asan       the same, module built with AddressSanitizer + UBSan
 #   make test-valgrind   the integration tests with NGINX under valgrind
 #   make bench           throughput, latency, streaming, memory and CPU cost
 #                        against proxy_pass and Portkey (build/bench/report.md)
 #   make bench-failover  kill and restart a provider under load: no errors
+#   make bench-stats     instructions per request, llm_stats on and off
 #   make clean
 
 SHELL      := /bin/bash
@@ -38,7 +40,7 @@ SOURCES    := config $(wildcard $(TOP)/src/*.c $(TOP)/src/*.h \
 DEPS_STAMP := $(BUILD)/.deps
 
 .PHONY: all deps module run test unit integration sdk test-asan \
-        test-valgrind certs bench bench-failover fuzz clean
+        test-valgrind certs bench bench-failover bench-stats fuzz clean
 
 all: module
 
@@ -138,6 +140,9 @@ test: deps module certs
 	$(MAKE) -s -C fuzz smoke SECONDS=$(FUZZ_SECONDS)
 	$(call TEST_ENV,$(BUILD)/$(MODULE)) $(PROVE)
 	tests/sdk/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
+	scripts/html2c.sh --check
+	tests/dashboard/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
+	tests/prometheus/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
 
 fuzz: deps
 	$(MAKE) -s -C fuzz smoke SECONDS=$(FUZZ_SECONDS)
@@ -185,6 +190,9 @@ test-valgrind: deps module certs
 bench-failover: deps module
 	@cd tests/sdk && [ -d node_modules/openai ] || npm ci --no-audit --no-fund --loglevel=error
 	bench/failover.sh
+
+bench-stats: deps module
+	bench/stats-cost.sh
 
 bench: deps module
 	@scripts/deps.sh bench

@@ -44,12 +44,13 @@ ngx_http_llm_health_init(ngx_conf_t *cf, ngx_http_llm_provider_t *p)
 
 ngx_int_t
 ngx_http_llm_health_available(ngx_http_request_t *r,
-    ngx_http_llm_provider_t *p)
+    ngx_http_llm_provider_t *p, ngx_msec_t *probed)
 {
     ngx_msec_t              now, down, probe;
     ngx_http_llm_health_t  *h;
 
     h = p->health;
+    *probed = 0;
 
     if (p->max_fails == 0 || h->down_until == 0) {
         return 1;
@@ -74,11 +75,45 @@ ngx_http_llm_health_available(ngx_http_request_t *r,
         return 0;
     }
 
+    *probed = now ? now : 1;
+
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "llm: provider \"%V\" is half-open: one request probes it",
                   &p->name);
 
     return 1;
+}
+
+
+/*
+ * At the end of a request: the probes it claimed for providers it never
+ * tried (an earlier provider answered) are given back, so that the next
+ * request probes them instead of waiting for fail_timeout.
+ */
+
+void
+ngx_http_llm_health_release(ngx_http_llm_ctx_t *ctx)
+{
+    ngx_uint_t                 i, j;
+    ngx_http_llm_provider_t  **tried;
+
+    tried = ctx->tried.elts;
+
+    for (i = 0; i < ctx->nprobes; i++) {
+
+        for (j = 0; j < ctx->tried.nelts; j++) {
+            if (tried[j] == ctx->probes[i].provider) {
+                break;
+            }
+        }
+
+        if (j == ctx->tried.nelts) {
+            (void) ngx_atomic_cmp_set(&ctx->probes[i].provider->health->probe,
+                                      ctx->probes[i].at, 0);
+        }
+    }
+
+    ctx->nprobes = 0;
 }
 
 

@@ -366,7 +366,6 @@ ngx_http_llm_route_peer(ngx_conf_t *cf, ngx_http_llm_route_t *rt,
     peer->name.len = len;
     peer->weight = weight;
     peer->provider = NULL;
-    peer->arm = NULL;
 
     rt->total_weight += weight;
 
@@ -420,13 +419,6 @@ ngx_http_llm_route_resolve(ngx_conf_t *cf, ngx_http_llm_loc_conf_t *conf)
 
             peer[j].provider = p;
 
-            if (rt[i].name.len && peer[j].arm == NULL) {
-                peer[j].arm = ngx_http_llm_stats_arm(cf, &rt[i].name, p);
-                if (peer[j].arm == NULL) {
-                    return NGX_ERROR;
-                }
-            }
-
             if (ngx_http_llm_route_find(conf->providers, &p->name) == NULL) {
                 pp = ngx_array_push(conf->providers);
                 if (pp == NULL) {
@@ -434,6 +426,33 @@ ngx_http_llm_route_resolve(ngx_conf_t *cf, ngx_http_llm_loc_conf_t *conf)
                 }
 
                 *pp = p;
+            }
+        }
+    }
+
+    /*
+     * a named rule counts its requests by arm: the provider it chose
+     * first, one of its own or one a client pinned with "model"
+     */
+
+    pp = conf->providers->elts;
+
+    for (i = 0; i < conf->routes->nelts; i++) {
+
+        if (rt[i].name.len == 0) {
+            continue;
+        }
+
+        rt[i].arms = ngx_palloc(cf->pool, conf->providers->nelts
+                                          * sizeof(ngx_http_llm_arm_t *));
+        if (rt[i].arms == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (j = 0; j < conf->providers->nelts; j++) {
+            rt[i].arms[j] = ngx_http_llm_stats_arm(cf, &rt[i].name, pp[j]);
+            if (rt[i].arms[j] == NULL) {
+                return NGX_ERROR;
             }
         }
     }
@@ -472,11 +491,11 @@ ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
     uint64_t                   *keys;
     ngx_str_t                   model;
-    ngx_msec_t                  retry;
+    ngx_msec_t                  retry, probed;
     ngx_uint_t                  i, n;
     ngx_table_elt_t            *h;
     ngx_http_llm_route_t       *rt;
-    ngx_http_llm_provider_t    *p, *pinned;
+    ngx_http_llm_provider_t    *p, *pinned, **pp;
     ngx_http_llm_loc_conf_t    *lcf;
     ngx_http_llm_route_peer_t  *peer;
 
@@ -572,21 +591,39 @@ ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     /* the arm is what the rule chose, whether it answers or not */
 
-    if (rt->name.len) {
-        for (i = 0; i < rt->peers.nelts; i++) {
-            if (peer[i].provider == ctx->candidates[0]) {
-                ctx->arm = peer[i].arm;
+    if (rt->arms) {
+        pp = lcf->providers->elts;
+
+        for (i = 0; i < lcf->providers->nelts; i++) {
+            if (pp[i] == ctx->candidates[0]) {
+                ctx->arm = rt->arms[i];
                 break;
             }
         }
     }
 
-    /* providers out of rotation are skipped */
+    /* providers out of rotation are skipped; a probe claimed is noted */
+
+    ctx->probes = ngx_palloc(r->pool,
+                             ctx->ncandidates * sizeof(ngx_http_llm_probe_t));
+    if (ctx->probes == NULL) {
+        return NGX_ERROR;
+    }
 
     for (i = 0, n = 0; i < ctx->ncandidates; i++) {
-        if (ngx_http_llm_health_available(r, ctx->candidates[i])) {
-            ctx->candidates[n++] = ctx->candidates[i];
+        p = ctx->candidates[i];
+
+        if (!ngx_http_llm_health_available(r, p, &probed)) {
+            continue;
         }
+
+        if (probed) {
+            ctx->probes[ctx->nprobes].provider = p;
+            ctx->probes[ctx->nprobes].at = probed;
+            ctx->nprobes++;
+        }
+
+        ctx->candidates[n++] = p;
     }
 
     if (n == 0) {

@@ -174,7 +174,6 @@ typedef struct {
     ngx_str_t                      name;
     ngx_http_llm_provider_t       *provider;
     ngx_uint_t                     weight;
-    ngx_http_llm_arm_t            *arm;           /* of a named rule */
 } ngx_http_llm_route_peer_t;
 
 
@@ -192,6 +191,9 @@ typedef struct {
     ngx_http_complex_value_t      *sticky;
 
     ngx_str_t                      name;          /* name=, for the stats */
+    ngx_http_llm_arm_t           **arms;          /* a named rule's, one per
+                                                     provider of the
+                                                     location, in order */
 
     u_char                        *file;
     ngx_uint_t                     line;
@@ -223,6 +225,13 @@ typedef struct {
 } ngx_http_llm_loc_conf_t;
 
 
+/* a half-open provider's probe, claimed by a request */
+typedef struct {
+    ngx_http_llm_provider_t       *provider;
+    ngx_msec_t                     at;
+} ngx_http_llm_probe_t;
+
+
 typedef struct {
     llm_request_t                  req;
     llm_error_t                    err;           /* the gateway's own error */
@@ -234,6 +243,8 @@ typedef struct {
 
     ngx_http_llm_provider_t      **candidates;    /* in the order tried */
     ngx_uint_t                     ncandidates;
+    ngx_http_llm_probe_t          *probes;        /* claimed, to give back */
+    ngx_uint_t                     nprobes;
     ngx_uint_t                     tries;         /* u->peer.tries at start */
 
     ngx_http_llm_provider_t       *provider;      /* current attempt */
@@ -338,7 +349,8 @@ uint64_t ngx_http_llm_route_cost(ngx_http_llm_provider_t *p,
 ngx_int_t ngx_http_llm_health_init(ngx_conf_t *cf,
     ngx_http_llm_provider_t *p);
 ngx_int_t ngx_http_llm_health_available(ngx_http_request_t *r,
-    ngx_http_llm_provider_t *p);
+    ngx_http_llm_provider_t *p, ngx_msec_t *probed);
+void ngx_http_llm_health_release(ngx_http_llm_ctx_t *ctx);
 ngx_msec_t ngx_http_llm_health_retry_after(ngx_http_llm_provider_t **pp,
     ngx_uint_t n);
 void ngx_http_llm_health_failed(ngx_log_t *log, ngx_http_llm_provider_t *p);

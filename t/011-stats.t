@@ -331,6 +331,7 @@ sub prometheus_lines {
 # the first status response reloads nginx and lets the new workers take
 # over; the next is summarised
 our $Reloaded = 0;
+our $Waited = 0;
 
 sub reload_then_summary {
     my $body = shift;
@@ -673,3 +674,71 @@ nousage(openai,up) req=1 ok=1 fail=0/0/0/0/0/0/0 fo=0 fin=1/0/0/0/0 tok=0/0/0/0/
 live/oa req=1 ok=1 fail=0/0/0/0/0/0/0 fo=0 fin=1/0/0/0/0 tok=10/3/0/0/0 unk=0 cost=55000000 lat=1 ttft=1 in=1:10:0,0,1,1,1,1,1,1,1,1,1,1,1,1,1 out=1:3:0,1,1,1,1,1,1,1,1,1,1,1,1,1,1
 shadow/nousage req=1 ok=1 fail=0/0/0/0/0/0/0 fo=0 fin=1/0/0/0/0 tok=0/0/0/0/0 unk=1 cost=0 lat=1 ttft=1 in=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0 out=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0
 "]
+
+
+
+=== TEST 21: a request pinned to a provider of another rule is counted under that arm
+--- config
+    location /v1/ {
+        llm_route mi if=$http_x_mi name=r1;
+        llm_route oa name=r2;
+    }
+
+    location = /status {
+        llm_status;
+    }
+--- request eval
+[main::chat('/v1', 'mi'), "GET /status"]
+--- response_body_filters eval
+sub { CORE::join('', grep { /^r[12]\// } split /^/, ::status_only(shift)) }
+--- response_body eval
+['', "r1/mi req=0 ok=0 fail=0/0/0/0/0/0/0 fo=0 fin=0/0/0/0/0 tok=0/0/0/0/0 unk=0 cost=0 lat=0 ttft=0 in=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0 out=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0
+r1/oa req=0 ok=0 fail=0/0/0/0/0/0/0 fo=0 fin=0/0/0/0/0 tok=0/0/0/0/0 unk=0 cost=0 lat=0 ttft=0 in=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0 out=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0
+r2/mi req=1 ok=1 fail=0/0/0/0/0/0/0 fo=0 fin=0/1/0/0/0 tok=12/8/0/0/0 unk=0 cost=3600000 lat=1 ttft=0 in=1:12:0,0,1,1,1,1,1,1,1,1,1,1,1,1,1 out=1:8:0,0,1,1,1,1,1,1,1,1,1,1,1,1,1
+r2/oa req=0 ok=0 fail=0/0/0/0/0/0/0 fo=0 fin=0/0/0/0/0 tok=0/0/0/0/0 unk=0 cost=0 lat=0 ttft=0 in=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0 out=0:0:0,0,0,0,0,0,0,0,0,0,0,0,0,0,0
+"]
+
+
+
+=== TEST 22: a probe claimed by a request that never tried the provider is given back
+--- http_config eval
+$::HttpConfig . <<'_EOC_';
+    map $request_body $flaky_kind {
+        "~fail"    fail;
+        default    ok;
+    }
+
+    llm_provider flaky {
+        type          openai;
+        url           http://127.0.0.1:1996/flaky;
+        api_key       env:LLM_TEST_KEY;
+        max_fails     1;
+        fail_timeout  1s;
+    }
+
+    server {
+        listen 127.0.0.1:1996;
+
+        location /flaky/ {
+            echo_read_request_body;
+            echo_exec /_flaky/$flaky_kind;
+        }
+
+        location = /_flaky/fail { return 503; }
+        location = /_flaky/ok { echo "flaky"; }
+    }
+_EOC_
+--- config
+    location /first/ {
+        llm_route flaky oa;
+    }
+
+    location /fallback/ {
+        llm_route oa flaky;
+    }
+--- request eval
+[main::chat('/first', 'fail'), main::chat('/fallback', 'x'), main::chat('/first', 'x')]
+--- response_body_filters eval
+sub { select undef, undef, undef, 1.2 if $::Waited++ == 0; '' }
+--- response_headers eval
+["X-LLM-Provider: oa", "X-LLM-Provider: oa", "X-LLM-Provider: flaky"]
