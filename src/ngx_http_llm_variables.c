@@ -35,6 +35,10 @@ static ngx_int_t ngx_http_llm_name_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llm_prompt_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_var(ngx_http_variable_value_t *v, u_char *data,
+    size_t len);
+static ngx_int_t ngx_http_llm_var_end(ngx_http_variable_value_t *v,
+    u_char *data, u_char *last);
 
 
 
@@ -140,13 +144,8 @@ ngx_http_llm_provider_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v->len = ctx->provider->name.len;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-    v->data = ctx->provider->name.data;
-
-    return NGX_OK;
+    return ngx_http_llm_var(v, ctx->provider->name.data,
+                            ctx->provider->name.len);
 }
 
 
@@ -169,13 +168,7 @@ ngx_http_llm_attempts_variable(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    v->len = ngx_sprintf(p, "%ui", ctx->tried.nelts) - p;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-    v->data = p;
-
-    return NGX_OK;
+    return ngx_http_llm_var_end(v, p, ngx_sprintf(p, "%ui", ctx->tried.nelts));
 }
 
 
@@ -198,13 +191,7 @@ ngx_http_llm_prompt_tokens_variable(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    v->len = ngx_sprintf(p, "%l", ctx->prompt_tokens) - p;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-    v->data = p;
-
-    return NGX_OK;
+    return ngx_http_llm_var_end(v, p, ngx_sprintf(p, "%l", ctx->prompt_tokens));
 }
 
 
@@ -221,13 +208,8 @@ ngx_http_llm_model_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v->len = ngx_strlen(ctx->req.model);
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-    v->data = (u_char *) ctx->req.model;
-
-    return NGX_OK;
+    return ngx_http_llm_var(v, (u_char *) ctx->req.model,
+                            ngx_strlen(ctx->req.model));
 }
 
 
@@ -252,15 +234,10 @@ ngx_http_llm_ttft_variable(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    v->len = ngx_sprintf(p, "%T.%03M", (time_t) ctx->ttft / 1000,
-                         ctx->ttft % 1000)
-             - p;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-    v->data = p;
-
-    return NGX_OK;
+    return ngx_http_llm_var_end(v, p,
+                                ngx_sprintf(p, "%T.%03M",
+                                            (time_t) ctx->ttft / 1000,
+                                            ctx->ttft % 1000));
 }
 
 
@@ -306,13 +283,7 @@ ngx_http_llm_usage_variable(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    v->len = ngx_sprintf(p, "%L", (int64_t) n) - p;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-    v->data = p;
-
-    return NGX_OK;
+    return ngx_http_llm_var_end(v, p, ngx_sprintf(p, "%L", (int64_t) n));
 }
 
 
@@ -337,15 +308,10 @@ ngx_http_llm_cost_variable(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    v->len = ngx_sprintf(p, "%uL.%012uL", ctx->cost / 1000000000000ULL,
-                         ctx->cost % 1000000000000ULL)
-             - p;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-    v->data = p;
-
-    return NGX_OK;
+    return ngx_http_llm_var_end(v, p,
+                                ngx_sprintf(p, "%uL.%012uL",
+                                            ctx->cost / 1000000000000ULL,
+                                            ctx->cost % 1000000000000ULL));
 }
 
 
@@ -402,13 +368,7 @@ ngx_http_llm_name_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v->len = s.len;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-    v->data = s.data;
-
-    return NGX_OK;
+    return ngx_http_llm_var(v, s.data, s.len);
 }
 
 
@@ -466,11 +426,27 @@ ngx_http_llm_prompt_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    return ngx_http_llm_var(v, (u_char *) text, len);
+}
+
+
+static ngx_int_t
+ngx_http_llm_var(ngx_http_variable_value_t *v, u_char *data, size_t len)
+{
     v->len = len;
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;
-    v->data = (u_char *) text;
+    v->data = data;
 
     return NGX_OK;
+}
+
+
+/* a value written from "data" up to "last" */
+
+static ngx_int_t
+ngx_http_llm_var_end(ngx_http_variable_value_t *v, u_char *data, u_char *last)
+{
+    return ngx_http_llm_var(v, data, last - data);
 }

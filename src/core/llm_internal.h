@@ -71,6 +71,9 @@ const unsigned char *llm_json_skip_ws(const unsigned char *p,
 const unsigned char *llm_json_number_end(const unsigned char *p,
     const unsigned char *last);
 
+/* the byte an escape "\c" stands for: b f n r t, else c itself */
+int llm_json_escaped_byte(int c);
+
 /* four hex digits at p (not past last) into *v: LLM_OK or LLM_ERROR */
 int llm_json_hex4(const unsigned char *p, const unsigned char *last,
     unsigned *v);

@@ -929,21 +929,6 @@ llm_json_key_eq(const llm_uchar_t *p, const llm_uchar_t *last,
             c = *p++;
 
             switch (c) {
-            case 'b':
-                c = '\b';
-                break;
-            case 'f':
-                c = '\f';
-                break;
-            case 'n':
-                c = '\n';
-                break;
-            case 'r':
-                c = '\r';
-                break;
-            case 't':
-                c = '\t';
-                break;
             case 'u':
                 if (llm_json_hex4(p, last, &c) != LLM_OK) {
                     return 0;
@@ -956,6 +941,10 @@ llm_json_key_eq(const llm_uchar_t *p, const llm_uchar_t *last,
                     return 0;
                 }
 
+                break;
+
+            default:
+                c = llm_json_escaped_byte(c);
                 break;
             }
         }
@@ -1245,5 +1234,27 @@ llm_json_print_number(llm_out_t *out, const cJSON *item)
 
     if (n > 0 && (size_t) n < sizeof(buf)) {
         llm_out_raw(out, buf, (size_t) n);
+    }
+}
+
+
+/* the byte an escape "\\c" stands for: b f n r t, or c itself */
+
+int
+llm_json_escaped_byte(int c)
+{
+    switch (c) {
+    case 'b':
+        return '\b';
+    case 'f':
+        return '\f';
+    case 'n':
+        return '\n';
+    case 'r':
+        return '\r';
+    case 't':
+        return '\t';
+    default:
+        return c;
     }
 }

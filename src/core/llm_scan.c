@@ -211,33 +211,16 @@ llm_scan_byte(llm_scan_t *s, unsigned char c)
 
             s->state = LLM_SCAN_STRING;
 
-            switch (c) {
-            case 'b':
-                c = '\b';
-                break;
-            case 'f':
-                c = '\f';
-                break;
-            case 'n':
-                c = '\n';
-                break;
-            case 'r':
-                c = '\r';
-                break;
-            case 't':
-                c = '\t';
-                break;
-            case 'u':
+            if (c == 'u') {
                 s->state = LLM_SCAN_HEX;
                 s->hex = 0;
                 s->code = 0;
                 return;
-            default:
-                /* '"', '\\', '/', and the byte itself if not an escape */
-                break;
             }
 
-            llm_scan_emit(s, c);
+            /* '"', '\\', '/', and the byte itself if not an escape */
+
+            llm_scan_emit(s, llm_json_escaped_byte(c));
 
             return;
 
