@@ -14,6 +14,8 @@
 #                a paced mock; worker memory with many open streams
 #   cost         callgrind instruction counts per request of the
 #                translation core (bench/cost.c): they do not drift
+#   statistics   instructions of the whole worker per request with
+#                llm_stats on and off (bench/stats-cost.sh)
 #
 # Usage: bench/bench.sh   (make bench installs what it needs and builds)
 #        ROUNDS=5 DURATION=5 CONNECTIONS=64 STREAMS=1000 bench/bench.sh
@@ -23,7 +25,6 @@ set -e
 top=$(cd "$(dirname "$0")/.." && pwd)
 nginx=${NGINX:-/usr/sbin/nginx}
 module=${MODULE:-$top/build/ngx_http_llm_router_module.so}
-echo_module=/usr/lib/nginx/modules/ngx_http_echo_module.so
 dir=$top/build/bench
 rounds=${ROUNDS:-3}
 duration=${DURATION:-3}
@@ -42,82 +43,14 @@ cc -O2 -g -std=c99 -Wall -Wextra -Werror -I"$top/src/core" \
 
 # the mock providers: canned answers (~0.5 KB) and paced streams
 
-text="NGINX is a web server that can also be used as a reverse proxy, load balancer, mail proxy and HTTP cache. It was created by Igor Sysoev and first released in 2004. It is known for its high performance, stability, rich feature set, simple configuration and low resource consumption, which make it a good fit for the edge of a service."
-
-answer_openai='{"id":"chatcmpl-b","object":"chat.completion","created":1767225600,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"'$text'","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":250,"completion_tokens":80,"total_tokens":330}}'
-answer_anthropic='{"id":"msg_b","type":"message","role":"assistant","model":"claude-b","content":[{"type":"text","text":"'$text'"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":250,"output_tokens":80}}'
-answer_gemini='{"candidates":[{"content":{"role":"model","parts":[{"text":"'$text'"}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":250,"candidatesTokenCount":80,"totalTokenCount":330},"modelVersion":"gemini-b","responseId":"g-b"}'
-answer_cohere='{"id":"c-b","message":{"role":"assistant","content":[{"type":"text","text":"'$text'"}]},"finish_reason":"COMPLETE","usage":{"billed_units":{"input_tokens":250,"output_tokens":80}}}'
+. "$top/bench/mock.sh"
 
 for t in openai anthropic gemini cohere; do
     eval "printf '%s' \"\$answer_$t\"" > "$dir/data/answer-$t.json"
 done
 cp "$dir/data/answer-openai.json" "$dir/data/answer-mistral.json"
 
-# an echo-module location body: the event $1, then $4 times the event $2,
-# $5 seconds apart, then the event(s) $3
-paced() {
-    echo "echo -n '$1'; echo_flush;"
-    i=0
-    while [ $i -lt "$4" ]; do
-        echo "echo_sleep $5; echo -n '$2'; echo_flush;"
-        i=$((i + 1))
-    done
-    echo "echo -n '$3';"
-}
-
-openai_stream() {
-    chunk='data: {"id":"chatcmpl-b","object":"chat.completion.chunk","created":1767225600,"model":"gpt-4o-mini","choices":[{"index":0,"delta":'
-    paced "$chunk{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\\n\\n" \
-          "$chunk{\"content\":\" word\"},\"finish_reason\":null}]}\\n\\n" \
-          "$chunk{},\"finish_reason\":\"stop\"}]}\\n\\ndata: [DONE]\\n\\n" \
-          "$1" "$2"
-}
-
-anthropic_stream() {
-    paced 'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_b","type":"message","role":"assistant","model":"claude-b","content":[],"usage":{"input_tokens":10,"output_tokens":1}}}\n\n' \
-          'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" word"}}\n\n' \
-          "event: message_delta\\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":$1}}\\n\\nevent: message_stop\\ndata: {\"type\":\"message_stop\"}\\n\\n" \
-          "$1" "$2"
-}
-
-cat > "$dir/mock/nginx.conf" <<CONF
-load_module $echo_module;
-worker_processes 1;
-error_log logs/error.log warn;
-pid nginx.pid;
-events { worker_connections 8192; }
-http {
-    access_log off;
-    default_type application/json;
-    client_body_buffer_size 256k;
-    client_max_body_size 1m;
-    keepalive_requests 1000000;
-    server {
-        listen 127.0.0.1:9401;
-        location /openai/ { return 200 '$answer_openai'; }
-        location /anthropic/ { return 200 '$answer_anthropic'; }
-        location /gemini/ { return 200 '$answer_gemini'; }
-        location /cohere/ { return 200 '$answer_cohere'; }
-        location /stream-openai/ {
-            default_type text/event-stream;
-            $(openai_stream 20 0.002)
-        }
-        location /stream-anthropic/ {
-            default_type text/event-stream;
-            $(anthropic_stream 20 0.002)
-        }
-        location /stream-short/ {
-            default_type text/event-stream;
-            $(anthropic_stream 100 0.01)
-        }
-        location /stream-long/ {
-            default_type text/event-stream;
-            $(anthropic_stream 1000 0.01)
-        }
-    }
-}
-CONF
+mock_conf 9401 > "$dir/mock/nginx.conf"
 
 provider() {
     echo "llm_provider $1 { type $2; url http://127.0.0.1:9401/$3; model $4; api_key off; keepalive 64; }"
@@ -542,5 +475,15 @@ echo "Request: parse and check the client's body, build the provider's;" \
      "response: the provider's answer into an OpenAI chat.completion" \
      "(OpenAI and Mistral answers are relayed as they are)."
 
+
+# what the statistics in the llm_zone cost, in instructions of the whole
+# worker (bench/stats-cost.sh, its own ports); fails the run when they
+# cost the passthrough request more than 2 %
+
+echo
+stats=0
+NGINX=$nginx MODULE=$module "$top/bench/stats-cost.sh" || stats=$?
+
 exec 1>&3
 cat "$report"
+exit $stats
