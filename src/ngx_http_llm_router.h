@@ -167,6 +167,7 @@ typedef struct {
                                          [NGX_HTTP_LLM_MAX_BUCKETS];
 
     ngx_uint_t                     status;        /* llm_status is used */
+    ngx_uint_t                     read_usage;    /* of relayed answers */
 } ngx_http_llm_main_conf_t;
 
 

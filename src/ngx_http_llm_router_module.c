@@ -366,12 +366,38 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_llm_init(ngx_conf_t *cf)
 {
-    ngx_http_llm_main_conf_t  *lmcf;
+    ngx_uint_t                  i;
+    ngx_http_variable_t        *v;
+    ngx_http_llm_main_conf_t   *lmcf;
+    ngx_http_core_main_conf_t  *cmcf;
 
     lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llm_router_module);
 
     if (ngx_http_llm_stats_init_conf(cf, lmcf) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    /*
+     * the usage of relayed (OpenAI-format) answers is read on their way
+     * when the counters or a variable of the configuration want it
+     */
+
+    lmcf->read_usage = (lmcf->shm_zone != NULL);
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+    v = cmcf->variables.elts;
+
+    for (i = 0; i < cmcf->variables.nelts && !lmcf->read_usage; i++) {
+        if ((v[i].name.len > 10
+             && ngx_strncmp(v[i].name.data, "llm_usage_", 10) == 0)
+            || (v[i].name.len == 8
+                && ngx_strncmp(v[i].name.data, "llm_cost", 8) == 0)
+            || (v[i].name.len == 17
+                && ngx_strncmp(v[i].name.data, "llm_finish_reason", 17)
+                   == 0))
+        {
+            lmcf->read_usage = 1;
+        }
     }
 
     return ngx_http_llm_filter_init(cf);

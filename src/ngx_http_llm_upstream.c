@@ -1050,11 +1050,20 @@ ngx_http_llm_body_data(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 static ngx_int_t
 ngx_http_llm_scan_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
-    u_char                   *text;
-    size_t                    size;
-    ngx_http_llm_loc_conf_t  *lcf;
+    u_char                    *text;
+    size_t                     size;
+    ngx_http_llm_loc_conf_t   *lcf;
+    ngx_http_llm_main_conf_t  *lmcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
+
+    if (!lmcf->read_usage && !lcf->prompt_log) {
+
+        /* no counters and no variable wants the usage: not read */
+
+        return NGX_OK;
+    }
 
     text = NULL;
     size = 0;

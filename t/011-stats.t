@@ -742,3 +742,24 @@ _EOC_
 sub { select undef, undef, undef, 1.2 if $::Waited++ == 0; '' }
 --- response_headers eval
 ["X-LLM-Provider: oa", "X-LLM-Provider: oa", "X-LLM-Provider: flaky"]
+
+
+
+=== TEST 23: without llm_zone, a relayed answer's usage is read for the variables that use it
+--- http_config eval
+$::Providers . $::Mocks . <<'_EOC_';
+    map $request_body $oa_kind {
+        default  text;
+    }
+
+    log_format usage '[$llm_usage_prompt_tokens/$llm_usage_completion_tokens]';
+_EOC_
+--- config
+    location /v1/ {
+        llm_route oa;
+        access_log logs/access.log usage;
+    }
+--- request eval
+main::chat('/v1', 'oa')
+--- access_log
+[100/20]
