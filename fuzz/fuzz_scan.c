@@ -15,8 +15,11 @@
  * (llm_json_parse()), the results must be what cJSON reads: the first
  * top-level "usage" object through the OpenAI mapping (when its text fits
  * LLM_SCAN_USAGE_SIZE), choices[0].finish_reason, choices[0].message
- * .content cut on a UTF-8 boundary at the buffer's size.  Beyond memory
- * errors (ASan/UBSan): the text never goes past its buffer.
+ * .content cut on a UTF-8 boundary at the buffer's size.  The usage
+ * object's text is read without a tree (llm_openai_usage_json()): on the
+ * kept text and on the whole input, it must give what the tree
+ * llm_json_parse_strict() builds gives through llm_openai_usage().
+ * Beyond memory errors (ASan/UBSan): the text never goes past its buffer.
  */
 
 
@@ -46,6 +49,7 @@ static void fuzz_prefix(const fuzz_result_t *part, const fuzz_result_t *all);
 static void fuzz_valid(const char *body, size_t len, size_t text_size,
     const fuzz_result_t *r);
 static int fuzz_finish_reason(const char *s);
+static void fuzz_usage(const char *json, size_t len, const llm_usage_t *u);
 
 
 static const char  *const fuzz_finish[] = {
@@ -107,6 +111,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     fuzz_valid(body, len, text_size, &whole);
+
+    /* the usage reader on any text */
+
+    llm_openai_usage_json(body, len, &other.usage);
+    fuzz_usage(body, len, &other.usage);
 
     fuzz_free(&whole);
 
@@ -171,6 +180,13 @@ fuzz_scan(const char *body, size_t len, size_t text_size, int text,
 
     fuzz_check(llm_scan_finish(s, &r->usage, &r->finish_reason, &r->text_len)
                == LLM_OK, "finish returns LLM_OK");
+
+    if (s->usage_done && !s->usage_big) {
+        fuzz_usage(s->usage, s->usage_len, &r->usage);
+
+    } else {
+        fuzz_check(!llm_usage_known(&r->usage), "no usage kept: none");
+    }
 
     free(s);
 }
@@ -304,4 +320,27 @@ fuzz_finish_reason(const char *s)
     }
 
     return 0;
+}
+
+
+/* u: what the cJSON tree of json gives through llm_openai_usage() */
+
+static void
+fuzz_usage(const char *json, size_t len, const llm_usage_t *u)
+{
+    cJSON        *root;
+    llm_usage_t   t;
+
+    llm_usage_none(&t);
+
+    root = llm_json_parse_strict(json, len);
+
+    if (cJSON_IsObject(root)) {
+        llm_openai_usage(root, &t);
+    }
+
+    cJSON_Delete(root);
+
+    fuzz_check(memcmp(&t, u, sizeof(llm_usage_t)) == 0,
+               "the usage read without a tree: the tree's");
 }

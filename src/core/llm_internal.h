@@ -71,6 +71,14 @@ const unsigned char *llm_json_skip_ws(const unsigned char *p,
 const unsigned char *llm_json_number_end(const unsigned char *p,
     const unsigned char *last);
 
+/*
+ * 1 when the raw bytes of a checked member name between its quotes,
+ * p..last, stand for name, as cJSON compares them: unescaped, up to an
+ * escaped NUL
+ */
+int llm_json_key_eq(const unsigned char *p, const unsigned char *last,
+    const char *name);
+
 /* the byte an escape "\c" stands for: b f n r t, else c itself */
 int llm_json_escaped_byte(int c);
 
@@ -352,6 +360,14 @@ int llm_mistral_stream_event(llm_stream_t *st, const llm_sse_event_t *ev,
  * completion_tokens_details.reasoning_tokens; -1 for what is not there.
  */
 void llm_openai_usage(const cJSON *usage, llm_usage_t *u);
+
+/*
+ * The same mapping read from the usage object's text (llm_scan.c), with
+ * no tree and no allocation: what llm_openai_usage() gives for the tree
+ * llm_json_parse_strict() builds of json; every count -1 when json is not
+ * strict JSON, an object, or JSON that cJSON takes.
+ */
+void llm_openai_usage_json(const char *json, size_t len, llm_usage_t *u);
 
 /*
  * The static OpenAI finish_reason for s, NULL when it is not one; with

@@ -46,8 +46,6 @@ static const llm_uchar_t *llm_json_skip_value(const llm_uchar_t *p,
     const llm_uchar_t *last);
 static void llm_json_print_item(llm_out_t *out, const cJSON *item);
 static void llm_json_print_number(llm_out_t *out, const cJSON *item);
-static int llm_json_key_eq(const llm_uchar_t *p, const llm_uchar_t *last,
-    const char *name);
 
 
 static const char  llm_hex[] = "0123456789abcdef";
@@ -910,9 +908,7 @@ llm_json_skip_value(const llm_uchar_t *p, const llm_uchar_t *last)
 }
 
 
-/* p..last: the key's raw bytes between the quotes */
-
-static int
+int
 llm_json_key_eq(const llm_uchar_t *p, const llm_uchar_t *last,
     const char *name)
 {

@@ -18,12 +18,13 @@
  * s->path is the number of these levels open, so that a member deeper in
  * the answer (a "usage" inside a choice) is never taken for one of them.
  * The first member of a name wins, as with cJSON.  The "usage" object is
- * kept raw and parsed at the end.  The input is not validated: garbage
+ * kept raw and read at the end, without a tree.  The input is not validated: garbage
  * gives no usage, no finish reason or less text, never a read or a write
  * out of bounds.
  */
 
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "llm_internal.h"
@@ -55,6 +56,30 @@
 #define LLM_SCAN_CONTENT   5          /* level 4 */
 
 
+/* the members of the usage object llm_openai_usage() reads */
+
+#define LLM_SCAN_U_PROMPT               0     /* counts, in v[] */
+#define LLM_SCAN_U_COMPLETION           1
+#define LLM_SCAN_U_TOTAL                2
+#define LLM_SCAN_U_CACHED               3     /* in prompt_tokens_details */
+#define LLM_SCAN_U_REASONING            4     /* in completion_tokens_.. */
+#define LLM_SCAN_COUNTS                 5
+#define LLM_SCAN_U_PROMPT_DETAILS       5     /* objects */
+#define LLM_SCAN_U_COMPLETION_DETAILS   6
+#define LLM_SCAN_U_NONE                 7
+
+#define LLM_SCAN_COUNT_MAX   9007199254740992.0      /* 2^53 */
+
+
+typedef unsigned char  llm_uchar_t;
+
+
+typedef struct {
+    const char   *name;
+    size_t        len;
+} llm_scan_usage_name_t;
+
+
 typedef struct {
     size_t        level;
     const char   *name;
@@ -74,7 +99,20 @@ static void llm_scan_unit(llm_scan_t *s, unsigned u);
 static void llm_scan_code(llm_scan_t *s, unsigned code);
 static void llm_scan_emit(llm_scan_t *s, unsigned char c);
 static void llm_scan_keep(llm_scan_t *s, unsigned char c);
+static size_t llm_scan_run(const unsigned char *p, const unsigned char *last);
+static void llm_scan_emit_run(llm_scan_t *s, const unsigned char *p,
+    size_t n);
+static void llm_scan_keep_run(llm_scan_t *s, const unsigned char *p,
+    size_t n);
 static unsigned llm_scan_hex(unsigned char c);
+static unsigned llm_scan_usage_name(const llm_uchar_t *p,
+    const llm_uchar_t *last, size_t depth, unsigned details);
+static const llm_uchar_t *llm_scan_usage_string(const llm_uchar_t *p,
+    const llm_uchar_t *last);
+static const llm_uchar_t *llm_scan_usage_literal(const llm_uchar_t *p,
+    const llm_uchar_t *last);
+static long long llm_scan_usage_count(const llm_uchar_t *p,
+    const llm_uchar_t *end, const llm_uchar_t *last);
 
 
 static const llm_scan_key_t  llm_scan_keys[] = {
@@ -84,6 +122,27 @@ static const llm_scan_key_t  llm_scan_keys[] = {
     { 3, "message", LLM_SCAN_MESSAGE },
     { 4, "content", LLM_SCAN_CONTENT },
     { 0, NULL, LLM_SCAN_OTHER }
+};
+
+
+/* the bytes between tokens that are structure */
+
+static const unsigned char  llm_scan_tokens[256] = {
+    ['"'] = 1, [','] = 1, [':'] = 1,
+    ['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1
+};
+
+
+/* indexed by LLM_SCAN_U_* */
+
+static const llm_scan_usage_name_t  llm_scan_usage_names[] = {
+    { "prompt_tokens", sizeof("prompt_tokens") - 1 },
+    { "completion_tokens", sizeof("completion_tokens") - 1 },
+    { "total_tokens", sizeof("total_tokens") - 1 },
+    { "cached_tokens", sizeof("cached_tokens") - 1 },
+    { "reasoning_tokens", sizeof("reasoning_tokens") - 1 },
+    { "prompt_tokens_details", sizeof("prompt_tokens_details") - 1 },
+    { "completion_tokens_details", sizeof("completion_tokens_details") - 1 }
 };
 
 
@@ -102,31 +161,66 @@ llm_scan_init(llm_scan_t *s, char *text, size_t text_size)
 void
 llm_scan_feed(llm_scan_t *s, const char *p, size_t len)
 {
+    size_t                n;
     unsigned              capture;
-    const unsigned char  *q, *last;
-
-    if (len == 0) {
-        return;
-    }
+    const unsigned char  *q, *start, *last;
 
     q = (const unsigned char *) p;
     last = q + len;
 
     while (q < last) {
 
-        /* the bytes of a string that is not kept: skipped in a run */
+        switch (s->state) {
 
-        if (s->state == LLM_SCAN_STRING && s->sink == LLM_SCAN_NONE
-            && !s->capture)
-        {
-            while (q < last && *q != '"' && *q != '\\') {
+        case LLM_SCAN_STRING:
+
+            /* the bytes that stand for themselves, sixteen at a time */
+
+            n = llm_scan_run(q, last);
+
+            if (n != 0) {
+                if (s->sink != LLM_SCAN_NONE) {
+                    llm_scan_emit_run(s, q, n);
+                }
+
+                if (s->capture) {
+                    llm_scan_keep_run(s, q, n);
+                }
+
+                q += n;
+
+                if (q == last) {
+                    return;
+                }
+            }
+
+            break;
+
+        case LLM_SCAN_VALUE:
+
+            /* numbers, literals and whitespace pass */
+
+            start = q;
+
+            while (q < last && !llm_scan_tokens[*q]) {
                 q++;
             }
 
-            if (q == last) {
-                break;
+            if (s->capture && q != start) {
+                llm_scan_keep_run(s, start, (size_t) (q - start));
             }
+
+            if (q == last) {
+                return;
+            }
+
+            break;
+
+        default:
+            break;
         }
+
+        /* '"', '\\', NUL, structure, escapes: a byte at a time */
 
         capture = s->capture;
 
@@ -147,19 +241,12 @@ int
 llm_scan_finish(llm_scan_t *s, llm_usage_t *usage,
     const char **finish_reason, size_t *text_len)
 {
-    cJSON  *root;
-
     if (usage != NULL) {
-        llm_usage_none(usage);
-
         if (s->usage_done && !s->usage_big) {
-            root = llm_json_parse_strict(s->usage, s->usage_len);
+            llm_openai_usage_json(s->usage, s->usage_len, usage);
 
-            if (cJSON_IsObject(root)) {
-                llm_openai_usage(root, usage);
-            }
-
-            cJSON_Delete(root);
+        } else {
+            llm_usage_none(usage);
         }
     }
 
@@ -662,6 +749,102 @@ llm_scan_emit(llm_scan_t *s, unsigned char c)
 }
 
 
+/*
+ * The length of the run at p of bytes a string's value has as they are:
+ * all but '"', '\\' and NUL (which ends a kept value)
+ */
+
+static size_t
+llm_scan_run(const unsigned char *p, const unsigned char *last)
+{
+    const unsigned char  *start;
+
+    start = p;
+
+    for ( ;; ) {
+        p += llm_json_plain_run(p, (size_t) (last - p));
+
+        if (p == last || *p == '"' || *p == '\\' || *p == '\0') {
+            return (size_t) (p - start);
+        }
+
+        /* a control byte or UTF-8 */
+
+        do {
+            p++;
+        } while (p < last && *p >= 0x80);
+    }
+}
+
+
+/* llm_scan_emit() of n bytes, none of them NUL */
+
+static void
+llm_scan_emit_run(llm_scan_t *s, const unsigned char *p, size_t n)
+{
+    size_t  room;
+
+    switch (s->sink) {
+
+    case LLM_SCAN_KEY:
+    case LLM_SCAN_REASON:
+
+        if (s->word_nul) {
+            return;
+        }
+
+        room = sizeof(s->word) - s->word_len;
+
+        if (n > room) {
+            n = room;
+        }
+
+        memcpy(s->word + s->word_len, p, n);
+        s->word_len += (unsigned) n;
+
+        return;
+
+    case LLM_SCAN_TEXT:
+
+        if (s->text_full) {
+            return;
+        }
+
+        room = s->text_size - s->text_len;
+
+        if (n > room) {
+            n = room;
+            s->text_full = 1;
+        }
+
+        memcpy(s->text + s->text_len, p, n);
+        s->text_len += n;
+
+        return;
+
+    default:
+        return;
+    }
+}
+
+
+static void
+llm_scan_keep_run(llm_scan_t *s, const unsigned char *p, size_t n)
+{
+    size_t  room;
+
+    room = sizeof(s->usage) - s->usage_len;
+
+    if (n > room) {
+        n = room;
+        s->usage_big = 1;
+    }
+
+    memcpy(s->usage + s->usage_len, p, n);
+    s->usage_len += n;
+}
+
+
 static void
 llm_scan_keep(llm_scan_t *s, unsigned char c)
 {
@@ -690,4 +873,442 @@ llm_scan_hex(unsigned char c)
     }
 
     return 16;
+}
+
+
+/*
+ * The usage object's text read in one pass, as llm_json_parse() checks it
+ * (RFC 8259, UTF-8, the nesting limit, the surrogate pairs cJSON takes),
+ * keeping only the members llm_openai_usage() reads: the first of each
+ * name, as cJSON_GetObjectItemCaseSensitive() finds it.
+ */
+
+void
+llm_openai_usage_json(const char *json, size_t len, llm_usage_t *u)
+{
+    size_t           depth;
+    unsigned         want, details, seen, bit;
+    long long        v[LLM_SCAN_COUNTS];
+    unsigned char    stack[LLM_JSON_MAX_DEPTH / 8 + 1];
+    const llm_uchar_t  *p, *q, *last;
+
+    llm_usage_none(u);
+
+    p = (const llm_uchar_t *) json;
+    last = p + len;
+
+    for (want = 0; want < LLM_SCAN_COUNTS; want++) {
+        v[want] = -1;
+    }
+
+    depth = 0;
+    want = LLM_SCAN_U_NONE;
+    details = LLM_SCAN_U_NONE;
+    seen = 0;
+
+value:
+
+    p = llm_json_skip_ws(p, last);
+
+    if (p == last) {
+        return;
+    }
+
+    switch (*p) {
+
+    case '{':
+    case '[':
+        if (depth == LLM_JSON_MAX_DEPTH) {
+            return;
+        }
+
+        if (depth % 8 == 0) {
+            stack[depth / 8] = 0;
+
+        } else {
+            stack[depth / 8] &= (unsigned char) ~(1u << (depth % 8));
+        }
+
+        if (*p == '{') {
+            stack[depth / 8] |= (unsigned char) (1u << (depth % 8));
+
+            /* the first of its name: its counts are read */
+
+            if (want == LLM_SCAN_U_PROMPT_DETAILS
+                || want == LLM_SCAN_U_COMPLETION_DETAILS)
+            {
+                details = want;
+            }
+
+        } else if (depth == 0) {
+            return;
+        }
+
+        depth++;
+        want = LLM_SCAN_U_NONE;
+
+        p = llm_json_skip_ws(p + 1, last);
+
+        if (p == last) {
+            return;
+        }
+
+        if (stack[(depth - 1) / 8] & (1u << ((depth - 1) % 8))) {
+            if (*p == '}') {
+                p++;
+                goto close;
+            }
+
+            goto member;
+        }
+
+        if (*p == ']') {
+            p++;
+            goto close;
+        }
+
+        goto value;
+
+    case '"':
+        p = llm_scan_usage_string(p + 1, last);
+        break;
+
+    case 't':
+    case 'f':
+    case 'n':
+        p = llm_scan_usage_literal(p, last);
+        break;
+
+    default:
+        q = llm_json_number_end(p, last);
+
+        if (q != NULL && want < LLM_SCAN_COUNTS) {
+            v[want] = llm_scan_usage_count(p, q, last);
+        }
+
+        p = q;
+        break;
+    }
+
+    if (p == NULL || depth == 0) {
+        return;
+    }
+
+    want = LLM_SCAN_U_NONE;
+
+    goto next;
+
+member:
+
+    /* p is at a member's name */
+
+    if (*p != '"') {
+        return;
+    }
+
+    q = llm_scan_usage_string(p + 1, last);
+
+    if (q == NULL) {
+        return;
+    }
+
+    want = LLM_SCAN_U_NONE;
+
+    if (depth == 1 || (depth == 2 && details != LLM_SCAN_U_NONE)) {
+        want = llm_scan_usage_name(p + 1, q - 1, depth, details);
+
+        if (want != LLM_SCAN_U_NONE) {
+            bit = 1u << want;
+
+            if (seen & bit) {
+                want = LLM_SCAN_U_NONE;
+
+            } else {
+                seen |= bit;
+            }
+        }
+    }
+
+    p = llm_json_skip_ws(q, last);
+
+    if (p == last || *p != ':') {
+        return;
+    }
+
+    p++;
+
+    goto value;
+
+close:
+
+    /* a container has just been closed at p - 1 */
+
+    if (--depth == 1) {
+        details = LLM_SCAN_U_NONE;
+    }
+
+next:
+
+    /* after a value: a separator, the container's end, or the text's end */
+
+    p = llm_json_skip_ws(p, last);
+
+    if (depth == 0) {
+        if (p != last) {
+            return;
+        }
+
+        goto done;
+    }
+
+    if (p == last) {
+        return;
+    }
+
+    if (stack[(depth - 1) / 8] & (1u << ((depth - 1) % 8))) {
+        if (*p == '}') {
+            p++;
+            goto close;
+        }
+
+        if (*p != ',') {
+            return;
+        }
+
+        p = llm_json_skip_ws(p + 1, last);
+
+        if (p == last) {
+            return;
+        }
+
+        goto member;
+    }
+
+    if (*p == ']') {
+        p++;
+        goto close;
+    }
+
+    if (*p != ',') {
+        return;
+    }
+
+    p++;
+
+    goto value;
+
+done:
+
+    /* llm_openai_usage() */
+
+    u->prompt_tokens = v[LLM_SCAN_U_PROMPT];
+    u->completion_tokens = v[LLM_SCAN_U_COMPLETION];
+    u->total_tokens = v[LLM_SCAN_U_TOTAL];
+
+    if (u->total_tokens < 0) {
+        u->total_tokens = llm_usage_add(u->prompt_tokens,
+                                        u->completion_tokens);
+    }
+
+    u->cached_tokens = v[LLM_SCAN_U_CACHED];
+    u->cache_write_tokens = -1;
+    u->reasoning_tokens = v[LLM_SCAN_U_REASONING];
+}
+
+
+/* p..last: a checked member name's raw bytes; its id, in its object */
+
+static unsigned
+llm_scan_usage_name(const llm_uchar_t *p, const llm_uchar_t *last, size_t depth,
+    unsigned details)
+{
+    int                           escaped;
+    size_t                        len;
+    const unsigned char          *id;
+    const llm_scan_usage_name_t  *n;
+
+    static const unsigned char  ids[] = {
+        LLM_SCAN_U_PROMPT, LLM_SCAN_U_COMPLETION, LLM_SCAN_U_TOTAL,
+        LLM_SCAN_U_PROMPT_DETAILS, LLM_SCAN_U_COMPLETION_DETAILS,
+        LLM_SCAN_U_NONE,
+        LLM_SCAN_U_CACHED, LLM_SCAN_U_NONE,
+        LLM_SCAN_U_REASONING, LLM_SCAN_U_NONE
+    };
+
+    id = (depth == 1) ? &ids[0]
+         : (details == LLM_SCAN_U_PROMPT_DETAILS) ? &ids[6] : &ids[8];
+
+    len = (size_t) (last - p);
+    escaped = (memchr(p, '\\', len) != NULL);
+
+    for ( /* void */ ; *id != LLM_SCAN_U_NONE; id++) {
+        n = &llm_scan_usage_names[*id];
+
+        /* escaped: compared as cJSON does, on the value */
+
+        if (escaped ? llm_json_key_eq(p, last, n->name)
+                    : (len == n->len && memcmp(p, n->name, len) == 0))
+        {
+            return *id;
+        }
+    }
+
+    return LLM_SCAN_U_NONE;
+}
+
+
+/*
+ * p is past the opening quote: the closing quote when the string is one
+ * llm_json_parse() takes, NULL otherwise
+ */
+
+static const llm_uchar_t *
+llm_scan_usage_string(const llm_uchar_t *p, const llm_uchar_t *last)
+{
+    size_t    n;
+    unsigned  v, w;
+
+    for ( ;; ) {
+        p += llm_json_plain_run(p, (size_t) (last - p));
+
+        if (p == last || *p < 0x20) {
+            return NULL;
+        }
+
+        if (*p == '"') {
+            return p + 1;
+        }
+
+        if (*p >= 0x80) {
+            n = llm_utf8_len(p, (size_t) (last - p));
+
+            if (n == 0) {
+                return NULL;
+            }
+
+            p += n;
+            continue;
+        }
+
+        /* an escape */
+
+        if (last - p < 2) {
+            return NULL;
+        }
+
+        switch (p[1]) {
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't':
+            p += 2;
+            continue;
+
+        case 'u':
+            break;
+
+        default:
+            return NULL;
+        }
+
+        if (llm_json_hex4(p + 2, last, &v) != LLM_OK) {
+            return NULL;
+        }
+
+        p += 6;
+
+        if (v < 0xd800 || v > 0xdfff) {
+            continue;
+        }
+
+        /* cJSON takes only a high surrogate followed by a low one */
+
+        if (v >= 0xdc00 || last - p < 2 || p[0] != '\\' || p[1] != 'u'
+            || llm_json_hex4(p + 2, last, &w) != LLM_OK
+            || w < 0xdc00 || w > 0xdfff)
+        {
+            return NULL;
+        }
+
+        p += 6;
+    }
+}
+
+
+static const llm_uchar_t *
+llm_scan_usage_literal(const llm_uchar_t *p, const llm_uchar_t *last)
+{
+    size_t       n;
+    const char  *lit;
+
+    lit = (*p == 't') ? "true" : (*p == 'f') ? "false" : "null";
+    n = strlen(lit);
+
+    if ((size_t) (last - p) < n || memcmp(p, lit, n) != 0) {
+        return NULL;
+    }
+
+    return p + n;
+}
+
+
+/*
+ * The strict JSON number p..end as llm_json_count() reads it: strtod(),
+ * -1 below 0, the fraction dropped, 2^53 at most.  Up to fifteen digits
+ * are exact without it.  strtod() stops at end when it is followed by
+ * what may follow a number in valid JSON; anything else makes the text
+ * invalid, so that the count does not matter.
+ */
+
+static long long
+llm_scan_usage_count(const llm_uchar_t *p, const llm_uchar_t *end,
+    const llm_uchar_t *last)
+{
+    double              d;
+    unsigned            c;
+    long long           n;
+    const llm_uchar_t  *q;
+
+    if (end - p <= 15) {
+        n = 0;
+
+        for (q = p; q < end; q++) {
+            c = (unsigned) *q - '0';
+
+            if (c > 9) {
+                goto slow;
+            }
+
+            n = n * 10 + c;
+        }
+
+        return n;
+    }
+
+slow:
+
+    if (end == last
+        || (*end != ',' && *end != '}' && *end != ']' && *end != ' '
+            && *end != '\t' && *end != '\n' && *end != '\r'))
+    {
+        return -1;
+    }
+
+    d = strtod((const char *) p, NULL);
+
+    /* false for NaN */
+
+    if (!(d >= 0)) {
+        return -1;
+    }
+
+    if (d > LLM_SCAN_COUNT_MAX) {
+        d = LLM_SCAN_COUNT_MAX;
+    }
+
+    return (long long) d;
 }

@@ -53,6 +53,7 @@ static void test_scan_text_size(void **state);
 static void test_scan_text_nul(void **state);
 static void test_scan_usage_size(void **state);
 static void test_scan_usage_mapping(void **state);
+static void test_scan_usage_reader(void **state);
 static void test_scan_shapes(void **state);
 static void test_scan_truncated(void **state);
 static void test_scan_garbage(void **state);
@@ -897,6 +898,100 @@ test_scan_usage_mapping(void **state)
 }
 
 
+/* the usage read without a tree: what the tree gives, on any text */
+
+static void
+test_scan_usage_reader(void **state)
+{
+    char         *copy;
+    cJSON        *root;
+    size_t        i, len;
+    test_ctx_t   *ctx;
+    llm_usage_t   a, b;
+
+    static const char  *const texts[] = {
+        "{\"prompt_tokens\":19,\"completion_tokens\":10,"
+        "\"total_tokens\":29,\"prompt_tokens_details\":{\"cached_tokens\""
+        ":3,\"audio_tokens\":0},\"completion_tokens_details\":"
+        "{\"reasoning_tokens\":7,\"audio_tokens\":0}}",
+        " { \"prompt_tokens\" : 5 , \"completion_tokens\" : 6 } \n",
+        "{}",
+        "{\"prompt_tokens\":1,\"prompt_tokens\":2}",
+        "{\"prompt_tokens\":null,\"prompt_tokens\":2}",
+        "{\"prompt\\u005ftokens\":4,\"completion_tokens\\u0000x\":5}",
+        "{\"prompt\\u005Ftokens\\u0000\":4,\"total_t\\u00f8kens\":5}",
+        "{\"prompt_tokens_details\":[{\"cached_tokens\":3}],"
+        "\"prompt_tokens_details\":{\"cached_tokens\":3}}",
+        "{\"prompt_tokens_details\":{\"x\":{\"cached_tokens\":1},"
+        "\"cached_tokens\":2,\"cached_tokens\":3},\"cached_tokens\":4}",
+        "{\"completion_tokens_details\":{\"cached_tokens\":1,"
+        "\"reasoning_tokens\":true},\"prompt_tokens_details\":"
+        "{\"reasoning_tokens\":1}}",
+        "{\"prompt_tokens\":-0,\"completion_tokens\":-0.0,"
+        "\"total_tokens\":-1e-400}",
+        "{\"prompt_tokens\":-1,\"completion_tokens\":2.999,"
+        "\"total_tokens\":1e2}",
+        "{\"prompt_tokens\":999999999999999,\"completion_tokens\":"
+        "1000000000000000,\"total_tokens\":123456789012345678901234567890}",
+        "{\"prompt_tokens\":9007199254740993,\"completion_tokens\":1e400,"
+        "\"total_tokens\":1E+2}",
+        "{\"prompt_tokens\":\"5\",\"completion_tokens\":[5],"
+        "\"total_tokens\":{\"a\":5}}",
+        "{\"a\":[1,[2,{\"b\":[]}],{}],\"prompt_tokens\":3,\"c\":{\"d\":[{}]}}",
+        "{\"a\":\"\\ud83d\\ude00 \\u00e9 \xc3\xa9 \\n\\/\",\"prompt_tokens\":3}",
+        "{\"a\":\"\\ud83d\",\"prompt_tokens\":3}",
+        "{\"a\":\"\\ude00\",\"prompt_tokens\":3}",
+        "{\"a\":\"\\ud83d\\u0041\",\"prompt_tokens\":3}",
+        "{\"a\":\"\\x\",\"prompt_tokens\":3}",
+        "{\"a\":\"\xff\",\"prompt_tokens\":3}",
+        "{\"a\":\"\t\",\"prompt_tokens\":3}",
+        "{\"prompt_tokens\":01}",
+        "{\"prompt_tokens\":1.}",
+        "{\"prompt_tokens\":1,}",
+        "{\"prompt_tokens\":1}}",
+        "{\"prompt_tokens\":1} x",
+        "{\"prompt_tokens\":tru}",
+        "{\"prompt_tokens\" 1}",
+        "{\"prompt_tokens\":1",
+        "{\"prompt_tokens\":1e",
+        "{\"prompt_tokens\":0x10}",
+        "[{\"prompt_tokens\":1}]",
+        "\"prompt_tokens\"",
+        "5",
+        ""
+    };
+
+    ctx = *state;
+
+    for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        len = strlen(texts[i]);
+
+        /* a heap copy of its exact size, for the memory checkers */
+
+        copy = test_copy(ctx, texts[i], len);
+
+        llm_openai_usage_json(copy, len, &a);
+
+        llm_usage_none(&b);
+        root = llm_json_parse_strict(texts[i], len);
+
+        if (cJSON_IsObject(root)) {
+            llm_openai_usage(root, &b);
+        }
+
+        cJSON_Delete(root);
+
+        if (memcmp(&a, &b, sizeof(llm_usage_t)) != 0) {
+            fail_msg("usage of %s: %lld %lld %lld %lld %lld, tree's "
+                     "%lld %lld %lld %lld %lld", texts[i], a.prompt_tokens,
+                     a.completion_tokens, a.total_tokens, a.cached_tokens,
+                     a.reasoning_tokens, b.prompt_tokens, b.completion_tokens,
+                     b.total_tokens, b.cached_tokens, b.reasoning_tokens);
+        }
+    }
+}
+
+
 /* content and choices of other shapes */
 
 static void
@@ -1198,6 +1293,7 @@ test_scan_register(void)
     TEST_ADD(test_scan_text_nul);
     TEST_ADD(test_scan_usage_size);
     TEST_ADD(test_scan_usage_mapping);
+    TEST_ADD(test_scan_usage_reader);
     TEST_ADD(test_scan_shapes);
     TEST_ADD(test_scan_truncated);
     TEST_ADD(test_scan_garbage);
