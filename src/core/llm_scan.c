@@ -18,9 +18,11 @@
  * s->path is the number of these levels open, so that a member deeper in
  * the answer (a "usage" inside a choice) is never taken for one of them.
  * The first member of a name wins, as with cJSON.  The "usage" object is
- * kept raw and read at the end, without a tree.  The input is not validated: garbage
- * gives no usage, no finish reason or less text, never a read or a write
- * out of bounds.
+ * kept raw and read at the end, without a tree.  The input is not
+ * validated: garbage gives no usage, no finish reason or less text, never
+ * a read or a write out of bounds.  The bytes of strings and those between
+ * tokens are taken in runs (sixteen at a time in strings), structure and
+ * escapes a byte at a time.
  */
 
 
@@ -83,6 +85,7 @@ typedef struct {
 typedef struct {
     size_t        level;
     const char   *name;
+    size_t        len;
     unsigned      id;
 } llm_scan_key_t;
 
@@ -98,7 +101,6 @@ static unsigned llm_scan_key(llm_scan_t *s);
 static void llm_scan_unit(llm_scan_t *s, unsigned u);
 static void llm_scan_code(llm_scan_t *s, unsigned code);
 static void llm_scan_emit(llm_scan_t *s, unsigned char c);
-static void llm_scan_keep(llm_scan_t *s, unsigned char c);
 static size_t llm_scan_run(const unsigned char *p, const unsigned char *last);
 static void llm_scan_emit_run(llm_scan_t *s, const unsigned char *p,
     size_t n);
@@ -106,9 +108,11 @@ static void llm_scan_keep_run(llm_scan_t *s, const unsigned char *p,
     size_t n);
 static unsigned llm_scan_hex(unsigned char c);
 static unsigned llm_scan_usage_name(const llm_uchar_t *p,
-    const llm_uchar_t *last, size_t depth, unsigned details);
-static const llm_uchar_t *llm_scan_usage_string(const llm_uchar_t *p,
+    const llm_uchar_t *last, int escaped, size_t depth, unsigned details);
+static const llm_uchar_t *llm_scan_ws(const llm_uchar_t *p,
     const llm_uchar_t *last);
+static const llm_uchar_t *llm_scan_usage_string(const llm_uchar_t *p,
+    const llm_uchar_t *last, int *escaped);
 static const llm_uchar_t *llm_scan_usage_literal(const llm_uchar_t *p,
     const llm_uchar_t *last);
 static long long llm_scan_usage_count(const llm_uchar_t *p,
@@ -116,12 +120,12 @@ static long long llm_scan_usage_count(const llm_uchar_t *p,
 
 
 static const llm_scan_key_t  llm_scan_keys[] = {
-    { 1, "usage", LLM_SCAN_USAGE },
-    { 1, "choices", LLM_SCAN_CHOICES },
-    { 3, "finish_reason", LLM_SCAN_FINISH },
-    { 3, "message", LLM_SCAN_MESSAGE },
-    { 4, "content", LLM_SCAN_CONTENT },
-    { 0, NULL, LLM_SCAN_OTHER }
+    { 1, "usage", 5, LLM_SCAN_USAGE },
+    { 1, "choices", 7, LLM_SCAN_CHOICES },
+    { 3, "finish_reason", 13, LLM_SCAN_FINISH },
+    { 3, "message", 7, LLM_SCAN_MESSAGE },
+    { 4, "content", 7, LLM_SCAN_CONTENT },
+    { 0, NULL, 0, LLM_SCAN_OTHER }
 };
 
 
@@ -163,16 +167,22 @@ llm_scan_feed(llm_scan_t *s, const char *p, size_t len)
 {
     size_t                n;
     unsigned              capture;
-    const unsigned char  *q, *start, *last;
+    const unsigned char  *q, *mark, *last;
+
+    if (len == 0) {
+        return;
+    }
 
     q = (const unsigned char *) p;
     last = q + len;
 
+    /* the usage object's bytes, from its '{' to its '}', kept in runs */
+
+    mark = s->capture ? q : NULL;
+
     while (q < last) {
 
-        switch (s->state) {
-
-        case LLM_SCAN_STRING:
+        if (s->state == LLM_SCAN_STRING) {
 
             /* the bytes that stand for themselves, sixteen at a time */
 
@@ -183,56 +193,70 @@ llm_scan_feed(llm_scan_t *s, const char *p, size_t len)
                     llm_scan_emit_run(s, q, n);
                 }
 
-                if (s->capture) {
-                    llm_scan_keep_run(s, q, n);
-                }
-
                 q += n;
 
                 if (q == last) {
-                    return;
+                    break;
                 }
             }
 
-            break;
-
-        case LLM_SCAN_VALUE:
-
-            /* numbers, literals and whitespace pass */
-
-            start = q;
-
-            while (q < last && !llm_scan_tokens[*q]) {
-                q++;
+            if (*q != '"') {
+                goto byte;
             }
 
-            if (s->capture && q != start) {
-                llm_scan_keep_run(s, start, (size_t) (q - start));
+            s->state = LLM_SCAN_VALUE;
+
+            if (s->sink != LLM_SCAN_NONE) {
+                llm_scan_string_end(s);
             }
 
-            if (q == last) {
-                return;
+            if (++q == last) {
+                break;
             }
 
-            break;
-
-        default:
-            break;
+        } else if (s->state != LLM_SCAN_VALUE) {
+            goto byte;
         }
 
-        /* '"', '\\', NUL, structure, escapes: a byte at a time */
+        /* between tokens: numbers, literals and whitespace pass */
+
+        while (!llm_scan_tokens[*q]) {
+            if (++q == last) {
+                goto done;
+            }
+        }
 
         capture = s->capture;
 
-        llm_scan_byte(s, *q);
+        llm_scan_token(s, *q);
 
-        /* the usage object's bytes, from its '{' to its '}' */
+        if (capture != s->capture) {
+            if (s->capture) {
+                mark = q;
 
-        if (capture || s->capture) {
-            llm_scan_keep(s, *q);
+            } else {
+                llm_scan_keep_run(s, mark, (size_t) (q + 1 - mark));
+                mark = NULL;
+            }
         }
 
         q++;
+
+        continue;
+
+    byte:
+
+        /* '\\', NUL, escapes: a byte at a time */
+
+        llm_scan_byte(s, *q);
+
+        q++;
+    }
+
+done:
+
+    if (s->capture) {
+        llm_scan_keep_run(s, mark, (size_t) (last - mark));
     }
 }
 
@@ -612,7 +636,7 @@ llm_scan_key(llm_scan_t *s)
     }
 
     for (k = llm_scan_keys; k->name != NULL; k++) {
-        if (k->level != s->depth || strlen(k->name) != n
+        if (k->len != n || k->level != s->depth
             || memcmp(k->name, s->word, n) != 0)
         {
             continue;
@@ -845,18 +869,6 @@ llm_scan_keep_run(llm_scan_t *s, const unsigned char *p, size_t n)
 }
 
 
-static void
-llm_scan_keep(llm_scan_t *s, unsigned char c)
-{
-    if (s->usage_len < sizeof(s->usage)) {
-        s->usage[s->usage_len++] = (char) c;
-
-    } else {
-        s->usage_big = 1;
-    }
-}
-
-
 /* a hex digit's value, 16 when c is not one */
 
 static unsigned
@@ -886,6 +898,7 @@ llm_scan_hex(unsigned char c)
 void
 llm_openai_usage_json(const char *json, size_t len, llm_usage_t *u)
 {
+    int              escaped;
     size_t           depth;
     unsigned         want, details, seen, bit;
     long long        v[LLM_SCAN_COUNTS];
@@ -908,7 +921,7 @@ llm_openai_usage_json(const char *json, size_t len, llm_usage_t *u)
 
 value:
 
-    p = llm_json_skip_ws(p, last);
+    p = llm_scan_ws(p, last);
 
     if (p == last) {
         return;
@@ -947,7 +960,7 @@ value:
         depth++;
         want = LLM_SCAN_U_NONE;
 
-        p = llm_json_skip_ws(p + 1, last);
+        p = llm_scan_ws(p + 1, last);
 
         if (p == last) {
             return;
@@ -970,7 +983,7 @@ value:
         goto value;
 
     case '"':
-        p = llm_scan_usage_string(p + 1, last);
+        p = llm_scan_usage_string(p + 1, last, &escaped);
         break;
 
     case 't':
@@ -1006,7 +1019,7 @@ member:
         return;
     }
 
-    q = llm_scan_usage_string(p + 1, last);
+    q = llm_scan_usage_string(p + 1, last, &escaped);
 
     if (q == NULL) {
         return;
@@ -1015,7 +1028,7 @@ member:
     want = LLM_SCAN_U_NONE;
 
     if (depth == 1 || (depth == 2 && details != LLM_SCAN_U_NONE)) {
-        want = llm_scan_usage_name(p + 1, q - 1, depth, details);
+        want = llm_scan_usage_name(p + 1, q - 1, escaped, depth, details);
 
         if (want != LLM_SCAN_U_NONE) {
             bit = 1u << want;
@@ -1029,7 +1042,7 @@ member:
         }
     }
 
-    p = llm_json_skip_ws(q, last);
+    p = llm_scan_ws(q, last);
 
     if (p == last || *p != ':') {
         return;
@@ -1051,7 +1064,7 @@ next:
 
     /* after a value: a separator, the container's end, or the text's end */
 
-    p = llm_json_skip_ws(p, last);
+    p = llm_scan_ws(p, last);
 
     if (depth == 0) {
         if (p != last) {
@@ -1075,7 +1088,7 @@ next:
             return;
         }
 
-        p = llm_json_skip_ws(p + 1, last);
+        p = llm_scan_ws(p + 1, last);
 
         if (p == last) {
             return;
@@ -1119,10 +1132,9 @@ done:
 /* p..last: a checked member name's raw bytes; its id, in its object */
 
 static unsigned
-llm_scan_usage_name(const llm_uchar_t *p, const llm_uchar_t *last, size_t depth,
-    unsigned details)
+llm_scan_usage_name(const llm_uchar_t *p, const llm_uchar_t *last,
+    int escaped, size_t depth, unsigned details)
 {
-    int                           escaped;
     size_t                        len;
     const unsigned char          *id;
     const llm_scan_usage_name_t  *n;
@@ -1139,7 +1151,6 @@ llm_scan_usage_name(const llm_uchar_t *p, const llm_uchar_t *last, size_t depth,
          : (details == LLM_SCAN_U_PROMPT_DETAILS) ? &ids[6] : &ids[8];
 
     len = (size_t) (last - p);
-    escaped = (memchr(p, '\\', len) != NULL);
 
     for ( /* void */ ; *id != LLM_SCAN_U_NONE; id++) {
         n = &llm_scan_usage_names[*id];
@@ -1157,16 +1168,32 @@ llm_scan_usage_name(const llm_uchar_t *p, const llm_uchar_t *last, size_t depth,
 }
 
 
+/* whitespace: mostly none in what providers send */
+
+static const llm_uchar_t *
+llm_scan_ws(const llm_uchar_t *p, const llm_uchar_t *last)
+{
+    if (p < last && *p <= ' ') {
+        return llm_json_skip_ws(p, last);
+    }
+
+    return p;
+}
+
+
 /*
  * p is past the opening quote: the closing quote when the string is one
  * llm_json_parse() takes, NULL otherwise
  */
 
 static const llm_uchar_t *
-llm_scan_usage_string(const llm_uchar_t *p, const llm_uchar_t *last)
+llm_scan_usage_string(const llm_uchar_t *p, const llm_uchar_t *last,
+    int *escaped)
 {
     size_t    n;
     unsigned  v, w;
+
+    *escaped = 0;
 
     for ( ;; ) {
         p += llm_json_plain_run(p, (size_t) (last - p));
@@ -1191,6 +1218,8 @@ llm_scan_usage_string(const llm_uchar_t *p, const llm_uchar_t *last)
         }
 
         /* an escape */
+
+        *escaped = 1;
 
         if (last - p < 2) {
             return NULL;

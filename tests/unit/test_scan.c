@@ -938,7 +938,8 @@ test_scan_usage_reader(void **state)
         "{\"prompt_tokens\":\"5\",\"completion_tokens\":[5],"
         "\"total_tokens\":{\"a\":5}}",
         "{\"a\":[1,[2,{\"b\":[]}],{}],\"prompt_tokens\":3,\"c\":{\"d\":[{}]}}",
-        "{\"a\":\"\\ud83d\\ude00 \\u00e9 \xc3\xa9 \\n\\/\",\"prompt_tokens\":3}",
+        "{\"a\":\"\\ud83d\\ude00 \\u00e9 \xc3\xa9 \\n\\/\","
+        "\"prompt_tokens\":3}",
         "{\"a\":\"\\ud83d\",\"prompt_tokens\":3}",
         "{\"a\":\"\\ude00\",\"prompt_tokens\":3}",
         "{\"a\":\"\\ud83d\\u0041\",\"prompt_tokens\":3}",
