@@ -181,9 +181,21 @@ test-asan: deps certs $(BUILD)/asan/$(MODULE) $(ASAN_NGINX)
 	    cat $(BUILD)/asan/report.*; echo "sanitizer reports found"; exit 1; \
 	fi
 
+# openresty's runner reads ./valgrind.suppress and prints what valgrind
+# reports without failing: the suppressions are put there for the run, and
+# any report left fails the target
 test-valgrind: deps module certs
 	$(MAKE) -s -C tests/unit valgrind
-	TEST_NGINX_USE_VALGRIND=1 $(call TEST_ENV,$(BUILD)/$(MODULE)) $(PROVE)
+	cat t/lib/Test/Nginx/valgrind.suppress t/valgrind.suppress \
+	    > valgrind.suppress
+	set -o pipefail; \
+	TEST_NGINX_USE_VALGRIND=1 $(call TEST_ENV,$(BUILD)/$(MODULE)) $(PROVE) \
+	    2>&1 | tee $(BUILD)/valgrind.log; status=$$?; \
+	rm -f valgrind.suppress; \
+	if grep -q '^==[0-9]*==' $(BUILD)/valgrind.log; then \
+	    echo "valgrind reports found: $(BUILD)/valgrind.log"; exit 1; \
+	fi; \
+	exit $$status
 
 # ---- measurements --------------------------------------------------------
 
