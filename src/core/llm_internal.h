@@ -92,6 +92,14 @@ int llm_json_hex4(const unsigned char *p, const unsigned char *last,
  */
 size_t llm_json_plain_run(const unsigned char *p, size_t len);
 
+/*
+ * p is past the opening quote of a string: its closing quote, or NULL when
+ * it is not a string llm_json_parse() takes (*declined: valid JSON that
+ * cJSON does not take); *escaped: the value differs from the bytes
+ */
+const unsigned char *llm_json_string_end(const unsigned char *p,
+    const unsigned char *last, int *escaped, int *declined);
+
 /* length of the valid UTF-8 sequence at p (1..4), 0 if invalid */
 size_t llm_utf8_len(const unsigned char *p, size_t len);
 

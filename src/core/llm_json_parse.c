@@ -27,8 +27,6 @@ typedef struct {
 } llm_json_parser_t;
 
 
-static const llm_uchar_t *llm_json_scan_string(llm_json_parser_t *jp,
-    const llm_uchar_t *p, int *escaped);
 static char *llm_json_string(llm_json_parser_t *jp);
 static size_t llm_json_unescape(char *dst, const llm_uchar_t *p,
     const llm_uchar_t *last);
@@ -276,22 +274,21 @@ failed:
 
 
 /*
- * p is past the opening quote; returns the closing quote, or NULL when
- * the string is not valid (jp->declined set when it is JSON that cJSON
- * does not take).  *escaped tells whether the bytes between the quotes
- * differ from the string's value.
+ * p is past the opening quote of a string: its closing quote, or NULL when
+ * the string is not valid JSON, or is JSON that cJSON does not take (a
+ * lone or reversed surrogate: *declined is then set).  *escaped tells
+ * whether the bytes between the quotes differ from the string's value.
  */
 
-static const llm_uchar_t *
-llm_json_scan_string(llm_json_parser_t *jp, const llm_uchar_t *p,
-    int *escaped)
+const unsigned char *
+llm_json_string_end(const unsigned char *p, const unsigned char *last,
+    int *escaped, int *declined)
 {
-    size_t              n;
-    unsigned            v, w;
-    const llm_uchar_t  *last;
+    size_t    n;
+    unsigned  v, w;
 
-    last = jp->last;
     *escaped = 0;
+    *declined = 0;
 
     for ( ;; ) {
 
@@ -361,12 +358,12 @@ llm_json_scan_string(llm_json_parser_t *jp, const llm_uchar_t *p,
         /* cJSON takes only a high surrogate followed by a low one */
 
         if (v >= 0xdc00) {
-            jp->declined = 1;
+            *declined = 1;
             return NULL;
         }
 
         if (last - p < 2 || p[0] != '\\' || p[1] != 'u') {
-            jp->declined = 1;
+            *declined = 1;
             return NULL;
         }
 
@@ -375,7 +372,7 @@ llm_json_scan_string(llm_json_parser_t *jp, const llm_uchar_t *p,
         }
 
         if (w < 0xdc00 || w > 0xdfff) {
-            jp->declined = 1;
+            *declined = 1;
             return NULL;
         }
 
@@ -389,15 +386,20 @@ llm_json_scan_string(llm_json_parser_t *jp, const llm_uchar_t *p,
 static char *
 llm_json_string(llm_json_parser_t *jp)
 {
-    int                 escaped;
+    int                 escaped, declined;
     char               *s;
     size_t              n;
     const llm_uchar_t  *p, *q;
 
     p = jp->pos + 1;
 
-    q = llm_json_scan_string(jp, p, &escaped);
+    q = llm_json_string_end(p, jp->last, &escaped, &declined);
+
     if (q == NULL) {
+        if (declined) {
+            jp->declined = 1;
+        }
+
         return NULL;
     }
 
@@ -423,7 +425,7 @@ llm_json_string(llm_json_parser_t *jp)
 }
 
 
-/* p..last was checked by llm_json_scan_string(); the value is no longer */
+/* p..last was checked by llm_json_string_end(); the value is no longer */
 
 static size_t
 llm_json_unescape(char *dst, const llm_uchar_t *p, const llm_uchar_t *last)

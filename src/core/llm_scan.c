@@ -1182,89 +1182,19 @@ llm_scan_ws(const llm_uchar_t *p, const llm_uchar_t *last)
 
 
 /*
- * p is past the opening quote: the closing quote when the string is one
- * llm_json_parse() takes, NULL otherwise
+ * p is past the opening quote: past the closing quote when the string is
+ * one llm_json_parse() takes, NULL otherwise
  */
 
 static const llm_uchar_t *
 llm_scan_usage_string(const llm_uchar_t *p, const llm_uchar_t *last,
     int *escaped)
 {
-    size_t    n;
-    unsigned  v, w;
+    int  declined;
 
-    *escaped = 0;
+    p = llm_json_string_end(p, last, escaped, &declined);
 
-    for ( ;; ) {
-        p += llm_json_plain_run(p, (size_t) (last - p));
-
-        if (p == last || *p < 0x20) {
-            return NULL;
-        }
-
-        if (*p == '"') {
-            return p + 1;
-        }
-
-        if (*p >= 0x80) {
-            n = llm_utf8_len(p, (size_t) (last - p));
-
-            if (n == 0) {
-                return NULL;
-            }
-
-            p += n;
-            continue;
-        }
-
-        /* an escape */
-
-        *escaped = 1;
-
-        if (last - p < 2) {
-            return NULL;
-        }
-
-        switch (p[1]) {
-        case '"':
-        case '\\':
-        case '/':
-        case 'b':
-        case 'f':
-        case 'n':
-        case 'r':
-        case 't':
-            p += 2;
-            continue;
-
-        case 'u':
-            break;
-
-        default:
-            return NULL;
-        }
-
-        if (llm_json_hex4(p + 2, last, &v) != LLM_OK) {
-            return NULL;
-        }
-
-        p += 6;
-
-        if (v < 0xd800 || v > 0xdfff) {
-            continue;
-        }
-
-        /* cJSON takes only a high surrogate followed by a low one */
-
-        if (v >= 0xdc00 || last - p < 2 || p[0] != '\\' || p[1] != 'u'
-            || llm_json_hex4(p + 2, last, &w) != LLM_OK
-            || w < 0xdc00 || w > 0xdfff)
-        {
-            return NULL;
-        }
-
-        p += 6;
-    }
+    return p ? p + 1 : NULL;
 }
 
 
