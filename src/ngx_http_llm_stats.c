@@ -933,6 +933,10 @@ ngx_http_llm_stats_snapshot(ngx_http_request_t *r,
         }
 
         st = ngx_array_push(&snap->stats);
+        if (st == NULL) {
+            return NGX_ERROR;
+        }
+
         st->provider = pp[i];
         st->arm = NULL;
         st->state = ngx_http_llm_health_state(pp[i]);
@@ -947,6 +951,10 @@ ngx_http_llm_stats_snapshot(ngx_http_request_t *r,
         }
 
         st = ngx_array_push(&snap->stats);
+        if (st == NULL) {
+            return NGX_ERROR;
+        }
+
         st->provider = NULL;
         st->arm = arm[i];
         st->state = 0;
