@@ -137,9 +137,7 @@ trap cleanup EXIT INT TERM
 "$nginx" -p "$dir/mock/" -c nginx.conf \
     || fail "the mock did not start (port $mock_port in use?)"
 
-# as in bench.sh: glibc keeps its heap
-export MALLOC_TRIM_THRESHOLD_=67108864
-export MALLOC_MMAP_THRESHOLD_=4194304
+# NGINX as users run it: no malloc tuning in the environment
 
 # what callgrind counts: everything but the clock
 collect="--toggle-collect=ngx_time_update --collect-atstart=yes"
