@@ -6,7 +6,8 @@
 #   make test            unit tests, fuzzers (20 s each), integration tests,
 #                        OpenAI SDK tests, the status page in Chromium and
 #                        a real Prometheus (installs what it needs)
-#   make test-asan       the same, module built with AddressSanitizer + UBSan
+#   make integration     the t/ tests only (T=t/009-translate.t: one file)
+#   make test-asan       make test's suites, module built with AddressSanitizer + UBSan
 #   make test-valgrind   the integration tests with NGINX under valgrind
 #   make bench           throughput, latency, streaming, memory and CPU cost
 #                        against proxy_pass and Portkey (build/bench/report.md)
@@ -121,8 +122,10 @@ endif
 # each test process is made the subreaper of the nginx it starts (a daemon),
 # so that a stopped nginx is reaped at once instead of when PID 1 gets to it
 # (openresty's runner waits for that between blocks; t/lib/subreaper)
+# T: the .t files to run (make integration T=t/009-translate.t)
+T         ?= t/
 PROVE      = PERL5OPT="-I$(TOP)/t/lib/subreaper -MChildSubreaper" \
-             prove $(PROVE_INC) -r t/
+             prove $(PROVE_INC) -r $(T)
 
 TEST_ENV   = TEST_NGINX_BINARY=$(NGINX_BIN) \
              TEST_NGINX_LOAD_MODULES="$(1)" \
