@@ -7,7 +7,7 @@
 #                        OpenAI SDK tests, the status page in Chromium and
 #                        a real Prometheus (installs what it needs)
 #   make integration     the t/ tests only (T=t/009-translate.t: one file)
-#   make test-asan       make test's suites, module built with AddressSanitizer + UBSan
+#   make test-asan       unit and t/ tests, module built with ASan + UBSan
 #   make test-valgrind   the integration tests with NGINX under valgrind
 #   make bench           throughput, latency, streaming, memory and CPU cost
 #                        against proxy_pass and Portkey (build/bench/report.md)
