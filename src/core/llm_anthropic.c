@@ -1806,6 +1806,7 @@ llm_anthropic_error(int status, const char *body, size_t len,
         }
     }
 
+    out->retry_after = 0;
     out->retryable = (code == NULL || strcmp(code, "insufficient_quota") != 0)
                      && (status == 429 || status == 500 || status == 502
                          || status == 503 || status == 504 || status == 529);

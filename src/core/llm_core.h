@@ -183,6 +183,9 @@ typedef struct {
 
 typedef struct {
     int           retryable;          /* 429 (not quota), 500/502-504/529 */
+    long          retry_after;        /* seconds the body asks the client
+                                         to wait (Gemini's RetryInfo);
+                                         0: it says nothing */
     char         *body;               /* OpenAI-style error JSON, pool */
     size_t        body_len;
 } llm_provider_error_t;

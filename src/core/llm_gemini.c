@@ -72,6 +72,7 @@ static int llm_gemini_tools(const cJSON *req, cJSON *root,
     llm_error_t *err);
 static int llm_gemini_tool_choice(const cJSON *choice, const cJSON *decls,
     cJSON *root, llm_error_t *err);
+static long llm_gemini_retry_delay(const cJSON *details);
 static int llm_gemini_error(int status, const char *body, size_t len,
     llm_pool_t *pool, llm_provider_error_t *out);
 static int llm_gemini_decode(const llm_request_t *req,
@@ -1387,6 +1388,75 @@ llm_gemini_tool_choice(const cJSON *choice, const cJSON *decls,
  * OpenAI-compatible adapters read them.
  */
 
+/*
+ * The wait a google.rpc.RetryInfo detail asks for, in whole seconds
+ * rounded up: {"@type": "type.googleapis.com/google.rpc.RetryInfo",
+ * "retryDelay": "37s"} (a protobuf Duration in JSON: decimal seconds with
+ * up to nine fraction digits and an "s").  0 when there is none or it is
+ * not of that form.
+ */
+
+static long
+llm_gemini_retry_delay(const cJSON *details)
+{
+    long          sec;
+    const char   *type, *p;
+    const cJSON  *d;
+
+    for (d = cJSON_IsArray(details) ? details->child : NULL;
+         d != NULL;
+         d = d->next)
+    {
+        type = llm_json_str(d, "@type");
+        p = llm_json_str(d, "retryDelay");
+
+        if (type == NULL || p == NULL
+            || strcmp(type, "type.googleapis.com/google.rpc.RetryInfo") != 0)
+        {
+            continue;
+        }
+
+        sec = 0;
+
+        for ( /* void */ ; *p >= '0' && *p <= '9'; p++) {
+            if (sec > 86400) {
+                return 0;
+            }
+
+            sec = sec * 10 + (*p - '0');
+        }
+
+        if (*p == '.') {
+            p++;
+
+            if (*p < '0' || *p > '9') {
+                return 0;
+            }
+
+            while (*p == '0') {
+                p++;
+            }
+
+            if (*p >= '1' && *p <= '9') {
+                sec++;
+            }
+
+            while (*p >= '0' && *p <= '9') {
+                p++;
+            }
+        }
+
+        if (p[0] != 's' || p[1] != '\0' || sec > 86400) {
+            return 0;
+        }
+
+        return sec;
+    }
+
+    return 0;
+}
+
+
 static int
 llm_gemini_error(int status, const char *body, size_t len,
     llm_pool_t *pool, llm_provider_error_t *out)
@@ -1412,6 +1482,8 @@ llm_gemini_error(int status, const char *body, size_t len,
 
     out->retryable = (status == 429 || status == 500 || status == 502
                       || status == 503 || status == 504);
+    out->retry_after = llm_gemini_retry_delay(
+                           cJSON_GetObjectItemCaseSensitive(e, "details"));
     out->body = NULL;
     out->body_len = 0;
 

@@ -110,6 +110,7 @@ llm_compat_error(int status, const char *body, size_t len,
     const cJSON  *e;
 
     out->retryable = 0;
+    out->retry_after = 0;
     out->body = NULL;
     out->body_len = 0;
 

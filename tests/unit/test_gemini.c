@@ -107,6 +107,8 @@ static void test_gemini_decode_cjson_nomem(void **state);
 static void test_gemini_errors(void **state);
 static void test_gemini_error_other_shapes(void **state);
 static void test_gemini_error_nomem(void **state);
+static long test_gm_retry(test_ctx_t *ctx, const char *delay);
+static void test_gemini_retry_info(void **state);
 
 
 static size_t  test_gm_mallocs;
@@ -2388,6 +2390,79 @@ test_gemini_errors(void **state)
 }
 
 
+/* the wait of a 429's RetryInfo: whole seconds, rounded up */
+
+static long
+test_gm_retry(test_ctx_t *ctx, const char *delay)
+{
+    char                   buf[512], *b;
+    size_t                 len;
+    llm_provider_error_t   out;
+
+    len = snprintf(buf, sizeof(buf),
+        "{\"error\":{\"code\":429,\"message\":\"m\","
+        "\"status\":\"RESOURCE_EXHAUSTED\",\"details\":["
+        "{\"@type\":\"type.googleapis.com/google.rpc.QuotaFailure\","
+        "\"retryDelay\":\"99s\"},"
+        "{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\","
+        "\"retryDelay\":%s}]}}", delay);
+
+    /* no NUL after the body */
+    b = test_copy(ctx, buf, len);
+
+    memset(&out, 0xa5, sizeof(llm_provider_error_t));
+
+    assert_int_equal(llm_gemini_adapter.error(429, b, len, &ctx->pool,
+                                              &out),
+                     LLM_OK);
+
+    return out.retry_after;
+}
+
+
+static void
+test_gemini_retry_info(void **state)
+{
+    test_ctx_t            *ctx;
+    llm_provider_error_t   out;
+
+    ctx = *state;
+
+    assert_int_equal(test_gm_retry(ctx, "\"27s\""), 27);
+    assert_int_equal(test_gm_retry(ctx, "\"0.2s\""), 1);
+    assert_int_equal(test_gm_retry(ctx, "\"1.5s\""), 2);
+    assert_int_equal(test_gm_retry(ctx, "\"3.000000000s\""), 3);
+    assert_int_equal(test_gm_retry(ctx, "\"0s\""), 0);
+    assert_int_equal(test_gm_retry(ctx, "\"86400s\""), 86400);
+
+    /* not a Duration: nothing */
+
+    assert_int_equal(test_gm_retry(ctx, "\"86401s\""), 0);
+    assert_int_equal(test_gm_retry(ctx, "\"99999999999999999999s\""), 0);
+    assert_int_equal(test_gm_retry(ctx, "\"27\""), 0);
+    assert_int_equal(test_gm_retry(ctx, "\"27ms\""), 0);
+    assert_int_equal(test_gm_retry(ctx, "\"-1s\""), 0);
+    assert_int_equal(test_gm_retry(ctx, "\"1.s\""), 0);
+    assert_int_equal(test_gm_retry(ctx, "\"\""), 0);
+    assert_int_equal(test_gm_retry(ctx, "27"), 0);
+    assert_int_equal(test_gm_retry(ctx, "null"), 0);
+
+    /* no details, and another shape of body */
+
+    memset(&out, 0xa5, sizeof(llm_provider_error_t));
+    assert_int_equal(llm_gemini_adapter.error(429,
+                         "{\"error\":{\"status\":\"RESOURCE_EXHAUSTED\"}}",
+                         41, &ctx->pool, &out),
+                     LLM_OK);
+    assert_int_equal(out.retry_after, 0);
+
+    memset(&out, 0xa5, sizeof(llm_provider_error_t));
+    assert_int_equal(llm_gemini_adapter.error(429, "x", 1, &ctx->pool, &out),
+                     LLM_OK);
+    assert_int_equal(out.retry_after, 0);
+}
+
+
 /* other shapes: read as the OpenAI-compatible adapters read them */
 
 static void
@@ -2483,6 +2558,7 @@ test_gemini_register(void)
     TEST_ADD(test_gemini_decode_nomem);
     TEST_ADD(test_gemini_decode_cjson_nomem);
     TEST_ADD(test_gemini_errors);
+    TEST_ADD(test_gemini_retry_info);
     TEST_ADD(test_gemini_error_other_shapes);
     TEST_ADD(test_gemini_error_nomem);
 }
