@@ -439,6 +439,9 @@ typedef struct {
     unsigned      finished:1;         /* the finish_reason chunk went out */
     unsigned      done:1;             /* the provider said it is over */
     unsigned      usage_sent:1;       /* the usage chunk went out */
+    unsigned      content:1;          /* text, a tool call, a finish or
+                                         other delta than the role went
+                                         out: the answer has begun */
 
     const char   *finish_reason;      /* static OpenAI value, or NULL */
     llm_usage_t   usage;              /* so far */

@@ -138,6 +138,10 @@ llm_stream_chunk(llm_stream_t *st, llm_stream_out_t *out,
         st->started = 1;
     }
 
+    if (d->content_len || d->tool_index >= 0 || d->finish_reason != NULL) {
+        st->content = 1;
+    }
+
     if (d->finish_reason != NULL) {
         st->finished = 1;
         st->finish_reason = d->finish_reason;

@@ -36,6 +36,7 @@ static int llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
 static void llm_compat_stream_error(const cJSON *root, llm_error_t *err);
 static const char *llm_compat_finish(cJSON *item, int mistral);
 static void llm_compat_text(llm_stream_t *st, const cJSON *choice);
+static int llm_compat_delta_content(const cJSON *delta);
 static int llm_compat_print(const cJSON *root, llm_stream_out_t *out);
 static const char *llm_compat_static(const char *s,
     const char *const *list);
@@ -154,7 +155,7 @@ llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
     const llm_sse_event_t *ev, llm_stream_out_t *out, llm_error_t *err,
     int mistral)
 {
-    int           rc, role, rewrite;
+    int           rc, role, rewrite, content;
     size_t        len;
     long long     created;
     cJSON        *choices, *choice, *item, *usage, *calls, *call;
@@ -183,6 +184,7 @@ llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
 
     role = 0;
     rewrite = 0;
+    content = 0;
     reason = NULL;
 
     for (choice = choices->child; choice != NULL; choice = choice->next) {
@@ -197,6 +199,10 @@ llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
 
         if (cJSON_GetObjectItemCaseSensitive(delta, "role") != NULL) {
             role = 1;
+        }
+
+        if (!st->content && !content) {
+            content = llm_compat_delta_content(delta);
         }
 
         if (mistral) {
@@ -335,6 +341,10 @@ llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
         st->started = 1;
     }
 
+    if (content || reason != NULL) {
+        st->content = 1;
+    }
+
     if (reason != NULL) {
         st->finished = 1;
         st->finish_reason = reason;
@@ -350,6 +360,34 @@ llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
     }
 
     return LLM_OK;
+}
+
+
+/*
+ * Whether a delta carries more than the role: a non-empty "content",
+ * "tool_calls", "refusal", "reasoning_content" or any other member.
+ */
+
+static int
+llm_compat_delta_content(const cJSON *delta)
+{
+    const cJSON  *item;
+
+    for (item = cJSON_IsObject(delta) ? delta->child : NULL;
+         item != NULL;
+         item = item->next)
+    {
+        if (cJSON_IsNull(item) || strcmp(item->string, "role") == 0
+            || (cJSON_IsString(item) && item->valuestring[0] == '\0')
+            || (cJSON_IsArray(item) && item->child == NULL))
+        {
+            continue;
+        }
+
+        return 1;
+    }
+
+    return 0;
 }
 
 

@@ -19,6 +19,9 @@ static void *test_alloc(void *data, size_t size);
 static int test_track(test_ctx_t *ctx, void *p);
 static int test_setup(void **state);
 static int test_teardown(void **state);
+static void test_stream_go(test_ctx_t *ctx, const llm_adapter_t *ad,
+    const char *sse, int include_usage, size_t step, char *text,
+    size_t text_size, test_stream_run_t *run, int open);
 static int test_stream_event(void *data, const llm_sse_event_t *ev);
 
 
@@ -199,6 +202,26 @@ test_stream_run(test_ctx_t *ctx, const llm_adapter_t *ad, const char *sse,
     int include_usage, size_t step, char *text, size_t text_size,
     test_stream_run_t *run)
 {
+    test_stream_go(ctx, ad, sse, include_usage, step, text, text_size, run,
+                   0);
+}
+
+
+/* the same, the stream left as the events leave it: no finish, no fail */
+
+void
+test_stream_feed(test_ctx_t *ctx, const llm_adapter_t *ad, const char *sse,
+    test_stream_run_t *run)
+{
+    test_stream_go(ctx, ad, sse, 0, 0, NULL, 0, run, 1);
+}
+
+
+static void
+test_stream_go(test_ctx_t *ctx, const llm_adapter_t *ad, const char *sse,
+    int include_usage, size_t step, char *text, size_t text_size,
+    test_stream_run_t *run, int open)
+{
     int              rc;
     char            *buf;
     size_t           len, off, n;
@@ -207,6 +230,8 @@ test_stream_run(test_ctx_t *ctx, const llm_adapter_t *ad, const char *sse,
     llm_provider_t   p;
 
     memset(run, 0, sizeof(test_stream_run_t));
+
+    run->open = open;
     memset(&req, 0, sizeof(llm_request_t));
     memset(&p, 0, sizeof(llm_provider_t));
 
@@ -240,6 +265,10 @@ test_stream_run(test_ctx_t *ctx, const llm_adapter_t *ad, const char *sse,
         if (rc != LLM_OK) {
             break;
         }
+    }
+
+    if (run->open) {
+        return;
     }
 
     if (rc == LLM_OK) {

@@ -46,6 +46,9 @@ static void test_stream_init(void **state);
 static void test_stream_init_model(void **state);
 static void test_stream_set(void **state);
 static void test_stream_chunk_role(void **state);
+static void test_stream_begun(void **state);
+static void test_stream_begun_check(test_ctx_t *ctx,
+    const llm_adapter_t *ad, const char *sse, int rc, int content);
 static void test_stream_chunk_content(void **state);
 static void test_stream_chunk_tools(void **state);
 static void test_stream_chunk_finish(void **state);
@@ -2229,6 +2232,152 @@ test_encode_usage_nomem(void **state)
 }
 
 
+/*
+ * Whether an answer has begun (st->content): the role alone, pings and
+ * empty parts do not begin it; text, a tool call or a finish do.  The
+ * gateway fails over on an error that comes before it.
+ */
+
+#define B_OAI(delta, fin)                                                     \
+    "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\","           \
+    "\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,"              \
+    "\"delta\":" delta ",\"logprobs\":null,\"finish_reason\":" fin "}]}\n\n"
+
+#define B_ANT(name, json)  "event: " name "\ndata: " json "\n\n"
+
+#define B_ANT_START                                                           \
+    B_ANT("message_start", "{\"type\":\"message_start\",\"message\":{"       \
+          "\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\","     \
+          "\"model\":\"claude\",\"content\":[],\"stop_reason\":null,"        \
+          "\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}")             \
+    B_ANT("ping", "{\"type\":\"ping\"}")                                     \
+    B_ANT("content_block_start", "{\"type\":\"content_block_start\","        \
+          "\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}")
+
+#define B_ANT_ERROR                                                           \
+    B_ANT("error", "{\"type\":\"error\",\"error\":{\"type\":"                \
+          "\"overloaded_error\",\"message\":\"Overloaded\"}}")
+
+#define B_COH(name, json)  "event: " name "\ndata: " json "\n\n"
+
+static void
+test_stream_begun_check(test_ctx_t *ctx, const llm_adapter_t *ad,
+    const char *sse, int rc, int content)
+{
+    test_stream_run_t  run;
+
+    test_stream_feed(ctx, ad, sse, &run);
+
+    if (run.rc != rc || (int) run.st.content != content) {
+        fail_msg("%s: rc %d content %d for %s", ad->name, run.rc,
+                 (int) run.st.content, sse);
+    }
+}
+
+
+static void
+test_stream_begun(void **state)
+{
+    test_ctx_t  *ctx;
+
+    ctx = *state;
+
+    /* OpenAI and Mistral: relayed chunks */
+
+    test_stream_begun_check(ctx, &llm_openai_adapter,
+        B_OAI("{\"role\":\"assistant\",\"content\":\"\"}", "null")
+        B_OAI("{\"content\":null,\"tool_calls\":[]}", "null"),
+        LLM_OK, 0);
+
+    test_stream_begun_check(ctx, &llm_openai_adapter,
+        B_OAI("{\"role\":\"assistant\",\"content\":\"\"}", "null")
+        "data: {\"error\":{\"message\":\"overloaded\",\"type\":"
+        "\"server_error\"}}\n\n",
+        LLM_ERROR, 0);
+
+    test_stream_begun_check(ctx, &llm_openai_adapter,
+        B_OAI("{\"role\":\"assistant\",\"content\":\"Hi\"}", "null"),
+        LLM_OK, 1);
+
+    test_stream_begun_check(ctx, &llm_openai_adapter,
+        B_OAI("{\"reasoning_content\":\"hm\"}", "null"), LLM_OK, 1);
+
+    test_stream_begun_check(ctx, &llm_openai_adapter,
+        B_OAI("{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\","
+              "\"type\":\"function\",\"function\":{\"name\":\"f\","
+              "\"arguments\":\"\"}}]}", "null"),
+        LLM_OK, 1);
+
+    test_stream_begun_check(ctx, &llm_openai_adapter,
+        B_OAI("{}", "\"stop\""), LLM_OK, 1);
+
+    test_stream_begun_check(ctx, &llm_mistral_adapter,
+        B_OAI("{\"role\":\"assistant\",\"content\":\"\"}", "null"),
+        LLM_OK, 0);
+
+    test_stream_begun_check(ctx, &llm_mistral_adapter,
+        B_OAI("{\"content\":[{\"type\":\"text\",\"text\":\"a\"}]}",
+              "null"),
+        LLM_OK, 1);
+
+    /* Anthropic: message_start, ping, an empty block, then an error */
+
+    test_stream_begun_check(ctx, &llm_anthropic_adapter, B_ANT_START,
+                            LLM_OK, 0);
+
+    test_stream_begun_check(ctx, &llm_anthropic_adapter,
+                            B_ANT_START B_ANT_ERROR, LLM_ERROR, 0);
+
+    test_stream_begun_check(ctx, &llm_anthropic_adapter, B_ANT_ERROR,
+                            LLM_ERROR, 0);
+
+    test_stream_begun_check(ctx, &llm_anthropic_adapter,
+        B_ANT_START
+        B_ANT("content_block_delta", "{\"type\":\"content_block_delta\","
+              "\"index\":0,\"delta\":{\"type\":\"text_delta\","
+              "\"text\":\"Hi\"}}"),
+        LLM_OK, 1);
+
+    test_stream_begun_check(ctx, &llm_anthropic_adapter,
+        B_ANT("message_start", "{\"type\":\"message_start\",\"message\":{"
+              "\"id\":\"msg_1\",\"role\":\"assistant\",\"model\":\"c\","
+              "\"content\":[],\"usage\":{\"input_tokens\":5}}}")
+        B_ANT("content_block_start", "{\"type\":\"content_block_start\","
+              "\"index\":0,\"content_block\":{\"type\":\"tool_use\","
+              "\"id\":\"toolu_1\",\"name\":\"f\",\"input\":{}}}"),
+        LLM_OK, 1);
+
+    /* Gemini: the first event has the text */
+
+    test_stream_begun_check(ctx, &llm_gemini_adapter,
+        "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":"
+        "\"Hi\"}],\"role\":\"model\"},\"index\":0}]}\n\n",
+        LLM_OK, 1);
+
+    test_stream_begun_check(ctx, &llm_gemini_adapter,
+        "data: {\"error\":{\"code\":429,\"message\":\"exhausted\","
+        "\"status\":\"RESOURCE_EXHAUSTED\"}}\n\n",
+        LLM_ERROR, 0);
+
+    /* Cohere: message-start, an empty content part, then text */
+
+    test_stream_begun_check(ctx, &llm_cohere_adapter,
+        B_COH("message-start", "{\"id\":\"c1\",\"type\":\"message-start\","
+              "\"delta\":{\"message\":{\"role\":\"assistant\"}}}")
+        B_COH("content-start", "{\"type\":\"content-start\",\"index\":0,"
+              "\"delta\":{\"message\":{\"content\":{\"type\":\"text\","
+              "\"text\":\"\"}}}}"),
+        LLM_OK, 0);
+
+    test_stream_begun_check(ctx, &llm_cohere_adapter,
+        B_COH("message-start", "{\"id\":\"c1\",\"type\":\"message-start\","
+              "\"delta\":{\"message\":{\"role\":\"assistant\"}}}")
+        B_COH("content-delta", "{\"type\":\"content-delta\",\"index\":0,"
+              "\"delta\":{\"message\":{\"content\":{\"text\":\"Hi\"}}}}"),
+        LLM_OK, 1);
+}
+
+
 void
 test_stream_register(void)
 {
@@ -2236,6 +2385,7 @@ test_stream_register(void)
     TEST_ADD(test_stream_init_model);
     TEST_ADD(test_stream_set);
     TEST_ADD(test_stream_chunk_role);
+    TEST_ADD(test_stream_begun);
     TEST_ADD(test_stream_chunk_content);
     TEST_ADD(test_stream_chunk_tools);
     TEST_ADD(test_stream_chunk_finish);

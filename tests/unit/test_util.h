@@ -64,6 +64,7 @@ typedef struct {
     llm_error_t           err;
     int                   rc;         /* the last stream_event's */
     int                   end;        /* llm_stream_finish()'s or fail's */
+    int                   open;       /* left unfinished */
 } test_stream_run_t;
 
 /*
@@ -71,6 +72,8 @@ typedef struct {
  * (llm_stream_fail() after an error); text (text_size bytes, may be NULL)
  * is st.text.  The output buffer is 64 KiB.
  */
+void test_stream_feed(test_ctx_t *ctx, const llm_adapter_t *ad,
+    const char *sse, test_stream_run_t *run);
 void test_stream_run(test_ctx_t *ctx, const llm_adapter_t *ad,
     const char *sse, int include_usage, size_t step, char *text,
     size_t text_size, test_stream_run_t *run);
