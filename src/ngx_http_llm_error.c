@@ -115,8 +115,16 @@ ngx_http_llm_set_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 }
 
 
+/*
+ * The answer when every provider tried failed, with the status that says
+ * best what the client should do: all rate-limited, 429; all rate-limited
+ * or overloaded, 503; all timed out, 504; otherwise 502.  The message says
+ * how each provider failed.
+ */
+
 void
-ngx_http_llm_failed_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+ngx_http_llm_failed_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_uint_t status)
 {
     u_char  buf[sizeof(ctx->err.message)];
     size_t  len;
@@ -124,9 +132,69 @@ ngx_http_llm_failed_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     len = ngx_http_llm_attempts_text(r, ctx, buf, sizeof(buf) - 1);
     buf[len] = '\0';
 
-    ngx_http_llm_set_error(r, ctx, NGX_HTTP_BAD_GATEWAY, "api_error",
+    ngx_http_llm_set_error(r, ctx, status,
+                           (status == NGX_HTTP_TOO_MANY_REQUESTS)
+                           ? "rate_limit_error" : "api_error",
                            "all_providers_failed",
                            "No provider could answer: %s.", buf);
+}
+
+
+ngx_uint_t
+ngx_http_llm_fail_class(ngx_uint_t status, ngx_uint_t timedout)
+{
+    if (timedout || status == NGX_HTTP_GATEWAY_TIME_OUT) {
+        return NGX_HTTP_LLM_FAIL_TIMEOUT;
+    }
+
+    switch (status) {
+
+    case NGX_HTTP_TOO_MANY_REQUESTS:
+        return NGX_HTTP_LLM_FAIL_429;
+
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+    case 529:                                   /* Anthropic: overloaded */
+        return NGX_HTTP_LLM_FAIL_BUSY;
+
+    default:
+        return NGX_HTTP_LLM_FAIL_OTHER;
+    }
+}
+
+
+/* the status of an all-failed answer; "last": the class of the last */
+
+ngx_uint_t
+ngx_http_llm_failed_status(ngx_http_llm_ctx_t *ctx, ngx_uint_t last)
+{
+    ngx_uint_t  fails;
+
+    fails = ctx->fails | last;
+
+    if (fails == NGX_HTTP_LLM_FAIL_429) {
+        return NGX_HTTP_TOO_MANY_REQUESTS;
+    }
+
+    if ((fails & ~(NGX_HTTP_LLM_FAIL_429|NGX_HTTP_LLM_FAIL_BUSY)) == 0) {
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    if (fails == NGX_HTTP_LLM_FAIL_TIMEOUT) {
+        return NGX_HTTP_GATEWAY_TIME_OUT;
+    }
+
+    return NGX_HTTP_BAD_GATEWAY;
+}
+
+
+/* a failed attempt asked to wait "delay" seconds: the shortest is kept */
+
+void
+ngx_http_llm_retry_after(ngx_http_llm_ctx_t *ctx, time_t delay)
+{
+    if (delay > 0 && (ctx->retry_after == 0 || delay < ctx->retry_after)) {
+        ctx->retry_after = delay;
+    }
 }
 
 
@@ -285,6 +353,26 @@ ngx_http_llm_header_filter(ngx_http_request_t *r)
     r->headers_out.content_type_lowcase = NULL;
     r->headers_out.charset.len = 0;
 
+    if (ctx->retry_after
+        && (r->headers_out.status == NGX_HTTP_TOO_MANY_REQUESTS
+            || r->headers_out.status == NGX_HTTP_SERVICE_UNAVAILABLE))
+    {
+        /* the shortest wait a provider asked for (theirs are not passed) */
+
+        p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_str_set(&name, "Retry-After");
+        value.data = p;
+        value.len = ngx_sprintf(p, "%T", ctx->retry_after) - p;
+
+        if (ngx_http_llm_add_header(r, &name, &value) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
     return ngx_http_next_header_filter(r);
 }
 
@@ -304,12 +392,15 @@ ngx_http_llm_render_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         && (status == NGX_HTTP_BAD_GATEWAY
             || status == NGX_HTTP_GATEWAY_TIME_OUT))
     {
-        /* every provider tried failed */
+        /* every provider tried failed, the last one without an answer */
 
-        r->headers_out.status = NGX_HTTP_BAD_GATEWAY;
+        status = ngx_http_llm_failed_status(ctx,
+                                      ngx_http_llm_fail_class(status, 0));
+
+        r->headers_out.status = status;
         r->headers_out.status_line.len = 0;
 
-        ngx_http_llm_failed_error(r, ctx);
+        ngx_http_llm_failed_error(r, ctx, status);
 
     } else if (!ctx->has_err || (ngx_uint_t) ctx->err.status != status) {
 

@@ -41,6 +41,12 @@
 #define NGX_HTTP_LLM_OUT_HTTP_4XX     5
 #define NGX_HTTP_LLM_OUT_INVALID      6
 #define NGX_HTTP_LLM_OUT_ABORT        7
+
+/* how the attempts of a request failed: what its all-failed status says */
+#define NGX_HTTP_LLM_FAIL_429         0x01   /* rate-limited */
+#define NGX_HTTP_LLM_FAIL_BUSY        0x02   /* 503, 529: overloaded */
+#define NGX_HTTP_LLM_FAIL_TIMEOUT     0x04   /* timed out, 504 */
+#define NGX_HTTP_LLM_FAIL_OTHER       0x08   /* unreachable, invalid, 5xx */
 #define NGX_HTTP_LLM_NOUTCOMES        8
 
 #define NGX_HTTP_LLM_FINISH_STOP      0
@@ -233,6 +239,9 @@ typedef struct {
 } ngx_http_llm_probe_t;
 
 
+typedef struct ngx_http_llm_peek_s  ngx_http_llm_peek_t;
+
+
 typedef struct {
     llm_request_t                  req;
     llm_error_t                    err;           /* the gateway's own error */
@@ -274,6 +283,8 @@ typedef struct {
     ngx_uint_t                     outcome;       /* NGX_HTTP_LLM_OUT_* */
     ngx_uint_t                     pstatus;       /* the provider's status */
     ngx_uint_t                     failovers;
+    ngx_uint_t                     fails;         /* NGX_HTTP_LLM_FAIL_* */
+    time_t                         retry_after;   /* shortest asked for */
     uint64_t                       cost;          /* pico-USD */
     ngx_msec_t                     ttft_at;       /* first byte out */
 
@@ -284,6 +295,8 @@ typedef struct {
     llm_stream_out_t               sout;          /* into sbuf */
     ngx_buf_t                     *sbuf;
     ngx_chain_t                   *scl;           /* sbuf, not yet sent */
+    ngx_http_llm_peek_t           *peek;          /* a stream's first
+                                                     events */
     ngx_msec_t                     ttft;          /* first byte out, msec */
 
     unsigned                       has_err:1;
@@ -375,7 +388,11 @@ void ngx_http_llm_set_error(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_uint_t status, const char *type, const char *code,
     const char *fmt, ...);
 void ngx_http_llm_failed_error(ngx_http_request_t *r,
-    ngx_http_llm_ctx_t *ctx);
+    ngx_http_llm_ctx_t *ctx, ngx_uint_t status);
+ngx_uint_t ngx_http_llm_fail_class(ngx_uint_t status, ngx_uint_t timedout);
+ngx_uint_t ngx_http_llm_failed_status(ngx_http_llm_ctx_t *ctx,
+    ngx_uint_t last);
+void ngx_http_llm_retry_after(ngx_http_llm_ctx_t *ctx, time_t delay);
 size_t ngx_http_llm_attempts_text(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, u_char *buf, size_t size);
 ngx_int_t ngx_http_llm_add_header(ngx_http_request_t *r, ngx_str_t *name,

@@ -24,6 +24,28 @@
 #define NGX_HTTP_LLM_KEEPALIVE_REQUESTS  1000
 
 
+/*
+ * A stream's first events, decoded on the side (a copy of the decoder's
+ * state, the output thrown away) while the client has got nothing yet:
+ * an error before the answer has begun is the provider's error answer,
+ * and fails over like one.
+ */
+
+struct ngx_http_llm_peek_s {
+    u_char                        *body;          /* in u->buffer */
+    llm_sse_t                      sse;
+    llm_stream_t                   st;
+    llm_stream_out_t               out;
+    llm_error_t                    err;
+    ngx_uint_t                     verdict;
+};
+
+
+#define NGX_HTTP_LLM_PEEK_WAIT     0
+#define NGX_HTTP_LLM_PEEK_BEGUN    1              /* or over, or unknown */
+#define NGX_HTTP_LLM_PEEK_FAILED   2
+
+
 static ngx_int_t ngx_http_llm_encode(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_http_llm_provider_t *p);
 static ngx_int_t ngx_http_llm_create_request(ngx_http_request_t *r);
@@ -40,6 +62,18 @@ static ngx_int_t ngx_http_llm_collect(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llm_translate(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_uint_t ngx_http_llm_status_ft(ngx_uint_t status);
+static void ngx_http_llm_retry_header(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_error_answer(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_uint_t status);
+static ngx_int_t ngx_http_llm_peek_start(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_peek(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_peek_data(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, u_char *pos, size_t size);
+static int ngx_http_llm_peek_event(void *data, const llm_sse_event_t *ev);
+static ngx_int_t ngx_http_llm_peek_failed(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_stream_start(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_stream_data(ngx_http_request_t *r,
@@ -100,6 +134,7 @@ static ngx_str_t  ngx_http_llm_hide_headers[] = {
     ngx_string("Report-To"),
     ngx_string("NEL"),
     ngx_string("Via"),
+    ngx_string("Retry-After"),
     ngx_null_string
 };
 
@@ -471,7 +506,11 @@ ngx_http_llm_header_done(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE
         && ctx->req.stream && ctx->provider->adapter->stream_event)
     {
-        return ngx_http_llm_stream_start(r, ctx);
+        if (ngx_http_llm_stream_start(r, ctx) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_llm_peek_start(r, ctx);
     }
 
     if (status < NGX_HTTP_BAD_REQUEST
@@ -480,6 +519,10 @@ ngx_http_llm_header_done(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
             || ctx->provider->adapter->decode == NULL))
     {
         return NGX_OK;
+    }
+
+    if (status >= NGX_HTTP_BAD_REQUEST) {
+        ngx_http_llm_retry_header(r, ctx);
     }
 
     if (!u->headers_in.chunked && u->headers_in.content_length_n == -1) {
@@ -723,7 +766,7 @@ static ngx_int_t
 ngx_http_llm_translate(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
     u_char                    msg[sizeof(ctx->err.message)];
-    ngx_uint_t                status, ft;
+    ngx_uint_t                status;
     llm_pool_t                pool;
     llm_response_t            resp;
     ngx_http_upstream_t      *u;
@@ -754,6 +797,8 @@ ngx_http_llm_translate(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         ctx->out.data = (u_char *) perr.body;
         ctx->out.len = perr.body_len;
 
+        ngx_http_llm_retry_after(ctx, (time_t) perr.retry_after);
+
         if (perr.retryable && ngx_http_llm_status_ft(status) == 0) {
 
             /* an overload signal of the provider's own (Anthropic's 529) */
@@ -763,24 +808,8 @@ ngx_http_llm_translate(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
             u->headers_in.status_line.len = 0;
         }
 
-        ft = ngx_http_llm_status_ft(status);
-
-        if (ctx->tried.nelts > 1 && ft && (u->conf->next_upstream & ft)) {
-
-            /* the last provider failed too: say what happened to each */
-
-            ngx_http_llm_failed_error(r, ctx);
-
-            ctx->out.data = (u_char *) llm_error_render(&ctx->err, &pool,
-                                                        &ctx->out.len);
-            if (ctx->out.data == NULL) {
-                return NGX_ERROR;
-            }
-
-            if (u->peer.tries <= 1) {
-                u->headers_in.status_n = NGX_HTTP_BAD_GATEWAY;
-                u->headers_in.status_line.len = 0;
-            }
+        if (ngx_http_llm_error_answer(r, ctx, status) != NGX_OK) {
+            return NGX_ERROR;
         }
 
     } else {
@@ -826,6 +855,52 @@ ngx_http_llm_translate(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 }
 
 
+/*
+ * A provider's error answer, translated in ctx->out: when it ends the last
+ * try of a request that failed over, the answer says how every provider
+ * failed, with the status of the all-failed rule.
+ */
+
+static ngx_int_t
+ngx_http_llm_error_answer(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_uint_t status)
+{
+    ngx_uint_t            ft;
+    llm_pool_t            pool;
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+    ft = ngx_http_llm_status_ft(status);
+
+    u->headers_in.status_n = status;
+
+    if (ctx->tried.nelts < 2 || ft == 0
+        || (u->conf->next_upstream & ft) == 0 || u->peer.tries > 1)
+    {
+        return NGX_OK;
+    }
+
+    status = ngx_http_llm_failed_status(ctx,
+                                  ngx_http_llm_fail_class(ctx->pstatus, 0));
+
+    ngx_http_llm_failed_error(r, ctx, status);
+
+    pool.alloc = ngx_http_llm_pool_alloc;
+    pool.data = r->pool;
+
+    ctx->out.data = (u_char *) llm_error_render(&ctx->err, &pool,
+                                                &ctx->out.len);
+    if (ctx->out.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    u->headers_in.status_n = status;
+    u->headers_in.status_line.len = 0;
+
+    return NGX_OK;
+}
+
+
 /* the next-upstream condition that an HTTP status stands for */
 
 static ngx_uint_t
@@ -856,6 +931,59 @@ ngx_http_llm_status_ft(ngx_uint_t status)
 
     default:
         return 0;
+    }
+}
+
+
+/*
+ * Retry-After of an error answer, in seconds or as an HTTP date: the
+ * shortest wait any provider asked for goes to the client.
+ */
+
+static void
+ngx_http_llm_retry_header(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    time_t            delay;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->upstream->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != sizeof("Retry-After") - 1
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "Retry-After",
+                               sizeof("Retry-After") - 1)
+               != 0)
+        {
+            continue;
+        }
+
+        delay = ngx_atotm(h[i].value.data, h[i].value.len);
+
+        if (delay == NGX_ERROR) {
+            delay = ngx_parse_http_time(h[i].value.data, h[i].value.len);
+
+            if (delay == NGX_ERROR) {
+                continue;
+            }
+
+            delay = ngx_max(delay - ngx_time(), 1);
+        }
+
+        ngx_http_llm_retry_after(ctx, delay);
     }
 }
 
@@ -1087,6 +1215,262 @@ ngx_http_llm_scan_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     llm_scan_init(ctx->scan, (char *) text, size);
 
     return NGX_OK;
+}
+
+
+/*
+ * Before the client gets anything of a stream, its first events are read
+ * until the answer has begun (text, a tool call, a finish), the stream has
+ * ended, or the header buffer (llm_buffer_size) is full.  What was read
+ * stays in u->buffer: the stream then goes through the translation from
+ * its first byte.
+ */
+
+static ngx_int_t
+ngx_http_llm_peek_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    size_t                size;
+    u_char               *buf;
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    if (ctx->peek == NULL) {
+        size = u->conf->buffer_size;
+
+        ctx->peek = ngx_pcalloc(r->pool, sizeof(ngx_http_llm_peek_t));
+        buf = ngx_pnalloc(r->pool, size);
+
+        if (ctx->peek == NULL || buf == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->peek->sse.buf = (char *) buf;
+        ctx->peek->sse.size = size;
+    }
+
+    ctx->peek->body = u->buffer.pos;
+
+    u->process_header = ngx_http_llm_peek;
+
+    return ngx_http_llm_peek(r);
+}
+
+
+static ngx_int_t
+ngx_http_llm_peek(ngx_http_request_t *r)
+{
+    off_t                 length;
+    size_t                size;
+    ngx_int_t             rc;
+    ngx_buf_t             buf;
+    ngx_uint_t            done;
+    ngx_http_chunked_t    chunked;
+    ngx_http_upstream_t  *u;
+    ngx_http_llm_ctx_t   *ctx;
+    ngx_http_llm_peek_t  *pk;
+
+    u = r->upstream;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+    pk = ctx->peek;
+
+    /* from the start of the body each time: the state is not kept */
+
+    llm_sse_init(&pk->sse, pk->sse.buf, pk->sse.size);
+
+    pk->st = *ctx->stream;
+    pk->st.text = NULL;
+    pk->verdict = NGX_HTTP_LLM_PEEK_WAIT;
+
+    done = 0;
+
+    if (u->headers_in.chunked) {
+        buf = u->buffer;
+        chunked = ctx->chunked;
+
+        u->buffer.pos = pk->body;
+
+        rc = ngx_http_llm_dechunk(r, ctx, ngx_http_llm_peek_data);
+
+        u->buffer = buf;
+        ctx->chunked = chunked;
+
+        if (rc == NGX_DECLINED) {
+            ctx->invalid = 1;
+            return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+        }
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        done = (rc == NGX_DONE);
+
+    } else {
+        size = u->buffer.last - pk->body;
+        length = u->headers_in.content_length_n;
+
+        /* a body that ends with the connection: only what is here */
+
+        if (length == -1 || (off_t) size >= length) {
+            size = (length == -1) ? size : (size_t) length;
+            done = 1;
+        }
+
+        if (ngx_http_llm_peek_data(r, ctx, pk->body, size) == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (pk->verdict == NGX_HTTP_LLM_PEEK_FAILED) {
+        return ngx_http_llm_peek_failed(r, ctx);
+    }
+
+    if (pk->verdict == NGX_HTTP_LLM_PEEK_WAIT && !done
+        && u->buffer.last < u->buffer.end)
+    {
+        /* the provider is sending: llm_read_timeout is between reads */
+
+        ngx_add_timer(u->peer.connection->read, u->conf->read_timeout);
+
+        return NGX_AGAIN;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_peek_data(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    u_char *pos, size_t size)
+{
+    ngx_http_llm_peek_t  *pk;
+
+    pk = ctx->peek;
+
+    if (pk->verdict == NGX_HTTP_LLM_PEEK_WAIT
+        && llm_sse_feed(&pk->sse, (const char *) pos, size,
+                        ngx_http_llm_peek_event, r)
+           != LLM_OK
+        && pk->verdict == NGX_HTTP_LLM_PEEK_WAIT)
+    {
+        /* an event too large: the translation reports it */
+
+        pk->verdict = NGX_HTTP_LLM_PEEK_BEGUN;
+    }
+
+    return (pk->verdict == NGX_HTTP_LLM_PEEK_WAIT) ? NGX_OK : NGX_BUSY;
+}
+
+
+static int
+ngx_http_llm_peek_event(void *data, const llm_sse_event_t *ev)
+{
+    ngx_http_request_t  *r = data;
+
+    int                   rc;
+    size_t                need;
+    ngx_http_llm_ctx_t   *ctx;
+    ngx_http_llm_peek_t  *pk;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+    pk = ctx->peek;
+
+    /* as much room as the translation gives the event */
+
+    need = 8 * ev->data_len + 4096;
+
+    if (pk->out.size < need) {
+        if (pk->out.buf) {
+            ngx_pfree(r->pool, pk->out.buf);
+        }
+
+        pk->out.buf = ngx_pnalloc(r->pool, need);
+        if (pk->out.buf == NULL) {
+            pk->verdict = NGX_HTTP_LLM_PEEK_BEGUN;
+            return LLM_ERROR;
+        }
+
+        pk->out.size = need;
+    }
+
+    pk->out.len = 0;
+
+    rc = ctx->provider->adapter->stream_event(&pk->st, ev, &pk->out,
+                                              &pk->err);
+
+    if (rc == LLM_ERROR) {
+        pk->verdict = NGX_HTTP_LLM_PEEK_FAILED;
+        return LLM_ERROR;
+    }
+
+    if (rc == LLM_DONE || pk->st.content) {
+        pk->verdict = NGX_HTTP_LLM_PEEK_BEGUN;
+        return LLM_ERROR;
+    }
+
+    return LLM_OK;
+}
+
+
+/*
+ * The stream failed before the answer began: the provider's error event
+ * becomes its error answer (an error of the stream's shape, a 502 that
+ * may fail over), and the client gets an error answer, not a stream.
+ */
+
+static ngx_int_t
+ngx_http_llm_peek_failed(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    u_char                msg[sizeof(ctx->err.message)];
+    ngx_uint_t            status;
+    llm_pool_t            pool;
+    llm_error_t          *err;
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+    err = &ctx->peek->err;
+
+    ngx_cpystrn(msg, (u_char *) err->message, sizeof(msg));
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "llm: the stream of provider \"%V\" failed before "
+                  "its answer began: %s", &ctx->provider->name, msg);
+
+    if (err->code && ngx_strcmp(err->code, "invalid_provider_response") == 0) {
+        ctx->err = *err;
+        ctx->has_err = 1;
+        ctx->invalid = 1;
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    status = (err->status >= NGX_HTTP_BAD_REQUEST && err->status < 600)
+             ? (ngx_uint_t) err->status : NGX_HTTP_BAD_GATEWAY;
+
+    ctx->pstatus = status;
+    ctx->err = *err;
+    ctx->has_err = 1;
+
+    pool.alloc = ngx_http_llm_pool_alloc;
+    pool.data = r->pool;
+
+    ctx->out.data = (u_char *) llm_error_render(err, &pool, &ctx->out.len);
+    if (ctx->out.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* the rest of the stream is not read: the connection is not reused */
+
+    ctx->streaming = 0;
+    ctx->translated = 1;
+
+    u->headers_in.chunked = 0;
+    u->headers_in.content_length_n = ctx->out.len;
+    u->headers_in.connection_close = 1;
+    u->headers_in.status_line.len = 0;
+    u->keepalive = 0;
+
+    return ngx_http_llm_error_answer(r, ctx, status);
 }
 
 
@@ -1724,7 +2108,7 @@ ngx_http_llm_free_peer(ngx_peer_connection_t *pc, void *data,
 {
     ngx_http_request_t  *r = data;
 
-    ngx_uint_t                 status;
+    ngx_uint_t                 status, timedout;
     ngx_queue_t               *q;
     ngx_connection_t          *c;
     ngx_http_upstream_t       *u;
@@ -1750,11 +2134,13 @@ ngx_http_llm_free_peer(ngx_peer_connection_t *pc, void *data,
          * nothing of the provider (and NGINX gives the try back)
          */
 
-        if (!pc->cached || ctx->pstatus || ctx->invalid
-            || (c && (c->read->timedout || c->write->timedout)))
-        {
+        timedout = c && (c->read->timedout || c->write->timedout);
+
+        if (!pc->cached || ctx->pstatus || ctx->invalid || timedout) {
             ngx_http_llm_health_failed(pc->log, p);
             ngx_http_llm_stats_failed(r, ctx, pc);
+
+            ctx->fails |= ngx_http_llm_fail_class(ctx->pstatus, timedout);
         }
 
         return;
@@ -1765,6 +2151,8 @@ ngx_http_llm_free_peer(ngx_peer_connection_t *pc, void *data,
         /* an answer (403, 404) that llm_next_upstream passes over */
 
         ngx_http_llm_stats_failed(r, ctx, pc);
+
+        ctx->fails |= NGX_HTTP_LLM_FAIL_OTHER;
     }
 
     status = u->headers_in.status_n;

@@ -247,7 +247,7 @@ X-LLM-Attempts: 4
         llm_next_upstream_tries 2;
         llm_route unavailable limited backup;
     }
---- error_code: 502
+--- error_code: 503
 --- response_headers
 X-LLM-Attempts: 2
 --- response_body_like: No provider could answer: unavailable \(HTTP 503\), limited \(HTTP 429\)\.

@@ -353,7 +353,7 @@ llm: provider "cohere" answered 429 (retryable)
 --- request
 POST /v1/chat/completions
 {"messages":[{"role":"user","content":"overloaded exhausted"}]}
---- error_code: 502
+--- error_code: 503
 --- response_body_like: No provider could answer: claude \(HTTP 503\), gemini \(HTTP 429\)\.
 
 

@@ -122,6 +122,7 @@ our $HttpConfig = <<'_EOC_';
 
         location /anthropic-stall/ {
             echo -n 'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_s3","type":"message","role":"assistant","model":"claude-x-1","content":[],"usage":{"input_tokens":10,"output_tokens":1}}}\n\n';
+            echo -n 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hel"}}\n\n';
             echo_flush;
             echo_sleep 5;
         }
@@ -145,6 +146,9 @@ _EOC_
 
 our $Start = 'event: message_start' . "\n"
     . 'data: {"type":"message_start","message":{"id":"msg_r1","type":"message","role":"assistant","model":"claude-x-1","content":[],"usage":{"input_tokens":10,"output_tokens":1}}}'
+    . "\n\n"
+    . 'event: content_block_delta' . "\n"
+    . 'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hel"}}'
     . "\n\n";
 
 sub chat {
