@@ -69,6 +69,7 @@ static ngx_int_t ngx_http_llm_error_answer(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llm_peek_start(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_peek(ngx_http_request_t *r);
+static ngx_int_t ngx_http_llm_peek_read(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_peek_data(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, u_char *pos, size_t size);
 static int ngx_http_llm_peek_event(void *data, const llm_sse_event_t *ev);
@@ -1236,18 +1237,25 @@ ngx_http_llm_peek_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     u = r->upstream;
 
     if (ctx->peek == NULL) {
-        size = u->conf->buffer_size;
-
         ctx->peek = ngx_pcalloc(r->pool, sizeof(ngx_http_llm_peek_t));
-        buf = ngx_pnalloc(r->pool, size);
-
-        if (ctx->peek == NULL || buf == NULL) {
+        if (ctx->peek == NULL) {
             return NGX_ERROR;
         }
-
-        ctx->peek->sse.buf = (char *) buf;
-        ctx->peek->sse.size = size;
     }
+
+    /* the buffers are large allocations: freed when the peek is over */
+
+    size = u->conf->buffer_size;
+
+    buf = ngx_pnalloc(r->pool, size);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->peek->sse.buf = (char *) buf;
+    ctx->peek->sse.size = size;
+    ctx->peek->out.buf = NULL;
+    ctx->peek->out.size = 0;
 
     ctx->peek->body = u->buffer.pos;
 
@@ -1259,6 +1267,33 @@ ngx_http_llm_peek_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
 static ngx_int_t
 ngx_http_llm_peek(ngx_http_request_t *r)
+{
+    ngx_int_t             rc;
+    ngx_http_llm_ctx_t   *ctx;
+    ngx_http_llm_peek_t  *pk;
+
+    rc = ngx_http_llm_peek_read(r);
+
+    if (rc == NGX_AGAIN) {
+        return rc;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+    pk = ctx->peek;
+
+    ngx_pfree(r->pool, pk->sse.buf);
+
+    if (pk->out.buf) {
+        ngx_pfree(r->pool, pk->out.buf);
+        pk->out.buf = NULL;
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_llm_peek_read(ngx_http_request_t *r)
 {
     off_t                 length;
     size_t                size;
@@ -1378,7 +1413,7 @@ ngx_http_llm_peek_event(void *data, const llm_sse_event_t *ev)
 
     /* as much room as the translation gives the event */
 
-    need = 8 * ev->data_len + 4096;
+    need = ngx_max(8 * ev->data_len + 4096, 8192);
 
     if (pk->out.size < need) {
         if (pk->out.buf) {
