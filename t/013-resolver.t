@@ -420,3 +420,42 @@ POST /v1/chat/completions
 two
 --- no_error_log
 [error]
+
+
+
+=== TEST 10: a name that cannot be resolved counts as a connection error
+--- http_config eval
+"llm_zone llm 1m;\n" . $::HttpConfig
+--- config
+    location /v1/ {
+        llm_route gone backup;
+    }
+
+    location = /status {
+        llm_status;
+    }
+--- request eval
+["POST /v1/chat/completions\n" . '{"messages":[{"role":"user","content":"hi"}]}',
+ "GET /status?format=prometheus"]
+--- response_body_like eval
+["^backup\n\\z",
+ qr/llm_router_requests_total\{provider="gone",type="openai",outcome="connect"\} 1\n.*llm_router_failovers_total\{provider="gone",type="openai"\} 1\n/s]
+
+
+
+=== TEST 11: unresolvable names open the provider's circuit breaker
+--- http_config eval
+my $c = $::HttpConfig;
+$c =~ s/(url      http:\/\/gone.test:1985\/v1;)/$1\n        max_fails 1;/;
+"llm_zone llm 1m;\n" . $c
+--- config
+    location /v1/ {
+        llm_route gone backup;
+    }
+--- request eval
+["POST /v1/chat/completions\n" . '{"messages":[{"role":"user","content":"hi"}]}',
+ "POST /v1/chat/completions\n" . '{"messages":[{"role":"user","content":"hi"}]}']
+--- response_headers eval
+["X-LLM-Attempts: 2", "X-LLM-Attempts: 1"]
+--- response_body eval
+["backup\n", "backup\n"]
