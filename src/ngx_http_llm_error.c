@@ -205,6 +205,7 @@ ngx_http_llm_attempts_text(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     u_char *buf, size_t size)
 {
     u_char                      *p, *last;
+    const char                  *err;
     ngx_uint_t                   i, status;
     ngx_http_llm_provider_t    **pp;
     ngx_http_upstream_state_t   *state;
@@ -220,6 +221,14 @@ ngx_http_llm_attempts_text(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                                                           : 0;
 
         p = ngx_slprintf(p, last, "%s%V (", i ? ", " : "", &pp[i]->name);
+
+        err = ngx_http_llm_resolve_error(ctx, pp[i]);
+
+        if (err) {
+            p = ngx_slprintf(p, last, "\"%V\" could not be resolved: %s)",
+                             &pp[i]->host, err);
+            continue;
+        }
 
         switch (status) {
 

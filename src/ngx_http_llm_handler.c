@@ -198,7 +198,9 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
                    "llm: provider \"%V\", stream:%d",
                    &ctx->provider->name, ctx->req.stream);
 
-    rc = ngx_http_llm_upstream_start(r, ctx);
+    /* the upstream starts once the providers' addresses are known */
+
+    rc = ngx_http_llm_resolve(r, ctx);
 
     if (rc != NGX_OK) {
         ngx_http_finalize_request(r, rc >= NGX_HTTP_SPECIAL_RESPONSE

@@ -114,6 +114,23 @@ ngx_http_llm_provider_param(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
         return ngx_http_llm_provider_price(cf, p);
     }
 
+    if (ngx_strcmp(name->data, "resolve") == 0) {
+
+        if (cf->args->nelts != 1) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"resolve\" of llm_provider \"%V\" takes "
+                               "no arguments", &p->name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (p->resolve) {
+            goto duplicate;
+        }
+
+        p->resolve = 1;
+        return NGX_CONF_OK;
+    }
+
     if (cf->args->nelts != 2) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid number of arguments in \"%V\" "
@@ -327,6 +344,13 @@ ngx_http_llm_provider_url(ngx_conf_t *cf, ngx_http_llm_provider_t *p)
     u.default_port = port;
     u.uri_part = 1;
 
+    /*
+     * "resolve": the host name is looked up with the location's resolver
+     * for each request, not here; an address needs no lookup
+     */
+
+    u.no_resolve = p->resolve;
+
     if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
         if (u.err) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -337,16 +361,21 @@ ngx_http_llm_provider_url(ngx_conf_t *cf, ngx_http_llm_provider_t *p)
         return NGX_CONF_ERROR;
     }
 
-    if (u.naddrs == 0) {
+    if (u.naddrs == 0 && !p->resolve) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "no address for url \"%V\" of llm_provider \"%V\"",
                            &p->url, &p->name);
         return NGX_CONF_ERROR;
     }
 
+    if (u.naddrs) {
+        p->resolve = 0;
+    }
+
     p->addrs = u.addrs;
     p->naddrs = u.naddrs;
     p->host = u.host;
+    p->port = u.port;
 
     if (u.port == port) {
         p->host_header = u.host;

@@ -134,8 +134,9 @@ struct ngx_http_llm_provider_s {
     ngx_str_t                      host;          /* for SNI */
     ngx_str_t                      host_header;   /* host[:port] */
     ngx_str_t                      base_path;     /* no trailing slash */
-    ngx_addr_t                    *addrs;
+    ngx_addr_t                    *addrs;         /* NULL: resolved */
     ngx_uint_t                     naddrs;
+    in_port_t                      port;
 
     ngx_str_t                      model;
     ngx_str_t                      api_key;       /* NUL-terminated */
@@ -160,6 +161,7 @@ struct ngx_http_llm_provider_s {
     unsigned                       type_set:1;
     unsigned                       key_set:1;
     unsigned                       priced:1;
+    unsigned                       resolve:1;     /* at run time */
 };
 
 
@@ -232,6 +234,16 @@ typedef struct {
 } ngx_http_llm_loc_conf_t;
 
 
+/* a provider's address for one request, resolved at run time */
+typedef struct {
+    ngx_http_request_t            *request;
+    ngx_http_llm_provider_t       *provider;
+    ngx_resolver_ctx_t            *resolver;      /* a lookup under way */
+    ngx_addr_t                     addr;
+    ngx_int_t                      state;         /* 0, NGX_RESOLVE_* */
+} ngx_http_llm_resolved_t;
+
+
 /* a half-open provider's probe, claimed by a request */
 typedef struct {
     ngx_http_llm_provider_t       *provider;
@@ -256,6 +268,9 @@ typedef struct {
     ngx_http_llm_probe_t          *probes;        /* claimed, to give back */
     ngx_uint_t                     nprobes;
     ngx_uint_t                     tries;         /* u->peer.tries at start */
+    ngx_http_llm_resolved_t       *resolved;      /* by candidate */
+    ngx_uint_t                     nresolved;
+    ngx_uint_t                     resolving;     /* lookups under way */
 
     ngx_http_llm_provider_t       *provider;      /* current attempt */
     ngx_array_t                    tried;         /* provider pointers */
@@ -372,6 +387,16 @@ void ngx_http_llm_health_ok(ngx_log_t *log, ngx_http_llm_provider_t *p,
     ngx_msec_t latency);
 uint64_t ngx_http_llm_health_latency(ngx_http_llm_provider_t *p);
 ngx_uint_t ngx_http_llm_health_state(ngx_http_llm_provider_t *p);
+
+/* ngx_http_llm_resolve.c: provider addresses resolved at run time */
+ngx_int_t ngx_http_llm_resolve_check(ngx_conf_t *cf,
+    ngx_http_llm_loc_conf_t *conf);
+ngx_int_t ngx_http_llm_resolve(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+ngx_int_t ngx_http_llm_resolve_peer(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_uint_t n, ngx_peer_connection_t *pc);
+const char *ngx_http_llm_resolve_error(ngx_http_llm_ctx_t *ctx,
+    ngx_http_llm_provider_t *p);
 
 /* ngx_http_llm_upstream.c: the upstream protocol, peers, keep-alive */
 ngx_int_t ngx_http_llm_upstream_start(ngx_http_request_t *r,

@@ -351,7 +351,9 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              prev->ssl_trusted_certificate,
                              "/etc/ssl/certs/ca-certificates.crt");
 
-    if (ngx_http_llm_route_resolve(cf, conf) != NGX_OK) {
+    if (ngx_http_llm_route_resolve(cf, conf) != NGX_OK
+        || ngx_http_llm_resolve_check(cf, conf) != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

@@ -1984,6 +1984,9 @@ ngx_http_llm_get_peer(ngx_peer_connection_t *pc, void *data)
     u = r->upstream;
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
 
+    pc->cached = 0;
+    pc->connection = NULL;
+
     /*
      * peer.tries counts down as providers fail; a failed idle keep-alive
      * connection gives the try back, and the same provider is asked again
@@ -2023,9 +2026,14 @@ ngx_http_llm_get_peer(ngx_peer_connection_t *pc, void *data)
                    "llm get peer, provider \"%V\", attempt %ui",
                    &p->name, ctx->tried.nelts);
 
-    pc->sockaddr = p->addrs[0].sockaddr;
-    pc->socklen = p->addrs[0].socklen;
-    pc->name = &p->addrs[0].name;
+    /*
+     * the provider's address, found when the configuration was read or
+     * resolved for this request; without one the attempt fails
+     */
+
+    if (ngx_http_llm_resolve_peer(r, ctx, i, pc) != NGX_OK) {
+        return NGX_DECLINED;
+    }
 
     /* the request for this provider; rebuilt for every attempt */
 
