@@ -7,6 +7,7 @@
 #                        OpenAI SDK tests, the status page in Chromium and
 #                        a real Prometheus (installs what it needs)
 #   make integration     the t/ tests only (T=t/009-translate.t: one file)
+#   make test-reload     nginx -s reload / nginx -t with env: keys
 #   make test-asan       unit and t/ tests, module built with ASan + UBSan
 #   make test-valgrind   the integration tests with NGINX under valgrind
 #   make bench           throughput, latency, streaming, memory and CPU cost
@@ -40,7 +41,7 @@ SOURCES    := config $(wildcard $(TOP)/src/*.c $(TOP)/src/*.h \
 
 DEPS_STAMP := $(BUILD)/.deps
 
-.PHONY: all deps module run test unit integration sdk test-asan \
+.PHONY: all deps module run test unit integration sdk test-reload test-asan \
         test-valgrind certs bench bench-failover bench-stats fuzz clean
 
 all: module
@@ -142,6 +143,7 @@ test: deps module certs
 	$(MAKE) -s -C tests/unit PORTABLE=1
 	$(MAKE) -s -C fuzz smoke SECONDS=$(FUZZ_SECONDS)
 	$(call TEST_ENV,$(BUILD)/$(MODULE)) $(PROVE)
+	tests/reload/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
 	tests/sdk/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
 	scripts/html2c.sh --check
 	tests/dashboard/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
@@ -152,6 +154,9 @@ fuzz: deps
 
 sdk: deps module
 	tests/sdk/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
+
+test-reload: deps module
+	tests/reload/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
 
 unit: deps
 	$(MAKE) -s -C tests/unit

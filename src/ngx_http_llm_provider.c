@@ -443,6 +443,21 @@ ngx_http_llm_provider_key(ngx_conf_t *cf, ngx_http_llm_provider_t *p,
         return NGX_CONF_OK;
     }
 
+    if (ngx_process == NGX_PROCESS_SIGNALLER
+        && ((value->len > 4 && ngx_strncmp(value->data, "env:", 4) == 0)
+            || (value->len > 5 && ngx_strncmp(value->data, "file:", 5) == 0)))
+    {
+        /*
+         * "nginx -s reload" parses the configuration only to find the pid
+         * file: the key is read by the master that loads the configuration,
+         * so the shell that signals need not have it ("nginx -t" still
+         * checks it)
+         */
+
+        ngx_str_null(&p->api_key);
+        return NGX_CONF_OK;
+    }
+
     if (value->len > 4 && ngx_strncmp(value->data, "env:", 4) == 0) {
 
         /* the value is NUL-terminated by the configuration parser */
