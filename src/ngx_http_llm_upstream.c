@@ -646,7 +646,7 @@ ngx_http_llm_dechunk(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     for ( ;; ) {
 
-#if (nginx_version >= 1027002)
+#if (NGX_HTTP_LLM_PARSE_CHUNKED_TRAILERS)
         rc = ngx_http_parse_chunked(r, buf, &ctx->chunked, 0);
 #else
         rc = ngx_http_parse_chunked(r, buf, &ctx->chunked);
