@@ -231,6 +231,10 @@ typedef struct {
     ngx_flag_t                     ssl_verify;
     ngx_uint_t                     ssl_verify_depth;
     ngx_str_t                      ssl_trusted_certificate;
+    ngx_flag_t                     ssl_session_reuse;
+#if (NGX_HTTP_SSL)
+    ngx_ssl_session_t            **ssl_sessions;  /* one per provider */
+#endif
 } ngx_http_llm_loc_conf_t;
 
 

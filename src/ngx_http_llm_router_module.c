@@ -189,6 +189,13 @@ static ngx_command_t  ngx_http_llm_commands[] = {
       offsetof(ngx_http_llm_loc_conf_t, ssl_trusted_certificate),
       NULL },
 
+    { ngx_string("llm_ssl_session_reuse"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, ssl_session_reuse),
+      NULL },
+
       ngx_null_command
 };
 
@@ -268,6 +275,7 @@ ngx_http_llm_create_loc_conf(ngx_conf_t *cf)
      *     conf->routes = NULL;
      *     conf->providers = NULL;
      *     conf->ssl_trusted_certificate = { 0, NULL };
+     *     conf->ssl_sessions = NULL;
      */
 
     conf->upstream.connect_timeout = NGX_CONF_UNSET_MSEC;
@@ -289,6 +297,7 @@ ngx_http_llm_create_loc_conf(ngx_conf_t *cf)
 
     conf->ssl_verify = NGX_CONF_UNSET;
     conf->ssl_verify_depth = NGX_CONF_UNSET_UINT;
+    conf->ssl_session_reuse = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -350,6 +359,7 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->ssl_trusted_certificate,
                              prev->ssl_trusted_certificate,
                              "/etc/ssl/certs/ca-certificates.crt");
+    ngx_conf_merge_value(conf->ssl_session_reuse, prev->ssl_session_reuse, 1);
 
     if (ngx_http_llm_route_resolve(cf, conf) != NGX_OK
         || ngx_http_llm_resolve_check(cf, conf) != NGX_OK)

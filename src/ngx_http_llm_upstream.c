@@ -110,6 +110,8 @@ static void ngx_http_llm_keepalive_close(ngx_connection_t *c);
 static ngx_int_t ngx_http_llm_set_session(ngx_peer_connection_t *pc,
     void *data);
 static void ngx_http_llm_save_session(ngx_peer_connection_t *pc, void *data);
+static ngx_ssl_session_t **ngx_http_llm_session_slot(ngx_http_request_t *r);
+static void ngx_http_llm_free_sessions(void *data);
 static ngx_int_t ngx_http_llm_set_ssl(ngx_conf_t *cf,
     ngx_http_llm_loc_conf_t *conf);
 #endif
@@ -2375,19 +2377,108 @@ ngx_http_llm_keepalive_init(ngx_conf_t *cf, ngx_http_llm_provider_t *p)
 
 #if (NGX_HTTP_SSL)
 
+/*
+ * TLS sessions are kept per worker, per location and provider: a new
+ * connection to a provider resumes the last session of that provider in
+ * that location (an abbreviated handshake), like proxy_ssl_session_reuse.
+ * Not per provider alone: locations may trust different certificates, and
+ * a resumed session is not verified again.  Called only when
+ * llm_ssl_session_reuse is on.
+ */
+
 static ngx_int_t
 ngx_http_llm_set_session(ngx_peer_connection_t *pc, void *data)
 {
-    /* sessions are not reused: connections are kept alive instead */
+    ngx_http_request_t  *r = data;
 
-    return NGX_OK;
+    ngx_int_t            rc;
+    ngx_ssl_session_t  **slot;
+
+    slot = ngx_http_llm_session_slot(r);
+
+    if (slot == NULL || *slot == NULL) {
+        return NGX_OK;
+    }
+
+    rc = ngx_ssl_set_session(pc->connection, *slot);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "llm set session: %p, rc: %i", *slot, rc);
+
+    return rc;
 }
 
 
 static void
 ngx_http_llm_save_session(ngx_peer_connection_t *pc, void *data)
 {
-    return;
+    ngx_http_request_t  *r = data;
+
+    ngx_ssl_session_t   *session, **slot;
+
+    slot = ngx_http_llm_session_slot(r);
+
+    if (slot == NULL) {
+        return;
+    }
+
+    session = ngx_ssl_get_session(pc->connection);
+
+    if (session == NULL) {
+        return;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, pc->log, 0,
+                   "llm save session: %p, old: %p", session, *slot);
+
+    if (*slot) {
+        ngx_ssl_free_session(*slot);
+    }
+
+    *slot = session;
+}
+
+
+static ngx_ssl_session_t **
+ngx_http_llm_session_slot(ngx_http_request_t *r)
+{
+    ngx_uint_t                  i;
+    ngx_http_llm_ctx_t         *ctx;
+    ngx_http_llm_loc_conf_t    *lcf;
+    ngx_http_llm_provider_t   **pp;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    if (lcf->ssl_sessions == NULL || ctx == NULL || ctx->provider == NULL) {
+        return NULL;
+    }
+
+    pp = lcf->providers->elts;
+
+    for (i = 0; i < lcf->providers->nelts; i++) {
+        if (pp[i] == ctx->provider) {
+            return &lcf->ssl_sessions[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_llm_free_sessions(void *data)
+{
+    ngx_http_llm_loc_conf_t *conf = data;
+
+    ngx_uint_t  i;
+
+    for (i = 0; i < conf->providers->nelts; i++) {
+        if (conf->ssl_sessions[i]) {
+            ngx_ssl_free_session(conf->ssl_sessions[i]);
+            conf->ssl_sessions[i] = NULL;
+        }
+    }
 }
 
 #endif
@@ -2542,11 +2633,33 @@ ngx_http_llm_set_ssl(ngx_conf_t *cf, ngx_http_llm_loc_conf_t *conf)
         }
     }
 
-    if (ngx_ssl_client_session_cache(cf, conf->upstream.ssl, 0) != NGX_OK) {
+    if (ngx_ssl_client_session_cache(cf, conf->upstream.ssl,
+                                     conf->ssl_session_reuse)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    conf->upstream.ssl_session_reuse = 0;
+    if (conf->ssl_session_reuse) {
+
+        /* freed when the configuration is: in a worker, when it exits */
+
+        conf->ssl_sessions = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_session_t *)
+                                                   * conf->providers->nelts);
+        if (conf->ssl_sessions == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_llm_free_sessions;
+        cln->data = conf;
+    }
+
+    conf->upstream.ssl_session_reuse = conf->ssl_session_reuse;
     conf->upstream.ssl_server_name = 1;
     conf->upstream.ssl_verify = conf->ssl_verify;
     conf->upstream.ssl_name = NULL;
