@@ -14,6 +14,10 @@
 #                        against proxy_pass and Portkey (build/bench/report.md)
 #   make bench-failover  kill and restart a provider under load: no errors
 #   make bench-stats     instructions per request, llm_stats on and off
+#   make bench-reload    nginx -s reload every second under load, against
+#                        proxy_pass: requests lost, streams cut, counters
+#   make bench-tls       new TLS connections to a provider, session reuse
+#                        on and off, against proxy_pass
 #   make clean
 
 SHELL      := /bin/bash
@@ -42,7 +46,9 @@ SOURCES    := config $(wildcard $(TOP)/src/*.c $(TOP)/src/*.h \
 DEPS_STAMP := $(BUILD)/.deps
 
 .PHONY: all deps module run test unit integration sdk test-reload test-asan \
-        test-valgrind certs bench bench-failover bench-stats fuzz clean
+        test-valgrind certs bench bench-failover bench-stats bench-reload \
+        bench-tls \
+        fuzz clean
 
 all: module
 
@@ -210,6 +216,13 @@ test-valgrind: deps module certs
 bench-failover: deps module
 	@cd tests/sdk && [ -d node_modules/openai ] || npm ci --no-audit --no-fund --loglevel=error
 	bench/failover.sh
+
+bench-reload: deps module
+	bench/reload.sh
+
+bench-tls: deps module certs
+	@scripts/deps.sh bench
+	bench/tls-session.sh
 
 bench-stats: deps module
 	bench/stats-cost.sh

@@ -17,6 +17,16 @@
 
 set -e
 
+# a daemon started here must not keep a lock held by whoever started this
+# script (flock's descriptor): close what was inherited beyond stdio
+for fd in /proc/$$/fd/*; do
+    fd=${fd##*/}
+    case $fd in
+    0|1|2|255) ;;
+    *) eval "exec $fd>&-" 2>/dev/null || true ;;
+    esac
+done
+
 module=${1:?usage: run.sh MODULE.so [NGINX]}
 nginx=${2:-/usr/sbin/nginx}
 
