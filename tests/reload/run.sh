@@ -2,7 +2,7 @@
 #
 # Provider keys given as "api_key env:VARIABLE" and "nginx -s":
 #
-#   1. a gateway (127.0.0.1:1991, its mock provider on 1992) starts with
+#   1. a gateway (127.0.0.1:1993, its mock provider on 1994) starts with
 #      the variable in its environment and sends the key to the provider;
 #   2. "nginx -s reload" from a shell without the variable succeeds, the
 #      master loads the new configuration (a changed response header) and
@@ -57,12 +57,12 @@ http {
 
     llm_provider mock {
         type     openai;
-        url      http://127.0.0.1:1992/v1;
+        url      http://127.0.0.1:1994/v1;
         api_key  env:LLM_RELOAD_TEST_KEY;
     }
 
     server {
-        listen 127.0.0.1:1991;
+        listen 127.0.0.1:1993;
         location /v1/ {
             llm_route mock;
             add_header X-Generation $1;
@@ -70,7 +70,7 @@ http {
     }
 
     server {
-        listen 127.0.0.1:1992;
+        listen 127.0.0.1:1994;
         location = /v1/chat/completions {
             default_type application/json;
             return 200 '{"id":"chatcmpl-r","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"auth=\$http_authorization"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}';
@@ -112,7 +112,7 @@ check() {
 ask() {
     curl -s -i --max-time 5 -H 'Content-Type: application/json' \
         -d '{"model":"m","messages":[{"role":"user","content":"hi"}]}' \
-        http://127.0.0.1:1991/v1/chat/completions
+        http://127.0.0.1:1993/v1/chat/completions
 }
 
 write_conf 1
