@@ -67,6 +67,13 @@ char *llm_json_print_max(const cJSON *item, size_t max, llm_pool_t *pool,
 const unsigned char *llm_json_skip_ws(const unsigned char *p,
     const unsigned char *last);
 
+/*
+ * p is at a value of checked JSON: past its end, NULL when the value does
+ * not end before last (never reads past last, whatever the input)
+ */
+const unsigned char *llm_json_skip_value(const unsigned char *p,
+    const unsigned char *last);
+
 /* a strict JSON number from p: past its end, NULL if there is none */
 const unsigned char *llm_json_number_end(const unsigned char *p,
     const unsigned char *last);
@@ -345,6 +352,13 @@ void llm_stream_text(llm_stream_t *st, const char *s, size_t len);
  * so that the event stays on one line.
  */
 int llm_stream_data(llm_stream_out_t *out, const char *data, size_t len);
+
+/*
+ * llm_stream_data() with ins written before data[at[i]] for each of the n
+ * offsets (in increasing order)
+ */
+int llm_stream_data_insert(llm_stream_out_t *out, const char *data,
+    size_t len, const size_t *at, size_t n, const char *ins);
 
 /*
  * st->id / st->model from the provider (the first event that has them);

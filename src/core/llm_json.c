@@ -42,8 +42,6 @@ static const llm_uchar_t *llm_json_check_literal(const llm_uchar_t *p,
     const llm_uchar_t *last);
 static const llm_uchar_t *llm_json_skip_string(const llm_uchar_t *p,
     const llm_uchar_t *last);
-static const llm_uchar_t *llm_json_skip_value(const llm_uchar_t *p,
-    const llm_uchar_t *last);
 static void llm_json_print_item(llm_out_t *out, const cJSON *item);
 static void llm_json_print_number(llm_out_t *out, const cJSON *item);
 
@@ -847,7 +845,7 @@ llm_json_skip_string(const llm_uchar_t *p, const llm_uchar_t *last)
 }
 
 
-static const llm_uchar_t *
+const llm_uchar_t *
 llm_json_skip_value(const llm_uchar_t *p, const llm_uchar_t *last)
 {
     size_t  depth;

@@ -1,25 +1,112 @@
 
 /*
- * ngx_http_llm_router_module: Mistral adapter (docs/providers.md).
+ * ngx_http_llm_router_module: Mistral adapter (docs/providers/mistral.md).
  *
- * Same wire format as OpenAI, but Mistral rejects fields it does not know:
- * max_completion_tokens becomes max_tokens, seed becomes random_seed, and
- * OpenAI-only fields are dropped.  Only a request that has such fields is
- * re-serialised; any other takes the lean path of the OpenAI adapter.
+ * Mistral speaks the OpenAI wire format with differences, and rejects
+ * what it does not know (422 "extra_forbidden"):
+ *
+ *   - "developer" messages become "system";
+ *   - tool-call ids must be 9 characters [a-zA-Z0-9]: any other id (an
+ *     OpenAI "call_...", another provider's) is replaced by base62 of a
+ *     hash of it, the same in the assistant's call and in the tool
+ *     result; ids that are already valid are kept, collisions within a
+ *     request are resolved in the order of first appearance;
+ *   - "max_completion_tokens" is "max_tokens", "seed" is "random_seed",
+ *     tool_choice "required" is "any";
+ *   - fields without effect on the answer's shape are dropped; fields
+ *     that cannot be honoured are a 400 before any provider is contacted.
+ *
+ * The request's tree decides (no copy); a request that needs no change
+ * takes the lean path of the OpenAI adapter.  One that does is written in
+ * one pass over the client's bytes, walked in step with the tree: only
+ * the values that change are written anew, the rest (the prompt) is
+ * copied as it is, never re-serialised.
+ *
+ * Answers get what strict OpenAI clients require and Mistral omits:
+ * "logprobs":null in every choice, "type":"function" in tool calls,
+ * "model_length" as "length".  An answer that has them all is relayed as
+ * it is.  Mistral's own tool-call ids are valid OpenAI ids: kept.
  */
 
 
+#include <stdint.h>
 #include <string.h>
 
 #include "llm_internal.h"
 
 
+#define LLM_MISTRAL_ID_LEN  9
+
+#define LLM_MISTRAL_KEEP    0
+#define LLM_MISTRAL_DROP    1
+#define LLM_MISTRAL_EDIT    2
+
+
+typedef struct {
+    const char         *from;         /* the client's id (tree string) */
+    char                to[LLM_MISTRAL_ID_LEN + 1];
+} llm_mistral_id_t;
+
+
+typedef struct {
+    llm_pool_t         *pool;
+    llm_error_t        *err;
+    const char         *model;        /* the provider's, or NULL */
+    llm_mistral_id_t   *ids;
+    size_t              nids;
+    size_t              max_ids;
+    size_t             *by_from;      /* open addressing: index + 1 */
+    size_t             *by_to;
+    size_t              mask;
+    size_t              extra;        /* bytes the rewrite may add */
+    unsigned            change:1;     /* the body must be rewritten */
+} llm_mistral_ctx_t;
+
+
 static int llm_mistral_encode(const llm_request_t *req,
     const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
     llm_error_t *err);
-static int llm_mistral_rewrite(const llm_request_t *req, const char *model,
-    llm_pool_t *pool, llm_http_request_t *out);
-static int llm_mistral_rename(cJSON *root, const char *from, const char *to);
+static int llm_mistral_plan(llm_mistral_ctx_t *ctx, const cJSON *root);
+static int llm_mistral_plan_top(llm_mistral_ctx_t *ctx, const cJSON *root);
+static int llm_mistral_plan_message(llm_mistral_ctx_t *ctx,
+    const cJSON *m, size_t i, int last);
+static int llm_mistral_plan_ids(llm_mistral_ctx_t *ctx,
+    const cJSON *messages, int valid);
+static int llm_mistral_top_action(const cJSON *root, const cJSON *item);
+static int llm_mistral_message_action(const cJSON *m, const cJSON *item);
+static const char *llm_mistral_role(const cJSON *m);
+static int llm_mistral_id_valid(const char *s);
+static uint64_t llm_mistral_hash(const char *s, uint64_t salt);
+static void llm_mistral_base62(uint64_t h, char *to);
+static llm_mistral_id_t *llm_mistral_id_find(llm_mistral_ctx_t *ctx,
+    const char *from);
+static int llm_mistral_id_taken(llm_mistral_ctx_t *ctx, const char *to);
+static int llm_mistral_id_add(llm_mistral_ctx_t *ctx, const char *from,
+    int valid);
+static int llm_mistral_rewrite(llm_mistral_ctx_t *ctx,
+    const llm_request_t *req, llm_out_t *out);
+static int llm_mistral_member(const unsigned char **pp,
+    const unsigned char *last, const unsigned char **k,
+    const unsigned char **v, const unsigned char **ve);
+static int llm_mistral_next(const unsigned char **pp,
+    const unsigned char *last, unsigned char close);
+static int llm_mistral_write_messages(llm_mistral_ctx_t *ctx,
+    const unsigned char *p, const unsigned char *last, const cJSON *arr,
+    llm_out_t *out);
+static int llm_mistral_write_message(llm_mistral_ctx_t *ctx,
+    const unsigned char *p, const unsigned char *last, const cJSON *m,
+    llm_out_t *out);
+static int llm_mistral_write_calls(llm_mistral_ctx_t *ctx,
+    const unsigned char *p, const unsigned char *last, const cJSON *arr,
+    llm_out_t *out);
+static int llm_mistral_write_id(llm_mistral_ctx_t *ctx, const char *key,
+    const cJSON *item, llm_out_t *out);
+static int llm_mistral_decode(const llm_request_t *req,
+    const llm_provider_t *p, const char *body, size_t len,
+    long long created, llm_pool_t *pool, llm_response_t *out,
+    llm_error_t *err);
+static int llm_mistral_fix_choice(cJSON *choice, int *change,
+    const char **reason, llm_error_t *err);
 
 
 const llm_adapter_t  llm_mistral_adapter = {
@@ -27,61 +114,226 @@ const llm_adapter_t  llm_mistral_adapter = {
     "https://api.mistral.ai/v1",
     llm_mistral_encode,
     llm_compat_error,
-    NULL,
+    llm_mistral_decode,
     llm_mistral_stream_event,
     0
 };
 
 
-/* OpenAI-only top-level fields */
+/* top-level OpenAI fields that Mistral rejects and that can go unsaid */
 
 static const char  *const llm_mistral_drop[] = {
-    "stream_options",
+    "stream_options",        /* Mistral always streams its usage */
     "user",
     "store",
     "service_tier",
     "logit_bias",
+    "metadata",
+    "prompt_cache_key",
+    "safety_identifier",
+    "reasoning_effort",
+    "verbosity",
     NULL
 };
+
+
+/* top-level OpenAI fields that cannot be honoured: a 400 */
+
+static const char  *const llm_mistral_reject[] = {
+    "functions",
+    "function_call",
+    "audio",
+    "web_search_options",
+    NULL
+};
+
+
+/* fields of replayed assistant answers that are output only */
+
+static const char  *const llm_mistral_output_only[] = {
+    "refusal",
+    "annotations",
+    "audio",
+    "reasoning_content",
+    NULL
+};
+
+
+static const char  llm_mistral_digits[] =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 
 static int
 llm_mistral_encode(const llm_request_t *req, const llm_provider_t *p,
     llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
 {
-    size_t  i;
+    size_t             n;
+    llm_out_t          o;
+    llm_mistral_ctx_t  ctx;
 
     if (llm_compat_head(p, "/chat/completions", pool, out, err) != LLM_OK) {
         return LLM_ERROR;
     }
 
-    if (req->root == NULL) {
+    if (req->root == NULL || req->body == NULL) {
         llm_error_set(err, 500, "server_error", NULL, NULL,
                       "the request was not parsed");
         return LLM_ERROR;
     }
 
-    if (cJSON_GetObjectItemCaseSensitive(req->root, "max_completion_tokens")
-        != NULL
-        || cJSON_GetObjectItemCaseSensitive(req->root, "seed") != NULL)
-    {
-        goto rewrite;
+    memset(&ctx, 0, sizeof(llm_mistral_ctx_t));
+
+    ctx.pool = pool;
+    ctx.err = err;
+    ctx.model = p->model;
+
+    if (llm_mistral_plan(&ctx, req->root) != LLM_OK) {
+        return LLM_ERROR;
     }
 
-    for (i = 0; llm_mistral_drop[i] != NULL; i++) {
-        if (cJSON_GetObjectItemCaseSensitive(req->root, llm_mistral_drop[i])
-            != NULL)
-        {
-            goto rewrite;
+    if (!ctx.change) {
+        return llm_compat_body(req, p->model, pool, out, err);
+    }
+
+    /* one pass into a buffer of the largest size the edits can give */
+
+    o.len = req->body_len + ctx.extra + 64;
+
+    if (p->model != NULL) {
+        o.len += llm_json_escape(NULL, 0, p->model, strlen(p->model));
+    }
+
+    if (llm_out_alloc(&o, pool) == NULL) {
+        goto nomem;
+    }
+
+    if (llm_mistral_rewrite(&ctx, req, &o) != LLM_OK) {
+        return LLM_ERROR;
+    }
+
+    if (o.len > o.size) {
+
+        /* not expected: the exact size, written again */
+
+        n = o.len;
+        o.buf = NULL;
+        o.len = n;
+
+        if (llm_out_alloc(&o, pool) == NULL) {
+            goto nomem;
+        }
+
+        if (llm_mistral_rewrite(&ctx, req, &o) != LLM_OK) {
+            return LLM_ERROR;
         }
     }
 
-    return llm_compat_body(req, p->model, pool, out, err);
+    o.buf[o.len] = '\0';
 
-rewrite:
+    out->body = o.buf;
+    out->body_len = o.len;
+    out->nparts = 0;
 
-    if (llm_mistral_rewrite(req, p->model, pool, out) != LLM_OK) {
-        llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+    return LLM_OK;
+
+nomem:
+
+    llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+
+    return LLM_ERROR;
+}
+
+
+/*
+ * What the request needs, from its tree: a 400 for what Mistral cannot
+ * do, ctx->change when anything is to be rewritten, the id mapping.
+ */
+
+static int
+llm_mistral_plan(llm_mistral_ctx_t *ctx, const cJSON *root)
+{
+    size_t        i, n, size;
+    const cJSON  *messages, *m, *calls, *call, *id;
+
+    if (llm_mistral_plan_top(ctx, root) != LLM_OK) {
+        return LLM_ERROR;
+    }
+
+    messages = cJSON_GetObjectItemCaseSensitive(root, "messages");
+
+    if (!cJSON_IsArray(messages)) {
+        return LLM_OK;
+    }
+
+    /* the ids of the request, to size the mapping */
+
+    n = 0;
+    i = 0;
+
+    for (m = messages->child; m != NULL; m = m->next) {
+
+        if (llm_mistral_plan_message(ctx, m, i, m->next == NULL) != LLM_OK) {
+            return LLM_ERROR;
+        }
+
+        i++;
+
+        for (id = m->child; id != NULL; id = id->next) {
+            if (id->string == NULL) {
+                continue;
+            }
+
+            if (strcmp(id->string, "tool_call_id") == 0) {
+                n++;
+                continue;
+            }
+
+            if (strcmp(id->string, "tool_calls") != 0) {
+                continue;
+            }
+
+            calls = id;
+
+            for (call = cJSON_IsArray(calls) ? calls->child : NULL;
+                 call != NULL;
+                 call = call->next)
+            {
+                n += (size_t) cJSON_GetArraySize(call);
+            }
+        }
+    }
+
+    if (n == 0) {
+        return LLM_OK;
+    }
+
+    for (size = 8; size < 2 * n; size *= 2) { /* void */ }
+
+    ctx->max_ids = n;
+    ctx->mask = size - 1;
+
+    /* a mapped id is 11 bytes with its quotes, its old value 2 or more */
+
+    ctx->extra += n * LLM_MISTRAL_ID_LEN;
+
+    ctx->ids = llm_palloc(ctx->pool, n * sizeof(llm_mistral_id_t));
+    ctx->by_from = llm_palloc(ctx->pool, size * sizeof(size_t));
+    ctx->by_to = llm_palloc(ctx->pool, size * sizeof(size_t));
+
+    if (ctx->ids == NULL || ctx->by_from == NULL || ctx->by_to == NULL) {
+        llm_error_set(ctx->err, 500, "server_error", NULL, NULL,
+                      "out of memory");
+        return LLM_ERROR;
+    }
+
+    memset(ctx->by_from, 0, size * sizeof(size_t));
+    memset(ctx->by_to, 0, size * sizeof(size_t));
+
+    /* valid ids keep their value: they are reserved first */
+
+    if (llm_mistral_plan_ids(ctx, messages, 1) != LLM_OK
+        || llm_mistral_plan_ids(ctx, messages, 0) != LLM_OK)
+    {
         return LLM_ERROR;
     }
 
@@ -90,51 +342,1114 @@ rewrite:
 
 
 static int
-llm_mistral_rewrite(const llm_request_t *req, const char *model,
-    llm_pool_t *pool, llm_http_request_t *out)
+llm_mistral_plan_top(llm_mistral_ctx_t *ctx, const cJSON *root)
 {
-    cJSON   *root, *item;
-    size_t   i;
+    size_t        i;
+    const char   *type;
+    const cJSON  *item, *tool, *lp;
 
-    root = cJSON_Duplicate(req->root, 1);
-    if (root == NULL) {
+    for (i = 0; llm_mistral_reject[i] != NULL; i++) {
+        item = cJSON_GetObjectItemCaseSensitive(root, llm_mistral_reject[i]);
+
+        if (item != NULL && !cJSON_IsNull(item)) {
+            llm_error_set(ctx->err, 400, "invalid_request_error",
+                          llm_mistral_reject[i], "unsupported_parameter",
+                          "'%s' is not supported by Mistral providers%s",
+                          llm_mistral_reject[i],
+                          (i < 2) ? ": use 'tools'" : "");
+            return LLM_ERROR;
+        }
+    }
+
+    lp = cJSON_GetObjectItemCaseSensitive(root, "logprobs");
+
+    if (cJSON_IsTrue(lp)) {
+        llm_error_set(ctx->err, 400, "invalid_request_error", "logprobs",
+                      "unsupported_parameter",
+                      "'logprobs' is not supported by Mistral providers");
         return LLM_ERROR;
     }
 
-    if (llm_mistral_rename(root, "max_completion_tokens", "max_tokens")
-        != LLM_OK
-        || llm_mistral_rename(root, "seed", "random_seed") != LLM_OK)
+    item = cJSON_GetObjectItemCaseSensitive(root, "modalities");
+
+    if (cJSON_IsArray(item)
+        && (cJSON_GetArraySize(item) != 1
+            || !cJSON_IsString(item->child)
+            || strcmp(item->child->valuestring, "text") != 0))
     {
-        goto failed;
+        llm_error_set(ctx->err, 400, "invalid_request_error", "modalities",
+                      "unsupported_parameter",
+                      "Mistral providers answer with text only");
+        return LLM_ERROR;
+    }
+
+    item = cJSON_GetObjectItemCaseSensitive(root, "tool_choice");
+
+    if (cJSON_IsObject(item)) {
+        type = llm_json_str(item, "type");
+
+        if (type == NULL || strcmp(type, "function") != 0) {
+            llm_error_set(ctx->err, 400, "invalid_request_error",
+                          "tool_choice", "unsupported_parameter",
+                          "Mistral providers take a 'tool_choice' of "
+                          "\"auto\", \"none\", \"required\" or "
+                          "{\"type\":\"function\",...}");
+            return LLM_ERROR;
+        }
+    }
+
+    item = cJSON_GetObjectItemCaseSensitive(root, "tools");
+    i = 0;
+
+    for (tool = cJSON_IsArray(item) ? item->child : NULL;
+         tool != NULL;
+         tool = tool->next)
+    {
+        type = llm_json_str(tool, "type");
+
+        if (type == NULL || strcmp(type, "function") != 0) {
+            llm_error_set(ctx->err, 400, "invalid_request_error", "tools",
+                          "unsupported_parameter",
+                          "tools[%lu]: Mistral providers take function "
+                          "tools only", (unsigned long) i);
+            return LLM_ERROR;
+        }
+
+        i++;
+    }
+
+    for (item = root->child; item != NULL; item = item->next) {
+        switch (llm_mistral_top_action(root, item)) {
+
+        case LLM_MISTRAL_DROP:
+            ctx->change = 1;
+            break;
+
+        case LLM_MISTRAL_EDIT:
+            ctx->change = 1;
+
+            /* "seed" -> "random_seed" */
+            ctx->extra += 8;
+            break;
+
+        default:
+            break;
+        }
+    }
+
+    return LLM_OK;
+}
+
+
+/* what becomes of a top-level member (ctx->model aside) */
+
+static int
+llm_mistral_top_action(const cJSON *root, const cJSON *item)
+{
+    size_t        i;
+    const char   *s;
+    const cJSON  *to;
+
+    s = item->string;
+
+    if (s == NULL) {
+        return LLM_MISTRAL_KEEP;
     }
 
     for (i = 0; llm_mistral_drop[i] != NULL; i++) {
-        cJSON_DeleteItemFromObjectCaseSensitive(root, llm_mistral_drop[i]);
+        if (strcmp(s, llm_mistral_drop[i]) == 0) {
+            return LLM_MISTRAL_DROP;
+        }
     }
 
-    if (model != NULL) {
-        item = cJSON_CreateString(model);
-        if (item == NULL) {
-            goto failed;
+    if (strcmp(s, "logprobs") == 0 || strcmp(s, "top_logprobs") == 0
+        || strcmp(s, "modalities") == 0)
+    {
+        /* false, null, 0, ["text"]: the default (true was rejected) */
+        return LLM_MISTRAL_DROP;
+    }
+
+    if (strcmp(s, "functions") == 0 || strcmp(s, "function_call") == 0
+        || strcmp(s, "audio") == 0 || strcmp(s, "web_search_options") == 0)
+    {
+        /* null (anything else was rejected) */
+        return LLM_MISTRAL_DROP;
+    }
+
+    if (strcmp(s, "max_completion_tokens") == 0 || strcmp(s, "seed") == 0) {
+
+        /* renamed, unless the Mistral name is there with a value */
+
+        to = cJSON_GetObjectItemCaseSensitive(root,
+                 (s[0] == 'm') ? "max_tokens" : "random_seed");
+
+        if (cJSON_IsNull(item) || (to != NULL && !cJSON_IsNull(to))) {
+            return LLM_MISTRAL_DROP;
         }
 
-        if (cJSON_GetObjectItemCaseSensitive(root, "model") != NULL) {
-            if (!cJSON_ReplaceItemInObjectCaseSensitive(root, "model", item))
+        return LLM_MISTRAL_EDIT;
+    }
+
+    if (strcmp(s, "max_tokens") == 0 || strcmp(s, "random_seed") == 0) {
+
+        /* null, beside the OpenAI name that has a value */
+
+        to = cJSON_GetObjectItemCaseSensitive(root,
+                 (s[0] == 'm') ? "max_completion_tokens" : "seed");
+
+        if (cJSON_IsNull(item) && to != NULL && !cJSON_IsNull(to)) {
+            return LLM_MISTRAL_DROP;
+        }
+
+        return LLM_MISTRAL_KEEP;
+    }
+
+    if (strcmp(s, "tool_choice") == 0 && cJSON_IsString(item)
+        && strcmp(item->valuestring, "required") == 0)
+    {
+        return LLM_MISTRAL_EDIT;
+    }
+
+    return LLM_MISTRAL_KEEP;
+}
+
+
+/* the role a message is sent with: "developer" is "system" */
+
+static const char *
+llm_mistral_role(const cJSON *m)
+{
+    const char  *role;
+
+    role = llm_json_str(m, "role");
+
+    if (role != NULL && strcmp(role, "developer") == 0) {
+        return "system";
+    }
+
+    return (role != NULL) ? role : "";
+}
+
+
+static int
+llm_mistral_plan_message(llm_mistral_ctx_t *ctx, const cJSON *m, size_t i,
+    int last)
+{
+    const char   *role, *type;
+    const cJSON  *item, *part, *prefix;
+
+    role = llm_mistral_role(m);
+
+    if (strcmp(role, "assistant") == 0) {
+        item = cJSON_GetObjectItemCaseSensitive(m, "function_call");
+
+        if (item != NULL && !cJSON_IsNull(item)) {
+            llm_error_set(ctx->err, 400, "invalid_request_error", "messages",
+                          "unsupported_parameter",
+                          "messages[%lu]: 'function_call' is not supported "
+                          "by Mistral providers: use 'tool_calls'",
+                          (unsigned long) i);
+            return LLM_ERROR;
+        }
+
+        prefix = cJSON_GetObjectItemCaseSensitive(m, "prefix");
+
+        if (last && !cJSON_IsTrue(prefix)) {
+            llm_error_set(ctx->err, 400, "invalid_request_error", "messages",
+                          NULL,
+                          "messages[%lu]: Mistral providers take a last "
+                          "message from the user or a tool, or an "
+                          "assistant message with \"prefix\": true",
+                          (unsigned long) i);
+            return LLM_ERROR;
+        }
+
+    } else if (cJSON_GetObjectItemCaseSensitive(m, "prefix") != NULL) {
+        llm_error_set(ctx->err, 400, "invalid_request_error", "messages",
+                      NULL, "messages[%lu]: 'prefix' is for assistant "
+                      "messages only", (unsigned long) i);
+        return LLM_ERROR;
+    }
+
+    /* parts Mistral takes in another shape: not translated */
+
+    item = cJSON_GetObjectItemCaseSensitive(m, "content");
+
+    for (part = cJSON_IsArray(item) ? item->child : NULL;
+         part != NULL;
+         part = part->next)
+    {
+        type = llm_json_str(part, "type");
+
+        if (type != NULL
+            && (strcmp(type, "input_audio") == 0
+                || strcmp(type, "file") == 0))
+        {
+            llm_error_set(ctx->err, 400, "invalid_request_error", "messages",
+                          "unsupported_content",
+                          "messages[%lu]: \"%s\" content parts are not "
+                          "supported by Mistral providers",
+                          (unsigned long) i, type);
+            return LLM_ERROR;
+        }
+    }
+
+    for (item = m->child; item != NULL; item = item->next) {
+        if (llm_mistral_message_action(m, item) != LLM_MISTRAL_KEEP) {
+            ctx->change = 1;
+            return LLM_OK;
+        }
+    }
+
+    return LLM_OK;
+}
+
+
+/*
+ * What becomes of a member of a message (ids aside: their mapping
+ * decides): EDIT for a role written anew, DROP.
+ */
+
+static int
+llm_mistral_message_action(const cJSON *m, const cJSON *item)
+{
+    size_t        i;
+    const char   *s, *role;
+
+    s = item->string;
+
+    if (s == NULL) {
+        return LLM_MISTRAL_KEEP;
+    }
+
+    if (strcmp(s, "role") == 0) {
+        return (cJSON_IsString(item)
+                && strcmp(item->valuestring, "developer") == 0)
+               ? LLM_MISTRAL_EDIT : LLM_MISTRAL_KEEP;
+    }
+
+    role = llm_mistral_role(m);
+
+    /* Mistral takes "name" on tool messages only */
+
+    if (strcmp(s, "name") == 0) {
+        return (strcmp(role, "tool") == 0) ? LLM_MISTRAL_KEEP
+                                           : LLM_MISTRAL_DROP;
+    }
+
+    if (strcmp(role, "assistant") != 0) {
+        return LLM_MISTRAL_KEEP;
+    }
+
+    if (strcmp(s, "function_call") == 0) {
+        /* null: anything else was rejected */
+        return LLM_MISTRAL_DROP;
+    }
+
+    for (i = 0; llm_mistral_output_only[i] != NULL; i++) {
+        if (strcmp(s, llm_mistral_output_only[i]) == 0) {
+            return LLM_MISTRAL_DROP;
+        }
+    }
+
+    return LLM_MISTRAL_KEEP;
+}
+
+
+/*
+ * The ids of the request, in the order they appear: with valid, those
+ * that are already Mistral ids (kept); else the others (mapped).
+ */
+
+static int
+llm_mistral_plan_ids(llm_mistral_ctx_t *ctx, const cJSON *messages,
+    int valid)
+{
+    const cJSON  *m, *item, *call, *id;
+
+    for (m = messages->child; m != NULL; m = m->next) {
+        for (item = m->child; item != NULL; item = item->next) {
+
+            if (item->string == NULL) {
+                continue;
+            }
+
+            if (strcmp(item->string, "tool_call_id") == 0) {
+                if (cJSON_IsString(item)
+                    && llm_mistral_id_valid(item->valuestring) == valid
+                    && llm_mistral_id_add(ctx, item->valuestring, valid)
+                       != LLM_OK)
+                {
+                    return LLM_ERROR;
+                }
+
+                continue;
+            }
+
+            if (strcmp(item->string, "tool_calls") != 0
+                || !cJSON_IsArray(item))
             {
-                cJSON_Delete(item);
+                continue;
+            }
+
+            for (call = item->child; call != NULL; call = call->next) {
+                for (id = cJSON_IsObject(call) ? call->child : NULL;
+                     id != NULL;
+                     id = id->next)
+                {
+                    if (id->string != NULL && strcmp(id->string, "id") == 0
+                        && cJSON_IsString(id)
+                        && llm_mistral_id_valid(id->valuestring) == valid
+                        && llm_mistral_id_add(ctx, id->valuestring, valid)
+                           != LLM_OK)
+                    {
+                        return LLM_ERROR;
+                    }
+                }
+            }
+        }
+    }
+
+    return LLM_OK;
+}
+
+
+static int
+llm_mistral_id_valid(const char *s)
+{
+    size_t  i;
+
+    for (i = 0; i < LLM_MISTRAL_ID_LEN; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z')
+              || (s[i] >= 'a' && s[i] <= 'z')))
+        {
+            return 0;
+        }
+    }
+
+    return s[i] == '\0';
+}
+
+
+/* FNV-1a over the id, then the SplitMix64 finaliser: 64 mixed bits */
+
+static uint64_t
+llm_mistral_hash(const char *s, uint64_t salt)
+{
+    uint64_t  h;
+
+    h = 0xcbf29ce484222325ULL ^ salt;
+
+    while (*s) {
+        h ^= (unsigned char) *s++;
+        h *= 0x100000001b3ULL;
+    }
+
+    h += 0x9e3779b97f4a7c15ULL;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+
+    return h ^ (h >> 31);
+}
+
+
+/* 62^9 (about 2^53.6) ids: nine base62 digits of h */
+
+static void
+llm_mistral_base62(uint64_t h, char *to)
+{
+    size_t  i;
+
+    for (i = 0; i < LLM_MISTRAL_ID_LEN; i++) {
+        to[i] = llm_mistral_digits[h % 62];
+        h /= 62;
+    }
+
+    to[LLM_MISTRAL_ID_LEN] = '\0';
+}
+
+
+static llm_mistral_id_t *
+llm_mistral_id_find(llm_mistral_ctx_t *ctx, const char *from)
+{
+    size_t  i, k;
+
+    if (ctx->by_from == NULL) {
+        return NULL;
+    }
+
+    for (i = (size_t) llm_mistral_hash(from, 0) & ctx->mask;
+         ctx->by_from[i] != 0;
+         i = (i + 1) & ctx->mask)
+    {
+        k = ctx->by_from[i] - 1;
+
+        if (strcmp(ctx->ids[k].from, from) == 0) {
+            return &ctx->ids[k];
+        }
+    }
+
+    return NULL;
+}
+
+
+static int
+llm_mistral_id_taken(llm_mistral_ctx_t *ctx, const char *to)
+{
+    size_t  i;
+
+    for (i = (size_t) llm_mistral_hash(to, 1) & ctx->mask;
+         ctx->by_to[i] != 0;
+         i = (i + 1) & ctx->mask)
+    {
+        if (strcmp(ctx->ids[ctx->by_to[i] - 1].to, to) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * A new id: kept when valid, else the first of hash(id, 0), hash(id, 1)...
+ * that no other id of the request has; the same id twice is one entry.
+ */
+
+static int
+llm_mistral_id_add(llm_mistral_ctx_t *ctx, const char *from, int valid)
+{
+    size_t             i, k;
+    uint64_t           salt;
+    llm_mistral_id_t  *id;
+
+    if (llm_mistral_id_find(ctx, from) != NULL) {
+        return LLM_OK;
+    }
+
+    if (ctx->nids == ctx->max_ids) {
+        /* not expected: the ids were counted */
+        llm_error_set(ctx->err, 500, "server_error", NULL, NULL,
+                      "the tool-call ids could not be mapped");
+        return LLM_ERROR;
+    }
+
+    k = ctx->nids++;
+    id = &ctx->ids[k];
+    id->from = from;
+
+    if (valid) {
+        memcpy(id->to, from, LLM_MISTRAL_ID_LEN + 1);
+
+    } else {
+        salt = 0;
+
+        do {
+            llm_mistral_base62(llm_mistral_hash(from, salt++), id->to);
+        } while (llm_mistral_id_taken(ctx, id->to));
+
+        ctx->change = 1;
+    }
+
+    for (i = (size_t) llm_mistral_hash(from, 0) & ctx->mask;
+         ctx->by_from[i] != 0;
+         i = (i + 1) & ctx->mask)
+    { /* void */ }
+
+    ctx->by_from[i] = k + 1;
+
+    for (i = (size_t) llm_mistral_hash(id->to, 1) & ctx->mask;
+         ctx->by_to[i] != 0;
+         i = (i + 1) & ctx->mask)
+    { /* void */ }
+
+    ctx->by_to[i] = k + 1;
+
+    return LLM_OK;
+}
+
+
+/*
+ * The body written from the client's bytes, walked in step with its tree
+ * (the tree was parsed from these bytes: same members, same order).
+ */
+
+static int
+llm_mistral_rewrite(llm_mistral_ctx_t *ctx, const llm_request_t *req,
+    llm_out_t *out)
+{
+    int                   first, action;
+    const cJSON          *item;
+    const unsigned char  *p, *last, *k, *v, *ve;
+
+    out->len = 0;
+
+    p = (const unsigned char *) req->body;
+    last = p + req->body_len;
+
+    p = llm_json_skip_ws(p, last);
+
+    if (p == last || *p != '{') {
+        goto failed;
+    }
+
+    p++;
+
+    llm_out_raw(out, "{", 1);
+    first = 1;
+
+    if (ctx->model != NULL
+        && cJSON_GetObjectItemCaseSensitive(req->root, "model") == NULL)
+    {
+        llm_out_cstr(out, "\"model\":");
+        llm_out_nstr(out, ctx->model);
+        first = 0;
+    }
+
+    for (item = req->root->child; /* void */ ; item = item->next) {
+
+        switch (llm_mistral_member(&p, last, &k, &v, &ve)) {
+
+        case LLM_OK:
+            break;
+
+        case LLM_DECLINED:
+            if (item != NULL) {
                 goto failed;
             }
 
-        } else if (!cJSON_AddItemToObject(root, "model", item)) {
-            cJSON_Delete(item);
+            llm_out_raw(out, "}", 1);
+            return LLM_OK;
+
+        default:
+            goto failed;
+        }
+
+        if (item == NULL || item->string == NULL) {
+            goto failed;
+        }
+
+        if (strcmp(item->string, "model") == 0 && ctx->model != NULL) {
+            llm_out_cstr(out, first ? "\"model\":" : ",\"model\":");
+            llm_out_nstr(out, ctx->model);
+            first = 0;
+            goto next;
+        }
+
+        action = llm_mistral_top_action(req->root, item);
+
+        if (action == LLM_MISTRAL_DROP) {
+            goto next;
+        }
+
+        if (!first) {
+            llm_out_raw(out, ",", 1);
+        }
+
+        first = 0;
+
+        if (action == LLM_MISTRAL_EDIT) {
+
+            if (strcmp(item->string, "tool_choice") == 0) {
+                llm_out_cstr(out, "\"tool_choice\":\"any\"");
+                goto next;
+            }
+
+            llm_out_cstr(out, (item->string[0] == 'm') ? "\"max_tokens\":"
+                                                       : "\"random_seed\":");
+            llm_out_raw(out, (const char *) v, (size_t) (ve - v));
+            goto next;
+        }
+
+        if (strcmp(item->string, "messages") == 0 && cJSON_IsArray(item)) {
+            llm_out_raw(out, (const char *) k, (size_t) (v - k));
+
+            if (llm_mistral_write_messages(ctx, v, ve, item, out) != LLM_OK)
+            {
+                goto failed;
+            }
+
+            goto next;
+        }
+
+        llm_out_raw(out, (const char *) k, (size_t) (ve - k));
+
+    next:
+
+        if (llm_mistral_next(&p, last, '}') != LLM_OK) {
             goto failed;
         }
     }
 
-    out->body = llm_json_print(root, pool, &out->body_len);
+failed:
+
+    llm_error_set(ctx->err, 500, "server_error", NULL, NULL,
+                  "the request body could not be rewritten");
+
+    return LLM_ERROR;
+}
+
+
+/*
+ * The member of an object at *pp: key k (at its quote), value v..ve.
+ * LLM_DECLINED at the object's end.
+ */
+
+static int
+llm_mistral_member(const unsigned char **pp, const unsigned char *last,
+    const unsigned char **k, const unsigned char **v,
+    const unsigned char **ve)
+{
+    const unsigned char  *p;
+
+    p = llm_json_skip_ws(*pp, last);
+
+    if (p == last) {
+        return LLM_ERROR;
+    }
+
+    if (*p == '}') {
+        *pp = p + 1;
+        return LLM_DECLINED;
+    }
+
+    if (*p != '"') {
+        return LLM_ERROR;
+    }
+
+    *k = p;
+
+    p = llm_json_skip_value(p, last);
+    if (p == NULL) {
+        return LLM_ERROR;
+    }
+
+    p = llm_json_skip_ws(p, last);
+
+    if (p == last || *p != ':') {
+        return LLM_ERROR;
+    }
+
+    *v = llm_json_skip_ws(p + 1, last);
+
+    p = llm_json_skip_value(*v, last);
+    if (p == NULL || p == *v) {
+        return LLM_ERROR;
+    }
+
+    *ve = p;
+    *pp = p;
+
+    return LLM_OK;
+}
+
+
+/* past the "," after a member or an element, or at the closing byte */
+
+static int
+llm_mistral_next(const unsigned char **pp, const unsigned char *last,
+    unsigned char close)
+{
+    const unsigned char  *p;
+
+    p = llm_json_skip_ws(*pp, last);
+
+    if (p == last) {
+        return LLM_ERROR;
+    }
+
+    if (*p == ',') {
+        *pp = p + 1;
+        return LLM_OK;
+    }
+
+    if (*p != close) {
+        return LLM_ERROR;
+    }
+
+    *pp = p;
+
+    return LLM_OK;
+}
+
+
+static int
+llm_mistral_write_messages(llm_mistral_ctx_t *ctx, const unsigned char *p,
+    const unsigned char *last, const cJSON *arr, llm_out_t *out)
+{
+    const cJSON          *m;
+    const unsigned char  *e, *ee;
+
+    if (*p != '[') {
+        return LLM_ERROR;
+    }
+
+    p++;
+    llm_out_raw(out, "[", 1);
+
+    for (m = arr->child; /* void */ ; m = m->next) {
+        e = llm_json_skip_ws(p, last);
+
+        if (e == last) {
+            return LLM_ERROR;
+        }
+
+        if (*e == ']') {
+            if (m != NULL) {
+                return LLM_ERROR;
+            }
+
+            llm_out_raw(out, "]", 1);
+            return LLM_OK;
+        }
+
+        if (m == NULL) {
+            return LLM_ERROR;
+        }
+
+        ee = llm_json_skip_value(e, last);
+        if (ee == NULL) {
+            return LLM_ERROR;
+        }
+
+        if (m != arr->child) {
+            llm_out_raw(out, ",", 1);
+        }
+
+        if (cJSON_IsObject(m)) {
+            if (llm_mistral_write_message(ctx, e, ee, m, out) != LLM_OK) {
+                return LLM_ERROR;
+            }
+
+        } else {
+            llm_out_raw(out, (const char *) e, (size_t) (ee - e));
+        }
+
+        p = ee;
+
+        if (llm_mistral_next(&p, last, ']') != LLM_OK) {
+            return LLM_ERROR;
+        }
+    }
+}
+
+
+static int
+llm_mistral_write_message(llm_mistral_ctx_t *ctx, const unsigned char *p,
+    const unsigned char *last, const cJSON *m, llm_out_t *out)
+{
+    int                   first, action;
+    const cJSON          *item;
+    const unsigned char  *k, *v, *ve;
+
+    if (*p != '{') {
+        return LLM_ERROR;
+    }
+
+    p++;
+    llm_out_raw(out, "{", 1);
+    first = 1;
+
+    for (item = m->child; /* void */ ; item = item->next) {
+
+        switch (llm_mistral_member(&p, last, &k, &v, &ve)) {
+
+        case LLM_OK:
+            break;
+
+        case LLM_DECLINED:
+            if (item != NULL) {
+                return LLM_ERROR;
+            }
+
+            llm_out_raw(out, "}", 1);
+            return LLM_OK;
+
+        default:
+            return LLM_ERROR;
+        }
+
+        if (item == NULL || item->string == NULL) {
+            return LLM_ERROR;
+        }
+
+        action = llm_mistral_message_action(m, item);
+
+        if (action != LLM_MISTRAL_DROP) {
+
+            if (!first) {
+                llm_out_raw(out, ",", 1);
+            }
+
+            first = 0;
+
+            if (action == LLM_MISTRAL_EDIT) {
+                llm_out_cstr(out, "\"role\":\"system\"");
+
+            } else if (strcmp(item->string, "tool_call_id") == 0
+                       && cJSON_IsString(item))
+            {
+                if (llm_mistral_write_id(ctx, "tool_call_id", item, out)
+                    != LLM_OK)
+                {
+                    return LLM_ERROR;
+                }
+
+            } else if (strcmp(item->string, "tool_calls") == 0
+                       && cJSON_IsArray(item))
+            {
+                llm_out_raw(out, (const char *) k, (size_t) (v - k));
+
+                if (llm_mistral_write_calls(ctx, v, ve, item, out) != LLM_OK)
+                {
+                    return LLM_ERROR;
+                }
+
+            } else {
+                llm_out_raw(out, (const char *) k, (size_t) (ve - k));
+            }
+        }
+
+        if (llm_mistral_next(&p, last, '}') != LLM_OK) {
+            return LLM_ERROR;
+        }
+    }
+}
+
+
+static int
+llm_mistral_write_calls(llm_mistral_ctx_t *ctx, const unsigned char *p,
+    const unsigned char *last, const cJSON *arr, llm_out_t *out)
+{
+    int                   first;
+    const cJSON          *call, *item;
+    const unsigned char  *e, *ee, *k, *v, *ve;
+
+    if (*p != '[') {
+        return LLM_ERROR;
+    }
+
+    p++;
+    llm_out_raw(out, "[", 1);
+
+    for (call = arr->child; /* void */ ; call = call->next) {
+        e = llm_json_skip_ws(p, last);
+
+        if (e == last) {
+            return LLM_ERROR;
+        }
+
+        if (*e == ']') {
+            if (call != NULL) {
+                return LLM_ERROR;
+            }
+
+            llm_out_raw(out, "]", 1);
+            return LLM_OK;
+        }
+
+        if (call == NULL) {
+            return LLM_ERROR;
+        }
+
+        ee = llm_json_skip_value(e, last);
+        if (ee == NULL) {
+            return LLM_ERROR;
+        }
+
+        if (call != arr->child) {
+            llm_out_raw(out, ",", 1);
+        }
+
+        if (!cJSON_IsObject(call) || *e != '{') {
+            llm_out_raw(out, (const char *) e, (size_t) (ee - e));
+            goto next;
+        }
+
+        p = e + 1;
+        llm_out_raw(out, "{", 1);
+        first = 1;
+
+        for (item = call->child; /* void */ ; item = item->next) {
+
+            switch (llm_mistral_member(&p, last, &k, &v, &ve)) {
+
+            case LLM_OK:
+                break;
+
+            case LLM_DECLINED:
+                if (item != NULL) {
+                    return LLM_ERROR;
+                }
+
+                llm_out_raw(out, "}", 1);
+                goto next;
+
+            default:
+                return LLM_ERROR;
+            }
+
+            if (item == NULL || item->string == NULL) {
+                return LLM_ERROR;
+            }
+
+            if (!first) {
+                llm_out_raw(out, ",", 1);
+            }
+
+            first = 0;
+
+            if (strcmp(item->string, "id") == 0 && cJSON_IsString(item)) {
+                if (llm_mistral_write_id(ctx, "id", item, out) != LLM_OK) {
+                    return LLM_ERROR;
+                }
+
+            } else {
+                llm_out_raw(out, (const char *) k, (size_t) (ve - k));
+            }
+
+            if (llm_mistral_next(&p, last, '}') != LLM_OK) {
+                return LLM_ERROR;
+            }
+        }
+
+    next:
+
+        p = ee;
+
+        if (llm_mistral_next(&p, last, ']') != LLM_OK) {
+            return LLM_ERROR;
+        }
+    }
+}
+
+
+/* "key":"<mapped id>" */
+
+static int
+llm_mistral_write_id(llm_mistral_ctx_t *ctx, const char *key,
+    const cJSON *item, llm_out_t *out)
+{
+    llm_mistral_id_t  *id;
+
+    llm_out_raw(out, "\"", 1);
+    llm_out_cstr(out, key);
+    llm_out_raw(out, "\":", 2);
+
+    id = llm_mistral_id_find(ctx, item->valuestring);
+
+    if (id == NULL) {
+        return LLM_ERROR;
+    }
+
+    llm_out_raw(out, "\"", 1);
+    llm_out_raw(out, id->to, LLM_MISTRAL_ID_LEN);
+    llm_out_raw(out, "\"", 1);
+
+    return LLM_OK;
+}
+
+
+/*
+ * A non-streamed answer: Mistral's chat.completion with what OpenAI's
+ * clients require added; relayed as it is when nothing is missing.
+ */
+
+static int
+llm_mistral_decode(const llm_request_t *req, const llm_provider_t *p,
+    const char *body, size_t len, long long created, llm_pool_t *pool,
+    llm_response_t *out, llm_error_t *err)
+{
+    int           change;
+    char         *text;
+    size_t        text_len;
+    cJSON        *root, *choices, *choice, *usage;
+    const char   *reason, *first_reason;
+    const cJSON  *content;
+
+    (void) req;
+    (void) p;
+    (void) created;
+
+    memset(out, 0, sizeof(llm_response_t));
+    llm_usage_none(&out->usage);
+
+    root = llm_json_parse_strict(body, len);
+
+    if (root == NULL) {
+        llm_invalid_response(err, "the answer is not JSON");
+        return LLM_ERROR;
+    }
+
+    choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+
+    if (!cJSON_IsObject(root) || !cJSON_IsArray(choices)) {
+        llm_invalid_response(err, "the answer has no \"choices\" array");
+        goto failed;
+    }
+
+    change = 0;
+    first_reason = NULL;
+    content = NULL;
+    text = NULL;
+    text_len = 0;
+
+    for (choice = choices->child; choice != NULL; choice = choice->next) {
+
+        if (llm_mistral_fix_choice(choice, &change, &reason, err) != LLM_OK) {
+            goto failed;
+        }
+
+        if (choice == choices->child) {
+            first_reason = reason;
+            content = cJSON_GetObjectItemCaseSensitive(
+                          cJSON_GetObjectItemCaseSensitive(choice, "message"),
+                          "content");
+        }
+    }
+
+    usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+
+    if (cJSON_IsObject(usage)) {
+        llm_openai_usage(usage, &out->usage);
+    }
+
+    out->finish_reason = first_reason;
+
+    /* Mistral's content may be an array of chunks: its text parts */
+
+    if (content != NULL && !cJSON_IsNull(content)) {
+        if (llm_content_text(content, "", pool, &text, &text_len)
+            == LLM_ERROR)
+        {
+            goto nomem;
+        }
+
+        if (text != NULL && text_len > 0) {
+            out->content = text;
+            out->content_len = text_len;
+        }
+    }
+
+    if (change) {
+        out->body = llm_json_print(root, pool, &out->body_len);
+
+        if (out->body == NULL) {
+            goto nomem;
+        }
+
+    } else {
+        out->body = (char *) body;
+        out->body_len = len;
+    }
+
     cJSON_Delete(root);
 
-    return (out->body != NULL) ? LLM_OK : LLM_ERROR;
+    return LLM_OK;
+
+nomem:
+
+    llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
 
 failed:
 
@@ -144,28 +1459,87 @@ failed:
 }
 
 
-/* "from" becomes "to" unless "to" is there already: then it is dropped */
+/*
+ * One choice: "logprobs":null when there is none, "type":"function" in
+ * tool calls without one, "model_length" as "length"; a finish_reason
+ * "error" or one OpenAI does not have is an invalid answer.
+ */
 
 static int
-llm_mistral_rename(cJSON *root, const char *from, const char *to)
+llm_mistral_fix_choice(cJSON *choice, int *change, const char **reason,
+    llm_error_t *err)
 {
-    cJSON  *item;
+    cJSON        *item, *calls, *call;
+    const char   *r;
 
-    item = cJSON_DetachItemFromObjectCaseSensitive(root, from);
+    *reason = NULL;
 
-    if (item == NULL) {
-        return LLM_OK;
-    }
-
-    if (cJSON_GetObjectItemCaseSensitive(root, to) != NULL) {
-        cJSON_Delete(item);
-        return LLM_OK;
-    }
-
-    if (!cJSON_AddItemToObject(root, to, item)) {
-        cJSON_Delete(item);
+    if (!cJSON_IsObject(choice)) {
+        llm_invalid_response(err, "a choice of the answer is not an object");
         return LLM_ERROR;
     }
 
+    if (cJSON_GetObjectItemCaseSensitive(choice, "logprobs") == NULL) {
+        if (cJSON_AddNullToObject(choice, "logprobs") == NULL) {
+            goto nomem;
+        }
+
+        *change = 1;
+    }
+
+    item = cJSON_GetObjectItemCaseSensitive(choice, "finish_reason");
+
+    if (cJSON_IsString(item)) {
+
+        if (strcmp(item->valuestring, "error") == 0) {
+            llm_error_set(err, 502, "server_error", NULL, NULL,
+                          "The provider failed to generate the answer");
+            return LLM_ERROR;
+        }
+
+        r = llm_openai_finish(item->valuestring, 1);
+
+        if (r == NULL) {
+            llm_invalid_response(err, "the answer has an unknown "
+                                 "\"finish_reason\"");
+            return LLM_ERROR;
+        }
+
+        if (strcmp(r, item->valuestring) != 0) {
+            if (cJSON_SetValuestring(item, r) == NULL) {
+                goto nomem;
+            }
+
+            *change = 1;
+        }
+
+        *reason = r;
+    }
+
+    calls = cJSON_GetObjectItemCaseSensitive(
+                cJSON_GetObjectItemCaseSensitive(choice, "message"),
+                "tool_calls");
+
+    for (call = cJSON_IsArray(calls) ? calls->child : NULL;
+         call != NULL;
+         call = call->next)
+    {
+        if (cJSON_IsObject(call)
+            && cJSON_GetObjectItemCaseSensitive(call, "type") == NULL)
+        {
+            if (cJSON_AddStringToObject(call, "type", "function") == NULL) {
+                goto nomem;
+            }
+
+            *change = 1;
+        }
+    }
+
     return LLM_OK;
+
+nomem:
+
+    llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+
+    return LLM_ERROR;
 }

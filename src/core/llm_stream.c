@@ -225,7 +225,15 @@ llm_stream_usage_chunk(llm_stream_t *st, llm_stream_out_t *out)
 int
 llm_stream_data(llm_stream_out_t *out, const char *data, size_t len)
 {
-    size_t       n;
+    return llm_stream_data_insert(out, data, len, NULL, 0, NULL);
+}
+
+
+int
+llm_stream_data_insert(llm_stream_out_t *out, const char *data, size_t len,
+    const size_t *at, size_t n, const char *ins)
+{
+    size_t       i, pos, end, k;
     llm_out_t    o;
     const char  *nl;
 
@@ -237,20 +245,27 @@ llm_stream_data(llm_stream_out_t *out, const char *data, size_t len)
 
     /* one line: "\n" joined the data lines, it is whitespace in JSON */
 
-    while (len > 0) {
-        nl = memchr(data, '\n', len);
-        n = (nl != NULL) ? (size_t) (nl - data) : len;
+    pos = 0;
 
-        llm_out_raw(&o, data, n);
+    for (i = 0; i <= n; i++) {
+        end = (i < n && at[i] >= pos && at[i] <= len) ? at[i] : len;
 
-        if (nl == NULL) {
-            break;
+        while (pos < end) {
+            nl = memchr(data + pos, '\n', end - pos);
+            k = (nl != NULL) ? (size_t) (nl - data) : end;
+
+            llm_out_raw(&o, data + pos, k - pos);
+            pos = k;
+
+            if (nl != NULL) {
+                llm_out_raw(&o, " ", 1);
+                pos++;
+            }
         }
 
-        llm_out_raw(&o, " ", 1);
-
-        data += n + 1;
-        len -= n + 1;
+        if (i < n) {
+            llm_out_cstr(&o, ins);
+        }
     }
 
     llm_out_raw(&o, "\n\n", 2);

@@ -40,6 +40,13 @@ static int llm_compat_delta_content(const cJSON *delta);
 static int llm_compat_print(const cJSON *root, llm_stream_out_t *out);
 static const char *llm_compat_static(const char *s,
     const char *const *list);
+static int llm_compat_logprobs_at(const llm_sse_event_t *ev,
+    const cJSON *choices, size_t *at, size_t *n);
+
+
+/* choices a relayed chunk gets "logprobs" inserted in without a rewrite */
+
+#define LLM_COMPAT_MAX_AT  8
 
 
 /* "error" is Mistral's failed generation: not an OpenAI value */
@@ -156,7 +163,7 @@ llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
     int mistral)
 {
     int           rc, role, rewrite, content;
-    size_t        len;
+    size_t        len, nlp, nat, at[LLM_COMPAT_MAX_AT];
     long long     created;
     cJSON        *choices, *choice, *item, *usage, *calls, *call;
     const char   *reason, *r;
@@ -186,6 +193,7 @@ llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
     rewrite = 0;
     content = 0;
     reason = NULL;
+    nlp = 0;
 
     for (choice = choices->child; choice != NULL; choice = choice->next) {
 
@@ -203,6 +211,13 @@ llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
 
         if (!st->content && !content) {
             content = llm_compat_delta_content(delta);
+        }
+
+        if (mistral
+            && cJSON_GetObjectItemCaseSensitive(choice, "logprobs") == NULL)
+        {
+            /* strict OpenAI clients require it; Mistral has none */
+            nlp++;
         }
 
         if (mistral) {
@@ -306,10 +321,31 @@ llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
             }
         }
 
-    } else if (mistral && (usage != NULL || rewrite)) {
+    } else if (mistral && nlp > 0 && usage == NULL && !rewrite
+               && llm_compat_logprobs_at(ev, choices, at, &nat) == LLM_OK)
+    {
+        /* the chunk as it is, "logprobs":null inserted in its choices */
+
+        rc = llm_stream_data_insert(out, ev->data, ev->data_len, at, nat,
+                                    "\"logprobs\":null,");
+
+    } else if (mistral && (usage != NULL || rewrite || nlp > 0)) {
 
         if (usage != NULL) {
             cJSON_DeleteItemFromObjectCaseSensitive(root, "usage");
+        }
+
+        for (choice = choices->child;
+             nlp > 0 && choice != NULL;
+             choice = choice->next)
+        {
+            if (cJSON_GetObjectItemCaseSensitive(choice, "logprobs") == NULL
+                && cJSON_AddNullToObject(choice, "logprobs") == NULL)
+            {
+                llm_error_set(err, 500, "server_error", NULL, NULL,
+                              "out of memory");
+                return LLM_ERROR;
+            }
         }
 
         rc = llm_compat_print(root, out);
@@ -547,6 +583,70 @@ llm_openai_usage(const cJSON *usage, llm_usage_t *u)
     u->reasoning_tokens = llm_json_count(
         cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens_details"),
         "reasoning_tokens");
+}
+
+
+/*
+ * Where "logprobs":null goes in the chunk's text: just past the "{" of
+ * each choice that has none (walked in step with the tree).  LLM_DECLINED
+ * when a choice is empty ({}: no "," may follow) or there are too many.
+ */
+
+static int
+llm_compat_logprobs_at(const llm_sse_event_t *ev, const cJSON *choices,
+    size_t *at, size_t *n)
+{
+    const cJSON          *choice;
+    llm_json_span_t       span;
+    const unsigned char  *start, *p, *last, *e;
+
+    *n = 0;
+
+    if (llm_json_member(ev->data, ev->data_len, "choices", &span) != LLM_OK)
+    {
+        return LLM_ERROR;
+    }
+
+    start = (const unsigned char *) ev->data;
+    p = start + span.value;
+    last = start + span.end;
+
+    if (p == last || *p != '[') {
+        return LLM_ERROR;
+    }
+
+    p++;
+
+    for (choice = choices->child; choice != NULL; choice = choice->next) {
+        e = llm_json_skip_ws(p, last);
+
+        if (e == last || *e != '{') {
+            return LLM_ERROR;
+        }
+
+        if (cJSON_GetObjectItemCaseSensitive(choice, "logprobs") == NULL) {
+            p = llm_json_skip_ws(e + 1, last);
+
+            if (*n == LLM_COMPAT_MAX_AT || p == last || *p == '}') {
+                return LLM_DECLINED;
+            }
+
+            at[(*n)++] = (size_t) (e + 1 - start);
+        }
+
+        p = llm_json_skip_value(e, last);
+        if (p == NULL) {
+            return LLM_ERROR;
+        }
+
+        p = llm_json_skip_ws(p, last);
+
+        if (p < last && *p == ',') {
+            p++;
+        }
+    }
+
+    return LLM_OK;
 }
 
 

@@ -1733,12 +1733,12 @@ test_mistral_stream_vector(void **state)
     test_run_expect(ctx, &llm_mistral_adapter, test_mistral_vector, 0,
         "data: {'id':'9f1c-t2','object':'chat.completion.chunk',"
         "'created':1767225600,'model':'mistral-small-latest','choices':"
-        "[{'index':0,'delta':{'role':'assistant','content':''},"
-        "'finish_reason':null}]}\n\n"
+        "[{'logprobs':null,'index':0,'delta':{'role':'assistant',"
+        "'content':''},'finish_reason':null}]}\n\n"
         "data: {'id':'9f1c-t2','object':'chat.completion.chunk',"
         "'created':1767225600,'model':'mistral-small-latest','choices':"
         "[{'index':0,'delta':{'content':'4 \xc2\xb0" "C'},"
-        "'finish_reason':'stop'}]}\n\n" DONE);
+        "'finish_reason':'stop','logprobs':null}]}\n\n" DONE);
 
     run = (test_run_t *) test_copy(ctx, NULL, sizeof(test_run_t));
     test_run(ctx, &llm_mistral_adapter, test_mistral_vector, 0, 1, 0, run);
@@ -1767,12 +1767,12 @@ test_mistral_stream_vector_usage(void **state)
     test_run_expect(ctx, &llm_mistral_adapter, test_mistral_vector, 1,
         "data: {'id':'9f1c-t2','object':'chat.completion.chunk',"
         "'created':1767225600,'model':'mistral-small-latest','choices':"
-        "[{'index':0,'delta':{'role':'assistant','content':''},"
-        "'finish_reason':null}]}\n\n"
+        "[{'logprobs':null,'index':0,'delta':{'role':'assistant',"
+        "'content':''},'finish_reason':null}]}\n\n"
         "data: {'id':'9f1c-t2','object':'chat.completion.chunk',"
         "'created':1767225600,'model':'mistral-small-latest','choices':"
         "[{'index':0,'delta':{'content':'4 \xc2\xb0" "C'},"
-        "'finish_reason':'stop'}]}\n\n"
+        "'finish_reason':'stop','logprobs':null}]}\n\n"
         "data: {'id':'9f1c-t2','object':'chat.completion.chunk',"
         "'created':1767225600,'model':'mistral-small-latest','choices':[],"
         "'usage':{'prompt_tokens':21,'completion_tokens':3,"
@@ -1805,12 +1805,12 @@ test_mistral_stream_model_length(void **state)
 
     test_out_expect(ctx, &out,
         "data: {'id':'x','choices':[{'index':0,'delta':{'content':'a'},"
-        "'finish_reason':'length'}]}\n\n");
+        "'finish_reason':'length','logprobs':null}]}\n\n");
 
     assert_int_equal(st.finished, 1);
     assert_string_equal(st.finish_reason, "length");
 
-    /* anything else goes as it came */
+    /* anything else goes as it came, "logprobs" inserted */
 
     out.len = 0;
 
@@ -1819,8 +1819,8 @@ test_mistral_stream_model_length(void **state)
         &out, &err), LLM_OK);
 
     test_out_expect(ctx, &out,
-        "data: { 'id' : 'x', 'choices' : [ { 'finish_reason' : "
-        "'tool_calls' } ] }\n\n");
+        "data: { 'id' : 'x', 'choices' : [ {'logprobs':null, "
+        "'finish_reason' : 'tool_calls' } ] }\n\n");
 
     assert_string_equal(st.finish_reason, "tool_calls");
 }
@@ -1855,7 +1855,7 @@ test_mistral_stream_errors(void **state)
         "data: {\"object\":\"error\",\"message\":\"Service unavailable\","
         "\"type\":\"internal_error\",\"param\":null,\"code\":\"1000\"}\n\n",
         1,
-        "data: {'id':'x','choices':[{'index':0,'delta':"
+        "data: {'id':'x','choices':[{'logprobs':null,'index':0,'delta':"
         "{'role':'assistant'}}]}\n\n"
         "data: {'error':{'message':'Service unavailable',"
         "'type':'server_error','param':null,'code':null}}\n\n" DONE);
@@ -1876,9 +1876,9 @@ test_mistral_stream_usage_early(void **state)
         "data: [DONE]\n\n",
         1,
         "data: {'id':'x','choices':[{'index':0,'delta':"
-        "{'role':'assistant'}}]}\n\n"
+        "{'role':'assistant'},'logprobs':null}]}\n\n"
         "data: {'id':'x','choices':[{'index':0,'delta':"
-        "{'content':'a'}}]}\n\n"
+        "{'content':'a'},'logprobs':null}]}\n\n"
         "data: {'id':'x','object':'chat.completion.chunk',"
         "'created':1767225600,'model':'client-model','choices':[{'index':0,"
         "'delta':{},'logprobs':null,'finish_reason':'stop'}]}\n\n"
@@ -1936,7 +1936,7 @@ test_mistral_stream_full(void **state)
 
     test_out_expect(ctx, &out,
         "data: {'id':'x','choices':[{'index':0,'delta':{},"
-        "'finish_reason':'stop'}]}\n\n"
+        "'finish_reason':'stop','logprobs':null}]}\n\n"
         "data: {'id':'x','object':'chat.completion.chunk',"
         "'created':1767225600,'model':'m-1','choices':[],"
         "'usage':{'prompt_tokens':1,'completion_tokens':2,"
