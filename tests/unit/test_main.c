@@ -356,6 +356,7 @@ main(void)
     test_usage_register();
     test_scan_register();
     test_capture_register();
+    test_mistral_register();
 
     return _cmocka_run_group_tests("llm_core", test_list, test_n, NULL, NULL);
 }
