@@ -5,6 +5,9 @@
  *
  *   clang ... -DLLM_FUZZ_ADAPTER=\"anthropic\" fuzz_decode.c ...
  *
+ * (Mistral's answers are normalised rather than rebuilt: their own
+ * checks, fuzz_mistral_answer().)
+ *
  * Each input goes to the adapter's decode() (when it has one) as a 2xx
  * answer and to its error() as an error body with statuses 400, 429, 500
  * and 529.  It also goes, as a client request (as is, and as extra members
@@ -55,6 +58,8 @@ static void fuzz_decode(const llm_adapter_t *ad, const char *data,
 static void fuzz_decode_one(const llm_adapter_t *ad,
     const llm_request_t *req, const char *model, const char *data,
     size_t size, llm_pool_t *pool);
+static void fuzz_mistral_answer(const llm_response_t *out,
+    const char *data, size_t size);
 static void fuzz_completion(const llm_response_t *out);
 static int fuzz_utf8(const char *s, size_t len);
 static double fuzz_number(const cJSON *obj, const char *name);
@@ -232,12 +237,24 @@ fuzz_decode_one(const llm_adapter_t *ad, const llm_request_t *req,
 
     rc = ad->decode(req, &p, data, size, FUZZ_CREATED, pool, &out, &err);
 
+    if (rc == LLM_OK && strcmp(LLM_FUZZ_ADAPTER, "mistral") == 0) {
+        fuzz_mistral_answer(&out, data, size);
+        return;
+    }
+
     if (rc == LLM_OK) {
         fuzz_completion(&out);
         return;
     }
 
     fuzz_check(rc == LLM_ERROR, "decode returns LLM_OK or LLM_ERROR");
+
+    if (strcmp(LLM_FUZZ_ADAPTER, "mistral") == 0 && err.status == 502
+        && err.type != NULL && strcmp(err.type, "server_error") == 0)
+    {
+        /* Mistral's finish_reason "error": the generation failed */
+        return;
+    }
 
     /* no allocation fails here: an answer that cannot be read */
 
@@ -250,6 +267,69 @@ fuzz_decode_one(const llm_adapter_t *ad, const llm_request_t *req,
     buf = llm_error_render(&err, pool, &len);
     e = fuzz_json(buf, len);
     cJSON_Delete(e);
+}
+
+
+/*
+ * Mistral's answers are relayed, normalised: strict JSON, every choice
+ * with "logprobs", an OpenAI finish_reason, tool calls with a "type"; the
+ * provider's bytes themselves when nothing was missing.
+ */
+
+static void
+fuzz_mistral_answer(const llm_response_t *out, const char *data,
+    size_t size)
+{
+    cJSON        *root;
+    const char   *s;
+    const cJSON  *ch, *tc;
+
+    /* the provider's bytes themselves are not NUL-terminated */
+
+    fuzz_check(out->body != NULL
+               && llm_json_validate(out->body, out->body_len, NULL)
+                  == LLM_OK, "mistral: strict JSON");
+
+    root = cJSON_ParseWithLength(out->body, out->body_len);
+    fuzz_check(root != NULL, "mistral: parses");
+
+    fuzz_check(out->body_len == size || out->body != data,
+               "relayed as it is or written anew");
+
+    for (ch = cJSON_GetObjectItemCaseSensitive(root, "choices")->child;
+         ch != NULL;
+         ch = ch->next)
+    {
+        fuzz_check(cJSON_GetObjectItemCaseSensitive(ch, "logprobs") != NULL,
+                   "mistral: every choice has logprobs");
+
+        s = llm_json_str(ch, "finish_reason");
+
+        fuzz_check(s == NULL || llm_openai_finish(s, 0) != NULL,
+                   "mistral: an OpenAI finish_reason");
+
+        tc = cJSON_GetObjectItemCaseSensitive(
+                 cJSON_GetObjectItemCaseSensitive(ch, "message"),
+                 "tool_calls");
+
+        for (tc = cJSON_IsArray(tc) ? tc->child : NULL;
+             tc != NULL;
+             tc = tc->next)
+        {
+            fuzz_check(!cJSON_IsObject(tc)
+                       || cJSON_GetObjectItemCaseSensitive(tc, "type")
+                          != NULL,
+                       "mistral: tool calls have a type");
+        }
+    }
+
+    fuzz_check(out->finish_reason == NULL
+               || llm_json_str(cJSON_GetObjectItemCaseSensitive(root,
+                                   "choices")->child, "finish_reason")
+                  != NULL,
+               "mistral: the first choice's finish_reason");
+
+    cJSON_Delete(root);
 }
 
 

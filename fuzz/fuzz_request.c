@@ -41,6 +41,9 @@ static void fuzz_encode(const llm_adapter_t *ad, const llm_request_t *req,
     const char *model, llm_pool_t *pool);
 static void fuzz_usage_asked(const llm_request_t *req, cJSON *want,
     cJSON *out);
+static void fuzz_mistral(const llm_request_t *req, cJSON *want, cJSON *out);
+static void fuzz_mistral_id(const cJSON *from, const cJSON *to,
+    const char **ids, size_t *nids);
 static void fuzz_error(const char *data, size_t size, llm_pool_t *pool);
 static void fuzz_escape(const char *data, size_t size, llm_pool_t *pool);
 static void fuzz_wrapped(const char *data, size_t size, llm_pool_t *pool);
@@ -61,6 +64,29 @@ static const char  *const fuzz_mistral_drop[] = {
     "store",
     "service_tier",
     "logit_bias",
+    "metadata",
+    "prompt_cache_key",
+    "safety_identifier",
+    "reasoning_effort",
+    "verbosity",
+    "logprobs",
+    "top_logprobs",
+    "modalities",
+    "functions",
+    "function_call",
+    "audio",
+    "web_search_options",
+    NULL
+};
+
+
+/* compared on their own: messages, or renamed, or rewritten */
+
+static const char  *const fuzz_mistral_own[] = {
+    "messages",
+    "max_tokens",
+    "random_seed",
+    "tool_choice",
     NULL
 };
 
@@ -154,6 +180,13 @@ fuzz_encode(const llm_adapter_t *ad, const llm_request_t *req,
     p.base_path = "/v1";
 
     rc = ad->encode(req, &p, pool, &http, &err);
+
+    if (rc != LLM_OK && ad == &llm_mistral_adapter) {
+        /* what Mistral cannot do: a 400, said before any provider */
+        fuzz_check(err.status == 400, "mistral refuses with a 400");
+        return;
+    }
+
     fuzz_check(rc == LLM_OK, "encode succeeds");
 
     fuzz_check(strcmp(http.path, "/v1/chat/completions") == 0, "path");
@@ -195,17 +228,36 @@ fuzz_encode(const llm_adapter_t *ad, const llm_request_t *req,
                        "mistral drops OpenAI-only fields");
         }
 
+        fuzz_mistral(req, want, out);
+
         /* the renames are covered by the unit tests; compare the rest */
 
         for (i = 0; fuzz_mistral_drop[i] != NULL; i++) {
-            cJSON_DeleteItemFromObjectCaseSensitive(want,
-                                                    fuzz_mistral_drop[i]);
+            while (cJSON_GetObjectItemCaseSensitive(want,
+                                                    fuzz_mistral_drop[i])
+                   != NULL)
+            {
+                cJSON_DeleteItemFromObjectCaseSensitive(want,
+                                                       fuzz_mistral_drop[i]);
+            }
         }
 
-        cJSON_DeleteItemFromObjectCaseSensitive(want, "max_tokens");
-        cJSON_DeleteItemFromObjectCaseSensitive(want, "random_seed");
-        cJSON_DeleteItemFromObjectCaseSensitive(out, "max_tokens");
-        cJSON_DeleteItemFromObjectCaseSensitive(out, "random_seed");
+        for (i = 0; fuzz_mistral_own[i] != NULL; i++) {
+            while (cJSON_GetObjectItemCaseSensitive(want,
+                                                    fuzz_mistral_own[i])
+                   != NULL)
+            {
+                cJSON_DeleteItemFromObjectCaseSensitive(want,
+                                                       fuzz_mistral_own[i]);
+            }
+
+            while (cJSON_GetObjectItemCaseSensitive(out, fuzz_mistral_own[i])
+                   != NULL)
+            {
+                cJSON_DeleteItemFromObjectCaseSensitive(out,
+                                                       fuzz_mistral_own[i]);
+            }
+        }
     }
 
     if (ad == &llm_openai_adapter) {
@@ -237,6 +289,127 @@ fuzz_encode(const llm_adapter_t *ad, const llm_request_t *req,
     cJSON_free(b);
     cJSON_Delete(want);
     cJSON_Delete(out);
+}
+
+
+/*
+ * Mistral: the messages one for one, "developer" sent as "system", every
+ * tool-call id 9 characters [A-Za-z0-9], one id always mapped to the same
+ * id and two ids never to one, each message's content unchanged, no
+ * "name" but on tool messages.
+ */
+
+static void
+fuzz_mistral(const llm_request_t *req, cJSON *want, cJSON *out)
+{
+    size_t        nids;
+    const char   *role, *ids[2048];
+    const cJSON  *wm, *om, *w, *o, *wc, *oc;
+
+    (void) req;
+
+    wm = cJSON_GetObjectItemCaseSensitive(want, "messages");
+    om = cJSON_GetObjectItemCaseSensitive(out, "messages");
+
+    fuzz_check(cJSON_GetArraySize(wm) == cJSON_GetArraySize(om),
+               "mistral: as many messages");
+
+    nids = 0;
+
+    for (w = wm ? wm->child : NULL, o = om ? om->child : NULL;
+         w != NULL && o != NULL;
+         w = w->next, o = o->next)
+    {
+        role = llm_json_str(w, "role");
+
+        if (role != NULL && strcmp(role, "developer") == 0) {
+            role = "system";
+        }
+
+        fuzz_check(role == NULL
+                   || strcmp(role, llm_json_str(o, "role")) == 0,
+                   "mistral: roles, developer as system");
+
+        fuzz_check(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(w,
+                                                                  "content"),
+                                 cJSON_GetObjectItemCaseSensitive(o,
+                                                                  "content"),
+                                 1)
+                   || cJSON_GetObjectItemCaseSensitive(w, "content") == NULL,
+                   "mistral: contents unchanged");
+
+        fuzz_check(role == NULL || strcmp(role, "tool") == 0
+                   || cJSON_GetObjectItemCaseSensitive(o, "name") == NULL,
+                   "mistral: no name but on tool messages");
+
+        fuzz_mistral_id(cJSON_GetObjectItemCaseSensitive(w, "tool_call_id"),
+                        cJSON_GetObjectItemCaseSensitive(o, "tool_call_id"),
+                        ids, &nids);
+
+        wc = cJSON_GetObjectItemCaseSensitive(w, "tool_calls");
+        oc = cJSON_GetObjectItemCaseSensitive(o, "tool_calls");
+
+        if (!cJSON_IsArray(wc)) {
+            continue;
+        }
+
+        fuzz_check(cJSON_GetArraySize(wc) == cJSON_GetArraySize(oc),
+                   "mistral: as many tool calls");
+
+        for (wc = wc->child, oc = oc->child;
+             wc != NULL && oc != NULL;
+             wc = wc->next, oc = oc->next)
+        {
+            fuzz_mistral_id(cJSON_GetObjectItemCaseSensitive(wc, "id"),
+                            cJSON_GetObjectItemCaseSensitive(oc, "id"),
+                            ids, &nids);
+        }
+    }
+
+    o = cJSON_GetObjectItemCaseSensitive(out, "tool_choice");
+
+    fuzz_check(!cJSON_IsString(o) || strcmp(o->valuestring, "required") != 0,
+               "mistral: tool_choice required is any");
+}
+
+
+/* ids[] holds pairs: a client's id, the id sent for it */
+
+static void
+fuzz_mistral_id(const cJSON *from, const cJSON *to, const char **ids,
+    size_t *nids)
+{
+    size_t       i, n;
+    const char  *s;
+
+    if (!cJSON_IsString(from)) {
+        return;
+    }
+
+    fuzz_check(cJSON_IsString(to), "mistral: an id for an id");
+
+    s = to->valuestring;
+    n = strlen(s);
+
+    fuzz_check(n == 9 && strspn(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   "abcdefghijklmnopqrstuvwxyz") == 9,
+               "mistral: ids of 9 alphanumerics");
+
+    for (i = 0; i < *nids; i += 2) {
+        if (strcmp(ids[i], from->valuestring) == 0) {
+            fuzz_check(strcmp(ids[i + 1], s) == 0,
+                       "mistral: one id, one mapping");
+
+        } else {
+            fuzz_check(strcmp(ids[i + 1], s) != 0,
+                       "mistral: two ids, two mappings");
+        }
+    }
+
+    if (*nids + 2 <= 2048) {
+        ids[(*nids)++] = from->valuestring;
+        ids[(*nids)++] = s;
+    }
 }
 
 

@@ -1352,7 +1352,8 @@ llm_mistral_write_id(llm_mistral_ctx_t *ctx, const char *key,
 
 /*
  * A non-streamed answer: Mistral's chat.completion with what OpenAI's
- * clients require added; relayed as it is when nothing is missing.
+ * clients require added; relayed as it is when nothing is missing
+ * (out->body is then body itself: not a copy, not NUL-terminated).
  */
 
 static int
