@@ -199,7 +199,7 @@ __DATA__
 --- request eval
 [main::chat("mistral"), main::chat("mistral", ',"stream_options":{"include_usage":true}')]
 --- response_body_like eval
-[qr/^(?!.*"usage").*"content":"Hi"\},"finish_reason":"stop"\}\]\}\n\ndata: \[DONE\]\n\n$/s,
+[qr/^(?!.*"usage").*"content":"Hi"\},"finish_reason":"stop","logprobs":null\}\]\}\n\ndata: \[DONE\]\n\n$/s,
  qr/"finish_reason":"stop"[^\n]*\n\ndata: \{[^\n]*"choices":\[\],"usage":\{"prompt_tokens":9,"completion_tokens":1,"total_tokens":10[^\n]*\n\ndata: \[DONE\]\n\n$/s]
 
 

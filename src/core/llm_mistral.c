@@ -63,6 +63,13 @@ typedef struct {
 } llm_mistral_ctx_t;
 
 
+/* writes the object at *pp in step with its tree, *pp past it */
+
+typedef int (*llm_mistral_write_pt)(llm_mistral_ctx_t *ctx,
+    const unsigned char **pp, const unsigned char *last, const cJSON *obj,
+    llm_out_t *out);
+
+
 static int llm_mistral_encode(const llm_request_t *req,
     const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
     llm_error_t *err);
@@ -73,7 +80,7 @@ static int llm_mistral_plan_message(llm_mistral_ctx_t *ctx,
 static int llm_mistral_plan_ids(llm_mistral_ctx_t *ctx,
     const cJSON *messages, int valid);
 static int llm_mistral_top_action(const cJSON *root, const cJSON *item);
-static int llm_mistral_message_action(const cJSON *m, const cJSON *item);
+static int llm_mistral_message_action(const char *role, const cJSON *item);
 static const char *llm_mistral_role(const cJSON *m);
 static int llm_mistral_id_valid(const char *s);
 static uint64_t llm_mistral_hash(const char *s, uint64_t salt);
@@ -85,19 +92,25 @@ static int llm_mistral_id_add(llm_mistral_ctx_t *ctx, const char *from,
     int valid);
 static int llm_mistral_rewrite(llm_mistral_ctx_t *ctx,
     const llm_request_t *req, llm_out_t *out);
-static int llm_mistral_member(const unsigned char **pp,
-    const unsigned char *last, const unsigned char **k,
-    const unsigned char **v, const unsigned char **ve);
+static int llm_mistral_key(const unsigned char **pp,
+    const unsigned char *last, const unsigned char **k);
+static int llm_mistral_skip(const unsigned char **pp,
+    const unsigned char *last);
+static int llm_mistral_copy(const unsigned char **pp,
+    const unsigned char *last, const unsigned char *from, llm_out_t *out);
 static int llm_mistral_next(const unsigned char **pp,
     const unsigned char *last, unsigned char close);
+static int llm_mistral_write_array(llm_mistral_ctx_t *ctx,
+    const unsigned char **pp, const unsigned char *last, const cJSON *arr,
+    llm_out_t *out, llm_mistral_write_pt write);
 static int llm_mistral_write_messages(llm_mistral_ctx_t *ctx,
-    const unsigned char *p, const unsigned char *last, const cJSON *arr,
+    const unsigned char **pp, const unsigned char *last, const cJSON *arr,
     llm_out_t *out);
 static int llm_mistral_write_message(llm_mistral_ctx_t *ctx,
-    const unsigned char *p, const unsigned char *last, const cJSON *m,
+    const unsigned char **pp, const unsigned char *last, const cJSON *m,
     llm_out_t *out);
-static int llm_mistral_write_calls(llm_mistral_ctx_t *ctx,
-    const unsigned char *p, const unsigned char *last, const cJSON *arr,
+static int llm_mistral_write_call(llm_mistral_ctx_t *ctx,
+    const unsigned char **pp, const unsigned char *last, const cJSON *call,
     llm_out_t *out);
 static int llm_mistral_write_id(llm_mistral_ctx_t *ctx, const char *key,
     const cJSON *item, llm_out_t *out);
@@ -345,80 +358,105 @@ static int
 llm_mistral_plan_top(llm_mistral_ctx_t *ctx, const cJSON *root)
 {
     size_t        i;
-    const char   *type;
-    const cJSON  *item, *tool, *lp;
+    const char   *type, *s;
+    const cJSON  *item, *tool;
 
-    for (i = 0; llm_mistral_reject[i] != NULL; i++) {
-        item = cJSON_GetObjectItemCaseSensitive(root, llm_mistral_reject[i]);
-
-        if (item != NULL && !cJSON_IsNull(item)) {
-            llm_error_set(ctx->err, 400, "invalid_request_error",
-                          llm_mistral_reject[i], "unsupported_parameter",
-                          "'%s' is not supported by Mistral providers%s",
-                          llm_mistral_reject[i],
-                          (i < 2) ? ": use 'tools'" : "");
-            return LLM_ERROR;
-        }
-    }
-
-    lp = cJSON_GetObjectItemCaseSensitive(root, "logprobs");
-
-    if (cJSON_IsTrue(lp)) {
-        llm_error_set(ctx->err, 400, "invalid_request_error", "logprobs",
-                      "unsupported_parameter",
-                      "'logprobs' is not supported by Mistral providers");
-        return LLM_ERROR;
-    }
-
-    item = cJSON_GetObjectItemCaseSensitive(root, "modalities");
-
-    if (cJSON_IsArray(item)
-        && (cJSON_GetArraySize(item) != 1
-            || !cJSON_IsString(item->child)
-            || strcmp(item->child->valuestring, "text") != 0))
-    {
-        llm_error_set(ctx->err, 400, "invalid_request_error", "modalities",
-                      "unsupported_parameter",
-                      "Mistral providers answer with text only");
-        return LLM_ERROR;
-    }
-
-    item = cJSON_GetObjectItemCaseSensitive(root, "tool_choice");
-
-    if (cJSON_IsObject(item)) {
-        type = llm_json_str(item, "type");
-
-        if (type == NULL || strcmp(type, "function") != 0) {
-            llm_error_set(ctx->err, 400, "invalid_request_error",
-                          "tool_choice", "unsupported_parameter",
-                          "Mistral providers take a 'tool_choice' of "
-                          "\"auto\", \"none\", \"required\" or "
-                          "{\"type\":\"function\",...}");
-            return LLM_ERROR;
-        }
-    }
-
-    item = cJSON_GetObjectItemCaseSensitive(root, "tools");
-    i = 0;
-
-    for (tool = cJSON_IsArray(item) ? item->child : NULL;
-         tool != NULL;
-         tool = tool->next)
-    {
-        type = llm_json_str(tool, "type");
-
-        if (type == NULL || strcmp(type, "function") != 0) {
-            llm_error_set(ctx->err, 400, "invalid_request_error", "tools",
-                          "unsupported_parameter",
-                          "tools[%lu]: Mistral providers take function "
-                          "tools only", (unsigned long) i);
-            return LLM_ERROR;
-        }
-
-        i++;
-    }
+    /* one walk over the members: the checks, then what becomes of each */
 
     for (item = root->child; item != NULL; item = item->next) {
+
+        s = item->string;
+
+        if (s == NULL) {
+            continue;
+        }
+
+        switch (s[0]) {
+
+        case 'a':
+        case 'f':
+        case 'w':
+            for (i = 0; llm_mistral_reject[i] != NULL; i++) {
+                if (strcmp(s, llm_mistral_reject[i]) == 0
+                    && !cJSON_IsNull(item))
+                {
+                    llm_error_set(ctx->err, 400, "invalid_request_error",
+                                  llm_mistral_reject[i],
+                                  "unsupported_parameter",
+                                  "'%s' is not supported by Mistral "
+                                  "providers%s", llm_mistral_reject[i],
+                                  (i < 2) ? ": use 'tools'" : "");
+                    return LLM_ERROR;
+                }
+            }
+
+            break;
+
+        case 'l':
+            if (strcmp(s, "logprobs") == 0 && cJSON_IsTrue(item)) {
+                llm_error_set(ctx->err, 400, "invalid_request_error",
+                              "logprobs", "unsupported_parameter",
+                              "'logprobs' is not supported by Mistral "
+                              "providers");
+                return LLM_ERROR;
+            }
+
+            break;
+
+        case 'm':
+            if (strcmp(s, "modalities") == 0 && cJSON_IsArray(item)
+                && (cJSON_GetArraySize(item) != 1
+                    || !cJSON_IsString(item->child)
+                    || strcmp(item->child->valuestring, "text") != 0))
+            {
+                llm_error_set(ctx->err, 400, "invalid_request_error",
+                              "modalities", "unsupported_parameter",
+                              "Mistral providers answer with text only");
+                return LLM_ERROR;
+            }
+
+            break;
+
+        case 't':
+            if (strcmp(s, "tool_choice") == 0 && cJSON_IsObject(item)) {
+                type = llm_json_str(item, "type");
+
+                if (type == NULL || strcmp(type, "function") != 0) {
+                    llm_error_set(ctx->err, 400, "invalid_request_error",
+                                  "tool_choice", "unsupported_parameter",
+                                  "Mistral providers take a 'tool_choice' "
+                                  "of \"auto\", \"none\", \"required\" or "
+                                  "{\"type\":\"function\",...}");
+                    return LLM_ERROR;
+                }
+            }
+
+            if (strcmp(s, "tools") != 0 || !cJSON_IsArray(item)) {
+                break;
+            }
+
+            i = 0;
+
+            for (tool = item->child; tool != NULL; tool = tool->next) {
+                type = llm_json_str(tool, "type");
+
+                if (type == NULL || strcmp(type, "function") != 0) {
+                    llm_error_set(ctx->err, 400, "invalid_request_error",
+                                  "tools", "unsupported_parameter",
+                                  "tools[%lu]: Mistral providers take "
+                                  "function tools only", (unsigned long) i);
+                    return LLM_ERROR;
+                }
+
+                i++;
+            }
+
+            break;
+
+        default:
+            break;
+        }
+
         switch (llm_mistral_top_action(root, item)) {
 
         case LLM_MISTRAL_DROP:
@@ -452,7 +490,9 @@ llm_mistral_top_action(const cJSON *root, const cJSON *item)
 
     s = item->string;
 
-    if (s == NULL) {
+    if (s == NULL || strcmp(s, "messages") == 0 || strcmp(s, "model") == 0
+        || strcmp(s, "stream") == 0)
+    {
         return LLM_MISTRAL_KEEP;
     }
 
@@ -595,7 +635,7 @@ llm_mistral_plan_message(llm_mistral_ctx_t *ctx, const cJSON *m, size_t i,
     }
 
     for (item = m->child; item != NULL; item = item->next) {
-        if (llm_mistral_message_action(m, item) != LLM_MISTRAL_KEEP) {
+        if (llm_mistral_message_action(role, item) != LLM_MISTRAL_KEEP) {
             ctx->change = 1;
             return LLM_OK;
         }
@@ -611,10 +651,10 @@ llm_mistral_plan_message(llm_mistral_ctx_t *ctx, const cJSON *m, size_t i,
  */
 
 static int
-llm_mistral_message_action(const cJSON *m, const cJSON *item)
+llm_mistral_message_action(const char *role, const cJSON *item)
 {
     size_t        i;
-    const char   *s, *role;
+    const char   *s;
 
     s = item->string;
 
@@ -627,8 +667,6 @@ llm_mistral_message_action(const cJSON *m, const cJSON *item)
                 && strcmp(item->valuestring, "developer") == 0)
                ? LLM_MISTRAL_EDIT : LLM_MISTRAL_KEEP;
     }
-
-    role = llm_mistral_role(m);
 
     /* Mistral takes "name" on tool messages only */
 
@@ -871,16 +909,17 @@ llm_mistral_id_add(llm_mistral_ctx_t *ctx, const char *from, int valid)
 
 /*
  * The body written from the client's bytes, walked in step with its tree
- * (the tree was parsed from these bytes: same members, same order).
+ * (the tree was parsed from these bytes: same members, same order).  Each
+ * byte is scanned once: a value is either copied as it is or walked into.
  */
 
 static int
 llm_mistral_rewrite(llm_mistral_ctx_t *ctx, const llm_request_t *req,
     llm_out_t *out)
 {
-    int                   first, action;
+    int                   rc, first, action;
     const cJSON          *item;
-    const unsigned char  *p, *last, *k, *v, *ve;
+    const unsigned char  *p, *last, *k;
 
     out->len = 0;
 
@@ -908,75 +947,72 @@ llm_mistral_rewrite(llm_mistral_ctx_t *ctx, const llm_request_t *req,
 
     for (item = req->root->child; /* void */ ; item = item->next) {
 
-        switch (llm_mistral_member(&p, last, &k, &v, &ve)) {
+        rc = llm_mistral_key(&p, last, &k);
 
-        case LLM_OK:
-            break;
-
-        case LLM_DECLINED:
-            if (item != NULL) {
-                goto failed;
-            }
-
+        if (rc == LLM_DECLINED && item == NULL) {
             llm_out_raw(out, "}", 1);
             return LLM_OK;
-
-        default:
-            goto failed;
         }
 
-        if (item == NULL || item->string == NULL) {
+        if (rc != LLM_OK || item == NULL || item->string == NULL) {
             goto failed;
-        }
-
-        if (strcmp(item->string, "model") == 0 && ctx->model != NULL) {
-            llm_out_cstr(out, first ? "\"model\":" : ",\"model\":");
-            llm_out_nstr(out, ctx->model);
-            first = 0;
-            goto next;
         }
 
         action = llm_mistral_top_action(req->root, item);
 
+        if (strcmp(item->string, "model") == 0 && ctx->model != NULL) {
+            action = LLM_MISTRAL_EDIT;
+        }
+
+        if (action != LLM_MISTRAL_DROP) {
+            if (!first) {
+                llm_out_raw(out, ",", 1);
+            }
+
+            first = 0;
+        }
+
         if (action == LLM_MISTRAL_DROP) {
-            goto next;
-        }
+            rc = llm_mistral_skip(&p, last);
 
-        if (!first) {
-            llm_out_raw(out, ",", 1);
-        }
+        } else if (action == LLM_MISTRAL_EDIT) {
 
-        first = 0;
+            switch (item->string[0]) {
 
-        if (action == LLM_MISTRAL_EDIT) {
+            case 'm':
+                if (item->string[1] == 'o') {
+                    llm_out_cstr(out, "\"model\":");
+                    llm_out_nstr(out, ctx->model);
+                    rc = llm_mistral_skip(&p, last);
+                    break;
+                }
 
-            if (strcmp(item->string, "tool_choice") == 0) {
+                llm_out_cstr(out, "\"max_tokens\":");
+                rc = llm_mistral_copy(&p, last, p, out);
+                break;
+
+            case 's':
+                llm_out_cstr(out, "\"random_seed\":");
+                rc = llm_mistral_copy(&p, last, p, out);
+                break;
+
+            default:
                 llm_out_cstr(out, "\"tool_choice\":\"any\"");
-                goto next;
+                rc = llm_mistral_skip(&p, last);
+                break;
             }
 
-            llm_out_cstr(out, (item->string[0] == 'm') ? "\"max_tokens\":"
-                                                       : "\"random_seed\":");
-            llm_out_raw(out, (const char *) v, (size_t) (ve - v));
-            goto next;
+        } else if (strcmp(item->string, "messages") == 0
+                   && cJSON_IsArray(item))
+        {
+            llm_out_raw(out, (const char *) k, (size_t) (p - k));
+            rc = llm_mistral_write_messages(ctx, &p, last, item, out);
+
+        } else {
+            rc = llm_mistral_copy(&p, last, k, out);
         }
 
-        if (strcmp(item->string, "messages") == 0 && cJSON_IsArray(item)) {
-            llm_out_raw(out, (const char *) k, (size_t) (v - k));
-
-            if (llm_mistral_write_messages(ctx, v, ve, item, out) != LLM_OK)
-            {
-                goto failed;
-            }
-
-            goto next;
-        }
-
-        llm_out_raw(out, (const char *) k, (size_t) (ve - k));
-
-    next:
-
-        if (llm_mistral_next(&p, last, '}') != LLM_OK) {
+        if (rc != LLM_OK || llm_mistral_next(&p, last, '}') != LLM_OK) {
             goto failed;
         }
     }
@@ -991,14 +1027,13 @@ failed:
 
 
 /*
- * The member of an object at *pp: key k (at its quote), value v..ve.
- * LLM_DECLINED at the object's end.
+ * The key of the member at *pp: k at its quote, *pp at the value.
+ * LLM_DECLINED at the object's end (*pp past it).
  */
 
 static int
-llm_mistral_member(const unsigned char **pp, const unsigned char *last,
-    const unsigned char **k, const unsigned char **v,
-    const unsigned char **ve)
+llm_mistral_key(const unsigned char **pp, const unsigned char *last,
+    const unsigned char **k)
 {
     const unsigned char  *p;
 
@@ -1030,15 +1065,42 @@ llm_mistral_member(const unsigned char **pp, const unsigned char *last,
         return LLM_ERROR;
     }
 
-    *v = llm_json_skip_ws(p + 1, last);
+    *pp = llm_json_skip_ws(p + 1, last);
 
-    p = llm_json_skip_value(*v, last);
-    if (p == NULL || p == *v) {
+    return LLM_OK;
+}
+
+
+/* *pp past the value there */
+
+static int
+llm_mistral_skip(const unsigned char **pp, const unsigned char *last)
+{
+    const unsigned char  *e;
+
+    e = llm_json_skip_value(*pp, last);
+
+    if (e == NULL || e == *pp) {
         return LLM_ERROR;
     }
 
-    *ve = p;
-    *pp = p;
+    *pp = e;
+
+    return LLM_OK;
+}
+
+
+/* from..the end of the value at *pp written as it is; *pp past it */
+
+static int
+llm_mistral_copy(const unsigned char **pp, const unsigned char *last,
+    const unsigned char *from, llm_out_t *out)
+{
+    if (llm_mistral_skip(pp, last) != LLM_OK) {
+        return LLM_ERROR;
+    }
+
+    llm_out_raw(out, (const char *) from, (size_t) (*pp - from));
 
     return LLM_OK;
 }
@@ -1073,59 +1135,59 @@ llm_mistral_next(const unsigned char **pp, const unsigned char *last,
 }
 
 
-static int
-llm_mistral_write_messages(llm_mistral_ctx_t *ctx, const unsigned char *p,
-    const unsigned char *last, const cJSON *arr, llm_out_t *out)
-{
-    const cJSON          *m;
-    const unsigned char  *e, *ee;
+/*
+ * The elements of an array at *pp, in step with arr, each written by
+ * write (objects) or copied; *pp past the array.
+ */
 
-    if (*p != '[') {
+static int
+llm_mistral_write_array(llm_mistral_ctx_t *ctx, const unsigned char **pp,
+    const unsigned char *last, const cJSON *arr, llm_out_t *out,
+    llm_mistral_write_pt write)
+{
+    const cJSON          *e;
+    const unsigned char  *p;
+
+    p = *pp;
+
+    if (p == last || *p != '[') {
         return LLM_ERROR;
     }
 
     p++;
     llm_out_raw(out, "[", 1);
 
-    for (m = arr->child; /* void */ ; m = m->next) {
-        e = llm_json_skip_ws(p, last);
+    for (e = arr->child; /* void */ ; e = e->next) {
+        p = llm_json_skip_ws(p, last);
 
-        if (e == last) {
+        if (p == last) {
             return LLM_ERROR;
         }
 
-        if (*e == ']') {
-            if (m != NULL) {
+        if (*p == ']') {
+            if (e != NULL) {
                 return LLM_ERROR;
             }
 
             llm_out_raw(out, "]", 1);
+            *pp = p + 1;
+
             return LLM_OK;
         }
 
-        if (m == NULL) {
+        if (e == NULL) {
             return LLM_ERROR;
         }
 
-        ee = llm_json_skip_value(e, last);
-        if (ee == NULL) {
-            return LLM_ERROR;
-        }
-
-        if (m != arr->child) {
+        if (e != arr->child) {
             llm_out_raw(out, ",", 1);
         }
 
-        if (cJSON_IsObject(m)) {
-            if (llm_mistral_write_message(ctx, e, ee, m, out) != LLM_OK) {
-                return LLM_ERROR;
-            }
-
-        } else {
-            llm_out_raw(out, (const char *) e, (size_t) (ee - e));
+        if (cJSON_IsObject(e) ? write(ctx, &p, last, e, out)
+                              : llm_mistral_copy(&p, last, p, out))
+        {
+            return LLM_ERROR;
         }
-
-        p = ee;
 
         if (llm_mistral_next(&p, last, ']') != LLM_OK) {
             return LLM_ERROR;
@@ -1135,14 +1197,26 @@ llm_mistral_write_messages(llm_mistral_ctx_t *ctx, const unsigned char *p,
 
 
 static int
-llm_mistral_write_message(llm_mistral_ctx_t *ctx, const unsigned char *p,
+llm_mistral_write_messages(llm_mistral_ctx_t *ctx, const unsigned char **pp,
+    const unsigned char *last, const cJSON *arr, llm_out_t *out)
+{
+    return llm_mistral_write_array(ctx, pp, last, arr, out,
+                                   llm_mistral_write_message);
+}
+
+
+static int
+llm_mistral_write_message(llm_mistral_ctx_t *ctx, const unsigned char **pp,
     const unsigned char *last, const cJSON *m, llm_out_t *out)
 {
-    int                   first, action;
+    int                   rc, first, action;
+    const char           *role;
     const cJSON          *item;
-    const unsigned char  *k, *v, *ve;
+    const unsigned char  *p, *k;
 
-    if (*p != '{') {
+    p = *pp;
+
+    if (p == last || *p != '{') {
         return LLM_ERROR;
     }
 
@@ -1150,33 +1224,28 @@ llm_mistral_write_message(llm_mistral_ctx_t *ctx, const unsigned char *p,
     llm_out_raw(out, "{", 1);
     first = 1;
 
+    role = llm_mistral_role(m);
+
     for (item = m->child; /* void */ ; item = item->next) {
 
-        switch (llm_mistral_member(&p, last, &k, &v, &ve)) {
+        rc = llm_mistral_key(&p, last, &k);
 
-        case LLM_OK:
-            break;
-
-        case LLM_DECLINED:
-            if (item != NULL) {
-                return LLM_ERROR;
-            }
-
+        if (rc == LLM_DECLINED && item == NULL) {
             llm_out_raw(out, "}", 1);
+            *pp = p;
             return LLM_OK;
+        }
 
-        default:
+        if (rc != LLM_OK || item == NULL || item->string == NULL) {
             return LLM_ERROR;
         }
 
-        if (item == NULL || item->string == NULL) {
-            return LLM_ERROR;
-        }
+        action = llm_mistral_message_action(role, item);
 
-        action = llm_mistral_message_action(m, item);
+        if (action == LLM_MISTRAL_DROP) {
+            rc = llm_mistral_skip(&p, last);
 
-        if (action != LLM_MISTRAL_DROP) {
-
+        } else {
             if (!first) {
                 llm_out_raw(out, ",", 1);
             }
@@ -1185,32 +1254,30 @@ llm_mistral_write_message(llm_mistral_ctx_t *ctx, const unsigned char *p,
 
             if (action == LLM_MISTRAL_EDIT) {
                 llm_out_cstr(out, "\"role\":\"system\"");
+                rc = llm_mistral_skip(&p, last);
 
             } else if (strcmp(item->string, "tool_call_id") == 0
                        && cJSON_IsString(item))
             {
-                if (llm_mistral_write_id(ctx, "tool_call_id", item, out)
-                    != LLM_OK)
-                {
-                    return LLM_ERROR;
+                rc = llm_mistral_write_id(ctx, "tool_call_id", item, out);
+
+                if (rc == LLM_OK) {
+                    rc = llm_mistral_skip(&p, last);
                 }
 
             } else if (strcmp(item->string, "tool_calls") == 0
                        && cJSON_IsArray(item))
             {
-                llm_out_raw(out, (const char *) k, (size_t) (v - k));
-
-                if (llm_mistral_write_calls(ctx, v, ve, item, out) != LLM_OK)
-                {
-                    return LLM_ERROR;
-                }
+                llm_out_raw(out, (const char *) k, (size_t) (p - k));
+                rc = llm_mistral_write_array(ctx, &p, last, item, out,
+                                             llm_mistral_write_call);
 
             } else {
-                llm_out_raw(out, (const char *) k, (size_t) (ve - k));
+                rc = llm_mistral_copy(&p, last, k, out);
             }
         }
 
-        if (llm_mistral_next(&p, last, '}') != LLM_OK) {
+        if (rc != LLM_OK || llm_mistral_next(&p, last, '}') != LLM_OK) {
             return LLM_ERROR;
         }
     }
@@ -1218,106 +1285,55 @@ llm_mistral_write_message(llm_mistral_ctx_t *ctx, const unsigned char *p,
 
 
 static int
-llm_mistral_write_calls(llm_mistral_ctx_t *ctx, const unsigned char *p,
-    const unsigned char *last, const cJSON *arr, llm_out_t *out)
+llm_mistral_write_call(llm_mistral_ctx_t *ctx, const unsigned char **pp,
+    const unsigned char *last, const cJSON *call, llm_out_t *out)
 {
-    int                   first;
-    const cJSON          *call, *item;
-    const unsigned char  *e, *ee, *k, *v, *ve;
+    int                   rc, first;
+    const cJSON          *item;
+    const unsigned char  *p, *k;
 
-    if (*p != '[') {
+    p = *pp;
+
+    if (p == last || *p != '{') {
         return LLM_ERROR;
     }
 
     p++;
-    llm_out_raw(out, "[", 1);
+    llm_out_raw(out, "{", 1);
+    first = 1;
 
-    for (call = arr->child; /* void */ ; call = call->next) {
-        e = llm_json_skip_ws(p, last);
+    for (item = call->child; /* void */ ; item = item->next) {
 
-        if (e == last) {
-            return LLM_ERROR;
-        }
+        rc = llm_mistral_key(&p, last, &k);
 
-        if (*e == ']') {
-            if (call != NULL) {
-                return LLM_ERROR;
-            }
-
-            llm_out_raw(out, "]", 1);
+        if (rc == LLM_DECLINED && item == NULL) {
+            llm_out_raw(out, "}", 1);
+            *pp = p;
             return LLM_OK;
         }
 
-        if (call == NULL) {
+        if (rc != LLM_OK || item == NULL || item->string == NULL) {
             return LLM_ERROR;
         }
 
-        ee = llm_json_skip_value(e, last);
-        if (ee == NULL) {
-            return LLM_ERROR;
-        }
-
-        if (call != arr->child) {
+        if (!first) {
             llm_out_raw(out, ",", 1);
         }
 
-        if (!cJSON_IsObject(call) || *e != '{') {
-            llm_out_raw(out, (const char *) e, (size_t) (ee - e));
-            goto next;
+        first = 0;
+
+        if (strcmp(item->string, "id") == 0 && cJSON_IsString(item)) {
+            rc = llm_mistral_write_id(ctx, "id", item, out);
+
+            if (rc == LLM_OK) {
+                rc = llm_mistral_skip(&p, last);
+            }
+
+        } else {
+            rc = llm_mistral_copy(&p, last, k, out);
         }
 
-        p = e + 1;
-        llm_out_raw(out, "{", 1);
-        first = 1;
-
-        for (item = call->child; /* void */ ; item = item->next) {
-
-            switch (llm_mistral_member(&p, last, &k, &v, &ve)) {
-
-            case LLM_OK:
-                break;
-
-            case LLM_DECLINED:
-                if (item != NULL) {
-                    return LLM_ERROR;
-                }
-
-                llm_out_raw(out, "}", 1);
-                goto next;
-
-            default:
-                return LLM_ERROR;
-            }
-
-            if (item == NULL || item->string == NULL) {
-                return LLM_ERROR;
-            }
-
-            if (!first) {
-                llm_out_raw(out, ",", 1);
-            }
-
-            first = 0;
-
-            if (strcmp(item->string, "id") == 0 && cJSON_IsString(item)) {
-                if (llm_mistral_write_id(ctx, "id", item, out) != LLM_OK) {
-                    return LLM_ERROR;
-                }
-
-            } else {
-                llm_out_raw(out, (const char *) k, (size_t) (ve - k));
-            }
-
-            if (llm_mistral_next(&p, last, '}') != LLM_OK) {
-                return LLM_ERROR;
-            }
-        }
-
-    next:
-
-        p = ee;
-
-        if (llm_mistral_next(&p, last, ']') != LLM_OK) {
+        if (rc != LLM_OK || llm_mistral_next(&p, last, '}') != LLM_OK) {
             return LLM_ERROR;
         }
     }

@@ -186,3 +186,89 @@ test('a gateway error is an OpenAI error the SDK understands', async () => {
             return true;
         });
 });
+
+// Mistral takes neither a "developer" role nor tool-call ids other than
+// 9 characters [A-Za-z0-9] (its mock refuses both, like the API does):
+// the gateway sends "system" and ids of that form, the same in the call
+// and in its result, and answers carry "logprobs" as OpenAI's do.
+const openaiHistory = [
+    { role: 'developer', content: 'Answer from the tool result.' },
+    { role: 'user', content: 'Weather in Oslo?' },
+    { role: 'assistant', content: null, refusal: null,
+      tool_calls: [{ id: 'call_Qm9vT2xkWjVwWmRrZXk0', type: 'function',
+                     function: { name: 'get_weather',
+                                 arguments: '{"city":"Oslo"}' } }] },
+    { role: 'tool', tool_call_id: 'call_Qm9vT2xkWjVwWmRrZXk0',
+      content: '{"temperature_c":4}' },
+];
+
+test('mock-mistral: an OpenAI tool-call history and a developer message',
+     async () => {
+    const f = await client.chat.completions.create({
+        model: 'mock-mistral', messages: openaiHistory, tools,
+    });
+    checkCompletion(f);
+    assert.equal(f.choices[0].message.content, 'It is 4 degrees in Oslo.');
+    assert.equal(f.choices[0].finish_reason, 'stop');
+    assert.ok('logprobs' in f.choices[0]);
+    assert.equal(f.choices[0].logprobs, null);
+});
+
+test('mock-mistral: the same history, streamed', async () => {
+    const stream = await client.chat.completions.create({
+        model: 'mock-mistral', messages: openaiHistory, tools, stream: true,
+    });
+
+    let text = '';
+    let choices = 0;
+
+    for await (const chunk of stream) {
+        for (const c of chunk.choices) {
+            choices++;
+            assert.ok('logprobs' in c);
+            text += c.delta.content || '';
+        }
+    }
+
+    assert.ok(choices >= 2);
+    assert.equal(text, 'It is 4 degrees in Oslo.');
+});
+
+test('mock-mistral: a Mistral tool-call id comes back and is kept',
+     async () => {
+    const messages = [{ role: 'developer', content: 'Use the tools.' },
+                      { role: 'user', content: 'Weather in Oslo?' }];
+
+    const c = await client.chat.completions.create({
+        model: 'mock-mistral', messages, tools, tool_choice: 'required',
+    });
+    const call = c.choices[0].message.tool_calls[0];
+    assert.equal(call.id, 'a1B2c3D4e');
+    assert.equal(call.type, 'function');
+    assert.equal(c.choices[0].logprobs, null);
+
+    messages.push(c.choices[0].message);
+    messages.push({ role: 'tool', tool_call_id: call.id,
+                    content: '{"temperature_c":4}' });
+
+    const f = await client.chat.completions.create({
+        model: 'mock-mistral', messages, tools,
+    });
+    assert.equal(f.choices[0].message.content, 'It is 4 degrees in Oslo.');
+});
+
+test('mock-mistral: logprobs cannot be had: a 400 before the provider',
+     async () => {
+    await assert.rejects(
+        client.chat.completions.create({
+            model: 'mock-mistral',
+            messages: [{ role: 'user', content: 'Hello' }],
+            logprobs: true,
+        }),
+        (err) => {
+            assert.ok(err instanceof OpenAI.BadRequestError);
+            assert.equal(err.param, 'logprobs');
+            assert.equal(err.code, 'unsupported_parameter');
+            return true;
+        });
+});

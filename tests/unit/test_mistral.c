@@ -641,7 +641,7 @@ test_mistral_rejected(void **state)
 
     test_mistral_reject(ctx,
         "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],"
-        "\"modalities\":[\"text\",\"audio\"],\"audio\":{\"voice\":\"a\"}}",
+        "\"audio\":{\"voice\":\"alloy\",\"format\":\"wav\"}}",
         "audio", "audio");
 
     test_mistral_reject(ctx,
