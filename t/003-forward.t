@@ -103,7 +103,7 @@ our $HttpConfig = <<'_EOC_';
             default_type application/json;
             add_header X-Request-Id req-fixed-1;
             add_header Set-Cookie provider-cookie=1;
-            return 200 '{"id":"cmpl-1","object":"chat.completion","created":1767225600,"model":"mistral-small-latest","choices":[{"index":0,"message":{"role":"assistant","content":"fixed"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}';
+            return 200 '{"id":"cmpl-1","object":"chat.completion","created":1767225600,"model":"mistral-small-latest","choices":[{"index":0,"message":{"role":"assistant","content":"fixed"},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}';
         }
 
         location = /429/v1/chat/completions {
@@ -250,7 +250,7 @@ qr{uri=/echo/chat/completions\n.*auth=\n.*body=\{"model":"asis","messages":\[\{"
 POST /v1/chat/completions
 {"model":"fixed","messages":[{"role":"user","content":"Hi"}]}
 --- response_headers
-Content-Length: 257
+Content-Length: 273
 --- response_body_like: "usage":\{"prompt_tokens":3
 
 

@@ -57,8 +57,10 @@ our $HttpConfig = <<'_EOC_';
         api_key  env:LLM_TEST_KEY;
     }
 
+    # an echo of what it got (not a chat.completion: type openai, whose
+    # answers are relayed as they are)
     llm_provider backup {
-        type     mistral;
+        type     openai;
         url      http://127.0.0.1:1985/echo/v1;
         model    mistral-small-latest;
         api_key  env:LLM_TEST_KEY;

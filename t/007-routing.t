@@ -51,8 +51,10 @@ our $HttpConfig = <<'_EOC_';
         price    15 75;
     }
 
+    # answers with its name (not a chat.completion: type openai, whose
+    # answers are relayed as they are)
     llm_provider budget {
-        type     mistral;
+        type     openai;
         url      http://127.0.0.1:1985/budget;
         api_key  env:LLM_TEST_KEY;
         price    0.25 0.25;

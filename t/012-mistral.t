@@ -50,6 +50,25 @@ our $HttpConfig = <<'_EOC_';
         api_key  env:LLM_TEST_KEY;
     }
 
+    llm_provider mistral-down {
+        type     mistral;
+        url      http://127.0.0.1:1/v1;
+        model    mistral-x;
+        api_key  env:LLM_TEST_KEY;
+    }
+
+    llm_provider openai-down {
+        type     openai;
+        url      http://127.0.0.1:1/v1;
+        api_key  env:LLM_TEST_KEY;
+    }
+
+    llm_provider openai-echo {
+        type     openai;
+        url      http://127.0.0.1:1991/echo/v1;
+        api_key  env:LLM_TEST_KEY;
+    }
+
     server {
         listen 127.0.0.1:1991;
         error_log logs/mock.log info;
@@ -61,6 +80,11 @@ our $HttpConfig = <<'_EOC_';
             }
             echo_read_request_body;
             echo_exec /_mistral/$mistral;
+        }
+
+        location /echo/ {
+            echo_read_request_body;
+            echo $request_body;
         }
 
         location = /_mistral/text {
@@ -234,3 +258,36 @@ POST /v1/chat/completions
 --- response_body_like eval
 [qr/"param":"functions","code":"unsupported_parameter"/,
  qr/"message":"tools\[0\]: Mistral providers take function tools only"/]
+
+
+
+=== TEST 10: failover from OpenAI to Mistral: the request is encoded for Mistral
+--- config
+    location /v1/ {
+        llm_route openai-down mistral;
+    }
+--- request
+POST /v1/chat/completions
+{"model":"any","messages":[{"role":"developer","content":"Be terse."},{"role":"user","content":"Hi","name":"bob"}],"max_completion_tokens":64,"seed":7}
+--- response_headers
+X-LLM-Provider: mistral
+X-LLM-Attempts: 2
+--- response_body_like: ^\{"id":"m-1",.*"finish_reason":"length","logprobs":null\}
+--- error_log
+llm: provider "openai-down" failed
+
+
+
+=== TEST 11: failover from Mistral to OpenAI: OpenAI gets the client's body
+--- config
+    location /v1/ {
+        llm_route mistral-down openai-echo;
+    }
+--- request
+POST /v1/chat/completions
+{"model":"any","messages":[{"role":"developer","content":"s"},{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"call_1","content":"r"}],"seed":7}
+--- response_headers
+X-LLM-Provider: openai-echo
+X-LLM-Attempts: 2
+--- response_body
+{"model":"any","messages":[{"role":"developer","content":"s"},{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"call_1","content":"r"}],"seed":7}
