@@ -12,6 +12,9 @@
  *     re-serialised without it (the final one followed by a usage chunk
  *     when the client asked), and so is one whose finish_reason is
  *     "model_length", which becomes "length";
+ *   - Mistral: every choice gets "logprobs":null (strict OpenAI clients
+ *     require the member), inserted into the relayed bytes after the
+ *     choice's "{" when the chunk needs nothing else;
  *   - an event on several data lines goes out on one (llm_stream_data());
  *   - the content of choice 0 that went out is kept in st->text, when set
  *     (llm_stream_text()).
