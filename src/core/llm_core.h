@@ -393,6 +393,7 @@ typedef struct {
     size_t        field_len;          /* bytes of the current line's field
                                          name, or of the event name being
                                          read (after the data) */
+    size_t        line_len;           /* bytes of the current line */
     unsigned      state;              /* the line parser's state */
     char          field[8];           /* the field name, when short */
     unsigned      has_data:1;
@@ -407,8 +408,9 @@ void llm_sse_init(llm_sse_t *sse, char *buf, size_t size);
  * blank line has arrived, with at least one "data" line) and may return
  * LLM_ERROR (any value other than LLM_OK) to stop.  Returns LLM_OK, or
  * LLM_ERROR when an event is larger than the buffer (its name and data
- * need their lengths + 2 bytes) or the handler failed; after an error,
- * every call fails.  The event's strings are NUL-terminated, point into
+ * need their lengths + 2 bytes), a line of any kind (a comment, an
+ * unknown field, bytes without a line end) is longer than the buffer, or
+ * the handler failed; after an error, every call fails.  The event's strings are NUL-terminated, point into
  * the buffer and live until the handler returns.
  */
 int llm_sse_feed(llm_sse_t *sse, const char *p, size_t len,

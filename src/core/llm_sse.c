@@ -72,6 +72,7 @@ llm_sse_feed(llm_sse_t *sse, const char *p, size_t len,
 
         if (c == '\r' || c == '\n') {
             sse->skip_lf = (c == '\r');
+            sse->line_len = 0;
 
             if (llm_sse_line_end(sse, handler, data) != LLM_OK) {
                 goto failed;
@@ -110,6 +111,16 @@ llm_sse_feed(llm_sse_t *sse, const char *p, size_t len,
             } else {
                 /* too long for a field the framer knows */
                 sse->field_len = sizeof(sse->field) + 1;
+
+                /*
+                 * the lines that are not kept are bounded too (those
+                 * that are, by the buffer): bytes without a line end are
+                 * an error, not an endless skip
+                 */
+
+                if (++sse->line_len > sse->size) {
+                    goto failed;
+                }
             }
 
             break;
@@ -164,7 +175,15 @@ llm_sse_feed(llm_sse_t *sse, const char *p, size_t len,
 
         default: /* LLM_SSE_SKIP */
 
-            i += llm_sse_run(p + i, len - i) - 1;
+            n = llm_sse_run(p + i, len - i);
+
+            if (n > sse->size - sse->line_len) {
+                goto failed;
+            }
+
+            sse->line_len += n;
+
+            i += n - 1;
             break;
         }
     }

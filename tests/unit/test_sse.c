@@ -52,6 +52,7 @@ static void test_sse_overlong(void **state);
 static void test_sse_overlong_name(void **state);
 static void test_sse_overlong_split(void **state);
 static void test_sse_small_buffers(void **state);
+static void test_sse_overlong_lines(void **state);
 static void test_sse_reuse(void **state);
 static void test_sse_handler_error(void **state);
 static void test_sse_no_handler(void **state);
@@ -815,9 +816,14 @@ test_sse_small_buffers(void **state)
     memset(rec, 0, sizeof(test_sse_rec_t));
 
     llm_sse_init(&sse, NULL, 0);
-    assert_int_equal(llm_sse_feed(&sse, ": hi\n\nid: 1\n\n", 13,
-                                  test_sse_record, rec), LLM_OK);
+    assert_int_equal(llm_sse_feed(&sse, "\n\r\n:\n", 5, test_sse_record,
+                                  rec), LLM_OK);
     assert_int_equal(llm_sse_feed(&sse, "data\n", 5, test_sse_record, rec),
+                     LLM_ERROR);
+
+    /* no line longer than the buffer, even one that is not kept */
+    llm_sse_init(&sse, NULL, 0);
+    assert_int_equal(llm_sse_feed(&sse, ": hi\n", 5, test_sse_record, rec),
                      LLM_ERROR);
 
     llm_sse_init(&sse, NULL, 100);
@@ -838,6 +844,57 @@ test_sse_small_buffers(void **state)
     assert_int_equal(rec->len, 3);
 
     test_sse_expect(*state, "event:\ndata:\n\n", 2, "[]\x1e", 1);
+}
+
+
+/*
+ * Every line is bounded by the buffer, those that are skipped too: a
+ * comment, an unknown field, a field name, bytes that never end a line.
+ */
+
+static void
+test_sse_overlong_lines(void **state)
+{
+    char         text[4096];
+    size_t       i;
+    test_ctx_t  *ctx;
+
+    ctx = *state;
+
+    /* up to the buffer's size (past a field name's 8 bytes): skipped */
+    test_sse_expect(ctx, ":0123456789abcdef\ndata: a\n\n", 16,
+                    "[]a\x1e", 1);
+    test_sse_expect(ctx, "id:0123456789abcdef\ndata: a\n\n", 16,
+                    "[]a\x1e", 1);
+    test_sse_expect(ctx, "abcdefgh0123456789abcdef\ndata: a\n\n", 16,
+                    "[]a\x1e", 1);
+
+    /* one byte more: an error, whatever the split */
+    test_sse_fails(ctx, ":0123456789abcdefg\ndata: a\n\n", 16, 0);
+    test_sse_fails(ctx, "id:0123456789abcdefg\ndata: a\n\n", 16, 0);
+    test_sse_fails(ctx, "abcdefgh0123456789abcdefg\ndata: a\n\n", 16, 0);
+    test_sse_fails(ctx, "data: a\n\n{\"id\":\"AAAAAAAAAAAAAAAAA", 16, 1);
+    test_sse_fails(ctx, "data: a\n\ndatadatadatadatadatadatad", 16, 1);
+
+    /* an answer without line ends: an error once the buffer is passed */
+    text[0] = '{';
+
+    for (i = 1; i < sizeof(text) - 1; i++) {
+        text[i] = 'A';
+    }
+
+    text[i] = '\0';
+
+    test_sse_fails(ctx, text, 1024, 0);
+
+    /* many bounded lines are fine */
+    for (i = 0; i + 6 < sizeof(text); i += 6) {
+        memcpy(text + i, ": 12\r\n", 6);
+    }
+
+    text[i] = '\0';
+
+    test_sse_expect(ctx, text, 8, "", 0);
 }
 
 
@@ -933,6 +990,7 @@ test_sse_register(void)
     TEST_ADD(test_sse_overlong_name);
     TEST_ADD(test_sse_overlong_split);
     TEST_ADD(test_sse_small_buffers);
+    TEST_ADD(test_sse_overlong_lines);
     TEST_ADD(test_sse_reuse);
     TEST_ADD(test_sse_handler_error);
     TEST_ADD(test_sse_no_handler);
