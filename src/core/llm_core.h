@@ -538,6 +538,22 @@ int llm_stream_fail(llm_stream_t *st, const llm_error_t *err,
     llm_stream_out_t *out);
 
 
+/*
+ * A provider's key in relayed bytes: llm_redact() overwrites each
+ * occurrence of key[0..klen) in buf[0..len) with as many '*' and returns
+ * how many it found; llm_redact_tail() is the length of the longest end
+ * of buf that is the start of the key (at most klen - 1): what a caller
+ * that gets the text in pieces holds back and puts before the next piece.
+ * Keys shorter than LLM_REDACT_MIN bytes are not looked for (both
+ * return 0): masking them would mangle ordinary text.
+ */
+#define LLM_REDACT_MIN  8
+
+size_t llm_redact(char *buf, size_t len, const char *key, size_t klen);
+size_t llm_redact_tail(const char *buf, size_t len, const char *key,
+    size_t klen);
+
+
 /* name need not be NUL-terminated; ASCII case-insensitive; NULL if unknown */
 const llm_adapter_t *llm_adapter_find(const char *name, size_t len);
 
