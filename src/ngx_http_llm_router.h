@@ -219,6 +219,8 @@ typedef struct {
 
     size_t                         max_response_size;
     size_t                         max_event_size;
+    off_t                          max_stream_size;
+    ngx_msec_t                     stream_timeout;
     ngx_flag_t                     headers;
     ngx_flag_t                     stats;
     ngx_flag_t                     prompt_log;
@@ -317,6 +319,16 @@ typedef struct {
     ngx_http_llm_peek_t           *peek;          /* a stream's first
                                                      events */
     ngx_msec_t                     ttft;          /* first byte out, msec */
+    ngx_msec_t                     stream_at;     /* its header, msec */
+    off_t                          received;      /* body bytes, streamed
+                                                     or relayed */
+
+    u_char                        *held;          /* a relayed answer's end
+                                                     that may start the
+                                                     key, not yet sent */
+    size_t                         held_len;
+    size_t                         held_size;
+    size_t                         key_len;       /* to mask, 0: none */
 
     unsigned                       has_err:1;
     unsigned                       collect:1;     /* read whole, translate */

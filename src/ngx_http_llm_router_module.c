@@ -168,6 +168,20 @@ static ngx_command_t  ngx_http_llm_commands[] = {
       offsetof(ngx_http_llm_loc_conf_t, max_event_size),
       NULL },
 
+    { ngx_string("llm_max_stream_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, max_stream_size),
+      NULL },
+
+    { ngx_string("llm_stream_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, stream_timeout),
+      NULL },
+
     { ngx_string("llm_ssl_verify"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -288,6 +302,8 @@ ngx_http_llm_create_loc_conf(ngx_conf_t *cf)
 
     conf->max_response_size = NGX_CONF_UNSET_SIZE;
     conf->max_event_size = NGX_CONF_UNSET_SIZE;
+    conf->max_stream_size = NGX_CONF_UNSET;
+    conf->stream_timeout = NGX_CONF_UNSET_MSEC;
     conf->headers = NGX_CONF_UNSET;
     conf->stats = NGX_CONF_UNSET;
     conf->prompt_log = NGX_CONF_UNSET;
@@ -326,6 +342,12 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_size_value(conf->max_event_size, prev->max_event_size,
                               32768);
+
+    ngx_conf_merge_off_value(conf->max_stream_size, prev->max_stream_size,
+                             128 * 1024 * 1024);
+
+    ngx_conf_merge_msec_value(conf->stream_timeout, prev->stream_timeout,
+                              3600000);
 
     ngx_conf_merge_value(conf->headers, prev->headers, 1);
     ngx_conf_merge_value(conf->stats, prev->stats, 1);

@@ -698,6 +698,13 @@ ngx_http_llm_stats_outcome(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         return NGX_HTTP_LLM_OUT_ABORT;
     }
 
+    if (ctx->invalid) {
+
+        /* cut for its size, its framing, its duration */
+
+        return NGX_HTTP_LLM_OUT_INVALID;
+    }
+
     if (ctx->stream_failed) {
         return (ctx->err.code && ngx_strcmp(ctx->err.code, "provider_timeout")
                                  == 0)

@@ -54,6 +54,9 @@ static ngx_int_t ngx_http_llm_process_status_line(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_process_header(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_header_done(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_check_answer(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static ngx_int_t ngx_http_llm_first_chunk(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_process_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_dechunk(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_http_llm_data_pt handler);
@@ -90,6 +93,10 @@ static ngx_int_t ngx_http_llm_input_filter_init(void *data);
 static ngx_int_t ngx_http_llm_input_filter(void *data, ssize_t bytes);
 static ngx_int_t ngx_http_llm_body_data(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, u_char *pos, size_t size);
+static ngx_int_t ngx_http_llm_relay_masked(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, u_char *pos, size_t size);
+static void ngx_http_llm_out_commit(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, llm_stream_out_t *out);
 static ngx_int_t ngx_http_llm_scan_start(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static void ngx_http_llm_abort_request(ngx_http_request_t *r);
@@ -313,6 +320,17 @@ ngx_http_llm_reinit_request(ngx_http_request_t *r)
     ctx->stream_failed = 0;
     ctx->finish_reason = NULL;
     ctx->completion.len = 0;
+    ctx->received = 0;
+    ctx->held_len = 0;
+
+    /* the key that must not reach the client, in anything relayed */
+
+    ctx->key_len = ctx->provider->core.api_key
+                   ? ngx_strlen(ctx->provider->core.api_key) : 0;
+
+    if (ctx->key_len < LLM_REDACT_MIN) {
+        ctx->key_len = 0;
+    }
 
     ctx->scan = NULL;
 
@@ -506,6 +524,27 @@ ngx_http_llm_header_done(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                    status, u->headers_in.chunked,
                    u->headers_in.content_length_n);
 
+    if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE) {
+
+        if (ngx_http_llm_check_answer(r, ctx) != NGX_OK) {
+            ctx->invalid = 1;
+            return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+        }
+
+        /*
+         * what is passed on as it arrives is checked for a valid chunked
+         * framing before the header goes out: a broken body is a 502
+         */
+
+        if (u->headers_in.chunked
+            && ((ctx->req.stream && ctx->provider->adapter->stream_event)
+                || ctx->provider->adapter->decode == NULL))
+        {
+            u->process_header = ngx_http_llm_first_chunk;
+            return ngx_http_llm_first_chunk(r);
+        }
+    }
+
     if (status >= NGX_HTTP_OK && status < NGX_HTTP_SPECIAL_RESPONSE
         && ctx->req.stream && ctx->provider->adapter->stream_event)
     {
@@ -561,6 +600,145 @@ ngx_http_llm_header_done(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 }
 
 
+/*
+ * A 2xx answer must be of the type asked for (a provider's HTML page is
+ * not an answer), and a non-streamed one no larger than
+ * llm_max_response_size when its length is known.
+ */
+
+static ngx_int_t
+ngx_http_llm_check_answer(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    u_char                   *p;
+    size_t                    len;
+    ngx_uint_t                stream, ok;
+    ngx_table_elt_t          *h;
+    ngx_http_upstream_t      *u;
+    ngx_http_llm_loc_conf_t  *lcf;
+
+    u = r->upstream;
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    stream = (ctx->req.stream && ctx->provider->adapter->stream_event);
+
+    h = u->headers_in.content_type;
+
+    if (h != NULL) {
+
+        /* the media type, without its parameters */
+
+        p = h->value.data;
+
+        for (len = 0; len < h->value.len; len++) {
+            if (p[len] == ';' || p[len] == ' ' || p[len] == '\t') {
+                break;
+            }
+        }
+
+        if (stream) {
+            ok = (len == sizeof("text/event-stream") - 1
+                  && ngx_strncasecmp(p, (u_char *) "text/event-stream", len)
+                     == 0);
+
+        } else {
+            ok = (len == sizeof("application/json") - 1
+                  && ngx_strncasecmp(p, (u_char *) "application/json", len)
+                     == 0)
+                 || (len > sizeof("+json") - 1
+                     && ngx_strncasecmp(p + len - (sizeof("+json") - 1),
+                                        (u_char *) "+json",
+                                        sizeof("+json") - 1)
+                        == 0);
+        }
+
+        if (!ok) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "llm: provider \"%V\" sent an answer of type "
+                          "\"%V\"", &ctx->provider->name, &h->value);
+
+            ngx_http_llm_set_error(r, ctx, NGX_HTTP_BAD_GATEWAY, "api_error",
+                                   "invalid_provider_response",
+                                   "The provider \"%V\" sent an answer that "
+                                   "is not %s.", &ctx->provider->name,
+                                   stream ? "an event stream" : "JSON");
+            return NGX_ERROR;
+        }
+    }
+
+    if (!stream
+        && u->headers_in.content_length_n > (off_t) lcf->max_response_size)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llm: the answer of provider \"%V\" is larger "
+                      "than llm_max_response_size (%uz)",
+                      &ctx->provider->name, lcf->max_response_size);
+
+        ngx_http_llm_set_error(r, ctx, NGX_HTTP_BAD_GATEWAY, "api_error",
+                               "invalid_provider_response",
+                               "The answer of the provider \"%V\" is "
+                               "too large.", &ctx->provider->name);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The process_header of a chunked answer that is passed on as it
+ * arrives: its header goes out once the first chunk's size has been read
+ * and is valid.
+ */
+
+static ngx_int_t
+ngx_http_llm_first_chunk(ngx_http_request_t *r)
+{
+    ngx_buf_t             b;
+    ngx_int_t             rc;
+    ngx_http_chunked_t    chunked;
+    ngx_http_upstream_t  *u;
+    ngx_http_llm_ctx_t   *ctx;
+
+    u = r->upstream;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    /* a look ahead: the input filter parses the same bytes again */
+
+    b = u->buffer;
+    chunked = ctx->chunked;
+
+#if (nginx_version >= 1027002)
+    rc = ngx_http_parse_chunked(r, &b, &chunked, 0);
+#else
+    rc = ngx_http_parse_chunked(r, &b, &chunked);
+#endif
+
+    if (rc == NGX_AGAIN) {
+        return NGX_AGAIN;
+    }
+
+    if (rc != NGX_OK && rc != NGX_DONE) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llm: provider \"%V\" sent an invalid chunked "
+                      "response", &ctx->provider->name);
+
+        ngx_http_llm_set_error(r, ctx, NGX_HTTP_BAD_GATEWAY, "api_error",
+                               "invalid_provider_response",
+                               "The provider \"%V\" sent an invalid "
+                               "chunked body.", &ctx->provider->name);
+
+        ctx->invalid = 1;
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    if (ctx->req.stream && ctx->provider->adapter->stream_event) {
+        return ngx_http_llm_stream_start(r, ctx);
+    }
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_llm_process_body(ngx_http_request_t *r)
 {
@@ -582,6 +760,11 @@ ngx_http_llm_process_body(ngx_http_request_t *r)
         rc = ngx_http_llm_dechunk(r, ctx, ngx_http_llm_collect);
 
         if (rc == NGX_DECLINED) {
+            ngx_http_llm_set_error(r, ctx, NGX_HTTP_BAD_GATEWAY, "api_error",
+                                   "invalid_provider_response",
+                                   "The provider \"%V\" sent an invalid "
+                                   "chunked body.", &ctx->provider->name);
+
             ctx->invalid = 1;
             return NGX_HTTP_UPSTREAM_INVALID_HEADER;
         }
@@ -849,6 +1032,11 @@ ngx_http_llm_translate(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         }
     }
 
+    if (ctx->key_len) {
+        (void) llm_redact((char *) ctx->out.data, ctx->out.len,
+                          p->core.api_key, ctx->key_len);
+    }
+
     ctx->translated = 1;
 
     u->headers_in.chunked = 0;
@@ -1104,7 +1292,25 @@ ngx_http_llm_input_filter(void *data, ssize_t bytes)
             u->keepalive = !u->headers_in.connection_close;
             u->length = 0;
 
+        } else if (rc == NGX_DECLINED && ctx->streaming && !ctx->stream_over)
+        {
+            ctx->invalid = 1;
+
+            ngx_http_llm_set_error(r, ctx, NGX_HTTP_BAD_GATEWAY, "api_error",
+                                   "invalid_provider_response",
+                                   "The provider \"%V\" sent an invalid "
+                                   "chunked body.", &ctx->provider->name);
+
+            return ngx_http_llm_stream_end(r, ctx, NGX_HTTP_BAD_GATEWAY, 0);
+
         } else if (rc != NGX_AGAIN) {
+
+            /* a relayed answer is cut: the client sees no proper end */
+
+            if (rc == NGX_DECLINED) {
+                ctx->invalid = 1;
+            }
+
             return NGX_ERROR;
         }
     }
@@ -1128,9 +1334,33 @@ static ngx_int_t
 ngx_http_llm_body_data(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     u_char *pos, size_t size)
 {
-    ngx_buf_t            *b;
-    ngx_chain_t          *cl, **ll;
-    ngx_http_upstream_t  *u;
+    ngx_buf_t                *b;
+    ngx_chain_t              *cl, **ll;
+    ngx_http_upstream_t      *u;
+    ngx_http_llm_loc_conf_t  *lcf;
+
+    if (ctx->streaming) {
+        return ngx_http_llm_stream_data(r, ctx, pos, size);
+    }
+
+    /*
+     * an answer passed on as it arrives, or an error body that ends with
+     * the connection, is bounded too: past the limit it is cut
+     */
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    ctx->received += size;
+
+    if (ctx->received > (off_t) lcf->max_response_size) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llm: the answer of provider \"%V\" is larger "
+                      "than llm_max_response_size (%uz), cut",
+                      &ctx->provider->name, lcf->max_response_size);
+
+        ctx->invalid = 1;
+        return NGX_ERROR;
+    }
 
     if (ctx->late) {
 
@@ -1139,14 +1369,14 @@ ngx_http_llm_body_data(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         return ngx_http_llm_collect(r, ctx, pos, size);
     }
 
-    if (ctx->streaming) {
-        return ngx_http_llm_stream_data(r, ctx, pos, size);
-    }
-
     /* passed through as it arrives, its usage read on the way */
 
     if (ctx->scan) {
         llm_scan_feed(ctx->scan, (const char *) pos, size);
+    }
+
+    if (ctx->key_len) {
+        return ngx_http_llm_relay_masked(r, ctx, pos, size);
     }
 
     u = r->upstream;
@@ -1167,6 +1397,57 @@ ngx_http_llm_body_data(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     b->pos = pos;
     b->last = pos + size;
     b->tag = u->output.tag;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A relayed answer with the provider's key masked: each piece is copied
+ * behind what was held back of the previous one, the key is masked, and
+ * an end that could be the start of the key is held back in turn (sent
+ * by finalize_request at the end of the body).  The copies are the
+ * upstream's tagged buffers, reused once sent.
+ */
+
+static ngx_int_t
+ngx_http_llm_relay_masked(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    u_char *pos, size_t size)
+{
+    char              *p;
+    size_t             n, tail;
+    llm_stream_out_t  *out;
+
+    if (ctx->held == NULL || ctx->held_size < ctx->key_len) {
+        ctx->held = ngx_pnalloc(r->pool, ctx->key_len);
+        if (ctx->held == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->held_size = ctx->key_len;
+    }
+
+    out = ngx_http_llm_stream_out(r, ctx, ctx->held_len + size);
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = out->buf;
+    n = ctx->held_len + size;
+
+    ngx_memcpy(p, ctx->held, ctx->held_len);
+    ngx_memcpy(p + ctx->held_len, pos, size);
+
+    (void) llm_redact(p, n, ctx->provider->core.api_key, ctx->key_len);
+
+    tail = llm_redact_tail(p, n, ctx->provider->core.api_key, ctx->key_len);
+
+    ngx_memcpy(ctx->held, p + n - tail, tail);
+    ctx->held_len = tail;
+
+    out->len = n - tail;
+
+    ngx_http_llm_out_commit(r, ctx, out);
 
     return NGX_OK;
 }
@@ -1554,6 +1835,8 @@ ngx_http_llm_stream_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     }
 
     ctx->streaming = 1;
+    ctx->stream_at = ngx_current_msec;
+    ctx->received = 0;
 
     return NGX_OK;
 }
@@ -1563,11 +1846,50 @@ static ngx_int_t
 ngx_http_llm_stream_data(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     u_char *pos, size_t size)
 {
+    ngx_http_llm_loc_conf_t  *lcf;
+
     if (ctx->stream_over) {
 
         /* what follows the provider's end of the stream is not needed */
 
         return NGX_OK;
+    }
+
+    /* an endless stream ends: by its size, or by its duration */
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    ctx->received += size;
+
+    if (lcf->max_stream_size && ctx->received > lcf->max_stream_size) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llm: the stream of provider \"%V\" is larger than "
+                      "llm_max_stream_size (%O)",
+                      &ctx->provider->name, lcf->max_stream_size);
+
+        ngx_http_llm_set_error(r, ctx, NGX_HTTP_BAD_GATEWAY, "api_error",
+                               "invalid_provider_response",
+                               "The stream of the provider \"%V\" is too "
+                               "large.", &ctx->provider->name);
+
+        ctx->invalid = 1;
+        return ngx_http_llm_stream_end(r, ctx, NGX_HTTP_BAD_GATEWAY, 0);
+    }
+
+    if (lcf->stream_timeout
+        && ngx_current_msec - ctx->stream_at >= lcf->stream_timeout)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llm: the stream of provider \"%V\" lasted longer "
+                      "than llm_stream_timeout", &ctx->provider->name);
+
+        ngx_http_llm_set_error(r, ctx, NGX_HTTP_BAD_GATEWAY, "api_error",
+                               "invalid_provider_response",
+                               "The stream of the provider \"%V\" lasted "
+                               "too long.", &ctx->provider->name);
+
+        ctx->invalid = 1;
+        return ngx_http_llm_stream_end(r, ctx, NGX_HTTP_BAD_GATEWAY, 0);
     }
 
     if (llm_sse_feed(ctx->sse, (const char *) pos, size,
@@ -1582,13 +1904,16 @@ ngx_http_llm_stream_data(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         }
 
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "llm: provider \"%V\" sent an event larger than "
-                      "llm_max_event_size", &ctx->provider->name);
+                      "llm: provider \"%V\" sent an event or a line "
+                      "larger than llm_max_event_size",
+                      &ctx->provider->name);
 
         ngx_http_llm_set_error(r, ctx, NGX_HTTP_BAD_GATEWAY, "api_error",
                                "invalid_provider_response",
                                "The provider \"%V\" sent an event that is "
                                "too large.", &ctx->provider->name);
+
+        ctx->invalid = 1;
 
         return ngx_http_llm_stream_end(r, ctx, NGX_HTTP_BAD_GATEWAY, 0);
     }
@@ -1819,9 +2144,42 @@ static void
 ngx_http_llm_stream_sent(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     llm_stream_out_t *out)
 {
-    ngx_time_t            *tp;
+    ngx_time_t      *tp;
+    ngx_msec_int_t   ms;
+
+    if (out->len == 0) {
+        ngx_http_llm_out_commit(r, ctx, out);
+        return;
+    }
+
+    /* the provider's key, if its event carried it, does not go out */
+
+    if (ctx->key_len) {
+        (void) llm_redact(out->buf, out->len, ctx->provider->core.api_key,
+                          ctx->key_len);
+    }
+
+    ngx_http_llm_out_commit(r, ctx, out);
+
+    if (!ctx->ttft_set) {
+        tp = ngx_timeofday();
+        ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
+                               + (tp->msec - r->start_msec));
+
+        ctx->ttft = (ngx_msec_t) ngx_max(ms, 0);
+        ctx->ttft_at = ngx_current_msec;
+        ctx->ttft_set = 1;
+    }
+}
+
+
+/* what was written into the room of ngx_http_llm_stream_out() goes out */
+
+static void
+ngx_http_llm_out_commit(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    llm_stream_out_t *out)
+{
     ngx_chain_t          **ll;
-    ngx_msec_int_t         ms;
     ngx_http_upstream_t   *u;
 
     u = r->upstream;
@@ -1847,16 +2205,6 @@ ngx_http_llm_stream_sent(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
         *ll = ctx->scl;
         ctx->scl = NULL;
-    }
-
-    if (!ctx->ttft_set) {
-        tp = ngx_timeofday();
-        ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
-                               + (tp->msec - r->start_msec));
-
-        ctx->ttft = (ngx_msec_t) ngx_max(ms, 0);
-        ctx->ttft_at = ngx_current_msec;
-        ctx->ttft_set = 1;
     }
 }
 
@@ -1899,6 +2247,25 @@ ngx_http_llm_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
     }
 
     ngx_http_llm_stats_done(r, ctx, rc);
+
+    if (ctx->held_len && rc == 0 && r->header_sent && !r->header_only) {
+
+        /* the end of a relayed answer held back for the key's sake */
+
+        b = ngx_create_temp_buf(r->pool, ctx->held_len);
+        if (b == NULL) {
+            return;
+        }
+
+        b->last = ngx_cpymem(b->last, ctx->held, ctx->held_len);
+        b->flush = 1;
+        ctx->held_len = 0;
+
+        out.buf = b;
+        out.next = NULL;
+
+        (void) ngx_http_output_filter(r, &out);
+    }
 
     /*
      * a provider's error body that ended with the connection (or was

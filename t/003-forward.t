@@ -14,7 +14,8 @@ log_level('debug');
 our $EchoModule = $ENV{TEST_NGINX_ECHO_MODULE}
                   || '/usr/lib/nginx/modules/ngx_http_echo_module.so';
 
-# "mock" reports what it received; the other locations of the mock
+# "mock" reports what it received (the key it got comes back masked, as
+# any key a provider echoes); the other locations of the mock
 # server answer in the ways a provider can.
 our $HttpConfig = <<'_EOC_';
     llm_provider mock {
@@ -86,6 +87,7 @@ our $HttpConfig = <<'_EOC_';
         client_max_body_size 10m;
 
         location /echo/ {
+            default_type application/json;
             echo_read_request_body;
             echo "method=$request_method uri=$request_uri";
             echo "host=$http_host";
@@ -179,7 +181,7 @@ X-Client: client-header
 --- response_body_like eval
 qr{^method=POST uri=/echo/v1/chat/completions
 host=127\.0\.0\.1:1985
-auth=Bearer sk-test-provider-key-7f3a9c
+auth=Bearer \*{27}
 cookie=
 accept-encoding=
 x-client=
@@ -198,7 +200,7 @@ sk-test-provider-key-7f3a9c
 --- request
 POST /v1/chat/completions
 {"model":"mock","messages":[{"role":"user","content":"Hello"}]}
---- response_body_like: auth=Bearer sk-test
+--- response_body_like: auth=Bearer \*{27}\n
 --- error_log
 llm: provider "mock"
 --- no_error_log

@@ -43,6 +43,7 @@ our $HttpConfig = <<'_EOC_';
         ssl_certificate_key $TEST_NGINX_CERT_DIR/localhost.key;
 
         location / {
+            default_type application/json;
             echo_read_request_body;
             echo "sni=$ssl_server_name uri=$request_uri";
             echo "auth=$http_authorization";
@@ -58,6 +59,7 @@ our $HttpConfig = <<'_EOC_';
         ssl_certificate_key $TEST_NGINX_CERT_DIR/wrongname.key;
 
         location / {
+            default_type application/json;
             return 200 "should not be reached";
         }
     }
@@ -69,6 +71,7 @@ our $HttpConfig = <<'_EOC_';
         ssl_certificate_key $TEST_NGINX_CERT_DIR/selfsigned.key;
 
         location / {
+            default_type application/json;
             echo "self-signed reached";
         }
     }
@@ -103,7 +106,7 @@ POST /v1/chat/completions
 {"messages":[{"role":"user","content":"Hello"}]}
 --- response_body eval
 qq{sni=localhost uri=/v1/chat/completions\n}
-. qq{auth=Bearer sk-test-tls-key\n}
+. qq{auth=Bearer ***************\n}
 . qq{conn-requests=1\n}
 . qq{body={"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}]}\n}
 --- no_error_log

@@ -725,7 +725,10 @@ $::HttpConfig . <<'_EOC_';
         }
 
         location = /_flaky/fail { return 503; }
-        location = /_flaky/ok { echo "flaky"; }
+        location = /_flaky/ok {
+            default_type application/json;
+            echo "flaky";
+        }
     }
 _EOC_
 --- config
