@@ -77,6 +77,7 @@ our $HttpConfig = <<'_EOC_';
     server {
         listen 127.0.0.1:1985;
         error_log logs/mock.log info;
+        default_type application/json;
 
         location /fast/ { echo "fast"; }
         location /smart/ { echo "smart"; }
