@@ -20,6 +20,12 @@
  * kept text and on the whole input, it must give what the tree
  * llm_json_parse_strict() builds gives through llm_openai_usage().
  * Beyond memory errors (ASan/UBSan): the text never goes past its buffer.
+ *
+ * The same bytes are relayed with a provider's key masked as the glue
+ * does it (llm_redact() on each piece behind the held-back end of the
+ * previous one, llm_redact_tail() held back): in random pieces the result
+ * must be what masking the whole gives, of the same length, with no key
+ * left.  The key is taken from the input (so that it is found) or fixed.
  */
 
 
@@ -49,6 +55,7 @@ static void fuzz_prefix(const fuzz_result_t *part, const fuzz_result_t *all);
 static void fuzz_valid(const char *body, size_t len, size_t text_size,
     const fuzz_result_t *r);
 static int fuzz_finish_reason(const char *s);
+static void fuzz_redact(const char *body, size_t len, unsigned seed);
 static void fuzz_usage(const char *json, size_t len, const llm_usage_t *u);
 
 
@@ -119,7 +126,83 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     fuzz_free(&whole);
 
+    fuzz_redact(body, len, seed);
+
     return 0;
+}
+
+
+static void
+fuzz_redact(const char *body, size_t len, unsigned seed)
+{
+    char          *whole, *out, *w;
+    size_t         klen, at, i, n, held, wlen, tail, olen;
+    unsigned       r;
+    const char    *key;
+
+    key = "sk-fuzz-key-0123";
+    klen = strlen(key);
+
+    if (len >= 24) {
+        klen = 8 + seed % 16;
+        at = (seed * 2654435761u) % (len - klen);
+        key = body + at;
+    }
+
+    if (memchr(key, '*', klen) != NULL) {
+        return;
+    }
+
+    whole = malloc(len + 1);
+    out = malloc(len + 1);
+    w = malloc(len + klen + 1);
+
+    if (whole == NULL || out == NULL || w == NULL) {
+        abort();
+    }
+
+    memcpy(whole, body, len);
+    (void) llm_redact(whole, len, key, klen);
+
+    held = 0;
+    olen = 0;
+    r = seed;
+
+    for (i = 0; i < len; i += n) {
+        r = r * 1103515245u + 12345u;
+        n = 1 + (r >> 16) % 64;
+
+        if (n > len - i) {
+            n = len - i;
+        }
+
+        memcpy(w + held, body + i, n);
+        wlen = held + n;
+
+        (void) llm_redact(w, wlen, key, klen);
+
+        tail = (i + n < len) ? llm_redact_tail(w, wlen, key, klen) : 0;
+
+        fuzz_check(tail < klen, "less than the key is held back");
+
+        memcpy(out + olen, w, wlen - tail);
+        olen += wlen - tail;
+
+        memmove(w, w + wlen - tail, tail);
+        held = tail;
+    }
+
+    fuzz_check(olen == len, "masked: the same length");
+    fuzz_check(len == 0 || memcmp(out, whole, len) == 0,
+               "masked in pieces: as masked whole");
+
+    for (i = 0; i + klen <= len; i++) {
+        fuzz_check(memcmp(whole + i, key, klen) != 0, "no key left");
+    }
+
+    free(whole);
+    free(out);
+    free(w);
 }
 
 
