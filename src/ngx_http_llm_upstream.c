@@ -532,13 +532,14 @@ ngx_http_llm_header_done(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         }
 
         /*
-         * what is passed on as it arrives is checked for a valid chunked
-         * framing before the header goes out: a broken body is a 502
+         * a relayed answer is checked for a valid chunked framing before
+         * the header goes out: a broken body is a 502 (a stream's first
+         * events are read before its header anyway)
          */
 
         if (u->headers_in.chunked
-            && ((ctx->req.stream && ctx->provider->adapter->stream_event)
-                || ctx->provider->adapter->decode == NULL))
+            && ctx->provider->adapter->decode == NULL
+            && !(ctx->req.stream && ctx->provider->adapter->stream_event))
         {
             u->process_header = ngx_http_llm_first_chunk;
             return ngx_http_llm_first_chunk(r);
@@ -685,9 +686,9 @@ ngx_http_llm_check_answer(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
 
 /*
- * The process_header of a chunked answer that is passed on as it
- * arrives: its header goes out once the first chunk's size has been read
- * and is valid.
+ * The process_header of a chunked answer that is relayed as it arrives:
+ * its header goes out once the first chunk's size has been read and is
+ * valid.
  */
 
 static ngx_int_t
@@ -729,10 +730,6 @@ ngx_http_llm_first_chunk(ngx_http_request_t *r)
 
         ctx->invalid = 1;
         return NGX_HTTP_UPSTREAM_INVALID_HEADER;
-    }
-
-    if (ctx->req.stream && ctx->provider->adapter->stream_event) {
-        return ngx_http_llm_stream_start(r, ctx);
     }
 
     return NGX_OK;
@@ -1614,6 +1611,11 @@ ngx_http_llm_peek_read(ngx_http_request_t *r)
         ctx->chunked = chunked;
 
         if (rc == NGX_DECLINED) {
+            ngx_http_llm_set_error(r, ctx, NGX_HTTP_BAD_GATEWAY, "api_error",
+                                   "invalid_provider_response",
+                                   "The provider \"%V\" sent an invalid "
+                                   "chunked body.", &ctx->provider->name);
+
             ctx->invalid = 1;
             return NGX_HTTP_UPSTREAM_INVALID_HEADER;
         }
@@ -1748,6 +1750,13 @@ ngx_http_llm_peek_failed(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     u = r->upstream;
     err = &ctx->peek->err;
+
+    /* the provider's message goes to the client: without its key */
+
+    if (ctx->key_len) {
+        (void) llm_redact(err->message, ngx_strlen(err->message),
+                          ctx->provider->core.api_key, ctx->key_len);
+    }
 
     ngx_cpystrn(msg, (u_char *) err->message, sizeof(msg));
 

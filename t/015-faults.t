@@ -23,78 +23,80 @@ our $EchoModule = $ENV{TEST_NGINX_ECHO_MODULE}
 
 our @Types = qw(openai mistral claude gemini cohere);
 
-# One mock (port 1993) for every type: the path says the type, the user's
-# message the fault; each type's first event, end and error event come
-# from maps on the original URI.
+# One mock (port 1998) for every type: the path says the type, the user's
+# message the fault; each type's first events (the answer has begun: a
+# stream that fails before that fails over as an error answer), end and
+# error event come from maps on the original URI.  Raw answers come from
+# port 1999.
 our $HttpConfig = <<'_EOC_';
     log_format outcome 'outcome $llm_provider $llm_outcome';
 
     llm_provider openai {
         type     openai;
-        url      http://127.0.0.1:1993/openai/v1;
+        url      http://127.0.0.1:1998/openai/v1;
         model    gpt-x;
         api_key  env:LLM_TEST_KEY;
     }
 
     llm_provider mistral {
         type     mistral;
-        url      http://127.0.0.1:1993/mistral/v1;
+        url      http://127.0.0.1:1998/mistral/v1;
         model    mistral-x;
         api_key  env:LLM_TEST_KEY;
     }
 
     llm_provider claude {
         type     anthropic;
-        url      http://127.0.0.1:1993/anthropic/v1;
+        url      http://127.0.0.1:1998/anthropic/v1;
         model    claude-x;
         api_key  env:LLM_TEST_KEY;
     }
 
     llm_provider gemini {
         type     gemini;
-        url      http://127.0.0.1:1993/gemini/v1beta;
+        url      http://127.0.0.1:1998/gemini/v1beta;
         model    gemini-x;
         api_key  env:LLM_TEST_KEY;
     }
 
     llm_provider cohere {
         type     cohere;
-        url      http://127.0.0.1:1993/cohere/v2;
+        url      http://127.0.0.1:1998/cohere/v2;
         model    command-x;
         api_key  env:LLM_TEST_KEY;
     }
 
     llm_provider raw-openai {
         type     openai;
-        url      http://127.0.0.1:1994/v1;
+        url      http://127.0.0.1:1999/v1;
         model    gpt-x;
         api_key  env:LLM_TEST_KEY;
     }
 
     llm_provider raw-mistral {
         type     mistral;
-        url      http://127.0.0.1:1994/v1;
+        url      http://127.0.0.1:1999/v1;
         model    mistral-x;
         api_key  env:LLM_TEST_KEY;
     }
 
     llm_provider raw-claude {
         type     anthropic;
-        url      http://127.0.0.1:1994/v1;
+        url      http://127.0.0.1:1999/v1;
         model    claude-x;
         api_key  env:LLM_TEST_KEY;
     }
 
     llm_provider raw-gemini {
         type     gemini;
-        url      http://127.0.0.1:1994/v1;
+        url      http://127.0.0.1:1999/v1;
         model    gemini-x;
         api_key  env:LLM_TEST_KEY;
     }
 
     llm_provider raw-cohere {
         type     cohere;
-        url      http://127.0.0.1:1994/v1;
+        url      http://127.0.0.1:1999/v1;
         model    command-x;
         api_key  env:LLM_TEST_KEY;
     }
@@ -107,9 +109,9 @@ our $HttpConfig = <<'_EOC_';
     map $request_uri $first {
         ~^/openai/     'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-x","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},"finish_reason":null}]}\n\n';
         ~^/mistral/    'data: {"id":"m1","object":"chat.completion.chunk","created":1,"model":"mistral-x","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},"finish_reason":null}]}\n\n';
-        ~^/anthropic/  'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-x-1","content":[],"usage":{"input_tokens":10,"output_tokens":1}}}\n\n';
+        ~^/anthropic/  'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-x-1","content":[],"usage":{"input_tokens":10,"output_tokens":1}}}\n\nevent: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}\n\n';
         ~^/gemini/     'data: {"candidates":[{"content":{"role":"model","parts":[{"text":"Hi"}]},"index":0}],"modelVersion":"gemini-x-1","responseId":"g1"}\r\n\r\n';
-        ~^/cohere/     'event: message-start\ndata: {"id":"co1","type":"message-start","delta":{"message":{"role":"assistant","content":[]}}}\n\n';
+        ~^/cohere/     'event: message-start\ndata: {"id":"co1","type":"message-start","delta":{"message":{"role":"assistant","content":[]}}}\n\nevent: content-delta\ndata: {"type":"content-delta","index":0,"delta":{"message":{"content":{"text":"Hi"}}}}\n\n';
     }
 
     map $request_uri $last {
@@ -128,6 +130,14 @@ our $HttpConfig = <<'_EOC_';
         ~^/cohere/     'event: message-end\ndata: {"type":"message-end","delta":{"finish_reason":"ERROR","error":"boom"}}\n\n';
     }
 
+    map $request_uri $key_error {
+        ~^/openai/     'data: {"error":{"message":"Invalid key: $http_authorization","type":"invalid_request_error"}}\n\n';
+        ~^/mistral/    'data: {"object":"error","message":"Invalid key: $http_authorization","type":"invalid_request_error"}\n\n';
+        ~^/anthropic/  'event: error\ndata: {"type":"error","error":{"type":"authentication_error","message":"Invalid key: $http_x_api_key"}}\n\n';
+        ~^/gemini/     'data: {"error":{"code":403,"message":"Invalid key: $http_x_goog_api_key","status":"PERMISSION_DENIED"}}\r\n\r\n';
+        ~^/cohere/     'event: message-start\ndata: {"id":"co1","type":"message-start","delta":{"message":{"role":"assistant","content":[]}}}\n\nevent: message-end\ndata: {"type":"message-end","delta":{"finish_reason":"ERROR","error":"Invalid key: $http_authorization"}}\n\n';
+    }
+
     map $request_uri $key_event {
         ~^/openai/     'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-x","choices":[{"index":0,"delta":{"content":"$http_authorization$http_x_api_key$http_x_goog_api_key"},"finish_reason":null}]}\n\n';
         ~^/mistral/    'data: {"id":"m1","object":"chat.completion.chunk","created":1,"model":"mistral-x","choices":[{"index":0,"delta":{"content":"$http_authorization$http_x_api_key$http_x_goog_api_key"},"finish_reason":null}]}\n\n';
@@ -137,7 +147,7 @@ our $HttpConfig = <<'_EOC_';
     }
 
     server {
-        listen 127.0.0.1:1993;
+        listen 127.0.0.1:1998;
         error_log logs/mock.log info;
 
         location / {
@@ -228,6 +238,12 @@ our $HttpConfig = <<'_EOC_';
             echo -n $last;
         }
 
+        # the key in an error event before the answer began
+        location = /_f/keyfirst {
+            default_type text/event-stream;
+            echo -n $key_error;
+        }
+
         location = /_f/html {
             default_type text/html;
             echo '<html><body>Welcome to our portal</body></html>';
@@ -258,13 +274,15 @@ our $HttpConfig = <<'_EOC_';
     }
 _EOC_
 
-# each type's first event, as the raw mock (port 1994) sends it
+# each type's first event, as the raw mock (port 1999) sends it
 our %First = (
     openai  => qq/data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-x","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},"finish_reason":null}]}\n\n/,
     mistral => qq/data: {"id":"m1","object":"chat.completion.chunk","created":1,"model":"mistral-x","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},"finish_reason":null}]}\n\n/,
-    claude  => qq/event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-x-1","content":[],"usage":{"input_tokens":10,"output_tokens":1}}}\n\n/,
+    claude  => qq/event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-x-1","content":[],"usage":{"input_tokens":10,"output_tokens":1}}}\n\n/
+               . qq/event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}\n\n/,
     gemini  => qq/data: {"candidates":[{"content":{"role":"model","parts":[{"text":"Hi"}]},"index":0}],"modelVersion":"gemini-x-1","responseId":"g1"}\r\n\r\n/,
-    cohere  => qq/event: message-start\ndata: {"id":"co1","type":"message-start","delta":{"message":{"role":"assistant","content":[]}}}\n\n/,
+    cohere  => qq/event: message-start\ndata: {"id":"co1","type":"message-start","delta":{"message":{"role":"assistant","content":[]}}}\n\n/
+               . qq/event: content-delta\ndata: {"type":"content-delta","index":0,"delta":{"message":{"content":{"text":"Hi"}}}}\n\n/,
 );
 
 # a raw answer: status line, headers, then the body as given
@@ -496,7 +514,7 @@ outcome cohere timeout
 
 
 === TEST 13: openai: the stream cut mid-way: an error event, [DONE], one end, then the connection closes
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 main::raw("200 OK", "text/event-stream", main::chunk($main::First{openai}))
 --- pipelined_requests eval
@@ -513,7 +531,7 @@ outcome raw-openai invalid
 
 
 === TEST 14: mistral: the stream cut mid-way: an error event, [DONE], one end, then the connection closes
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 main::raw("200 OK", "text/event-stream", main::chunk($main::First{mistral}))
 --- pipelined_requests eval
@@ -530,7 +548,7 @@ outcome raw-mistral invalid
 
 
 === TEST 15: claude: the stream cut mid-way: an error event, [DONE], one end, then the connection closes
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 main::raw("200 OK", "text/event-stream", main::chunk($main::First{claude}))
 --- pipelined_requests eval
@@ -547,7 +565,7 @@ outcome raw-claude invalid
 
 
 === TEST 16: gemini: the stream cut mid-way: an error event, [DONE], one end, then the connection closes
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 main::raw("200 OK", "text/event-stream", main::chunk($main::First{gemini}))
 --- pipelined_requests eval
@@ -564,7 +582,7 @@ outcome raw-gemini invalid
 
 
 === TEST 17: cohere: the stream cut mid-way: an error event, [DONE], one end, then the connection closes
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 main::raw("200 OK", "text/event-stream", main::chunk($main::First{cohere}))
 --- pipelined_requests eval
@@ -651,7 +669,7 @@ finalize llm request 499
 
 
 === TEST 23: openai: an invalid chunk size mid-stream: an error event, [DONE], the connection goes on
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 main::raw("200 OK", "text/event-stream", main::chunk($main::First{openai}) . "zz\r\n")
 --- pipelined_requests eval
@@ -666,7 +684,7 @@ outcome raw-openai invalid
 
 
 === TEST 24: mistral: an invalid chunk size mid-stream: an error event, [DONE], the connection goes on
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 main::raw("200 OK", "text/event-stream", main::chunk($main::First{mistral}) . "zz\r\n")
 --- pipelined_requests eval
@@ -681,7 +699,7 @@ outcome raw-mistral invalid
 
 
 === TEST 25: claude: an invalid chunk size mid-stream: an error event, [DONE], the connection goes on
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 main::raw("200 OK", "text/event-stream", main::chunk($main::First{claude}) . "zz\r\n")
 --- pipelined_requests eval
@@ -696,7 +714,7 @@ outcome raw-claude invalid
 
 
 === TEST 26: gemini: an invalid chunk size mid-stream: an error event, [DONE], the connection goes on
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 main::raw("200 OK", "text/event-stream", main::chunk($main::First{gemini}) . "zz\r\n")
 --- pipelined_requests eval
@@ -711,7 +729,7 @@ outcome raw-gemini invalid
 
 
 === TEST 27: cohere: an invalid chunk size mid-stream: an error event, [DONE], the connection goes on
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 main::raw("200 OK", "text/event-stream", main::chunk($main::First{cohere}) . "zz\r\n")
 --- pipelined_requests eval
@@ -726,7 +744,7 @@ outcome raw-cohere invalid
 
 
 === TEST 28: openai: chunk size "zz" before anything went out: a 502
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 main::raw("200 OK", "application/json", "zz\r\n{}\r\n0\r\n\r\n")
 --- request eval
@@ -740,7 +758,7 @@ outcome raw-openai invalid
 
 
 === TEST 29: openai, streamed: chunk size "ffffffffffffffffff" before anything went out: a 502
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 main::raw("200 OK", "text/event-stream", "ffffffffffffffffff\r\n{}\r\n0\r\n\r\n")
 --- request eval
@@ -754,7 +772,7 @@ outcome raw-openai invalid
 
 
 === TEST 30: mistral: chunk size "zz" before anything went out: a 502
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 main::raw("200 OK", "application/json", "zz\r\n{}\r\n0\r\n\r\n")
 --- request eval
@@ -768,7 +786,7 @@ outcome raw-mistral invalid
 
 
 === TEST 31: mistral, streamed: chunk size "ffffffffffffffffff" before anything went out: a 502
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 main::raw("200 OK", "text/event-stream", "ffffffffffffffffff\r\n{}\r\n0\r\n\r\n")
 --- request eval
@@ -782,7 +800,7 @@ outcome raw-mistral invalid
 
 
 === TEST 32: claude: chunk size "zz" before anything went out: a 502
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 main::raw("200 OK", "application/json", "zz\r\n{}\r\n0\r\n\r\n")
 --- request eval
@@ -796,7 +814,7 @@ outcome raw-claude invalid
 
 
 === TEST 33: claude, streamed: chunk size "ffffffffffffffffff" before anything went out: a 502
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 main::raw("200 OK", "text/event-stream", "ffffffffffffffffff\r\n{}\r\n0\r\n\r\n")
 --- request eval
@@ -810,7 +828,7 @@ outcome raw-claude invalid
 
 
 === TEST 34: gemini: chunk size "zz" before anything went out: a 502
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 main::raw("200 OK", "application/json", "zz\r\n{}\r\n0\r\n\r\n")
 --- request eval
@@ -824,7 +842,7 @@ outcome raw-gemini invalid
 
 
 === TEST 35: gemini, streamed: chunk size "ffffffffffffffffff" before anything went out: a 502
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 main::raw("200 OK", "text/event-stream", "ffffffffffffffffff\r\n{}\r\n0\r\n\r\n")
 --- request eval
@@ -838,7 +856,7 @@ outcome raw-gemini invalid
 
 
 === TEST 36: cohere: chunk size "zz" before anything went out: a 502
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 main::raw("200 OK", "application/json", "zz\r\n{}\r\n0\r\n\r\n")
 --- request eval
@@ -852,7 +870,7 @@ outcome raw-cohere invalid
 
 
 === TEST 37: cohere, streamed: chunk size "ffffffffffffffffff" before anything went out: a 502
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 main::raw("200 OK", "text/event-stream", "ffffffffffffffffff\r\n{}\r\n0\r\n\r\n")
 --- request eval
@@ -943,7 +961,7 @@ outcome openai success
 
 
 === TEST 44: Anthropic's 529 with a length: an OpenAI-shaped error
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 "HTTP/1.1 529 Overloaded\r\nContent-Type: application/json\r\nContent-Length: " . length($main::Overloaded) . "\r\n\r\n" . $main::Overloaded
 --- request eval
@@ -955,7 +973,7 @@ Content-Type: application/json
 
 
 === TEST 45: Anthropic's 529 with a length, streamed: an OpenAI-shaped error
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 "HTTP/1.1 529 Overloaded\r\nContent-Type: application/json\r\nContent-Length: " . length($main::Overloaded) . "\r\n\r\n" . $main::Overloaded
 --- request eval
@@ -967,7 +985,7 @@ Content-Type: application/json
 
 
 === TEST 46: Anthropic's 529 chunked: an OpenAI-shaped error
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 main::raw("529 Overloaded", "application/json", main::chunk($main::Overloaded) . "0\r\n\r\n")
 --- request eval
@@ -979,7 +997,7 @@ Content-Type: application/json
 
 
 === TEST 47: Anthropic's 529 chunked, streamed: an OpenAI-shaped error
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 main::raw("529 Overloaded", "application/json", main::chunk($main::Overloaded) . "0\r\n\r\n")
 --- request eval
@@ -991,7 +1009,7 @@ Content-Type: application/json
 
 
 === TEST 48: Anthropic's 529 ended by the connection: an OpenAI-shaped error
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 "HTTP/1.1 529 Overloaded\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" . $main::Overloaded
 --- request eval
@@ -1003,7 +1021,7 @@ Content-Type: application/json
 
 
 === TEST 49: Anthropic's 529 ended by the connection, streamed: an OpenAI-shaped error
---- tcp_listen: 1994
+--- tcp_listen: 1999
 --- tcp_reply eval
 "HTTP/1.1 529 Overloaded\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" . $main::Overloaded
 --- request eval
@@ -1014,3 +1032,13 @@ Content-Type: application/json
 --- response_body_like: ^\{"error":\{"message":"Overloaded \*{23}","type":"server_error","param":null,"code":"overloaded"\}\}$
 
 
+
+=== TEST 50: every type: the key in a stream's error before its answer began is masked
+--- pipelined_requests eval
+[map { main::chat($_, "keyfirst") } @main::Types]
+--- error_code_like eval
+[("^[45]\\d\\d\$") x 5]
+--- response_body_like eval
+[(qr/\A\{"error":\{"message":"Invalid key: (?:Bearer )?\*{23}","type":"[a-z_]+"/) x 5]
+--- response_body_unlike eval
+[(qr/sk-test-faults/) x 5]
