@@ -184,6 +184,7 @@ our $HttpConfig = <<'_EOC_';
 
     server {
         listen 127.0.0.1:1985;
+        default_type application/json;
         error_log logs/mock.log info;
         keepalive_requests 2;
 
@@ -193,6 +194,7 @@ our $HttpConfig = <<'_EOC_';
 
     server {
         listen 127.0.0.2:1985;
+        default_type application/json;
         error_log logs/mock.log info;
 
         location /v1/ { echo "two"; }
@@ -343,6 +345,7 @@ No provider could answer: gone \(\\"gone.test\\" could not be resolved: Host not
 
     server {
         listen 127.0.0.2:1986 ssl;
+        default_type application/json;
         error_log logs/mock.log info;
         ssl_certificate     $TEST_NGINX_CERT_DIR/localhost.crt;
         ssl_certificate_key $TEST_NGINX_CERT_DIR/localhost.key;
@@ -376,6 +379,7 @@ sni=localhost addr=127.0.0.2
 
     server {
         listen 127.0.0.1:1985;
+        default_type application/json;
         location /backup/ { echo "direct"; }
     }
 --- config
@@ -403,6 +407,7 @@ direct
 
     server {
         listen 127.0.0.2:1985;
+        default_type application/json;
         location /v1/ { echo "two"; }
     }
 --- init

@@ -36,6 +36,7 @@ our $HttpConfig = <<'_EOC_';
 
     server {
         listen 127.0.0.1:1986 ssl;
+        default_type application/json;
         error_log logs/mock.log info;
         ssl_certificate     $TEST_NGINX_CERT_DIR/localhost.crt;
         ssl_certificate_key $TEST_NGINX_CERT_DIR/localhost.key;
@@ -48,6 +49,7 @@ our $HttpConfig = <<'_EOC_';
 
     server {
         listen 127.0.0.1:1987 ssl;
+        default_type application/json;
         error_log logs/mock.log info;
         ssl_certificate     $TEST_NGINX_CERT_DIR/localhost.crt;
         ssl_certificate_key $TEST_NGINX_CERT_DIR/localhost.key;
