@@ -410,8 +410,9 @@ void llm_sse_init(llm_sse_t *sse, char *buf, size_t size);
  * LLM_ERROR when an event is larger than the buffer (its name and data
  * need their lengths + 2 bytes), a line of any kind (a comment, an
  * unknown field, bytes without a line end) is longer than the buffer, or
- * the handler failed; after an error, every call fails.  The event's strings are NUL-terminated, point into
- * the buffer and live until the handler returns.
+ * the handler failed; after an error, every call fails.  The event's
+ * strings are NUL-terminated, point into the buffer and live until the
+ * handler returns.
  */
 int llm_sse_feed(llm_sse_t *sse, const char *p, size_t len,
     llm_sse_handler_pt handler, void *data);
