@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "llm_core.h"
+#include "llm_internal.h"
 
 
 typedef struct {
@@ -150,6 +150,11 @@ main(int argc, char **argv)
             return 1;
         }
 
+        if (llm_arena_blocks() != 0) {
+            fprintf(stderr, "cost: cJSON blocks left over\n");
+            return 1;
+        }
+
         cost_reset(&cp);
     }
 
@@ -188,7 +193,11 @@ cost_measure(const cost_op_t *op)
                                    1767225600, op->pool, &resp, &err);
     }
 
-    if (llm_request_parse(&req, op->data, op->len, &err) != 0) {
+    /* the tree on the pool, as the module has it */
+
+    if (llm_request_parse_pool(&req, op->data, op->len, op->pool, &err)
+        != 0)
+    {
         return 1;
     }
 

@@ -593,7 +593,15 @@ fuzz_request(const llm_adapter_t *ad, const char *data, size_t size,
     llm_error_t    err;
     llm_request_t  req;
 
-    if (llm_request_parse(&req, data, size, &err) != LLM_OK) {
+    /*
+     * the tree on the pool as nginx has it, or malloc'ed: the encoders
+     * must keep their own trees apart from the request's either way
+     */
+
+    if (((size & 1) ? llm_request_parse(&req, data, size, &err)
+                    : llm_request_parse_pool(&req, data, size, pool, &err))
+        != LLM_OK)
+    {
         fuzz_check(req.root == NULL, "no tree on failure");
         llm_request_free(&req);
         return;
@@ -785,6 +793,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_error(ad, (const char *) data, size, &pool);
     fuzz_request(ad, (const char *) data, size, &pool);
     fuzz_wrapped(ad, (const char *) data, size, &pool);
+
+    /* cJSON trees on the pool (llm_arena.c) are deleted as if malloc'ed */
+
+    fuzz_check(llm_arena_blocks() == 0, "arena blocks freed");
 
     fuzz_pool_free(&fp);
 

@@ -462,7 +462,7 @@ fuzz_request(const char *data, size_t size, llm_pool_t *pool)
     llm_error_t     err;
     llm_request_t   req;
 
-    rc = llm_request_parse(&req, data, size, &err);
+    rc = llm_request_parse_pool(&req, data, size, pool, &err);
 
     if (rc != LLM_OK) {
         fuzz_check(req.root == NULL, "no tree on failure");
@@ -584,6 +584,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_wrapped((const char *) data, size, &pool);
     fuzz_error((const char *) data, size, &pool);
     fuzz_escape((const char *) data, size, &pool);
+
+    /* cJSON trees on the pool (llm_arena.c) are deleted as if malloc'ed */
+
+    fuzz_check(llm_arena_blocks() == 0, "arena blocks freed");
 
     fuzz_pool_free(&fp);
 

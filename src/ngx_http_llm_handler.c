@@ -137,6 +137,7 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
     u_char              *body;
     size_t               len;
     ngx_int_t            rc;
+    llm_pool_t           pool;
     ngx_http_llm_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
@@ -151,7 +152,11 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    if (llm_request_parse(&ctx->req, (const char *) body, len, &ctx->err)
+    pool.alloc = ngx_http_llm_pool_alloc;
+    pool.data = r->pool;
+
+    if (llm_request_parse_pool(&ctx->req, (const char *) body, len, &pool,
+                               &ctx->err)
         != LLM_OK)
     {
         ctx->has_err = 1;

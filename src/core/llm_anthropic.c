@@ -91,6 +91,14 @@ static void llm_anthropic_text_write(llm_out_t *out, const cJSON *content);
 static int llm_anthropic_error(int status, const char *body, size_t len,
     llm_pool_t *pool, llm_provider_error_t *out);
 
+static int llm_anthropic_encode_tree(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
+    llm_error_t *err);
+static int llm_anthropic_decode_tree(const llm_request_t *req,
+    const llm_provider_t *p, const char *body, size_t len, long long created,
+    llm_pool_t *pool, llm_response_t *out, llm_error_t *err);
+static int llm_anthropic_error_tree(int status, const char *body, size_t len,
+    llm_pool_t *pool, llm_provider_error_t *out);
 
 const llm_adapter_t  llm_anthropic_adapter = {
     "anthropic",
@@ -147,7 +155,7 @@ static const llm_anthropic_error_map_t  llm_anthropic_errors[] = {
 
 
 static int
-llm_anthropic_encode(const llm_request_t *req, const llm_provider_t *p,
+llm_anthropic_encode_tree(const llm_request_t *req, const llm_provider_t *p,
     llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
 {
     int     rc;
@@ -1450,7 +1458,7 @@ llm_anthropic_add_str(cJSON *obj, const char *name, const char *s)
 
 
 static int
-llm_anthropic_decode(const llm_request_t *req, const llm_provider_t *p,
+llm_anthropic_decode_tree(const llm_request_t *req, const llm_provider_t *p,
     const char *body, size_t len, long long created, llm_pool_t *pool,
     llm_response_t *out, llm_error_t *err)
 {
@@ -1770,7 +1778,7 @@ llm_anthropic_usage(const cJSON *usage, llm_usage_t *u)
  */
 
 static int
-llm_anthropic_error(int status, const char *body, size_t len,
+llm_anthropic_error_tree(int status, const char *body, size_t len,
     llm_pool_t *pool, llm_provider_error_t *out)
 {
     char          generic[64];
@@ -1862,4 +1870,72 @@ llm_anthropic_error_type(const char *kind, int *status, const char **type,
     *code = NULL;
 
     return LLM_DECLINED;
+}
+
+
+/* the cJSON trees of encode() on the pool (llm_arena.c) */
+
+static int
+llm_anthropic_encode(const llm_request_t *req, const llm_provider_t *p,
+    llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
+{
+    int          rc;
+    llm_arena_t  arena;
+
+    llm_arena_enter(&arena, pool);
+
+    rc = llm_anthropic_encode_tree(req, p, pool, out, err);
+
+    llm_arena_leave(&arena);
+
+    if (rc != LLM_OK && arena.nomem) {
+        /* the tree could not be built: not the client's nor the provider's */
+        llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+    }
+
+    return rc;
+}
+
+
+/* the cJSON trees of decode() on the pool (llm_arena.c) */
+
+static int
+llm_anthropic_decode(const llm_request_t *req, const llm_provider_t *p,
+    const char *body, size_t len, long long created, llm_pool_t *pool,
+    llm_response_t *out, llm_error_t *err)
+{
+    int          rc;
+    llm_arena_t  arena;
+
+    llm_arena_enter(&arena, pool);
+
+    rc = llm_anthropic_decode_tree(req, p, body, len, created, pool, out, err);
+
+    llm_arena_leave(&arena);
+
+    if (rc != LLM_OK && arena.nomem) {
+        /* the tree could not be built: not the client's nor the provider's */
+        llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+    }
+
+    return rc;
+}
+
+
+/* the cJSON trees of error() on the pool (llm_arena.c) */
+
+static int
+llm_anthropic_error(int status, const char *body, size_t len,
+    llm_pool_t *pool, llm_provider_error_t *out)
+{
+    int          rc;
+    llm_arena_t  arena;
+
+    llm_arena_enter(&arena, pool);
+
+    rc = llm_anthropic_error_tree(status, body, len, pool, out);
+
+    llm_arena_leave(&arena);
+
+    return rc;
 }

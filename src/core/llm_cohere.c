@@ -60,6 +60,14 @@ static unsigned long long llm_cohere_hash(const char *s, size_t len);
 static int llm_cohere_nomem(llm_error_t *err);
 static const cJSON *llm_cohere_item(const cJSON *obj, const char *name);
 
+static int llm_cohere_encode_tree(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
+    llm_error_t *err);
+static int llm_cohere_decode_tree(const llm_request_t *req,
+    const llm_provider_t *p, const char *body, size_t len, long long created,
+    llm_pool_t *pool, llm_response_t *out, llm_error_t *err);
+static int llm_cohere_error_tree(int status, const char *body, size_t len,
+    llm_pool_t *pool, llm_provider_error_t *out);
 
 const llm_adapter_t  llm_cohere_adapter = {
     "cohere",
@@ -73,7 +81,7 @@ const llm_adapter_t  llm_cohere_adapter = {
 
 
 static int
-llm_cohere_encode(const llm_request_t *req, const llm_provider_t *p,
+llm_cohere_encode_tree(const llm_request_t *req, const llm_provider_t *p,
     llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
 {
     int          rc;
@@ -935,7 +943,7 @@ llm_cohere_options(const llm_request_t *req, const llm_provider_t *p,
  */
 
 static int
-llm_cohere_error(int status, const char *body, size_t len,
+llm_cohere_error_tree(int status, const char *body, size_t len,
     llm_pool_t *pool, llm_provider_error_t *out)
 {
     if (status == 498) {
@@ -947,7 +955,7 @@ llm_cohere_error(int status, const char *body, size_t len,
 
 
 static int
-llm_cohere_decode(const llm_request_t *req, const llm_provider_t *p,
+llm_cohere_decode_tree(const llm_request_t *req, const llm_provider_t *p,
     const char *body, size_t len, long long created, llm_pool_t *pool,
     llm_response_t *out, llm_error_t *err)
 {
@@ -1331,4 +1339,72 @@ llm_cohere_item(const cJSON *obj, const char *name)
     }
 
     return item;
+}
+
+
+/* the cJSON trees of encode() on the pool (llm_arena.c) */
+
+static int
+llm_cohere_encode(const llm_request_t *req, const llm_provider_t *p,
+    llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
+{
+    int          rc;
+    llm_arena_t  arena;
+
+    llm_arena_enter(&arena, pool);
+
+    rc = llm_cohere_encode_tree(req, p, pool, out, err);
+
+    llm_arena_leave(&arena);
+
+    if (rc != LLM_OK && arena.nomem) {
+        /* the tree could not be built: not the client's nor the provider's */
+        llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+    }
+
+    return rc;
+}
+
+
+/* the cJSON trees of decode() on the pool (llm_arena.c) */
+
+static int
+llm_cohere_decode(const llm_request_t *req, const llm_provider_t *p,
+    const char *body, size_t len, long long created, llm_pool_t *pool,
+    llm_response_t *out, llm_error_t *err)
+{
+    int          rc;
+    llm_arena_t  arena;
+
+    llm_arena_enter(&arena, pool);
+
+    rc = llm_cohere_decode_tree(req, p, body, len, created, pool, out, err);
+
+    llm_arena_leave(&arena);
+
+    if (rc != LLM_OK && arena.nomem) {
+        /* the tree could not be built: not the client's nor the provider's */
+        llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+    }
+
+    return rc;
+}
+
+
+/* the cJSON trees of error() on the pool (llm_arena.c) */
+
+static int
+llm_cohere_error(int status, const char *body, size_t len,
+    llm_pool_t *pool, llm_provider_error_t *out)
+{
+    int          rc;
+    llm_arena_t  arena;
+
+    llm_arena_enter(&arena, pool);
+
+    rc = llm_cohere_error_tree(status, body, len, pool, out);
+
+    llm_arena_leave(&arena);
+
+    return rc;
 }

@@ -3,9 +3,11 @@
  * ngx_http_llm_router_module: translation core.
  *
  * Plain C99 + cJSON, no nginx headers.  Everything the core hands back is
- * allocated from an llm_pool_t (nginx: the request pool), except the parsed
- * request tree, which cJSON allocates with malloc() and llm_request_free()
- * releases (the glue registers a pool cleanup for it).
+ * allocated from an llm_pool_t (nginx: the request pool).  cJSON trees
+ * that live within one call are built on that pool too (llm_arena.c).
+ * The parsed request tree is on the pool with llm_request_parse_pool(),
+ * with malloc() with llm_request_parse(); llm_request_free() releases it
+ * either way (the glue registers a pool cleanup for it).
  *
  * Strings from the core are NUL-terminated unless stated otherwise; lengths
  * never count the NUL.
@@ -79,6 +81,8 @@ typedef struct {
     const char   *model;              /* client's "model" or NULL */
     int           stream;             /* "stream": true */
     int           include_usage;      /* stream_options.include_usage */
+    int           pooled;             /* root is on pool */
+    llm_pool_t    pool;
 } llm_request_t;
 
 /*
@@ -98,6 +102,15 @@ typedef struct {
  */
 int llm_request_parse(llm_request_t *req, const char *body, size_t len,
     llm_error_t *err);
+
+/*
+ * The same with the tree on the pool (copied into req, so a pool struct
+ * on the stack will do): no malloc() per node and nothing freed one by
+ * one; llm_request_free() must still be called (it counts the tree's
+ * blocks back, see llm_arena_blocks()) while the pool's memory lives.
+ */
+int llm_request_parse_pool(llm_request_t *req, const char *body,
+    size_t len, llm_pool_t *pool, llm_error_t *err);
 void llm_request_free(llm_request_t *req);
 
 /*

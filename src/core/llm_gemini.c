@@ -88,6 +88,14 @@ static int llm_gemini_bad(llm_error_t *err, const char *what);
 static int llm_gemini_nomem(llm_error_t *err);
 static const cJSON *llm_gemini_item(const cJSON *obj, const char *name);
 
+static int llm_gemini_encode_tree(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
+    llm_error_t *err);
+static int llm_gemini_decode_tree(const llm_request_t *req,
+    const llm_provider_t *p, const char *body, size_t len, long long created,
+    llm_pool_t *pool, llm_response_t *out, llm_error_t *err);
+static int llm_gemini_error_tree(int status, const char *body, size_t len,
+    llm_pool_t *pool, llm_provider_error_t *out);
 
 const llm_adapter_t  llm_gemini_adapter = {
     "gemini",
@@ -139,7 +147,7 @@ static const char  *const llm_gemini_codes[][2] = {
 
 
 static int
-llm_gemini_encode(const llm_request_t *req, const llm_provider_t *p,
+llm_gemini_encode_tree(const llm_request_t *req, const llm_provider_t *p,
     llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
 {
     int          rc;
@@ -1458,7 +1466,7 @@ llm_gemini_retry_delay(const cJSON *details)
 
 
 static int
-llm_gemini_error(int status, const char *body, size_t len,
+llm_gemini_error_tree(int status, const char *body, size_t len,
     llm_pool_t *pool, llm_provider_error_t *out)
 {
     char          generic[64];
@@ -1513,7 +1521,7 @@ llm_gemini_error(int status, const char *body, size_t len,
 
 
 static int
-llm_gemini_decode(const llm_request_t *req, const llm_provider_t *p,
+llm_gemini_decode_tree(const llm_request_t *req, const llm_provider_t *p,
     const char *body, size_t len, long long created, llm_pool_t *pool,
     llm_response_t *out, llm_error_t *err)
 {
@@ -1983,4 +1991,72 @@ llm_gemini_item(const cJSON *obj, const char *name)
     }
 
     return item;
+}
+
+
+/* the cJSON trees of encode() on the pool (llm_arena.c) */
+
+static int
+llm_gemini_encode(const llm_request_t *req, const llm_provider_t *p,
+    llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
+{
+    int          rc;
+    llm_arena_t  arena;
+
+    llm_arena_enter(&arena, pool);
+
+    rc = llm_gemini_encode_tree(req, p, pool, out, err);
+
+    llm_arena_leave(&arena);
+
+    if (rc != LLM_OK && arena.nomem) {
+        /* the tree could not be built: not the client's nor the provider's */
+        llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+    }
+
+    return rc;
+}
+
+
+/* the cJSON trees of decode() on the pool (llm_arena.c) */
+
+static int
+llm_gemini_decode(const llm_request_t *req, const llm_provider_t *p,
+    const char *body, size_t len, long long created, llm_pool_t *pool,
+    llm_response_t *out, llm_error_t *err)
+{
+    int          rc;
+    llm_arena_t  arena;
+
+    llm_arena_enter(&arena, pool);
+
+    rc = llm_gemini_decode_tree(req, p, body, len, created, pool, out, err);
+
+    llm_arena_leave(&arena);
+
+    if (rc != LLM_OK && arena.nomem) {
+        /* the tree could not be built: not the client's nor the provider's */
+        llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+    }
+
+    return rc;
+}
+
+
+/* the cJSON trees of error() on the pool (llm_arena.c) */
+
+static int
+llm_gemini_error(int status, const char *body, size_t len,
+    llm_pool_t *pool, llm_provider_error_t *out)
+{
+    int          rc;
+    llm_arena_t  arena;
+
+    llm_arena_enter(&arena, pool);
+
+    rc = llm_gemini_error_tree(status, body, len, pool, out);
+
+    llm_arena_leave(&arena);
+
+    return rc;
 }

@@ -37,6 +37,35 @@ typedef struct {
 } llm_json_span_t;
 
 
+/*
+ * cJSON trees on a pool (llm_arena.c): between llm_arena_enter() and
+ * llm_arena_leave() cJSON's allocations come from pool, in chunks of
+ * llm_arena_chunk_size bytes (0: one pool allocation each, for tests that
+ * fail them one by one), and cJSON's free() releases nothing.  Arenas
+ * nest; the outermost one puts cJSON's own malloc/free back when it
+ * leaves.  A tree built inside an arena must be deleted inside one.
+ */
+typedef struct llm_arena_s  llm_arena_t;
+
+struct llm_arena_s {
+    llm_pool_t   *pool;
+    char         *pos;
+    char         *last;
+    int           nomem;        /* an allocation failed */
+    llm_arena_t  *prev;
+};
+
+#define LLM_ARENA_CHUNK  4096
+
+extern size_t  llm_arena_chunk_size;
+
+void llm_arena_enter(llm_arena_t *a, llm_pool_t *pool);
+void llm_arena_leave(llm_arena_t *a);
+
+/* blocks allocated inside arenas and not freed yet, all arenas */
+size_t llm_arena_blocks(void);
+
+
 void *llm_palloc(llm_pool_t *pool, size_t size);
 char *llm_pstrdup(llm_pool_t *pool, const char *s, size_t len);
 

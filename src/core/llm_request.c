@@ -15,6 +15,8 @@
 #define LLM_INT_MAX         2147483647.0
 
 
+static int llm_request_parse_tree(llm_request_t *req, const char *body,
+    size_t len, llm_error_t *err);
 static int llm_request_check_dups(const cJSON *obj,
     const char *const *keys, const size_t *index, llm_error_t *err);
 static int llm_request_check_messages(const cJSON *root, llm_error_t *err);
@@ -84,12 +86,44 @@ int
 llm_request_parse(llm_request_t *req, const char *body, size_t len,
     llm_error_t *err)
 {
+    return llm_request_parse_pool(req, body, len, NULL, err);
+}
+
+
+int
+llm_request_parse_pool(llm_request_t *req, const char *body, size_t len,
+    llm_pool_t *pool, llm_error_t *err)
+{
+    int          rc;
+    llm_arena_t  arena;
+
+    memset(req, 0, sizeof(llm_request_t));
+
+    if (pool == NULL) {
+        return llm_request_parse_tree(req, body, len, err);
+    }
+
+    req->pool = *pool;
+    req->pooled = 1;
+
+    llm_arena_enter(&arena, pool);
+
+    rc = llm_request_parse_tree(req, body, len, err);
+
+    llm_arena_leave(&arena);
+
+    return rc;
+}
+
+
+static int
+llm_request_parse_tree(llm_request_t *req, const char *body, size_t len,
+    llm_error_t *err)
+{
     int           rc;
     cJSON        *root;
     size_t        off, bom;
     const cJSON  *item;
-
-    memset(req, 0, sizeof(llm_request_t));
 
     if (body == NULL) {
         len = 0;
@@ -179,8 +213,24 @@ failed:
 void
 llm_request_free(llm_request_t *req)
 {
+    llm_arena_t  arena;
+
     if (req->root != NULL) {
-        cJSON_Delete(req->root);
+
+        /*
+         * a tree on the pool is deleted inside an arena too: nothing is
+         * freed, but its blocks are counted back (llm_arena_blocks())
+         */
+
+        if (req->pooled) {
+            llm_arena_enter(&arena, &req->pool);
+            cJSON_Delete(req->root);
+            llm_arena_leave(&arena);
+
+        } else {
+            cJSON_Delete(req->root);
+        }
+
         req->root = NULL;
     }
 

@@ -56,8 +56,7 @@ static void test_co_decode_reject(test_ctx_t *ctx, const char *answer);
 static void test_co_error(test_ctx_t *ctx, int status, const char *body,
     int retryable, const char *type, const char *code,
     const char *message);
-static void *test_co_malloc(size_t size);
-static void test_co_hooks(size_t fail_at);
+static void test_co_hooks(test_ctx_t *ctx, size_t fail_at);
 
 static void test_cohere_vector(void **state);
 static void test_cohere_path(void **state);
@@ -92,10 +91,6 @@ static void test_cohere_decode_invalid(void **state);
 static void test_cohere_decode_nomem(void **state);
 static void test_cohere_decode_cjson_nomem(void **state);
 static void test_cohere_errors(void **state);
-
-
-static size_t  test_co_mallocs;
-static size_t  test_co_fail_at;
 
 
 /* a copy of s with every ' made a ", freed at teardown */
@@ -951,36 +946,17 @@ test_cohere_encode_nomem(void **state)
 }
 
 
-static void *
-test_co_malloc(size_t size)
-{
-    if (test_co_fail_at != 0 && ++test_co_mallocs >= test_co_fail_at) {
-        return NULL;
-    }
-
-    return malloc(size);
-}
-
-
-/* cJSON's allocations fail from the fail_at-th on; 0: cJSON's defaults */
+/*
+ * cJSON's allocations, which come from the pool (llm_arena.c) one pool
+ * allocation each, and the pool's own fail from the fail_at-th on;
+ * 0: they do not fail, cJSON's in chunks again
+ */
 
 static void
-test_co_hooks(size_t fail_at)
+test_co_hooks(test_ctx_t *ctx, size_t fail_at)
 {
-    cJSON_Hooks  hooks;
-
-    test_co_mallocs = 0;
-    test_co_fail_at = fail_at;
-
-    if (fail_at == 0) {
-        cJSON_InitHooks(NULL);
-        return;
-    }
-
-    hooks.malloc_fn = test_co_malloc;
-    hooks.free_fn = free;
-
-    cJSON_InitHooks(&hooks);
+    llm_arena_chunk_size = fail_at ? 0 : LLM_ARENA_CHUNK;
+    ctx->fail_at = fail_at ? ctx->count + fail_at : 0;
 }
 
 
@@ -1020,11 +996,11 @@ test_cohere_encode_cjson_nomem(void **state)
     test_co_provider(&p, NULL);
 
     for (n = 1; n < 1000; n++) {
-        test_co_hooks(n);
+        test_co_hooks(ctx, n);
 
         rc = llm_cohere_adapter.encode(&req, &p, &ctx->pool, &out, &err);
 
-        test_co_hooks(0);
+        test_co_hooks(ctx, 0);
 
         if (rc == LLM_OK) {
             break;
@@ -1603,12 +1579,12 @@ test_cohere_decode_cjson_nomem(void **state)
     test_co_provider(&p, "m");
 
     for (n = 1; n < 1000; n++) {
-        test_co_hooks(n);
+        test_co_hooks(ctx, n);
 
         rc = llm_cohere_adapter.decode(&req, &p, answer, strlen(answer), 1,
                                        &ctx->pool, &out, &err);
 
-        test_co_hooks(0);
+        test_co_hooks(ctx, 0);
 
         if (rc == LLM_OK) {
             break;

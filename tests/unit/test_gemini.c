@@ -60,8 +60,7 @@ static const char *test_gm_finish(test_ctx_t *ctx, const char *answer);
 static void test_gm_error(test_ctx_t *ctx, int status, const char *body,
     int retryable, const char *type, const char *code,
     const char *message);
-static void *test_gm_malloc(size_t size);
-static void test_gm_hooks(size_t fail_at);
+static void test_gm_hooks(test_ctx_t *ctx, size_t fail_at);
 
 static void test_gemini_vector(void **state);
 static void test_gemini_path(void **state);
@@ -109,10 +108,6 @@ static void test_gemini_error_other_shapes(void **state);
 static void test_gemini_error_nomem(void **state);
 static long test_gm_retry(test_ctx_t *ctx, const char *delay);
 static void test_gemini_retry_info(void **state);
-
-
-static size_t  test_gm_mallocs;
-static size_t  test_gm_fail_at;
 
 
 /* a copy of s with every ' made a ", freed at teardown */
@@ -1345,36 +1340,17 @@ test_gemini_encode_nomem(void **state)
 }
 
 
-static void *
-test_gm_malloc(size_t size)
-{
-    if (test_gm_fail_at != 0 && ++test_gm_mallocs >= test_gm_fail_at) {
-        return NULL;
-    }
-
-    return malloc(size);
-}
-
-
-/* cJSON's allocations fail from the fail_at-th on; 0: cJSON's defaults */
+/*
+ * cJSON's allocations, which come from the pool (llm_arena.c) one pool
+ * allocation each, and the pool's own fail from the fail_at-th on;
+ * 0: they do not fail, cJSON's in chunks again
+ */
 
 static void
-test_gm_hooks(size_t fail_at)
+test_gm_hooks(test_ctx_t *ctx, size_t fail_at)
 {
-    cJSON_Hooks  hooks;
-
-    test_gm_mallocs = 0;
-    test_gm_fail_at = fail_at;
-
-    if (fail_at == 0) {
-        cJSON_InitHooks(NULL);
-        return;
-    }
-
-    hooks.malloc_fn = test_gm_malloc;
-    hooks.free_fn = free;
-
-    cJSON_InitHooks(&hooks);
+    llm_arena_chunk_size = fail_at ? 0 : LLM_ARENA_CHUNK;
+    ctx->fail_at = fail_at ? ctx->count + fail_at : 0;
 }
 
 
@@ -1420,11 +1396,11 @@ test_gemini_encode_cjson_nomem(void **state)
     test_gm_provider(&p, NULL);
 
     for (n = 1; n < 1000; n++) {
-        test_gm_hooks(n);
+        test_gm_hooks(ctx, n);
 
         rc = llm_gemini_adapter.encode(&req, &p, &ctx->pool, &out, &err);
 
-        test_gm_hooks(0);
+        test_gm_hooks(ctx, 0);
 
         if (rc == LLM_OK) {
             break;
@@ -2248,12 +2224,12 @@ test_gemini_decode_cjson_nomem(void **state)
     test_gm_provider(&p, "m");
 
     for (n = 1; n < 1000; n++) {
-        test_gm_hooks(n);
+        test_gm_hooks(ctx, n);
 
         rc = llm_gemini_adapter.decode(&req, &p, answer, strlen(answer),
                                        1, &ctx->pool, &out, &err);
 
-        test_gm_hooks(0);
+        test_gm_hooks(ctx, 0);
 
         if (rc == LLM_OK) {
             break;

@@ -310,6 +310,7 @@ test_setup(void **state)
     ctx->pool.alloc = test_alloc;
     ctx->pool.data = ctx;
     ctx->data = *state;
+    ctx->arena_blocks = llm_arena_blocks();
 
     *state = ctx;
 
@@ -320,10 +321,21 @@ test_setup(void **state)
 static int
 test_teardown(void **state)
 {
+    int          rc;
     size_t       i;
     test_ctx_t  *ctx;
 
     ctx = *state;
+
+    /* a cJSON tree built on the pool and never deleted is a leak too */
+
+    rc = 0;
+
+    if (llm_arena_blocks() != ctx->arena_blocks) {
+        fprintf(stderr, "%lu cJSON blocks of an arena not freed\n",
+                (unsigned long) (llm_arena_blocks() - ctx->arena_blocks));
+        rc = -1;
+    }
 
     for (i = 0; i < ctx->nallocs; i++) {
         free(ctx->allocs[i]);
@@ -332,7 +344,7 @@ test_teardown(void **state)
     free(ctx->allocs);
     free(ctx);
 
-    return 0;
+    return rc;
 }
 
 

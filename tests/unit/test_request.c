@@ -31,6 +31,8 @@ static void test_request_bounds(void **state);
 static void test_request_bom(void **state);
 static void test_request_unknown_fields(void **state);
 static void test_request_free_twice(void **state);
+static void test_request_pool(void **state);
+static void test_request_pool_nomem(void **state);
 static void test_parse_ok(test_ctx_t *ctx, const char *json,
     llm_request_t *req);
 
@@ -632,5 +634,93 @@ test_request_register(void)
     TEST_ADD(test_request_bom);
     TEST_ADD(test_request_unknown_fields);
     TEST_ADD(test_request_free_twice);
+    TEST_ADD(test_request_pool);
+    TEST_ADD(test_request_pool_nomem);
     TEST_ADD(test_request_prompt_tokens);
+}
+
+
+/*
+ * the tree on the pool: its nodes and strings are pool memory, counted
+ * until llm_request_free(); outside the arena cJSON is back on malloc
+ */
+
+static void
+test_request_pool(void **state)
+{
+    size_t          before, count;
+    cJSON          *o;
+    test_ctx_t     *ctx;
+    llm_error_t     err;
+    llm_request_t   req, heap;
+
+    static const char  body[] =
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+        "\"content\":\"Hello\"}],\"stream\":true}";
+
+    ctx = *state;
+
+    before = llm_arena_blocks();
+    count = ctx->count;
+
+    assert_int_equal(llm_request_parse_pool(&req, body, TEST_LEN(body),
+                                            &ctx->pool, &err),
+                     LLM_OK);
+
+    /* one pool chunk holds the whole tree */
+    assert_int_equal(ctx->count - count, 1);
+    assert_true(llm_arena_blocks() - before >= 10);
+    assert_string_equal(req.model, "m");
+    assert_true(req.stream);
+
+    /* the same tree as with malloc */
+    assert_int_equal(llm_request_parse(&heap, body, TEST_LEN(body), &err),
+                     LLM_OK);
+    assert_true(cJSON_Compare(req.root, heap.root, 1));
+    llm_request_free(&heap);
+
+    /* outside the arena: cJSON's own malloc, not counted */
+    o = cJSON_CreateObject();
+    assert_non_null(o);
+    assert_non_null(cJSON_AddStringToObject(o, "k", "v"));
+    cJSON_Delete(o);
+
+    llm_request_free(&req);
+    assert_null(req.root);
+    assert_int_equal(llm_arena_blocks(), before);
+
+    llm_request_free(&req);
+    assert_int_equal(llm_arena_blocks(), before);
+}
+
+
+/* the pool fails: a 400 as for any tree cJSON could not build, no leak */
+
+static void
+test_request_pool_nomem(void **state)
+{
+    size_t          before;
+    test_ctx_t     *ctx;
+    llm_error_t     err;
+    llm_request_t   req;
+
+    static const char  body[] =
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+        "\"content\":\"Hello\"}]}";
+
+    ctx = *state;
+
+    before = llm_arena_blocks();
+    ctx->fail_at = ctx->count + 1;
+
+    assert_int_equal(llm_request_parse_pool(&req, body, TEST_LEN(body),
+                                            &ctx->pool, &err),
+                     LLM_ERROR);
+    assert_null(req.root);
+    assert_int_equal(err.status, 400);
+
+    ctx->fail_at = 0;
+
+    llm_request_free(&req);
+    assert_int_equal(llm_arena_blocks(), before);
 }

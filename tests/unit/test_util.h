@@ -28,6 +28,7 @@ typedef struct {
     size_t        size;
     size_t        count;        /* pool allocations made so far */
     size_t        fail_at;      /* allocation number from which on NULL */
+    size_t        arena_blocks; /* llm_arena_blocks() at setup */
     const void   *data;
 } test_ctx_t;
 
