@@ -7,7 +7,11 @@
 #   throughput   wrk (closed loop) against one NGINX worker: proxy_pass to
 #                the mock (the ceiling for anything built on NGINX), the
 #                module for each provider type, Portkey; 1 KB and 100 KB
-#                prompts; median of ROUNDS rounds
+#                prompts; median of ROUNDS rounds.  The headline is a stock
+#                NGINX in its default environment; with TUNED=1 (default)
+#                a second gateway with glibc's heap kept (MALLOC_TRIM_/
+#                MMAP_THRESHOLD_) is measured in the same rounds, in two
+#                more columns
 #   latency      the same at one connection: what the module adds
 #   streaming    bench/stream-client.c (libcurl): time to first token and
 #                inter-token latency, through the gateway and straight to
@@ -18,7 +22,8 @@
 #                llm_stats on and off (bench/stats-cost.sh)
 #
 # Usage: bench/bench.sh   (make bench installs what it needs and builds)
-#        ROUNDS=5 DURATION=5 CONNECTIONS=64 STREAMS=1000 bench/bench.sh
+#        ROUNDS=5 DURATION=5 CONNECTIONS=64 STREAMS=1000 TUNED=0 \
+#            bench/bench.sh
 
 set -e
 
@@ -30,10 +35,11 @@ rounds=${ROUNDS:-3}
 duration=${DURATION:-3}
 connections=${CONNECTIONS:-32}
 streams=${STREAMS:-500}
+tuned=${TUNED:-1}
 report=$dir/report.md
 
 rm -rf "$dir"
-mkdir -p "$dir/mock/logs" "$dir/gateway/logs" "$dir/data"
+mkdir -p "$dir/mock/logs" "$dir/gateway/logs" "$dir/tuned/logs" "$dir/data"
 
 cc -O2 -std=c99 -Wall -Wextra -Werror -o "$dir/stream-client" \
     "$top/bench/stream-client.c" -lcurl
@@ -56,7 +62,9 @@ provider() {
     echo "llm_provider $1 { type $2; url http://127.0.0.1:9401/$3; model $4; api_key off; keepalive 64; }"
 }
 
-cat > "$dir/gateway/nginx.conf" <<CONF
+# $1: the port; the gateway (9400) and the tuned one (9403) differ by it
+gateway_conf() {
+cat <<CONF
 load_module $module;
 worker_processes 1;
 error_log logs/error.log warn;
@@ -81,7 +89,7 @@ http {
     $(provider stream-long anthropic stream-long/v1 claude-b)
 
     server {
-        listen 127.0.0.1:9400;
+        listen 127.0.0.1:$1;
 
         location /proxy/ {
             proxy_pass http://mock/openai/;
@@ -104,10 +112,14 @@ http {
     }
 }
 CONF
+}
+
+gateway_conf 9400 > "$dir/gateway/nginx.conf"
+gateway_conf 9403 > "$dir/tuned/nginx.conf"
 
 pids=
 cleanup() {
-    for p in mock gateway; do
+    for p in mock gateway tuned; do
         [ -f "$dir/$p/nginx.pid" ] && kill "$(cat "$dir/$p/nginx.pid")" \
             2>/dev/null || true
     done
@@ -115,17 +127,21 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# glibc hands freed heap memory back to the kernel and faults it in again
-# for the next large request: with 100 KB bodies that page-fault traffic,
-# not the work, decides the numbers (0.2x to 0.9x from run to run, for
-# proxy_pass as for the module).  Both NGINX instances keep their heap.
-export MALLOC_TRIM_THRESHOLD_=67108864
-export MALLOC_MMAP_THRESHOLD_=4194304
+# The mock and the headline gateway run as a stock NGINX does, in the
+# default environment.  glibc hands freed heap memory back to the kernel
+# and faults it in again for the next large request: with 100 KB bodies
+# that page-fault traffic can decide the numbers (0.2x to 0.9x from run
+# to run, for proxy_pass as for the module), so a second gateway keeps its
+# heap, for the columns "tuned heap".
+unset MALLOC_TRIM_THRESHOLD_ MALLOC_MMAP_THRESHOLD_
 
 "$nginx" -p "$dir/mock/" -c nginx.conf
 "$nginx" -p "$dir/gateway/" -c nginx.conf
 
-unset MALLOC_TRIM_THRESHOLD_ MALLOC_MMAP_THRESHOLD_
+if [ "$tuned" = 1 ]; then
+    MALLOC_TRIM_THRESHOLD_=67108864 MALLOC_MMAP_THRESHOLD_=4194304 \
+        "$nginx" -p "$dir/tuned/" -c nginx.conf
+fi
 
 node "$top/bench/portkey/node_modules/@portkey-ai/gateway/build/start-server.js" \
     --headless --port=9402 > "$dir/portkey.log" 2>&1 &
@@ -142,6 +158,7 @@ if ! kill -0 "$pids" 2>/dev/null; then
 fi
 
 worker=$(pgrep -P "$(cat "$dir/gateway/nginx.pid")")
+[ "$tuned" = 1 ] && worker_tuned=$(pgrep -P "$(cat "$dir/tuned/nginx.pid")")
 portkey=$pids
 
 
@@ -304,8 +321,16 @@ median() {
 echo
 echo "## Throughput (wrk -t1 -c$connections, ${duration} s; cases in turn, median of $rounds rounds; one NGINX worker)"
 echo
-echo "| case | prompt | RPS | p50 ms | p99 ms | x proxy_pass | worker CPU us/req | errors |"
-echo "|---|---|--:|--:|--:|--:|--:|--:|"
+echo "NGINX in its default environment; \"tuned heap\": the same with"
+echo "MALLOC_TRIM_THRESHOLD_=64 MiB and MALLOC_MMAP_THRESHOLD_=4 MiB."
+echo
+if [ "$tuned" = 1 ]; then
+    echo "| case | prompt | RPS | p50 ms | p99 ms | x proxy_pass | worker CPU us/req | errors | x proxy_pass, tuned heap | CPU us/req, tuned heap |"
+    echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|"
+else
+    echo "| case | prompt | RPS | p50 ms | p99 ms | x proxy_pass | worker CPU us/req | errors |"
+    echo "|---|---|--:|--:|--:|--:|--:|--:|"
+fi
 
 cases="proxy openai mistral anthropic gemini cohere"
 
@@ -328,6 +353,16 @@ for size in 1000 100000; do
             [ "$m" = proxy ] && base=${r%% *}
             ratio "${r%% *}" "$base" >> "$dir/$m-$size.ratios"
             echo >> "$dir/$m-$size.ratios"
+
+            [ "$tuned" = 1 ] || continue
+
+            r=$(wrk_round "$(echo "$url" | sed 's/:9400/:9403/')" "$body" \
+                          "$connections" "$worker_tuned")
+            echo "$r" >> "$dir/$m-$size.tuned"
+
+            [ "$m" = proxy ] && tbase=${r%% *}
+            ratio "${r%% *}" "$tbase" >> "$dir/$m-$size.tratios"
+            echo >> "$dir/$m-$size.tratios"
         done
     done
 
@@ -346,7 +381,16 @@ for size in 1000 100000; do
         x=$(median < "$dir/$m-$size.ratios")
 
         eval "rps_${m}_$size=$rps"
-        echo "| $name | $label | $rps | $(ms "$p50") | $(ms "$p99") | $x | $cpu_us | $bad |"
+
+        if [ "$tuned" = 1 ]; then
+            tx=$(median < "$dir/$m-$size.tratios")
+            tcpu=$(awk '{ print $5 }' "$dir/$m-$size.tuned" | median)
+            tbad=$(awk '{ n += $4 } END { print n + 0 }' "$dir/$m-$size.tuned")
+            [ "$tbad" = 0 ] || tcpu="$tcpu ($tbad errors)"
+            echo "| $name | $label | $rps | $(ms "$p50") | $(ms "$p99") | $x | $cpu_us | $bad | $tx | $tcpu |"
+        else
+            echo "| $name | $label | $rps | $(ms "$p50") | $(ms "$p99") | $x | $cpu_us | $bad |"
+        fi
     done
 done
 
