@@ -166,8 +166,7 @@ llm_anthropic_encode_tree(const llm_request_t *req, const llm_provider_t *p,
     }
 
     if (!cJSON_IsObject(req->root)
-        || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(req->root,
-                                                           "messages")))
+        || !cJSON_IsArray(llm_json_get(req->root, "messages")))
     {
         llm_error_set(err, 500, "server_error", NULL, NULL,
                       "the request was not parsed");
@@ -340,7 +339,7 @@ llm_anthropic_build(const llm_request_t *req, const llm_provider_t *p,
         max = LLM_ANTHROPIC_MAX_TOKENS;
     }
 
-    messages = cJSON_GetObjectItemCaseSensitive(req->root, "messages");
+    messages = llm_json_get(req->root, "messages");
 
     root = cJSON_CreateObject();
     if (root == NULL) {
@@ -400,7 +399,7 @@ llm_anthropic_system(const cJSON *messages, llm_pool_t *pool, cJSON *root,
             continue;
         }
 
-        content = cJSON_GetObjectItemCaseSensitive(m, "content");
+        content = llm_json_get(m, "content");
 
         if (!cJSON_IsArray(content)) {
             continue;
@@ -468,7 +467,7 @@ llm_anthropic_system_write(llm_out_t *out, const cJSON *messages)
             continue;
         }
 
-        content = cJSON_GetObjectItemCaseSensitive(m, "content");
+        content = llm_json_get(m, "content");
         part = cJSON_IsArray(content) ? content->child : content;
 
         for ( /* void */ ; part != NULL; part = part->next) {
@@ -568,7 +567,7 @@ llm_anthropic_message(llm_anthropic_ctx_t *ctx, const cJSON *m, size_t i)
         return LLM_ERROR;
     }
 
-    if (llm_anthropic_blocks(cJSON_GetObjectItemCaseSensitive(m, "content"),
+    if (llm_anthropic_blocks(llm_json_get(m, "content"),
                              role == LLM_ROLE_USER, i, &blocks, ctx->err)
         != LLM_OK)
     {
@@ -732,7 +731,7 @@ llm_anthropic_image(const cJSON *part, size_t i, size_t k, llm_error_t *err)
     const cJSON    *item;
     llm_data_url_t  d;
 
-    item = cJSON_GetObjectItemCaseSensitive(part, "image_url");
+    item = llm_json_get(part, "image_url");
     url = cJSON_IsString(item) ? item->valuestring : llm_json_str(item, "url");
 
     if (url == NULL) {
@@ -854,12 +853,12 @@ llm_anthropic_tool_calls(llm_anthropic_ctx_t *ctx, const cJSON *calls,
     for (c = calls->child; c != NULL; c = c->next, k++) {
         type = llm_json_str(c, "type");
         id = llm_json_str(c, "id");
-        f = cJSON_GetObjectItemCaseSensitive(c, "function");
+        f = llm_json_get(c, "function");
         name = llm_json_str(f, "name");
         args = llm_json_str(f, "arguments");
 
         if (!cJSON_IsObject(c)
-            || (cJSON_GetObjectItemCaseSensitive(c, "type") != NULL
+            || (llm_json_get(c, "type") != NULL
                 && (type == NULL || strcmp(type, "function") != 0))
             || id == NULL || name == NULL || args == NULL)
         {
@@ -922,7 +921,7 @@ llm_anthropic_tool_result(llm_anthropic_ctx_t *ctx, const cJSON *m,
     const cJSON  *content;
 
     id = llm_json_str(m, "tool_call_id");
-    content = cJSON_GetObjectItemCaseSensitive(m, "content");
+    content = llm_json_get(m, "content");
 
     if (id == NULL) {
         llm_error_set(ctx->err, 400, LLM_INVALID, "messages", NULL,
@@ -1081,7 +1080,7 @@ llm_anthropic_simplify(cJSON *messages)
     const char  *type;
 
     for (m = messages->child; m != NULL; m = m->next) {
-        content = cJSON_GetObjectItemCaseSensitive(m, "content");
+        content = llm_json_get(m, "content");
         b = content->child;
         type = llm_json_str(b, "type");
 
@@ -1164,7 +1163,7 @@ llm_anthropic_options(const cJSON *root, cJSON *out, llm_error_t *err)
         return LLM_ERROR;
     }
 
-    have_tools = (cJSON_GetObjectItemCaseSensitive(out, "tools") != NULL);
+    have_tools = (llm_json_get(out, "tools") != NULL);
 
     if (llm_anthropic_tool_choice(root, have_tools, out, err) != LLM_OK) {
         return LLM_ERROR;
@@ -1223,12 +1222,12 @@ llm_anthropic_tools(const cJSON *root, cJSON *out, llm_error_t *err)
 
     for (tool = tools->child; tool != NULL; tool = tool->next, k++) {
         type = llm_json_str(tool, "type");
-        f = cJSON_GetObjectItemCaseSensitive(tool, "function");
+        f = llm_json_get(tool, "function");
         name = llm_json_str(f, "name");
 
         if ((type != NULL && strcmp(type, "function") != 0)
             || (type == NULL
-                && cJSON_GetObjectItemCaseSensitive(tool, "type") != NULL))
+                && llm_json_get(tool, "type") != NULL))
         {
             llm_error_set(err, 400, LLM_INVALID, "tools", NULL,
                           "tools[%lu]: only tools of type 'function' are "
@@ -1345,8 +1344,7 @@ llm_anthropic_tool_choice(const cJSON *root, int have_tools, cJSON *out,
 
     } else {
         type = llm_json_str(choice, "type");
-        name = llm_json_str(cJSON_GetObjectItemCaseSensitive(choice,
-                                                             "function"),
+        name = llm_json_str(llm_json_get(choice, "function"),
                             "name");
 
         if (type == NULL || strcmp(type, "function") != 0 || name == NULL) {
@@ -1414,7 +1412,7 @@ llm_anthropic_item(const cJSON *obj, const char *name)
         return NULL;
     }
 
-    item = cJSON_GetObjectItemCaseSensitive(obj, name);
+    item = llm_json_get(obj, name);
 
     return cJSON_IsNull(item) ? NULL : item;
 }
@@ -1485,7 +1483,7 @@ llm_anthropic_decode_tree(const llm_request_t *req, const llm_provider_t *p,
     type = llm_json_str(root, "type");
 
     if (type != NULL && strcmp(type, "error") == 0) {
-        s = llm_json_str(cJSON_GetObjectItemCaseSensitive(root, "error"),
+        s = llm_json_str(llm_json_get(root, "error"),
                          "message");
 
         llm_invalid_response(err, "the Anthropic answer is an error: %.160s",
@@ -1499,7 +1497,7 @@ llm_anthropic_decode_tree(const llm_request_t *req, const llm_provider_t *p,
         goto failed;
     }
 
-    content = cJSON_GetObjectItemCaseSensitive(root, "content");
+    content = llm_json_get(root, "content");
 
     if (!cJSON_IsArray(content)) {
         llm_invalid_response(err, "the Anthropic answer has no \"content\" "
@@ -1535,7 +1533,7 @@ llm_anthropic_decode_tree(const llm_request_t *req, const llm_provider_t *p,
     c.choices = &ch;
     c.nchoices = 1;
 
-    llm_anthropic_usage(cJSON_GetObjectItemCaseSensitive(root, "usage"),
+    llm_anthropic_usage(llm_json_get(root, "usage"),
                         &c.usage);
 
     rc = llm_completion_respond(&c, pool, out, err);
@@ -1676,7 +1674,7 @@ llm_anthropic_decode_content(const cJSON *content, llm_pool_t *pool,
         tc->id = llm_json_str(b, "id");
         tc->name = llm_json_str(b, "name");
 
-        input = cJSON_GetObjectItemCaseSensitive(b, "input");
+        input = llm_json_get(b, "input");
 
         if (input == NULL) {
             tc->arguments = "{}";
@@ -1789,7 +1787,7 @@ llm_anthropic_error_tree(int status, const char *body, size_t len,
 
     root = llm_json_parse_strict(body, len);
 
-    e = cJSON_GetObjectItemCaseSensitive(root, "error");
+    e = llm_json_get(root, "error");
     type = llm_json_str(root, "type");
     kind = llm_json_str(e, "type");
 

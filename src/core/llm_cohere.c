@@ -251,7 +251,7 @@ llm_cohere_message(const cJSON *m, size_t i, cJSON *list, llm_pool_t *pool,
 
     /* tool: tool_call_id and the result as a string */
 
-    item = cJSON_GetObjectItemCaseSensitive(m, "tool_call_id");
+    item = llm_json_get(m, "tool_call_id");
 
     if (!cJSON_IsString(item)) {
         llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
@@ -292,7 +292,7 @@ llm_cohere_content(const cJSON *m, size_t i, int user, cJSON *msg,
     const char   *type, *text;
     const cJSON  *content, *item;
 
-    content = cJSON_GetObjectItemCaseSensitive(m, "content");
+    content = llm_json_get(m, "content");
 
     if (cJSON_IsString(content)) {
         if (cJSON_AddStringToObject(msg, "content", content->valuestring)
@@ -375,7 +375,7 @@ llm_cohere_image(const cJSON *part, size_t i, cJSON *parts,
     const char   *url, *detail;
     const cJSON  *image;
 
-    image = cJSON_GetObjectItemCaseSensitive(part, "image_url");
+    image = llm_json_get(part, "image_url");
     detail = NULL;
 
     if (cJSON_IsObject(image)) {
@@ -486,7 +486,7 @@ llm_cohere_assistant(const cJSON *m, size_t i, cJSON *list,
 
     for (c = tc->child; c != NULL; c = c->next, k++) {
         type = llm_cohere_item(c, "type");
-        f = cJSON_GetObjectItemCaseSensitive(c, "function");
+        f = llm_json_get(c, "function");
         id = llm_json_str(c, "id");
         name = llm_json_str(f, "name");
         a = llm_cohere_item(f, "arguments");
@@ -542,7 +542,7 @@ llm_cohere_text(const cJSON *m, size_t i, llm_pool_t *pool, char **text,
 {
     int  rc;
 
-    rc = llm_content_text(cJSON_GetObjectItemCaseSensitive(m, "content"), "",
+    rc = llm_content_text(llm_json_get(m, "content"), "",
                           pool, text, NULL);
 
     if (rc == LLM_DECLINED) {
@@ -607,7 +607,7 @@ llm_cohere_tools(const cJSON *r, cJSON *root, llm_error_t *err)
         s = llm_json_str(choice, "type");
 
         if (s != NULL && strcmp(s, "function") == 0) {
-            item = cJSON_GetObjectItemCaseSensitive(choice, "function");
+            item = llm_json_get(choice, "function");
             fname = llm_json_str(item, "name");
         }
 
@@ -632,7 +632,7 @@ llm_cohere_tools(const cJSON *r, cJSON *root, llm_error_t *err)
 
     for (t = tools->child; t != NULL; t = t->next, k++) {
         if (fname != NULL) {
-            item = cJSON_GetObjectItemCaseSensitive(t, "function");
+            item = llm_json_get(t, "function");
             s = llm_json_str(item, "name");
 
             if (s == NULL || strcmp(s, fname) != 0) {
@@ -674,7 +674,7 @@ llm_cohere_tool(const cJSON *t, size_t k, cJSON *list, llm_error_t *err)
     const cJSON  *f, *params;
 
     type = llm_json_str(t, "type");
-    f = cJSON_GetObjectItemCaseSensitive(t, "function");
+    f = llm_json_get(t, "function");
     name = llm_json_str(f, "name");
     params = llm_cohere_item(f, "parameters");
 
@@ -766,7 +766,7 @@ llm_cohere_format(const cJSON *rf, cJSON *root, llm_error_t *err)
     schema = NULL;
 
     if (strcmp(type, "json_schema") == 0) {
-        js = cJSON_GetObjectItemCaseSensitive(rf, "json_schema");
+        js = llm_json_get(rf, "json_schema");
 
         if (!cJSON_IsObject(js)) {
             llm_error_set(err, 400, LLM_INVALID, "response_format", NULL,
@@ -979,7 +979,7 @@ llm_cohere_decode_tree(const llm_request_t *req, const llm_provider_t *p,
 
     rc = LLM_ERROR;
 
-    msg = cJSON_GetObjectItemCaseSensitive(root, "message");
+    msg = llm_json_get(root, "message");
 
     if (!cJSON_IsObject(root) || !cJSON_IsObject(msg)) {
         llm_invalid_response(err, "The cohere answer has no 'message' "
@@ -1187,7 +1187,7 @@ llm_cohere_calls(const cJSON *calls, const char *seed, llm_pool_t *pool,
     for (c = calls->child; c != NULL; c = c->next, k++) {
         tc = &choice->tool_calls[k];
 
-        fn = cJSON_GetObjectItemCaseSensitive(c, "function");
+        fn = llm_json_get(c, "function");
         tc->name = llm_json_str(fn, "name");
 
         if (tc->name == NULL) {
@@ -1275,8 +1275,8 @@ llm_cohere_usage(const cJSON *usage, llm_usage_t *u)
 {
     const cJSON  *billed, *tokens;
 
-    billed = cJSON_GetObjectItemCaseSensitive(usage, "billed_units");
-    tokens = cJSON_GetObjectItemCaseSensitive(usage, "tokens");
+    billed = llm_json_get(usage, "billed_units");
+    tokens = llm_json_get(usage, "tokens");
 
     u->prompt_tokens = llm_json_count(billed, "input_tokens");
 
@@ -1332,7 +1332,7 @@ llm_cohere_item(const cJSON *obj, const char *name)
 {
     const cJSON  *item;
 
-    item = cJSON_GetObjectItemCaseSensitive(obj, name);
+    item = llm_json_get(obj, name);
 
     if (item == NULL || cJSON_IsNull(item)) {
         return NULL;

@@ -272,6 +272,29 @@ llm_json_parse_strict(const char *json, size_t len)
 }
 
 
+cJSON *
+llm_json_get(const cJSON *obj, const char *name)
+{
+    cJSON  *item;
+
+    if (obj == NULL || name == NULL) {
+        return NULL;
+    }
+
+    /* as cJSON: the search ends at a member without a name */
+
+    for (item = obj->child; item != NULL && item->string != NULL;
+         item = item->next)
+    {
+        if (item->string[0] == name[0] && strcmp(item->string, name) == 0) {
+            return item;
+        }
+    }
+
+    return NULL;
+}
+
+
 const char *
 llm_json_str(const cJSON *obj, const char *name)
 {
@@ -281,7 +304,7 @@ llm_json_str(const cJSON *obj, const char *name)
         return NULL;
     }
 
-    item = cJSON_GetObjectItemCaseSensitive(obj, name);
+    item = llm_json_get(obj, name);
 
     return cJSON_IsString(item) ? item->valuestring : NULL;
 }
@@ -297,7 +320,7 @@ llm_json_count(const cJSON *obj, const char *name)
         return -1;
     }
 
-    item = cJSON_GetObjectItemCaseSensitive(obj, name);
+    item = llm_json_get(obj, name);
 
     if (!cJSON_IsNumber(item)) {
         return -1;

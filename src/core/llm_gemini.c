@@ -455,7 +455,7 @@ llm_gemini_message(llm_gemini_ctx_t *ctx, const cJSON *m, size_t i)
     const char   *role;
     const cJSON  *item;
 
-    item = cJSON_GetObjectItemCaseSensitive(m, "role");
+    item = llm_json_get(m, "role");
     role = cJSON_IsString(item) ? item->valuestring : "";
 
     if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
@@ -513,7 +513,7 @@ llm_gemini_parts(llm_gemini_ctx_t *ctx, const cJSON *m, size_t i,
     const char   *type;
     const cJSON  *content, *item, *text;
 
-    content = cJSON_GetObjectItemCaseSensitive(m, "content");
+    content = llm_json_get(m, "content");
 
     if (cJSON_IsString(content)) {
         if (content->valuestring[0] == '\0') {
@@ -541,11 +541,11 @@ llm_gemini_parts(llm_gemini_ctx_t *ctx, const cJSON *m, size_t i,
     }
 
     for (item = content->child; item != NULL; item = item->next) {
-        text = cJSON_GetObjectItemCaseSensitive(item, "type");
+        text = llm_json_get(item, "type");
         type = cJSON_IsString(text) ? text->valuestring : "";
 
         if (strcmp(type, "text") == 0) {
-            text = cJSON_GetObjectItemCaseSensitive(item, "text");
+            text = llm_json_get(item, "text");
 
             if (!cJSON_IsString(text)) {
                 llm_error_set(ctx->err, 400, LLM_INVALID, "messages", NULL,
@@ -609,10 +609,10 @@ llm_gemini_image(llm_gemini_ctx_t *ctx, const cJSON *part, size_t i,
     const cJSON    *image;
     llm_data_url_t  d;
 
-    image = cJSON_GetObjectItemCaseSensitive(part, "image_url");
+    image = llm_json_get(part, "image_url");
 
     if (cJSON_IsObject(image)) {
-        image = cJSON_GetObjectItemCaseSensitive(image, "url");
+        image = llm_json_get(image, "url");
     }
 
     if (!cJSON_IsString(image)) {
@@ -703,8 +703,8 @@ llm_gemini_calls(llm_gemini_ctx_t *ctx, const cJSON *m, size_t i,
 
     for (call = calls->child; call != NULL; call = call->next, k++) {
         type = llm_gemini_item(call, "type");
-        fn = cJSON_GetObjectItemCaseSensitive(call, "function");
-        name = cJSON_GetObjectItemCaseSensitive(fn, "name");
+        fn = llm_json_get(call, "function");
+        name = llm_json_get(fn, "name");
 
         if (!cJSON_IsObject(call)
             || (type != NULL && !(cJSON_IsString(type)
@@ -786,7 +786,7 @@ llm_gemini_result(llm_gemini_ctx_t *ctx, const cJSON *m, size_t i,
     const char   *name;
     const cJSON  *id;
 
-    id = cJSON_GetObjectItemCaseSensitive(m, "tool_call_id");
+    id = llm_json_get(m, "tool_call_id");
 
     name = cJSON_IsString(id)
            ? llm_gemini_lookup(ctx->messages, m, id->valuestring) : NULL;
@@ -799,7 +799,7 @@ llm_gemini_result(llm_gemini_ctx_t *ctx, const cJSON *m, size_t i,
         return LLM_ERROR;
     }
 
-    rc = llm_content_text(cJSON_GetObjectItemCaseSensitive(m, "content"), "",
+    rc = llm_content_text(llm_json_get(m, "content"), "",
                           ctx->pool, &text, &len);
 
     if (rc == LLM_DECLINED) {
@@ -862,7 +862,7 @@ llm_gemini_lookup(const cJSON *messages, const cJSON *until, const char *id)
     name = NULL;
 
     for (m = messages->child; m != NULL && m != until; m = m->next) {
-        item = cJSON_GetObjectItemCaseSensitive(m, "role");
+        item = llm_json_get(m, "role");
 
         if (!cJSON_IsString(item)
             || strcmp(item->valuestring, "assistant") != 0)
@@ -870,16 +870,16 @@ llm_gemini_lookup(const cJSON *messages, const cJSON *until, const char *id)
             continue;
         }
 
-        calls = cJSON_GetObjectItemCaseSensitive(m, "tool_calls");
+        calls = llm_json_get(m, "tool_calls");
 
         if (!cJSON_IsArray(calls)) {
             continue;
         }
 
         for (call = calls->child; call != NULL; call = call->next) {
-            item = cJSON_GetObjectItemCaseSensitive(call, "id");
-            fn = cJSON_GetObjectItemCaseSensitive(call, "function");
-            fn = cJSON_GetObjectItemCaseSensitive(fn, "name");
+            item = llm_json_get(call, "id");
+            fn = llm_json_get(call, "function");
+            fn = llm_json_get(fn, "name");
 
             if (cJSON_IsString(item) && cJSON_IsString(fn)
                 && strcmp(item->valuestring, id) == 0)
@@ -1117,7 +1117,7 @@ llm_gemini_format(const cJSON *rf, cJSON *gc, llm_error_t *err)
     const char   *type;
     const cJSON  *item, *schema;
 
-    item = cJSON_GetObjectItemCaseSensitive(rf, "type");
+    item = llm_json_get(rf, "type");
     type = cJSON_IsString(item) ? item->valuestring : "";
 
     if (strcmp(type, "text") == 0) {
@@ -1135,7 +1135,7 @@ llm_gemini_format(const cJSON *rf, cJSON *gc, llm_error_t *err)
     schema = NULL;
 
     if (strcmp(type, "json_schema") == 0) {
-        item = cJSON_GetObjectItemCaseSensitive(rf, "json_schema");
+        item = llm_json_get(rf, "json_schema");
 
         if (!cJSON_IsObject(item)) {
             llm_error_set(err, 400, LLM_INVALID, "response_format", NULL,
@@ -1203,9 +1203,9 @@ llm_gemini_tools(const cJSON *req, cJSON *root, llm_error_t *err)
     k = 0;
 
     for (t = list->child; t != NULL; t = t->next, k++) {
-        type = cJSON_GetObjectItemCaseSensitive(t, "type");
-        fn = cJSON_GetObjectItemCaseSensitive(t, "function");
-        name = cJSON_GetObjectItemCaseSensitive(fn, "name");
+        type = llm_json_get(t, "type");
+        fn = llm_json_get(t, "function");
+        name = llm_json_get(fn, "name");
 
         if (!cJSON_IsString(type)
             || strcmp(type->valuestring, "function") != 0
@@ -1230,7 +1230,7 @@ llm_gemini_tools(const cJSON *req, cJSON *root, llm_error_t *err)
             goto nomem;
         }
 
-        item = cJSON_GetObjectItemCaseSensitive(fn, "description");
+        item = llm_json_get(fn, "description");
 
         if (cJSON_IsString(item)
             && cJSON_AddStringToObject(decl, "description",
@@ -1324,13 +1324,13 @@ llm_gemini_tool_choice(const cJSON *choice, const cJSON *decls,
         mode = "ANY";
 
     } else {
-        item = cJSON_GetObjectItemCaseSensitive(choice, "type");
+        item = llm_json_get(choice, "type");
 
         if (cJSON_IsObject(choice) && cJSON_IsString(item)
             && strcmp(item->valuestring, "function") == 0)
         {
-            item = cJSON_GetObjectItemCaseSensitive(choice, "function");
-            item = cJSON_GetObjectItemCaseSensitive(item, "name");
+            item = llm_json_get(choice, "function");
+            item = llm_json_get(item, "name");
 
             if (cJSON_IsString(item)) {
                 fname = item->valuestring;
@@ -1346,7 +1346,7 @@ llm_gemini_tool_choice(const cJSON *choice, const cJSON *decls,
         }
 
         for (d = decls->child; d != NULL; d = d->next) {
-            item = cJSON_GetObjectItemCaseSensitive(d, "name");
+            item = llm_json_get(d, "name");
 
             if (cJSON_IsString(item) && strcmp(item->valuestring, fname) == 0)
             {
@@ -1478,7 +1478,7 @@ llm_gemini_error_tree(int status, const char *body, size_t len,
     root = llm_json_parse_strict(body, len);
 
     e = cJSON_IsArray(root) ? root->child : root;
-    e = cJSON_GetObjectItemCaseSensitive(e, "error");
+    e = llm_json_get(e, "error");
     rpc = llm_json_str(e, "status");
 
     if (rpc == NULL) {
@@ -1491,7 +1491,7 @@ llm_gemini_error_tree(int status, const char *body, size_t len,
     out->retryable = (status == 429 || status == 500 || status == 502
                       || status == 503 || status == 504);
     out->retry_after = llm_gemini_retry_delay(
-                           cJSON_GetObjectItemCaseSensitive(e, "details"));
+                           llm_json_get(e, "details"));
     out->body = NULL;
     out->body_len = 0;
 
@@ -1579,7 +1579,7 @@ llm_gemini_decode_tree(const llm_request_t *req, const llm_provider_t *p,
     if (n == 0) {
         /* the prompt was blocked: no candidates, a promptFeedback */
 
-        item = cJSON_GetObjectItemCaseSensitive(root, "promptFeedback");
+        item = llm_json_get(root, "promptFeedback");
 
         if (llm_json_str(item, "blockReason") == NULL) {
             llm_invalid_response(err, "The gemini answer has no candidates");
@@ -1802,7 +1802,7 @@ llm_gemini_candidate(const cJSON *cand, size_t n, const char *seed,
 static int
 llm_gemini_thought(const cJSON *part)
 {
-    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(part, "thought"));
+    return cJSON_IsTrue(llm_json_get(part, "thought"));
 }
 
 
@@ -1926,7 +1926,7 @@ llm_gemini_error_type(int status, const cJSON *e, const char **type,
         *type = "api_error";
     }
 
-    d = cJSON_GetObjectItemCaseSensitive(e, "details");
+    d = llm_json_get(e, "details");
 
     for (d = cJSON_IsArray(d) ? d->child : NULL; d != NULL; d = d->next) {
         s = llm_json_str(d, "reason");
@@ -1984,7 +1984,7 @@ llm_gemini_item(const cJSON *obj, const char *name)
 {
     const cJSON  *item;
 
-    item = cJSON_GetObjectItemCaseSensitive(obj, name);
+    item = llm_json_get(obj, name);
 
     if (item == NULL || cJSON_IsNull(item)) {
         return NULL;

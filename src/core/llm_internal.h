@@ -228,6 +228,13 @@ typedef struct {
  */
 cJSON *llm_json_parse_strict(const char *json, size_t len);
 
+/*
+ * cJSON_GetObjectItemCaseSensitive(), same result, cheaper: most lookups
+ * are of keys that are not there, and a first byte that differs settles
+ * those without a strcmp() call
+ */
+cJSON *llm_json_get(const cJSON *obj, const char *name);
+
 /* the string member name of obj (an object or not), NULL if none */
 const char *llm_json_str(const cJSON *obj, const char *name);
 

@@ -272,7 +272,7 @@ llm_mistral_plan(llm_mistral_ctx_t *ctx, const cJSON *root)
         return LLM_ERROR;
     }
 
-    messages = cJSON_GetObjectItemCaseSensitive(root, "messages");
+    messages = llm_json_get(root, "messages");
 
     if (!cJSON_IsArray(messages)) {
         return LLM_OK;
@@ -520,7 +520,7 @@ llm_mistral_top_action(const cJSON *root, const cJSON *item)
 
         /* renamed, unless the Mistral name is there with a value */
 
-        to = cJSON_GetObjectItemCaseSensitive(root,
+        to = llm_json_get(root,
                  (s[0] == 'm') ? "max_tokens" : "random_seed");
 
         if (cJSON_IsNull(item) || (to != NULL && !cJSON_IsNull(to))) {
@@ -534,7 +534,7 @@ llm_mistral_top_action(const cJSON *root, const cJSON *item)
 
         /* null, beside the OpenAI name that has a value */
 
-        to = cJSON_GetObjectItemCaseSensitive(root,
+        to = llm_json_get(root,
                  (s[0] == 'm') ? "max_completion_tokens" : "seed");
 
         if (cJSON_IsNull(item) && to != NULL && !cJSON_IsNull(to)) {
@@ -581,7 +581,7 @@ llm_mistral_plan_message(llm_mistral_ctx_t *ctx, const cJSON *m, size_t i,
     role = llm_mistral_role(m);
 
     if (strcmp(role, "assistant") == 0) {
-        item = cJSON_GetObjectItemCaseSensitive(m, "function_call");
+        item = llm_json_get(m, "function_call");
 
         if (item != NULL && !cJSON_IsNull(item)) {
             llm_error_set(ctx->err, 400, "invalid_request_error", "messages",
@@ -592,7 +592,7 @@ llm_mistral_plan_message(llm_mistral_ctx_t *ctx, const cJSON *m, size_t i,
             return LLM_ERROR;
         }
 
-        prefix = cJSON_GetObjectItemCaseSensitive(m, "prefix");
+        prefix = llm_json_get(m, "prefix");
 
         if (last && !cJSON_IsTrue(prefix)) {
             llm_error_set(ctx->err, 400, "invalid_request_error", "messages",
@@ -604,7 +604,7 @@ llm_mistral_plan_message(llm_mistral_ctx_t *ctx, const cJSON *m, size_t i,
             return LLM_ERROR;
         }
 
-    } else if (cJSON_GetObjectItemCaseSensitive(m, "prefix") != NULL) {
+    } else if (llm_json_get(m, "prefix") != NULL) {
         llm_error_set(ctx->err, 400, "invalid_request_error", "messages",
                       NULL, "messages[%lu]: 'prefix' is for assistant "
                       "messages only", (unsigned long) i);
@@ -613,7 +613,7 @@ llm_mistral_plan_message(llm_mistral_ctx_t *ctx, const cJSON *m, size_t i,
 
     /* parts Mistral takes in another shape: not translated */
 
-    item = cJSON_GetObjectItemCaseSensitive(m, "content");
+    item = llm_json_get(m, "content");
 
     for (part = cJSON_IsArray(item) ? item->child : NULL;
          part != NULL;
@@ -938,7 +938,7 @@ llm_mistral_rewrite(llm_mistral_ctx_t *ctx, const llm_request_t *req,
     first = 1;
 
     if (ctx->model != NULL
-        && cJSON_GetObjectItemCaseSensitive(req->root, "model") == NULL)
+        && llm_json_get(req->root, "model") == NULL)
     {
         llm_out_cstr(out, "\"model\":");
         llm_out_nstr(out, ctx->model);
@@ -1398,7 +1398,7 @@ llm_mistral_decode(const llm_request_t *req, const llm_provider_t *p,
         return LLM_ERROR;
     }
 
-    choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+    choices = llm_json_get(root, "choices");
 
     if (!cJSON_IsObject(root) || !cJSON_IsArray(choices)) {
         llm_invalid_response(err, "the answer has no \"choices\" array");
@@ -1419,13 +1419,13 @@ llm_mistral_decode(const llm_request_t *req, const llm_provider_t *p,
 
         if (choice == choices->child) {
             first_reason = reason;
-            content = cJSON_GetObjectItemCaseSensitive(
-                          cJSON_GetObjectItemCaseSensitive(choice, "message"),
+            content = llm_json_get(
+                          llm_json_get(choice, "message"),
                           "content");
         }
     }
 
-    usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+    usage = llm_json_get(root, "usage");
 
     if (cJSON_IsObject(usage)) {
         llm_openai_usage(usage, &out->usage);
@@ -1496,7 +1496,7 @@ llm_mistral_fix_choice(cJSON *choice, int *change, const char **reason,
         return LLM_ERROR;
     }
 
-    if (cJSON_GetObjectItemCaseSensitive(choice, "logprobs") == NULL) {
+    if (llm_json_get(choice, "logprobs") == NULL) {
         if (cJSON_AddNullToObject(choice, "logprobs") == NULL) {
             goto nomem;
         }
@@ -1504,7 +1504,7 @@ llm_mistral_fix_choice(cJSON *choice, int *change, const char **reason,
         *change = 1;
     }
 
-    item = cJSON_GetObjectItemCaseSensitive(choice, "finish_reason");
+    item = llm_json_get(choice, "finish_reason");
 
     if (cJSON_IsString(item)) {
 
@@ -1533,8 +1533,8 @@ llm_mistral_fix_choice(cJSON *choice, int *change, const char **reason,
         *reason = r;
     }
 
-    calls = cJSON_GetObjectItemCaseSensitive(
-                cJSON_GetObjectItemCaseSensitive(choice, "message"),
+    calls = llm_json_get(
+                llm_json_get(choice, "message"),
                 "tool_calls");
 
     for (call = cJSON_IsArray(calls) ? calls->child : NULL;
@@ -1542,7 +1542,7 @@ llm_mistral_fix_choice(cJSON *choice, int *change, const char **reason,
          call = call->next)
     {
         if (cJSON_IsObject(call)
-            && cJSON_GetObjectItemCaseSensitive(call, "type") == NULL)
+            && llm_json_get(call, "type") == NULL)
         {
             if (cJSON_AddStringToObject(call, "type", "function") == NULL) {
                 goto nomem;

@@ -44,7 +44,7 @@ llm_compat_string(const cJSON *obj, const char *name)
         return NULL;
     }
 
-    item = cJSON_GetObjectItemCaseSensitive(obj, name);
+    item = llm_json_get(obj, name);
 
     if (!cJSON_IsString(item) || item->valuestring[0] == '\0') {
         return NULL;
@@ -79,7 +79,7 @@ llm_compat_message(const cJSON *root)
         return s;
     }
 
-    item = cJSON_GetObjectItemCaseSensitive(root, "detail");
+    item = llm_json_get(root, "detail");
 
     if (cJSON_IsArray(item)) {
         s = llm_compat_string(item->child, "msg");
@@ -93,7 +93,7 @@ llm_compat_message(const cJSON *root)
         return s;
     }
 
-    return llm_compat_string(cJSON_GetObjectItemCaseSensitive(root, "error"),
+    return llm_compat_string(llm_json_get(root, "error"),
                              "message");
 }
 
@@ -122,7 +122,7 @@ llm_compat_error(int status, const char *body, size_t len,
     }
 
     if (root != NULL) {
-        e = cJSON_GetObjectItemCaseSensitive(root, "error");
+        e = llm_json_get(root, "error");
     }
 
     quota = (llm_compat_is_quota(root) || llm_compat_is_quota(e));

@@ -245,7 +245,7 @@ llm_request_item(const cJSON *obj, const char *name)
 {
     const cJSON  *item;
 
-    item = cJSON_GetObjectItemCaseSensitive(obj, name);
+    item = llm_json_get(obj, name);
 
     if (item == NULL || cJSON_IsNull(item)) {
         return NULL;
@@ -349,7 +349,7 @@ llm_request_check_message(const cJSON *m, size_t i, llm_error_t *err)
         return LLM_ERROR;
     }
 
-    role = cJSON_GetObjectItemCaseSensitive(m, "role");
+    role = llm_json_get(m, "role");
 
     if (role == NULL) {
         llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
@@ -381,7 +381,7 @@ llm_request_check_message(const cJSON *m, size_t i, llm_error_t *err)
     }
 
     if (strcmp(llm_roles[r], "tool") == 0) {
-        item = cJSON_GetObjectItemCaseSensitive(m, "tool_call_id");
+        item = llm_json_get(m, "tool_call_id");
 
         if (!cJSON_IsString(item)) {
             llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
@@ -411,7 +411,7 @@ llm_request_check_content(const cJSON *m, size_t i, int assistant,
     size_t        k;
     const cJSON  *content, *part;
 
-    content = cJSON_GetObjectItemCaseSensitive(m, "content");
+    content = llm_json_get(m, "content");
 
     if (content == NULL || cJSON_IsNull(content)) {
         if (assistant) {
@@ -441,7 +441,7 @@ llm_request_check_content(const cJSON *m, size_t i, int assistant,
     for (part = content->child; part != NULL; part = part->next) {
 
         if (!cJSON_IsObject(part)
-            || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(part, "type")))
+            || !cJSON_IsString(llm_json_get(part, "type")))
         {
             llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
                           "messages[%lu].content[%lu] must be an object "

@@ -892,7 +892,7 @@ llm_scan_hex(unsigned char c)
  * The usage object's text read in one pass, as llm_json_parse() checks it
  * (RFC 8259, UTF-8, the nesting limit, the surrogate pairs cJSON takes),
  * keeping only the members llm_openai_usage() reads: the first of each
- * name, as cJSON_GetObjectItemCaseSensitive() finds it.
+ * name, as llm_json_get() finds it.
  */
 
 void

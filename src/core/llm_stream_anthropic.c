@@ -162,7 +162,7 @@ llm_anthropic_stream_start(llm_stream_t *st, const cJSON *root,
         return LLM_ERROR;
     }
 
-    msg = cJSON_GetObjectItemCaseSensitive(root, "message");
+    msg = llm_json_get(root, "message");
 
     if (!cJSON_IsObject(msg)) {
         llm_invalid_response(err, "The Anthropic message_start event has "
@@ -194,7 +194,7 @@ llm_anthropic_stream_block(llm_stream_t *st, const cJSON *root,
     llm_delta_t   d;
     const cJSON  *block;
 
-    block = cJSON_GetObjectItemCaseSensitive(root, "content_block");
+    block = llm_json_get(root, "content_block");
     type = llm_json_str(block, "type");
 
     if (type == NULL) {
@@ -260,7 +260,7 @@ llm_anthropic_stream_delta(llm_stream_t *st, const cJSON *root,
     llm_delta_t   d;
     const cJSON  *delta;
 
-    delta = cJSON_GetObjectItemCaseSensitive(root, "delta");
+    delta = llm_json_get(root, "delta");
     type = llm_json_str(delta, "type");
 
     if (type == NULL) {
@@ -377,7 +377,7 @@ llm_anthropic_stream_error(const cJSON *root, llm_error_t *err)
     const char   *kind, *message, *type, *code;
     const cJSON  *e;
 
-    e = cJSON_GetObjectItemCaseSensitive(root, "error");
+    e = llm_json_get(root, "error");
     kind = llm_json_str(e, "type");
     message = llm_json_str(e, "message");
 
@@ -463,7 +463,7 @@ llm_anthropic_stream_item(const cJSON *obj, const char *name)
 {
     const cJSON  *item;
 
-    item = cJSON_GetObjectItemCaseSensitive(obj, name);
+    item = llm_json_get(obj, name);
 
     return cJSON_IsNull(item) ? NULL : item;
 }

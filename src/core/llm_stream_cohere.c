@@ -436,7 +436,7 @@ llm_cohere_stream_item(const cJSON *obj, const char *name)
         return NULL;
     }
 
-    item = cJSON_GetObjectItemCaseSensitive(obj, name);
+    item = llm_json_get(obj, name);
 
     return cJSON_IsNull(item) ? NULL : item;
 }

@@ -216,8 +216,8 @@ llm_gemini_stream_candidate(llm_stream_t *st, const cJSON *cand,
             }
 
             if (text->valuestring[0] != '\0'
-                && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(part,
-                                                                  "thought")))
+                && !cJSON_IsTrue(llm_json_get(part,
+                                              "thought")))
             {
                 llm_gemini_stream_delta_init(&d);
                 d.content = text->valuestring;
@@ -350,7 +350,7 @@ llm_gemini_stream_item(const cJSON *obj, const char *name)
         return NULL;
     }
 
-    item = cJSON_GetObjectItemCaseSensitive(obj, name);
+    item = llm_json_get(obj, name);
 
     return cJSON_IsNull(item) ? NULL : item;
 }

@@ -141,7 +141,7 @@ llm_compat_stream(llm_stream_t *st, const llm_sse_event_t *ev,
 
     /* {"error":{...}}, or Mistral's {"object":"error","message":...} */
 
-    e = cJSON_GetObjectItemCaseSensitive(root, "error");
+    e = llm_json_get(root, "error");
     s = llm_json_str(root, "object");
 
     if ((e != NULL && !cJSON_IsNull(e))
@@ -172,7 +172,7 @@ llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
     const char   *reason, *r;
     const cJSON  *delta;
 
-    choices = cJSON_GetObjectItemCaseSensitive(root, "choices");
+    choices = llm_json_get(root, "choices");
 
     if (!cJSON_IsArray(choices)) {
         llm_invalid_response(err, "the provider sent a stream chunk without "
@@ -180,7 +180,7 @@ llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
         return LLM_ERROR;
     }
 
-    usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
+    usage = llm_json_get(root, "usage");
 
     if (cJSON_IsNull(usage)) {
         usage = NULL;
@@ -206,9 +206,9 @@ llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
             return LLM_ERROR;
         }
 
-        delta = cJSON_GetObjectItemCaseSensitive(choice, "delta");
+        delta = llm_json_get(choice, "delta");
 
-        if (cJSON_GetObjectItemCaseSensitive(delta, "role") != NULL) {
+        if (llm_json_get(delta, "role") != NULL) {
             role = 1;
         }
 
@@ -217,7 +217,7 @@ llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
         }
 
         if (mistral
-            && cJSON_GetObjectItemCaseSensitive(choice, "logprobs") == NULL)
+            && llm_json_get(choice, "logprobs") == NULL)
         {
             /* strict OpenAI clients require it; Mistral has none */
             nlp++;
@@ -231,15 +231,15 @@ llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
              * with an "id")
              */
 
-            calls = cJSON_GetObjectItemCaseSensitive(delta, "tool_calls");
+            calls = llm_json_get(delta, "tool_calls");
 
             for (call = cJSON_IsArray(calls) ? calls->child : NULL;
                  call != NULL;
                  call = call->next)
             {
                 if (cJSON_IsObject(call)
-                    && cJSON_GetObjectItemCaseSensitive(call, "id") != NULL
-                    && cJSON_GetObjectItemCaseSensitive(call, "type") == NULL)
+                    && llm_json_get(call, "id") != NULL
+                    && llm_json_get(call, "type") == NULL)
                 {
                     if (cJSON_AddStringToObject(call, "type", "function")
                         == NULL)
@@ -254,7 +254,7 @@ llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
             }
         }
 
-        item = cJSON_GetObjectItemCaseSensitive(choice, "finish_reason");
+        item = llm_json_get(choice, "finish_reason");
 
         if (item == NULL || cJSON_IsNull(item)) {
             continue;
@@ -342,7 +342,7 @@ llm_compat_stream_chunk(llm_stream_t *st, cJSON *root,
              nlp > 0 && choice != NULL;
              choice = choice->next)
         {
-            if (cJSON_GetObjectItemCaseSensitive(choice, "logprobs") == NULL
+            if (llm_json_get(choice, "logprobs") == NULL
                 && cJSON_AddNullToObject(choice, "logprobs") == NULL)
             {
                 llm_error_set(err, 500, "server_error", NULL, NULL,
@@ -445,8 +445,8 @@ llm_compat_text(llm_stream_t *st, const cJSON *choice)
         return;
     }
 
-    content = cJSON_GetObjectItemCaseSensitive(
-                  cJSON_GetObjectItemCaseSensitive(choice, "delta"),
+    content = llm_json_get(
+                  llm_json_get(choice, "delta"),
                   "content");
 
     if (cJSON_IsString(content)) {
@@ -528,7 +528,7 @@ llm_compat_stream_error(const cJSON *root, llm_error_t *err)
     const char   *message, *type, *code;
     const cJSON  *e;
 
-    e = cJSON_GetObjectItemCaseSensitive(root, "error");
+    e = llm_json_get(root, "error");
 
     message = llm_json_str(e, "message");
 
@@ -576,7 +576,7 @@ llm_openai_usage(const cJSON *usage, llm_usage_t *u)
     }
 
     u->cached_tokens = llm_json_count(
-        cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details"),
+        llm_json_get(usage, "prompt_tokens_details"),
         "cached_tokens");
 
     /* OpenAI and Mistral do not report cache writes */
@@ -584,7 +584,7 @@ llm_openai_usage(const cJSON *usage, llm_usage_t *u)
     u->cache_write_tokens = -1;
 
     u->reasoning_tokens = llm_json_count(
-        cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens_details"),
+        llm_json_get(usage, "completion_tokens_details"),
         "reasoning_tokens");
 }
 
@@ -627,7 +627,7 @@ llm_compat_logprobs_at(const llm_sse_event_t *ev, const cJSON *choices,
             return LLM_ERROR;
         }
 
-        if (cJSON_GetObjectItemCaseSensitive(choice, "logprobs") == NULL) {
+        if (llm_json_get(choice, "logprobs") == NULL) {
             p = llm_json_skip_ws(e + 1, last);
 
             if (*n == LLM_COMPAT_MAX_AT || p == last || *p == '}') {
