@@ -113,7 +113,9 @@ llm_cohere_encode_tree(const llm_request_t *req, const llm_provider_t *p,
         return LLM_ERROR;
     }
 
-    rc = llm_json_body(root, pool, out, err);
+    /* the provider's body is about as long as the client's */
+
+    rc = llm_json_body(root, LLM_BODY_HINT(req), pool, out, err);
 
     cJSON_Delete(root);
 

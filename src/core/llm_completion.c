@@ -13,6 +13,10 @@
 #include "llm_internal.h"
 
 
+/* the first pass of llm_completion_render() writes here */
+#define LLM_COMPLETION_STACK  4096
+
+
 #define LLM_COUNT_MAX  9007199254740992.0      /* 2^53 */
 
 
@@ -42,6 +46,7 @@ char *
 llm_completion_render(const llm_completion_t *c, llm_pool_t *pool,
     size_t *len)
 {
+    char         buf[LLM_COMPLETION_STACK], *p;
     llm_out_t    out;
     llm_usage_t  u;
 
@@ -51,17 +56,35 @@ llm_completion_render(const llm_completion_t *c, llm_pool_t *pool,
 
     llm_usage_norm(&c->usage, &u);
 
-    out.buf = NULL;
+    /*
+     * written once on the stack and copied when it fits (most answers):
+     * escaping every string twice, to measure and then to write, costs
+     * more than the copy; a longer answer has been measured by then and
+     * is written again into a buffer of its size
+     */
+
+    out.buf = buf;
     out.len = 0;
-    out.size = 0;
+    out.size = sizeof(buf);
 
     llm_completion_write(&out, c, &u);
 
-    if (llm_out_alloc(&out, pool) == NULL) {
-        return NULL;
+    if (out.len <= out.size) {
+        p = llm_palloc(pool, out.len + 1);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        memcpy(p, buf, out.len);
+        out.buf = p;
+
+    } else {
+        if (llm_out_alloc(&out, pool) == NULL) {
+            return NULL;
+        }
+
+        llm_completion_write(&out, c, &u);
     }
-
-    llm_completion_write(&out, c, &u);
 
     out.buf[out.len] = '\0';
 
@@ -618,10 +641,10 @@ llm_content_write(llm_out_t *out, const cJSON *content, const char *sep)
 
 
 int
-llm_json_body(const cJSON *root, llm_pool_t *pool, llm_http_request_t *out,
-    llm_error_t *err)
+llm_json_body(const cJSON *root, size_t hint, llm_pool_t *pool,
+    llm_http_request_t *out, llm_error_t *err)
 {
-    out->body = llm_json_print(root, pool, &out->body_len);
+    out->body = llm_json_print_size(root, hint, pool, &out->body_len);
 
     if (out->body != NULL) {
         return LLM_OK;

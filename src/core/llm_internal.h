@@ -84,6 +84,17 @@ char *llm_out_alloc(llm_out_t *out, llm_pool_t *pool);
 char *llm_json_print(const cJSON *item, llm_pool_t *pool, size_t *len);
 
 /*
+ * llm_json_print() in one pass when the text is at most hint bytes long:
+ * a buffer of hint + 1 bytes is taken from the pool and written at once
+ * (the measuring pass escapes every string too, so this halves the work
+ * of printing).  When the text is longer, the first pass has measured it:
+ * a buffer of that size is written again, and the first one is left to
+ * the pool.  hint 0: llm_json_print().
+ */
+char *llm_json_print_size(const cJSON *item, size_t hint, llm_pool_t *pool,
+    size_t *len);
+
+/*
  * llm_json_print() cut to at most max bytes: a prefix of the text, cut
  * where the printer stopped, never inside an escape sequence, a number, a
  * literal or a UTF-8 character (possibly a few bytes short of max).
@@ -300,11 +311,19 @@ int llm_content_text(const cJSON *content, const char *sep,
 
 /*
  * A cJSON tree printed (unformatted) into out->body / out->body_len, a
- * NUL-terminated pool buffer; root is not freed.  LLM_ERROR with err
- * filled (500, out of memory) on failure.
+ * NUL-terminated pool buffer; root is not freed; hint as for
+ * llm_json_print_size().  LLM_ERROR with err filled (500, out of memory)
+ * on failure.
  */
-int llm_json_body(const cJSON *root, llm_pool_t *pool,
+int llm_json_body(const cJSON *root, size_t hint, llm_pool_t *pool,
     llm_http_request_t *out, llm_error_t *err);
+
+/*
+ * the hint for a translated request's body: the client's and an eighth,
+ * and room for a model name and a few fields more
+ */
+#define LLM_BODY_HINT(req)                                                    \
+    ((req)->body_len + (req)->body_len / 8 + 256)
 
 /*
  * The end of every decoder: c rendered with llm_completion_render() into

@@ -1081,6 +1081,50 @@ llm_json_print(const cJSON *item, llm_pool_t *pool, size_t *len)
 }
 
 
+char *
+llm_json_print_size(const cJSON *item, size_t hint, llm_pool_t *pool,
+    size_t *len)
+{
+    llm_out_t  out;
+
+    if (hint == 0 || hint + 1 == 0) {
+        return llm_json_print(item, pool, len);
+    }
+
+    out.buf = llm_palloc(pool, hint + 1);
+    if (out.buf == NULL) {
+        return NULL;
+    }
+
+    out.size = hint;
+    out.len = 0;
+
+    llm_json_print_item(&out, item);
+
+    if (out.len > out.size) {
+
+        /*
+         * nothing was written after the first piece that did not fit, and
+         * out.len is the length of the whole text: the second pass
+         */
+
+        if (llm_out_alloc(&out, pool) == NULL) {
+            return NULL;
+        }
+
+        llm_json_print_item(&out, item);
+    }
+
+    out.buf[out.len] = '\0';
+
+    if (len != NULL) {
+        *len = out.len;
+    }
+
+    return out.buf;
+}
+
+
 /*
  * The printer writes nothing after the first piece that does not fit, and
  * of a string only whole escape sequences and whole UTF-8 characters

@@ -14,6 +14,7 @@ static void test_completion_init(llm_completion_t *c, llm_choice_t *ch);
 static void test_completion_expect(test_ctx_t *ctx,
     const llm_completion_t *c, const char *want);
 static void test_completion_text(void **state);
+static void test_completion_long(void **state);
 static void test_completion_tool_calls(void **state);
 static void test_completion_parallel_tool_calls(void **state);
 static void test_completion_details(void **state);
@@ -1031,6 +1032,7 @@ test_shared_content_text_nomem(void **state)
 static void
 test_shared_json_body(void **state)
 {
+    size_t               i, count;
     cJSON               *root;
     test_ctx_t          *ctx;
     llm_error_t          err;
@@ -1038,19 +1040,44 @@ test_shared_json_body(void **state)
 
     ctx = *state;
 
+    static const size_t  hints[] = { 0, 5, 17, 18, 1000 };
+
     root = cJSON_Parse("{ \"a\" : [ 1 , \"\\u00e9\" ] }");
     assert_non_null(root);
 
-    assert_int_equal(llm_json_body(root, &ctx->pool, &out, &err), LLM_OK);
-    assert_string_equal(out.body, "{\"a\":[1,\"\xc3\xa9\"]}");
-    assert_int_equal(out.body_len, strlen(out.body));
+    /* no hint, a hint too short (two passes), exact, more than enough */
+
+    for (i = 0; i < sizeof(hints) / sizeof(hints[0]); i++) {
+        count = ctx->count;
+
+        assert_int_equal(llm_json_body(root, hints[i], &ctx->pool, &out,
+                                       &err),
+                         LLM_OK);
+        assert_string_equal(out.body, "{\"a\":[1,\"\xc3\xa9\"]}");
+        assert_int_equal(out.body_len, strlen(out.body));
+
+        /* one buffer when the text fits in the hint */
+        assert_int_equal(ctx->count - count,
+                         (hints[i] == 0 || hints[i] >= out.body_len) ? 1 : 2);
+    }
 
     ctx->fail_at = ctx->count + 1;
 
-    assert_int_equal(llm_json_body(root, &ctx->pool, &out, &err),
+    assert_int_equal(llm_json_body(root, 0, &ctx->pool, &out, &err),
                      LLM_ERROR);
     assert_int_equal(err.status, 500);
     assert_null(out.body);
+
+    /* the second buffer of a hint too short */
+
+    ctx->fail_at = ctx->count + 2;
+
+    assert_int_equal(llm_json_body(root, 5, &ctx->pool, &out, &err),
+                     LLM_ERROR);
+    assert_int_equal(err.status, 500);
+    assert_null(out.body);
+
+    ctx->fail_at = 0;
 
     cJSON_Delete(root);
 }
@@ -1060,6 +1087,7 @@ void
 test_completion_register(void)
 {
     TEST_ADD(test_completion_text);
+    TEST_ADD(test_completion_long);
     TEST_ADD(test_completion_tool_calls);
     TEST_ADD(test_completion_parallel_tool_calls);
     TEST_ADD(test_completion_details);
@@ -1085,4 +1113,60 @@ test_completion_register(void)
     TEST_ADD(test_shared_content_text);
     TEST_ADD(test_shared_content_text_nomem);
     TEST_ADD(test_shared_json_body);
+}
+
+
+/*
+ * the rendering is written once on the stack when it fits in 4 KB, and
+ * measured then written on the pool when it does not: same text both ways
+ */
+
+static void
+test_completion_long(void **state)
+{
+    char              *text, *buf;
+    cJSON             *root, *msg;
+    size_t             len, n, i, count;
+    test_ctx_t        *ctx;
+    llm_choice_t       ch;
+    llm_completion_t   c;
+
+    static const size_t  sizes[] = { 10, 3900, 4096, 9000 };
+
+    ctx = *state;
+
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        n = sizes[i];
+        text = test_copy(ctx, NULL, n + 1);
+        memset(text, 'x', n);
+        text[0] = '"';
+        text[n / 2] = '\n';
+        text[n] = '\0';
+
+        test_completion_init(&c, &ch);
+        ch.content = text;
+        ch.content_len = n;
+
+        count = ctx->count;
+
+        buf = llm_completion_render(&c, &ctx->pool, &len);
+        assert_non_null(buf);
+        assert_int_equal(strlen(buf), len);
+
+        /* one pool buffer either way */
+        assert_int_equal(ctx->count - count, 1);
+
+        root = test_json(buf, len);
+        msg = cJSON_GetObjectItemCaseSensitive(
+                  cJSON_GetArrayItem(
+                      cJSON_GetObjectItemCaseSensitive(root, "choices"), 0),
+                  "message");
+        assert_string_equal(llm_json_str(msg, "content"), text);
+        cJSON_Delete(root);
+
+        /* out of memory */
+        ctx->fail_at = ctx->count + 1;
+        assert_null(llm_completion_render(&c, &ctx->pool, &len));
+        ctx->fail_at = 0;
+    }
 }
