@@ -697,7 +697,7 @@ failed:
 }
 
 
-/* a text block, unless the text is empty */
+/* a text block, unless the text is empty; text is the request's */
 
 static int
 llm_anthropic_text(cJSON *arr, const char *text)
@@ -710,8 +710,14 @@ llm_anthropic_text(cJSON *arr, const char *text)
 
     b = cJSON_CreateObject();
 
+    /*
+     * text is a string of the request's tree, which outlives the
+     * provider's: referenced, not copied (cJSON_Delete() leaves it)
+     */
+
     if (llm_anthropic_add_str(b, "type", "text") != LLM_OK
-        || llm_anthropic_add_str(b, "text", text) != LLM_OK
+        || llm_anthropic_add(b, "text", cJSON_CreateStringReference(text))
+           != LLM_OK
         || !cJSON_AddItemToArray(arr, b))
     {
         cJSON_Delete(b);
