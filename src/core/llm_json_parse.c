@@ -5,8 +5,9 @@
  * Checks RFC 8259 (UTF-8 included) and builds the cJSON tree in the same
  * pass, so a request body is read once, not validated and then parsed
  * again.  String ends are found sixteen bytes at a time and strings are
- * copied with memcpy: a 100 KB prompt costs about as much as copying it.  The tree is
- * what cJSON_ParseWithLength() would build for the same input.
+ * copied with memcpy: a 100 KB prompt costs about as much as copying it.
+ * The tree is what cJSON_ParseWithLength() would build for the same
+ * input.
  */
 
 
