@@ -93,6 +93,8 @@ static ngx_int_t ngx_http_llm_input_filter_init(void *data);
 static ngx_int_t ngx_http_llm_input_filter(void *data, ssize_t bytes);
 static ngx_int_t ngx_http_llm_body_data(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, u_char *pos, size_t size);
+static ngx_int_t ngx_http_llm_relay(ngx_http_request_t *r, u_char *pos,
+    size_t size);
 static ngx_int_t ngx_http_llm_relay_masked(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, u_char *pos, size_t size);
 static void ngx_http_llm_out_commit(ngx_http_request_t *r,
@@ -1331,9 +1333,6 @@ static ngx_int_t
 ngx_http_llm_body_data(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     u_char *pos, size_t size)
 {
-    ngx_buf_t                *b;
-    ngx_chain_t              *cl, **ll;
-    ngx_http_upstream_t      *u;
     ngx_http_llm_loc_conf_t  *lcf;
 
     if (ctx->streaming) {
@@ -1368,13 +1367,26 @@ ngx_http_llm_body_data(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     /* passed through as it arrives, its usage read on the way */
 
+    if (ctx->key_len) {
+        return ngx_http_llm_relay_masked(r, ctx, pos, size);
+    }
+
     if (ctx->scan) {
         llm_scan_feed(ctx->scan, (const char *) pos, size);
     }
 
-    if (ctx->key_len) {
-        return ngx_http_llm_relay_masked(r, ctx, pos, size);
-    }
+    return ngx_http_llm_relay(r, pos, size);
+}
+
+
+/* bytes of u->buffer passed on as they are, uncopied */
+
+static ngx_int_t
+ngx_http_llm_relay(ngx_http_request_t *r, u_char *pos, size_t size)
+{
+    ngx_buf_t            *b;
+    ngx_chain_t          *cl, **ll;
+    ngx_http_upstream_t  *u;
 
     u = r->upstream;
 
@@ -1389,8 +1401,15 @@ ngx_http_llm_body_data(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     b = cl->buf;
 
+    /*
+     * a buffer that held a copy (ngx_http_llm_stream_out()) keeps its
+     * memory for the next copy, but is not written into while it points
+     * into u->buffer
+     */
+
     b->flush = 1;
     b->memory = 1;
+    b->temporary = 0;
     b->pos = pos;
     b->last = pos + size;
     b->tag = u->output.tag;
@@ -1400,11 +1419,12 @@ ngx_http_llm_body_data(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
 
 /*
- * A relayed answer with the provider's key masked: each piece is copied
- * behind what was held back of the previous one, the key is masked, and
- * an end that could be the start of the key is held back in turn (sent
- * by finalize_request at the end of the body).  The copies are the
- * upstream's tagged buffers, reused once sent.
+ * A relayed answer with the provider's key masked.  The key is masked in
+ * place in u->buffer, and an end that could be the start of the key is
+ * held back (sent by finalize_request at the end of the body); only a
+ * piece that follows such an end is copied, behind it, into one of the
+ * upstream's tagged buffers.  The usage scanner reads what goes out,
+ * masked.
  */
 
 static ngx_int_t
@@ -1413,9 +1433,15 @@ ngx_http_llm_relay_masked(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 {
     char              *p;
     size_t             n, tail;
+    const char        *key;
     llm_stream_out_t  *out;
 
-    if (ctx->held == NULL || ctx->held_size < ctx->key_len) {
+    key = ctx->provider->core.api_key;
+
+    if (ctx->held_size < ctx->key_len) {
+
+        /* once per request, or again for a provider with a longer key */
+
         ctx->held = ngx_pnalloc(r->pool, ctx->key_len);
         if (ctx->held == NULL) {
             return NGX_ERROR;
@@ -1424,27 +1450,43 @@ ngx_http_llm_relay_masked(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         ctx->held_size = ctx->key_len;
     }
 
-    out = ngx_http_llm_stream_out(r, ctx, ctx->held_len + size);
-    if (out == NULL) {
-        return NGX_ERROR;
+    if (ctx->held_len == 0) {
+        p = (char *) pos;
+        n = size;
+
+        (void) llm_redact(p, n, key, ctx->key_len);
+        tail = llm_redact_tail(p, n, key, ctx->key_len);
+
+        if (n > tail && ngx_http_llm_relay(r, pos, n - tail) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else {
+        out = ngx_http_llm_stream_out(r, ctx, ctx->held_len + size);
+        if (out == NULL) {
+            return NGX_ERROR;
+        }
+
+        p = out->buf;
+        n = ctx->held_len + size;
+
+        ngx_memcpy(p, ctx->held, ctx->held_len);
+        ngx_memcpy(p + ctx->held_len, pos, size);
+
+        (void) llm_redact(p, n, key, ctx->key_len);
+        tail = llm_redact_tail(p, n, key, ctx->key_len);
+
+        out->len = n - tail;
+
+        ngx_http_llm_out_commit(r, ctx, out);
     }
 
-    p = out->buf;
-    n = ctx->held_len + size;
-
-    ngx_memcpy(p, ctx->held, ctx->held_len);
-    ngx_memcpy(p + ctx->held_len, pos, size);
-
-    (void) llm_redact(p, n, ctx->provider->core.api_key, ctx->key_len);
-
-    tail = llm_redact_tail(p, n, ctx->provider->core.api_key, ctx->key_len);
+    if (ctx->scan) {
+        llm_scan_feed(ctx->scan, p, n - tail);
+    }
 
     ngx_memcpy(ctx->held, p + n - tail, tail);
     ctx->held_len = tail;
-
-    out->len = n - tail;
-
-    ngx_http_llm_out_commit(r, ctx, out);
 
     return NGX_OK;
 }
@@ -2104,8 +2146,8 @@ ngx_http_llm_stream_out(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     for (cl = u->out_bufs; cl && cl->next; cl = cl->next) { /* void */ }
 
-    if (cl && cl->buf->tag == u->output.tag && cl->buf->start
-        && !cl->buf->last_buf
+    if (cl && cl->buf->tag == u->output.tag && cl->buf->temporary
+        && cl->buf->start && !cl->buf->last_buf
         && (size_t) (cl->buf->end - cl->buf->last) >= need)
     {
         ctx->scl = NULL;
@@ -2253,6 +2295,10 @@ ngx_http_llm_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
         ngx_http_llm_stats_done(r, ctx, rc);
 
         return;
+    }
+
+    if (ctx->held_len && ctx->scan) {
+        llm_scan_feed(ctx->scan, (const char *) ctx->held, ctx->held_len);
     }
 
     ngx_http_llm_stats_done(r, ctx, rc);

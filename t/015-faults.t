@@ -255,6 +255,22 @@ our $HttpConfig = <<'_EOC_';
             return 401 '{"error":{"message":"Invalid key: $http_authorization$http_x_api_key$http_x_goog_api_key","type":"invalid_request_error"}}';
         }
 
+        # the key across reads of a chunked answer, and one held-back
+        # end followed by a piece passed uncopied
+        location = /_f/keysplit {
+            default_type application/json;
+            echo -n '{"id":"k2","object":"chat.completion","created":1,"model":"gpt-x","choices":[{"index":0,"message":{"role":"assistant","content":"You sent sk-test-fau';
+            echo_flush;
+            echo_sleep 0.05;
+            echo -n 'lts-key-5e1d and ';
+            echo_flush;
+            echo_sleep 0.05;
+            echo -n 'then sk-te';
+            echo_flush;
+            echo_sleep 0.05;
+            echo -n 'st-faults-key-5e1d again."},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}';
+        }
+
         location = /_f/keyanswer {
             default_type application/json;
             return 200 '{"id":"k1","object":"chat.completion","created":1,"model":"gpt-x","choices":[{"index":0,"message":{"role":"assistant","content":"You sent $http_authorization."},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}';
@@ -947,6 +963,28 @@ main::chat("openai", "keyanswer", 0)
 --- response_body_unlike: sk-test-faults
 --- access_log
 outcome openai success
+
+
+=== TEST 42a: the key split across reads of a relayed answer is masked, in the answer and in the logs
+--- http_config eval
+$::HttpConfig . q{
+    log_format answer 'answer $llm_usage_total_tokens $llm_completion';
+}
+--- config
+    location /v1/ {
+        access_log logs/access.log answer;
+        llm_prompt_log on;
+        llm_route openai;
+    }
+--- request eval
+main::chat("openai", "keysplit", 0)
+--- response_body_like: ^\{"id":"k2",.*"content":"You sent \*{23} and then \*{23} again\."\},"finish_reason":"stop"\}\],"usage":\{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7\}\}$
+--- response_body_unlike: sk-te
+--- access_log
+answer 7 You sent *********************** and then *********************** again.
+--- no_error_log
+sk-test-fau
+
 
 
 === TEST 43: every type: the key in a streamed answer is masked
