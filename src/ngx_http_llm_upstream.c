@@ -83,6 +83,8 @@ static ngx_int_t ngx_http_llm_stream_start(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llm_stream_data(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, u_char *pos, size_t size);
 static int ngx_http_llm_stream_event(void *data, const llm_sse_event_t *ev);
+static void ngx_http_llm_mask_message(ngx_http_llm_ctx_t *ctx,
+    llm_error_t *err);
 static ngx_int_t ngx_http_llm_stream_end(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_int_t rc, ngx_uint_t last);
 static llm_stream_out_t *ngx_http_llm_stream_out(ngx_http_request_t *r,
@@ -1793,12 +1795,9 @@ ngx_http_llm_peek_failed(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     u = r->upstream;
     err = &ctx->peek->err;
 
-    /* the provider's message goes to the client: without its key */
+    /* the provider's message goes to the log and the client */
 
-    if (ctx->key_len) {
-        (void) llm_redact(err->message, ngx_strlen(err->message),
-                          ctx->provider->core.api_key, ctx->key_len);
-    }
+    ngx_http_llm_mask_message(ctx, err);
 
     ngx_cpystrn(msg, (u_char *) err->message, sizeof(msg));
 
@@ -2012,6 +2011,8 @@ ngx_http_llm_stream_event(void *data, const llm_sse_event_t *ev)
         return LLM_ERROR;
     }
 
+    ngx_http_llm_mask_message(ctx, &err);
+
     ngx_cpystrn(msg, (u_char *) err.message, sizeof(msg));
 
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -2024,6 +2025,18 @@ ngx_http_llm_stream_event(void *data, const llm_sse_event_t *ev)
     (void) ngx_http_llm_stream_end(r, ctx, NGX_HTTP_BAD_GATEWAY, 0);
 
     return LLM_ERROR;
+}
+
+
+/* a provider's error message, which may echo the key, without it */
+
+static void
+ngx_http_llm_mask_message(ngx_http_llm_ctx_t *ctx, llm_error_t *err)
+{
+    if (ctx->key_len) {
+        (void) llm_redact(err->message, ngx_strlen(err->message),
+                          ctx->provider->core.api_key, ctx->key_len);
+    }
 }
 
 

@@ -238,6 +238,14 @@ our $HttpConfig = <<'_EOC_';
             echo -n $last;
         }
 
+        # the key in an error event after the answer began
+        location = /_f/keylate {
+            default_type text/event-stream;
+            echo -n $first;
+            echo_flush;
+            echo -n $key_error;
+        }
+
         # the key in an error event before the answer began
         location = /_f/keyfirst {
             default_type text/event-stream;
@@ -1080,3 +1088,30 @@ Content-Type: application/json
 [(qr/\A\{"error":\{"message":"Invalid key: (?:Bearer )?\*{23}","type":"[a-z_]+"/) x 5]
 --- response_body_unlike eval
 [(qr/sk-test-faults/) x 5]
+--- no_error_log
+sk-test-faults
+
+
+
+=== TEST 51: the key in an error event after the answer began: masked in the stream
+--- pipelined_requests eval
+[map { main::chat($_, "keylate") } qw(openai mistral claude gemini)]
+--- error_code eval
+[200, 200, 200, 200]
+--- response_body_like eval
+[(qr/"content":"Hi".*\n\ndata: \{"error":\{"message":"Invalid key: (?:Bearer )?\*{23}".*\n\ndata: \[DONE\]\n\n\z/s) x 4]
+--- response_body_unlike eval
+[(qr/sk-test-faults/) x 4]
+--- no_error_log
+sk-test-faults
+
+
+
+=== TEST 52: the same, in the log line of the failed stream
+--- request eval
+main::chat("claude", "keylate")
+--- response_body_like: "content":"Hi"
+--- error_log
+the stream of provider "claude" failed: Invalid key: ***********************
+--- no_error_log
+sk-test-faults
