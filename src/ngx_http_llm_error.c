@@ -250,13 +250,6 @@ ngx_http_llm_attempts_text(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 }
 
 
-void *
-ngx_http_llm_pool_alloc(void *data, size_t size)
-{
-    return ngx_palloc((ngx_pool_t *) data, size);
-}
-
-
 /*
  * Every error answer of a gateway location, whether NGINX or the module
  * produced it (413, 404, 502, 504...), leaves as an OpenAI-style JSON

@@ -438,6 +438,8 @@ size_t ngx_http_llm_attempts_text(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, u_char *buf, size_t size);
 ngx_int_t ngx_http_llm_add_header(ngx_http_request_t *r, ngx_str_t *name,
     ngx_str_t *value);
+
+/* ngx_http_llm_block.c: the core's allocations, large ones kept */
 void *ngx_http_llm_pool_alloc(void *data, size_t size);
 
 /* ngx_http_llm_stats.c: llm_zone and the counters in it */

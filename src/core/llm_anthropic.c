@@ -184,7 +184,7 @@ llm_anthropic_encode_tree(const llm_request_t *req, const llm_provider_t *p,
 
     /* the provider's body is about as long as the client's */
 
-    rc = llm_json_body(root, LLM_BODY_HINT(req), pool, out, err);
+    rc = llm_json_body(req, root, pool, out, err);
 
     cJSON_Delete(root);
 

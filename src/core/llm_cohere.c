@@ -115,7 +115,7 @@ llm_cohere_encode_tree(const llm_request_t *req, const llm_provider_t *p,
 
     /* the provider's body is about as long as the client's */
 
-    rc = llm_json_body(root, LLM_BODY_HINT(req), pool, out, err);
+    rc = llm_json_body(req, root, pool, out, err);
 
     cJSON_Delete(root);
 
@@ -272,7 +272,7 @@ llm_cohere_message(const cJSON *m, size_t i, cJSON *list, llm_pool_t *pool,
         return LLM_ERROR;
     }
 
-    if (cJSON_AddStringToObject(msg, "content", text) == NULL) {
+    if (llm_json_add_ref(msg, "content", text) == NULL) {
         return llm_cohere_nomem(err);
     }
 
@@ -297,7 +297,7 @@ llm_cohere_content(const cJSON *m, size_t i, int user, cJSON *msg,
     content = llm_json_get(m, "content");
 
     if (cJSON_IsString(content)) {
-        if (cJSON_AddStringToObject(msg, "content", content->valuestring)
+        if (llm_json_add_ref(msg, "content", content->valuestring)
             == NULL)
         {
             return llm_cohere_nomem(err);
@@ -340,7 +340,7 @@ llm_cohere_content(const cJSON *m, size_t i, int user, cJSON *msg,
             }
 
             if (cJSON_AddStringToObject(part, "type", "text") == NULL
-                || cJSON_AddStringToObject(part, "text", text) == NULL)
+                || llm_json_add_ref(part, "text", text) == NULL)
             {
                 return llm_cohere_nomem(err);
             }
@@ -466,7 +466,7 @@ llm_cohere_assistant(const cJSON *m, size_t i, cJSON *list,
     }
 
     if (tc == NULL) {
-        if (cJSON_AddStringToObject(msg, "content", text) == NULL) {
+        if (llm_json_add_ref(msg, "content", text) == NULL) {
             return llm_cohere_nomem(err);
         }
 
@@ -474,7 +474,7 @@ llm_cohere_assistant(const cJSON *m, size_t i, cJSON *list,
     }
 
     if (text[0] != '\0'
-        && cJSON_AddStringToObject(msg, "tool_plan", text) == NULL)
+        && llm_json_add_ref(msg, "tool_plan", text) == NULL)
     {
         return llm_cohere_nomem(err);
     }

@@ -641,12 +641,12 @@ llm_content_write(llm_out_t *out, const cJSON *content, const char *sep)
 
 
 int
-llm_json_body(const cJSON *root, size_t hint, llm_pool_t *pool,
+llm_json_body(const llm_request_t *req, const cJSON *root, llm_pool_t *pool,
     llm_http_request_t *out, llm_error_t *err)
 {
-    out->body = llm_json_print_size(root, hint, pool, &out->body_len);
-
-    if (out->body != NULL) {
+    if (llm_json_print_body(root, LLM_BODY_HINT(req), &req->refs, pool, out)
+        == LLM_OK)
+    {
         return LLM_OK;
     }
 

@@ -74,6 +74,27 @@ char *llm_error_render(const llm_error_t *err, llm_pool_t *pool,
 size_t llm_json_escape(char *dst, size_t size, const char *src, size_t len);
 
 
+/*
+ * A long string of the client's body, by reference: the provider's body
+ * gets its bytes between the quotes as they came (they are valid JSON
+ * string text as they are) rather than a copy escaped again.
+ */
+typedef struct {
+    const char   *value;              /* the tree's string (valuestring) */
+    const char   *raw;                /* its text in the body, unquoted */
+    size_t        len;                /* of raw */
+} llm_json_ref_t;
+
+#define LLM_JSON_REFS      8          /* the first ones are kept */
+#define LLM_JSON_REF_MIN   512        /* bytes of raw text, at least */
+
+typedef struct {
+    llm_json_ref_t  ref[LLM_JSON_REFS];
+    size_t          n;
+    size_t          len;              /* of all raw texts */
+} llm_json_refs_t;
+
+
 typedef struct {
     cJSON        *root;               /* parsed body, llm_request_free() */
     const char   *body;               /* raw body, not owned, no NUL */
@@ -83,6 +104,7 @@ typedef struct {
     int           include_usage;      /* stream_options.include_usage */
     int           pooled;             /* root is on pool */
     llm_pool_t    pool;
+    llm_json_refs_t  refs;            /* long strings of body */
 } llm_request_t;
 
 /*
@@ -138,7 +160,7 @@ typedef struct {
 
 
 #define LLM_MAX_HEADERS  8
-#define LLM_BODY_PARTS   3
+#define LLM_BODY_PARTS   (2 * LLM_JSON_REFS + 1)
 
 
 typedef struct {

@@ -175,7 +175,7 @@ llm_gemini_encode_tree(const llm_request_t *req, const llm_provider_t *p,
 
     /* the provider's body is about as long as the client's */
 
-    rc = llm_json_body(root, LLM_BODY_HINT(req), pool, out, err);
+    rc = llm_json_body(req, root, pool, out, err);
 
     cJSON_Delete(root);
 
@@ -529,7 +529,7 @@ llm_gemini_parts(llm_gemini_ctx_t *ctx, const cJSON *m, size_t i,
             return llm_gemini_nomem(ctx->err);
         }
 
-        if (cJSON_AddStringToObject(part, "text", content->valuestring)
+        if (llm_json_add_ref(part, "text", content->valuestring)
             == NULL)
         {
             return llm_gemini_nomem(ctx->err);
@@ -567,7 +567,7 @@ llm_gemini_parts(llm_gemini_ctx_t *ctx, const cJSON *m, size_t i,
                 return llm_gemini_nomem(ctx->err);
             }
 
-            if (cJSON_AddStringToObject(part, "text", text->valuestring)
+            if (llm_json_add_ref(part, "text", text->valuestring)
                 == NULL)
             {
                 return llm_gemini_nomem(ctx->err);
@@ -822,7 +822,10 @@ llm_gemini_result(llm_gemini_ctx_t *ctx, const cJSON *m, size_t i,
     }
 
     if (output == NULL) {
-        output = cJSON_CreateString(text);
+
+        /* text outlives the provider's tree: the request's, or the pool's */
+
+        output = cJSON_CreateStringReference(text);
 
         if (output == NULL) {
             return llm_gemini_nomem(ctx->err);

@@ -170,6 +170,31 @@ int llm_json_validate(const char *json, size_t len, size_t *off);
 int llm_json_parse(const char *json, size_t len, cJSON **root, size_t *off);
 
 /*
+ * obj's member name: s, a string of the request's tree (which outlives
+ * the provider's), referenced rather than copied, so that a long one can
+ * be printed as the client's bytes (llm_json_print_body()).  The new
+ * member, or NULL when out of memory.
+ */
+cJSON *llm_json_add_ref(cJSON *obj, const char *name, const char *s);
+
+/*
+ * llm_json_parse() that also keeps, in refs (emptied first), where the
+ * first LLM_JSON_REFS string values of at least LLM_JSON_REF_MIN bytes
+ * are in json: they point into json, which must outlive them.
+ */
+int llm_json_parse_refs(const char *json, size_t len, cJSON **root,
+    size_t *off, llm_json_refs_t *refs);
+
+/*
+ * The provider's body printed from root (llm_json_print_size()), in
+ * out->body, or in out->parts when strings of refs (NULL: none) were
+ * printed as references to the client's text: the pieces of the printed
+ * text around them, and the client's bytes themselves.
+ */
+int llm_json_print_body(const cJSON *root, size_t hint,
+    const llm_json_refs_t *refs, llm_pool_t *pool, llm_http_request_t *out);
+
+/*
  * Raw scanner over a validated JSON object (json may start with
  * whitespace): finds the first top-level member whose key, once unescaped,
  * equals name (cJSON semantics: an escaped NUL ends the key).  Never reads
@@ -310,20 +335,21 @@ int llm_content_text(const cJSON *content, const char *sep,
     llm_pool_t *pool, char **text, size_t *len);
 
 /*
- * A cJSON tree printed (unformatted) into out->body / out->body_len, a
- * NUL-terminated pool buffer; root is not freed; hint as for
- * llm_json_print_size().  LLM_ERROR with err filled (500, out of memory)
- * on failure.
+ * The provider's body, root printed (unformatted) into out: long strings
+ * of req's body by reference (llm_json_print_body()), the rest in a pool
+ * buffer sized from the client's body.  root is not freed.  LLM_ERROR
+ * with err filled (500, out of memory) on failure.
  */
-int llm_json_body(const cJSON *root, size_t hint, llm_pool_t *pool,
-    llm_http_request_t *out, llm_error_t *err);
+int llm_json_body(const llm_request_t *req, const cJSON *root,
+    llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err);
 
 /*
  * the hint for a translated request's body: the client's and an eighth,
  * and room for a model name and a few fields more
  */
 #define LLM_BODY_HINT(req)                                                    \
-    ((req)->body_len + (req)->body_len / 8 + 256)
+    ((req)->body_len - (req)->refs.len                                        \
+     + ((req)->body_len - (req)->refs.len) / 8 + 256)
 
 /*
  * The end of every decoder: c rendered with llm_completion_render() into

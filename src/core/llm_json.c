@@ -34,6 +34,19 @@ typedef enum {
 } llm_jv_state_e;
 
 
+/*
+ * Strings of refs printed as references while a provider's body is
+ * printed: each leaves its quotes in the text, and at[i] is where the
+ * client's bytes of ref[i] go between them.
+ */
+typedef struct {
+    const llm_json_refs_t  *refs;
+    size_t                  n;
+    size_t                  at[LLM_JSON_REFS];
+    const llm_json_ref_t   *ref[LLM_JSON_REFS];
+} llm_json_splices_t;
+
+
 static const llm_uchar_t *llm_json_skip_lax_ws(const llm_uchar_t *p,
     const llm_uchar_t *last);
 static const llm_uchar_t *llm_json_check_string(const llm_uchar_t *p,
@@ -42,7 +55,10 @@ static const llm_uchar_t *llm_json_check_literal(const llm_uchar_t *p,
     const llm_uchar_t *last);
 static const llm_uchar_t *llm_json_skip_string(const llm_uchar_t *p,
     const llm_uchar_t *last);
-static void llm_json_print_item(llm_out_t *out, const cJSON *item);
+static char *llm_json_print_to(const cJSON *item, size_t hint,
+    llm_json_splices_t *sp, llm_pool_t *pool, size_t *len);
+static void llm_json_print_item(llm_out_t *out, const cJSON *item,
+    llm_json_splices_t *sp);
 static void llm_json_print_number(llm_out_t *out, const cJSON *item);
 
 
@@ -1054,30 +1070,28 @@ llm_json_member(const char *json, size_t len, const char *name,
 }
 
 
-char *
-llm_json_print(const cJSON *item, llm_pool_t *pool, size_t *len)
+cJSON *
+llm_json_add_ref(cJSON *obj, const char *name, const char *s)
 {
-    llm_out_t  out;
+    cJSON  *item;
 
-    /* the two passes of llm_out_t: measure, then write */
+    item = cJSON_CreateStringReference(s);
 
-    memset(&out, 0, sizeof(llm_out_t));
-
-    llm_json_print_item(&out, item);
-
-    if (llm_out_alloc(&out, pool) == NULL) {
+    if (item == NULL || !cJSON_AddItemToObject(obj, name, item)) {
+        cJSON_Delete(item);
         return NULL;
     }
 
-    llm_json_print_item(&out, item);
+    return item;
+}
 
-    out.buf[out.len] = '\0';
 
-    if (len != NULL) {
-        *len = out.len;
-    }
+char *
+llm_json_print(const cJSON *item, llm_pool_t *pool, size_t *len)
+{
+    /* the two passes of llm_out_t: measure, then write */
 
-    return out.buf;
+    return llm_json_print_to(item, 0, NULL, pool, len);
 }
 
 
@@ -1085,35 +1099,114 @@ char *
 llm_json_print_size(const cJSON *item, size_t hint, llm_pool_t *pool,
     size_t *len)
 {
+    return llm_json_print_to(item, hint, NULL, pool, len);
+}
+
+
+int
+llm_json_print_body(const cJSON *root, size_t hint,
+    const llm_json_refs_t *refs, llm_pool_t *pool, llm_http_request_t *out)
+{
+    char                *buf;
+    size_t               i, pos, len;
+    llm_json_splices_t   sp;
+
+    sp.refs = refs;
+    sp.n = 0;
+
+    buf = llm_json_print_to(root, hint,
+                            (refs != NULL && refs->n) ? &sp : NULL,
+                            pool, &len);
+    if (buf == NULL) {
+        out->body = NULL;
+        out->body_len = 0;
+        out->nparts = 0;
+        return LLM_ERROR;
+    }
+
+    out->nparts = 0;
+
+    if (sp.n == 0) {
+        out->body = buf;
+        out->body_len = len;
+        return LLM_OK;
+    }
+
+    /* the printed text cut where the client's bytes go in */
+
+    out->body = NULL;
+    out->body_len = len;
+
+    pos = 0;
+
+    for (i = 0; i < sp.n; i++) {
+        out->parts[out->nparts].data = buf + pos;
+        out->parts[out->nparts].len = sp.at[i] - pos;
+        out->nparts++;
+
+        out->parts[out->nparts].data = sp.ref[i]->raw;
+        out->parts[out->nparts].len = sp.ref[i]->len;
+        out->nparts++;
+
+        out->body_len += sp.ref[i]->len;
+        pos = sp.at[i];
+    }
+
+    out->parts[out->nparts].data = buf + pos;
+    out->parts[out->nparts].len = len - pos;
+    out->nparts++;
+
+    return LLM_OK;
+}
+
+
+static char *
+llm_json_print_to(const cJSON *item, size_t hint, llm_json_splices_t *sp,
+    llm_pool_t *pool, size_t *len)
+{
     llm_out_t  out;
 
     if (hint == 0 || hint + 1 == 0) {
-        return llm_json_print(item, pool, len);
-    }
+        memset(&out, 0, sizeof(llm_out_t));
 
-    out.buf = llm_palloc(pool, hint + 1);
-    if (out.buf == NULL) {
-        return NULL;
-    }
+        llm_json_print_item(&out, item, sp);
 
-    out.size = hint;
-    out.len = 0;
+        if (sp != NULL) {
+            sp->n = 0;
+        }
 
-    llm_json_print_item(&out, item);
+    } else {
+        out.buf = llm_palloc(pool, hint + 1);
+        if (out.buf == NULL) {
+            return NULL;
+        }
 
-    if (out.len > out.size) {
+        out.size = hint;
+        out.len = 0;
+
+        llm_json_print_item(&out, item, sp);
+
+        if (out.len <= out.size) {
+            goto done;
+        }
 
         /*
          * nothing was written after the first piece that did not fit, and
          * out.len is the length of the whole text: the second pass
          */
 
-        if (llm_out_alloc(&out, pool) == NULL) {
-            return NULL;
+        if (sp != NULL) {
+            sp->n = 0;
         }
-
-        llm_json_print_item(&out, item);
     }
+
+    if (llm_out_alloc(&out, pool) == NULL) {
+        return NULL;
+    }
+
+    llm_json_print_item(&out, item, sp);
+
+done:
 
     out.buf[out.len] = '\0';
 
@@ -1140,7 +1233,7 @@ llm_json_print_max(const cJSON *item, size_t max, llm_pool_t *pool,
 
     memset(&out, 0, sizeof(llm_out_t));
 
-    llm_json_print_item(&out, item);
+    llm_json_print_item(&out, item, NULL);
 
     if (out.len > max) {
         out.len = max;
@@ -1152,7 +1245,7 @@ llm_json_print_max(const cJSON *item, size_t max, llm_pool_t *pool,
 
     memset(out.buf, 0, out.size + 1);
 
-    llm_json_print_item(&out, item);
+    llm_json_print_item(&out, item, NULL);
 
     out.len = strlen(out.buf);
 
@@ -1165,8 +1258,10 @@ llm_json_print_max(const cJSON *item, size_t max, llm_pool_t *pool,
 
 
 static void
-llm_json_print_item(llm_out_t *out, const cJSON *item)
+llm_json_print_item(llm_out_t *out, const cJSON *item,
+    llm_json_splices_t *sp)
 {
+    size_t        i;
     const cJSON  *child;
 
     switch (item->type & 0xff) {
@@ -1184,6 +1279,18 @@ llm_json_print_item(llm_out_t *out, const cJSON *item)
         break;
 
     case cJSON_String:
+        if (sp != NULL && sp->n < LLM_JSON_REFS) {
+            for (i = 0; i < sp->refs->n; i++) {
+                if (sp->refs->ref[i].value == item->valuestring) {
+                    llm_out_raw(out, "\"", 1);
+                    sp->at[sp->n] = out->len;
+                    sp->ref[sp->n++] = &sp->refs->ref[i];
+                    llm_out_raw(out, "\"", 1);
+                    return;
+                }
+            }
+        }
+
         llm_out_nstr(out, item->valuestring);
         break;
 
@@ -1198,7 +1305,7 @@ llm_json_print_item(llm_out_t *out, const cJSON *item)
         llm_out_raw(out, "[", 1);
 
         for (child = item->child; child != NULL; child = child->next) {
-            llm_json_print_item(out, child);
+            llm_json_print_item(out, child, sp);
 
             if (child->next != NULL) {
                 llm_out_raw(out, ",", 1);
@@ -1215,7 +1322,7 @@ llm_json_print_item(llm_out_t *out, const cJSON *item)
             llm_out_nstr(out, child->string);
             llm_out_raw(out, ":", 1);
 
-            llm_json_print_item(out, child);
+            llm_json_print_item(out, child, sp);
 
             if (child->next != NULL) {
                 llm_out_raw(out, ",", 1);

@@ -38,6 +38,14 @@ static cJSON *llm_json_literal(llm_json_parser_t *jp);
 int
 llm_json_parse(const char *json, size_t len, cJSON **root, size_t *off)
 {
+    return llm_json_parse_refs(json, len, root, off, NULL);
+}
+
+
+int
+llm_json_parse_refs(const char *json, size_t len, cJSON **root, size_t *off,
+    llm_json_refs_t *refs)
+{
     char               *key, *s;
     size_t              depth, o;
     cJSON              *stack[LLM_JSON_MAX_DEPTH + 1];
@@ -46,6 +54,11 @@ llm_json_parse(const char *json, size_t len, cJSON **root, size_t *off)
     const llm_uchar_t  *p, *last;
 
     *root = NULL;
+
+    if (refs != NULL) {
+        refs->n = 0;
+        refs->len = 0;
+    }
 
     jp.start = (const llm_uchar_t *) json;
     jp.last = jp.start + len;
@@ -101,6 +114,21 @@ value:
 
         item->type = cJSON_String;
         item->valuestring = s;
+
+        /* between the quotes: p + 1 .. jp.pos - 1 */
+
+        if (refs != NULL && refs->n < LLM_JSON_REFS
+            && (size_t) (jp.pos - p) >= LLM_JSON_REF_MIN + 2)
+        {
+            o = (size_t) (jp.pos - p) - 2;
+
+            refs->ref[refs->n].value = s;
+            refs->ref[refs->n].raw = (const char *) p + 1;
+            refs->ref[refs->n].len = o;
+            refs->n++;
+            refs->len += o;
+        }
+
         break;
 
     case 't':
@@ -247,6 +275,11 @@ failed:
 
     cJSON_Delete(*root);
     *root = NULL;
+
+    if (refs != NULL) {
+        refs->n = 0;
+        refs->len = 0;
+    }
 
     if (off != NULL) {
         *off = (size_t) (p - jp.start);

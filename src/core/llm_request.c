@@ -154,7 +154,7 @@ llm_request_parse_tree(llm_request_t *req, const char *body, size_t len,
         return LLM_ERROR;
     }
 
-    rc = llm_json_parse(body, len, &root, &off);
+    rc = llm_json_parse_refs(body, len, &root, &off, &req->refs);
 
     if (rc == LLM_ERROR) {
         llm_error_set(err, 400, LLM_INVALID, NULL, NULL,

@@ -1036,6 +1036,7 @@ test_shared_json_body(void **state)
     cJSON               *root;
     test_ctx_t          *ctx;
     llm_error_t          err;
+    llm_request_t        req;
     llm_http_request_t   out;
 
     ctx = *state;
@@ -1050,9 +1051,10 @@ test_shared_json_body(void **state)
     for (i = 0; i < sizeof(hints) / sizeof(hints[0]); i++) {
         count = ctx->count;
 
-        assert_int_equal(llm_json_body(root, hints[i], &ctx->pool, &out,
-                                       &err),
+        assert_int_equal(llm_json_print_body(root, hints[i], NULL,
+                                             &ctx->pool, &out),
                          LLM_OK);
+        assert_int_equal(out.nparts, 0);
         assert_string_equal(out.body, "{\"a\":[1,\"\xc3\xa9\"]}");
         assert_int_equal(out.body_len, strlen(out.body));
 
@@ -1063,16 +1065,25 @@ test_shared_json_body(void **state)
 
     ctx->fail_at = ctx->count + 1;
 
-    assert_int_equal(llm_json_body(root, 0, &ctx->pool, &out, &err),
+    assert_int_equal(llm_json_print_body(root, 0, NULL, &ctx->pool, &out),
                      LLM_ERROR);
-    assert_int_equal(err.status, 500);
     assert_null(out.body);
 
     /* the second buffer of a hint too short */
 
     ctx->fail_at = ctx->count + 2;
 
-    assert_int_equal(llm_json_body(root, 5, &ctx->pool, &out, &err),
+    assert_int_equal(llm_json_print_body(root, 5, NULL, &ctx->pool, &out),
+                     LLM_ERROR);
+    assert_null(out.body);
+
+    /* the request's body gives the hint; a failure is a 500 */
+
+    memset(&req, 0, sizeof(llm_request_t));
+
+    ctx->fail_at = ctx->count + 1;
+
+    assert_int_equal(llm_json_body(&req, root, &ctx->pool, &out, &err),
                      LLM_ERROR);
     assert_int_equal(err.status, 500);
     assert_null(out.body);
