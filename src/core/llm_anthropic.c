@@ -158,7 +158,6 @@ static int
 llm_anthropic_encode_tree(const llm_request_t *req, const llm_provider_t *p,
     llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
 {
-    int     rc;
     cJSON  *root;
 
     if (llm_anthropic_head(p, pool, out, err) != LLM_OK) {
@@ -184,11 +183,9 @@ llm_anthropic_encode_tree(const llm_request_t *req, const llm_provider_t *p,
 
     /* the provider's body is about as long as the client's */
 
-    rc = llm_json_body(req, root, pool, out, err);
+    /* root goes with the pool: see llm_anthropic_encode() */
 
-    cJSON_Delete(root);
-
-    return rc;
+    return llm_json_body(req, root, pool, out, err);
 }
 
 
@@ -1468,7 +1465,6 @@ llm_anthropic_decode_tree(const llm_request_t *req, const llm_provider_t *p,
     const char *body, size_t len, long long created, llm_pool_t *pool,
     llm_response_t *out, llm_error_t *err)
 {
-    int                rc;
     cJSON             *root;
     const char        *type, *s;
     const cJSON       *content;
@@ -1544,11 +1540,7 @@ llm_anthropic_decode_tree(const llm_request_t *req, const llm_provider_t *p,
     llm_anthropic_usage(llm_json_get(root, "usage"),
                         &c.usage);
 
-    rc = llm_completion_respond(&c, pool, out, err);
-
-    cJSON_Delete(root);
-
-    return rc;
+    return llm_completion_respond(&c, pool, out, err);
 
 failed:
 
@@ -1894,6 +1886,10 @@ llm_anthropic_encode(const llm_request_t *req, const llm_provider_t *p,
 
     llm_arena_leave(&arena);
 
+    /* the provider's tree, once printed, is not walked to free nothing */
+
+    llm_arena_drop(arena.live);
+
     if (rc != LLM_OK && arena.nomem) {
         /* the tree could not be built: not the client's nor the provider's */
         llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
@@ -1918,6 +1914,10 @@ llm_anthropic_decode(const llm_request_t *req, const llm_provider_t *p,
     rc = llm_anthropic_decode_tree(req, p, body, len, created, pool, out, err);
 
     llm_arena_leave(&arena);
+
+    /* the answer's tree is not walked to free nothing: it goes with pool */
+
+    llm_arena_drop(arena.live);
 
     if (rc != LLM_OK && arena.nomem) {
         /* the tree could not be built: not the client's nor the provider's */

@@ -58,6 +58,7 @@ llm_arena_enter(llm_arena_t *a, llm_pool_t *pool)
     a->pos = NULL;
     a->last = NULL;
     a->nomem = 0;
+    a->live = 0;
     a->prev = llm_arena_current;
 
     if (a->prev == NULL) {
@@ -83,6 +84,13 @@ size_t
 llm_arena_blocks(void)
 {
     return llm_arena_live;
+}
+
+
+void
+llm_arena_drop(long blocks)
+{
+    llm_arena_live -= blocks;
 }
 
 
@@ -112,6 +120,7 @@ llm_arena_malloc(size_t size)
             }
 
             llm_arena_live++;
+            a->live++;
 
             return p;
         }
@@ -130,6 +139,7 @@ llm_arena_malloc(size_t size)
     a->pos += size;
 
     llm_arena_live++;
+    a->live++;
 
     return p;
 }
@@ -142,5 +152,6 @@ llm_arena_free(void *p)
 
     if (p != NULL) {
         llm_arena_live--;
+        llm_arena_current->live--;
     }
 }

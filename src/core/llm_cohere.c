@@ -84,7 +84,6 @@ static int
 llm_cohere_encode_tree(const llm_request_t *req, const llm_provider_t *p,
     llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
 {
-    int          rc;
     cJSON       *root;
     const char  *model;
 
@@ -115,11 +114,9 @@ llm_cohere_encode_tree(const llm_request_t *req, const llm_provider_t *p,
 
     /* the provider's body is about as long as the client's */
 
-    rc = llm_json_body(req, root, pool, out, err);
+    /* root goes with the pool: see llm_cohere_encode() */
 
-    cJSON_Delete(root);
-
-    return rc;
+    return llm_json_body(req, root, pool, out, err);
 }
 
 
@@ -1041,7 +1038,7 @@ llm_cohere_decode_tree(const llm_request_t *req, const llm_provider_t *p,
 
 done:
 
-    cJSON_Delete(root);
+    /* root goes with the pool: see llm_cohere_decode() */
 
     return rc;
 }
@@ -1359,6 +1356,10 @@ llm_cohere_encode(const llm_request_t *req, const llm_provider_t *p,
 
     llm_arena_leave(&arena);
 
+    /* the provider's tree, once printed, is not walked to free nothing */
+
+    llm_arena_drop(arena.live);
+
     if (rc != LLM_OK && arena.nomem) {
         /* the tree could not be built: not the client's nor the provider's */
         llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
@@ -1383,6 +1384,10 @@ llm_cohere_decode(const llm_request_t *req, const llm_provider_t *p,
     rc = llm_cohere_decode_tree(req, p, body, len, created, pool, out, err);
 
     llm_arena_leave(&arena);
+
+    /* the answer's tree is not walked to free nothing: it goes with pool */
+
+    llm_arena_drop(arena.live);
 
     if (rc != LLM_OK && arena.nomem) {
         /* the tree could not be built: not the client's nor the provider's */

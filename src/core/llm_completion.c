@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "llm_internal.h"
@@ -304,6 +305,12 @@ llm_json_get(const cJSON *obj, const char *name)
         return NULL;
     }
 
+    if (obj->valueint == LLM_JSON_KEYS_TAG
+        && ((uint32_t) obj->valuedouble & (1u << (name[0] & 31))) == 0)
+    {
+        return NULL;
+    }
+
     /* as cJSON: the search ends at a member without a name */
 
     for (item = obj->child; item != NULL && item->string != NULL;
@@ -315,6 +322,28 @@ llm_json_get(const cJSON *obj, const char *name)
     }
 
     return NULL;
+}
+
+
+void
+llm_json_keys_mark(cJSON *obj)
+{
+    uint32_t  keys;
+    cJSON    *item;
+
+    keys = 0;
+
+    for (item = obj->child; item != NULL; item = item->next) {
+        if (item->string == NULL) {
+            /* llm_json_get() stops there: no mark */
+            return;
+        }
+
+        keys |= 1u << (item->string[0] & 31);
+    }
+
+    obj->valuedouble = (double) keys;
+    obj->valueint = LLM_JSON_KEYS_TAG;
 }
 
 

@@ -103,6 +103,7 @@ typedef struct {
     int           stream;             /* "stream": true */
     int           include_usage;      /* stream_options.include_usage */
     int           pooled;             /* root is on pool */
+    long          blocks;             /* of the tree on the pool */
     llm_pool_t    pool;
     llm_json_refs_t  refs;            /* long strings of body */
 } llm_request_t;

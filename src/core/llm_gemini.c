@@ -150,7 +150,6 @@ static int
 llm_gemini_encode_tree(const llm_request_t *req, const llm_provider_t *p,
     llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
 {
-    int          rc;
     cJSON       *root;
     const char  *model;
 
@@ -175,11 +174,9 @@ llm_gemini_encode_tree(const llm_request_t *req, const llm_provider_t *p,
 
     /* the provider's body is about as long as the client's */
 
-    rc = llm_json_body(req, root, pool, out, err);
+    /* root goes with the pool: see llm_gemini_encode() */
 
-    cJSON_Delete(root);
-
-    return rc;
+    return llm_json_body(req, root, pool, out, err);
 }
 
 
@@ -1651,7 +1648,7 @@ llm_gemini_decode_tree(const llm_request_t *req, const llm_provider_t *p,
 
 done:
 
-    cJSON_Delete(root);
+    /* root goes with the pool: see llm_gemini_decode() */
 
     return rc;
 }
@@ -2014,6 +2011,10 @@ llm_gemini_encode(const llm_request_t *req, const llm_provider_t *p,
 
     llm_arena_leave(&arena);
 
+    /* the provider's tree, once printed, is not walked to free nothing */
+
+    llm_arena_drop(arena.live);
+
     if (rc != LLM_OK && arena.nomem) {
         /* the tree could not be built: not the client's nor the provider's */
         llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
@@ -2038,6 +2039,10 @@ llm_gemini_decode(const llm_request_t *req, const llm_provider_t *p,
     rc = llm_gemini_decode_tree(req, p, body, len, created, pool, out, err);
 
     llm_arena_leave(&arena);
+
+    /* the answer's tree is not walked to free nothing: it goes with pool */
+
+    llm_arena_drop(arena.live);
 
     if (rc != LLM_OK && arena.nomem) {
         /* the tree could not be built: not the client's nor the provider's */

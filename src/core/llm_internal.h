@@ -52,6 +52,7 @@ struct llm_arena_s {
     char         *pos;
     char         *last;
     int           nomem;        /* an allocation failed */
+    long          live;         /* blocks taken in it, less those freed */
     llm_arena_t  *prev;
 };
 
@@ -64,6 +65,13 @@ void llm_arena_leave(llm_arena_t *a);
 
 /* blocks allocated inside arenas and not freed yet, all arenas */
 size_t llm_arena_blocks(void);
+
+/*
+ * Trees on a pool need not be walked by cJSON_Delete(), which would free
+ * nothing: they go with the pool, and their blocks are counted back here
+ * (an arena's live, once the trees built in it are no longer used).
+ */
+void llm_arena_drop(long blocks);
 
 
 void *llm_palloc(llm_pool_t *pool, size_t size);
@@ -267,9 +275,21 @@ cJSON *llm_json_parse_strict(const char *json, size_t len);
 /*
  * cJSON_GetObjectItemCaseSensitive(), same result, cheaper: most lookups
  * are of keys that are not there, and a first byte that differs settles
- * those without a strcmp() call
+ * those without a strcmp() call.  An object marked by llm_json_keys_mark()
+ * is not even walked for a name whose first byte none of its members has.
  */
 cJSON *llm_json_get(const cJSON *obj, const char *name);
+
+/*
+ * Marks obj with the first bytes of its members' names (a 32-bit set, in
+ * valuedouble; valueint holds LLM_JSON_KEYS_TAG), for llm_json_get().
+ * Only for an object that no member is added to afterwards, nor copied
+ * with cJSON_Duplicate(): the request's top-level object (the request's
+ * tree is read-only once parsed).
+ */
+#define LLM_JSON_KEYS_TAG  0x4b455953            /* "KEYS" */
+
+void llm_json_keys_mark(cJSON *obj);
 
 /* the string member name of obj (an object or not), NULL if none */
 const char *llm_json_str(const cJSON *obj, const char *name);

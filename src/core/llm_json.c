@@ -71,7 +71,7 @@ llm_json_plain_run(const unsigned char *p, size_t len)
     const llm_uchar_t  *s, *last;
 #if defined(__SSE2__) && !defined(LLM_NO_SSE2)
     int                 m;
-    __m128i             x, c;
+    __m128i             x, y, z, w, c, k02, k21, bs;
 #else
     uint64_t            x, q, b, c;
 #endif
@@ -82,19 +82,56 @@ llm_json_plain_run(const unsigned char *p, size_t len)
 #if defined(__SSE2__) && !defined(LLM_NO_SSE2)
 
     /*
-     * sixteen bytes at a time; as signed bytes, everything at or above
-     * 0x80 is below 0x20 too
+     * Sixteen bytes at a time.  As signed bytes, everything at or above
+     * 0x80 is below 0x20 too; x ^ 0x02 turns '"' (0x22) into 0x20 and
+     * keeps every byte below 0x20 there, so one signed compare,
+     * (x ^ 0x02) < 0x21, finds control bytes, non-ASCII and '"' at once.
+     * After a first plain sixteen bytes (short strings end there), long
+     * runs are checked 64 bytes a step.
      */
+
+    k02 = _mm_set1_epi8(0x02);
+    k21 = _mm_set1_epi8(0x21);
+    bs = _mm_set1_epi8('\\');
+
+#define llm_json_special(v)                                                   \
+    _mm_or_si128(_mm_cmpgt_epi8(k21, _mm_xor_si128(v, k02)),                   \
+                 _mm_cmpeq_epi8(v, bs))
+
+    if (last - p >= 16) {
+        x = _mm_loadu_si128((const __m128i *) p);
+
+        m = _mm_movemask_epi8(llm_json_special(x));
+
+        if (m != 0) {
+            return (size_t) __builtin_ctz((unsigned) m);
+        }
+
+        p += 16;
+    }
+
+    while (last - p >= 64) {
+        x = _mm_loadu_si128((const __m128i *) p);
+        y = _mm_loadu_si128((const __m128i *) (p + 16));
+        z = _mm_loadu_si128((const __m128i *) (p + 32));
+        w = _mm_loadu_si128((const __m128i *) (p + 48));
+
+        c = _mm_or_si128(_mm_or_si128(llm_json_special(x),
+                                      llm_json_special(y)),
+                         _mm_or_si128(llm_json_special(z),
+                                      llm_json_special(w)));
+
+        if (_mm_movemask_epi8(c) != 0) {
+            break;
+        }
+
+        p += 64;
+    }
 
     while (last - p >= 16) {
         x = _mm_loadu_si128((const __m128i *) p);
 
-        c = _mm_or_si128(_mm_or_si128(
-                             _mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
-                             _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
-                         _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
-
-        m = _mm_movemask_epi8(c);
+        m = _mm_movemask_epi8(llm_json_special(x));
 
         if (m != 0) {
             return (size_t) (p - s) + (size_t) __builtin_ctz((unsigned) m);
@@ -102,6 +139,8 @@ llm_json_plain_run(const unsigned char *p, size_t len)
 
         p += 16;
     }
+
+#undef llm_json_special
 
 #else
 

@@ -32,6 +32,7 @@ static char *llm_json_string(llm_json_parser_t *jp);
 static size_t llm_json_unescape(char *dst, const llm_uchar_t *p,
     const llm_uchar_t *last);
 static cJSON *llm_json_number(llm_json_parser_t *jp);
+static int llm_json_small_int(const llm_uchar_t *p, size_t n, double *v);
 static cJSON *llm_json_literal(llm_json_parser_t *jp);
 
 
@@ -550,6 +551,7 @@ static cJSON *
 llm_json_number(llm_json_parser_t *jp)
 {
     char                buf[64], *s;
+    double              v;
     size_t              n;
     cJSON              *item;
     const llm_uchar_t  *p;
@@ -559,9 +561,20 @@ llm_json_number(llm_json_parser_t *jp)
         return NULL;
     }
 
+    n = (size_t) (p - jp->pos);
+
+    /*
+     * Integers of up to 15 digits (token counts, timestamps, indexes) are
+     * exact in a double: read without strtod()
+     */
+
+    if (n <= 15 && llm_json_small_int(jp->pos, n, &v) == LLM_OK) {
+        item = cJSON_CreateNumber(v);
+        goto done;
+    }
+
     /* strtod() wants a C string: short numbers are copied on the stack */
 
-    n = (size_t) (p - jp->pos);
     s = (n < sizeof(buf)) ? buf : malloc(n + 1);
 
     if (s == NULL) {
@@ -578,6 +591,8 @@ llm_json_number(llm_json_parser_t *jp)
         free(s);
     }
 
+done:
+
     if (item == NULL) {
         jp->declined = 1;
         return NULL;
@@ -586,6 +601,35 @@ llm_json_number(llm_json_parser_t *jp)
     jp->pos = p;
 
     return item;
+}
+
+
+/* p..p + n is a checked JSON number: LLM_OK when it is an integer */
+
+static int
+llm_json_small_int(const llm_uchar_t *p, size_t n, double *v)
+{
+    int        neg;
+    long long  i;
+
+    neg = (*p == '-');
+    p += neg;
+    n -= neg;
+    i = 0;
+
+    while (n--) {
+        if (*p < '0' || *p > '9') {
+            return LLM_ERROR;
+        }
+
+        i = i * 10 + (*p++ - '0');
+    }
+
+    /* "-0" stays negative zero, as strtod() reads it */
+
+    *v = neg ? -(double) i : (double) i;
+
+    return LLM_OK;
 }
 
 

@@ -112,6 +112,8 @@ llm_request_parse_pool(llm_request_t *req, const char *body, size_t len,
 
     llm_arena_leave(&arena);
 
+    req->blocks = arena.live;
+
     return rc;
 }
 
@@ -178,6 +180,10 @@ llm_request_parse_tree(llm_request_t *req, const char *body, size_t len,
         goto failed;
     }
 
+    /* lookups of absent optional fields, most of them, cost little */
+
+    llm_json_keys_mark(root);
+
     if (llm_request_check_dups(root, llm_request_keys, NULL, err) != LLM_OK
         || llm_request_check_messages(root, err) != LLM_OK
         || llm_request_check_options(root, err) != LLM_OK)
@@ -213,19 +219,13 @@ failed:
 void
 llm_request_free(llm_request_t *req)
 {
-    llm_arena_t  arena;
-
     if (req->root != NULL) {
 
-        /*
-         * a tree on the pool is deleted inside an arena too: nothing is
-         * freed, but its blocks are counted back (llm_arena_blocks())
-         */
+        /* a tree on the pool goes with it: only its blocks are counted */
 
         if (req->pooled) {
-            llm_arena_enter(&arena, &req->pool);
-            cJSON_Delete(req->root);
-            llm_arena_leave(&arena);
+            llm_arena_drop(req->blocks);
+            req->blocks = 0;
 
         } else {
             cJSON_Delete(req->root);
