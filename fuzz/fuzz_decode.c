@@ -68,6 +68,9 @@ static void fuzz_error(const llm_adapter_t *ad, const char *data,
     size_t size, llm_pool_t *pool);
 static void fuzz_request(const llm_adapter_t *ad, const char *data,
     size_t size, llm_pool_t *pool);
+static void fuzz_refs(const llm_adapter_t *ad, const llm_request_t *req,
+    const llm_provider_t *p, const llm_http_request_t *parts,
+    const cJSON *body, llm_pool_t *pool);
 static void fuzz_encode(const llm_adapter_t *ad, const llm_request_t *req,
     const char *model, llm_pool_t *pool);
 static void fuzz_anthropic_body(const cJSON *body);
@@ -676,11 +679,62 @@ fuzz_encode(const llm_adapter_t *ad, const llm_request_t *req,
                          http.body_len) == 0,
                "the key is not in the body");
 
+    if (strcmp(LLM_FUZZ_ADAPTER, "anthropic") == 0
+        || strcmp(LLM_FUZZ_ADAPTER, "gemini") == 0
+        || strcmp(LLM_FUZZ_ADAPTER, "cohere") == 0)
+    {
+        fuzz_refs(ad, req, &p, http.nparts ? &http : NULL, body, pool);
+    }
+
     if (strcmp(LLM_FUZZ_ADAPTER, "anthropic") == 0) {
         fuzz_anthropic_body(body);
     }
 
     cJSON_Delete(body);
+}
+
+
+/*
+ * Long strings go to the provider as the client's bytes: the parts
+ * between the printed pieces are the client's own, and the body means
+ * what it means when every string is printed by the encoder
+ */
+
+static void
+fuzz_refs(const llm_adapter_t *ad, const llm_request_t *req,
+    const llm_provider_t *p, const llm_http_request_t *parts,
+    const cJSON *body, llm_pool_t *pool)
+{
+    size_t               i;
+    cJSON               *plain;
+    llm_error_t          err;
+    llm_request_t        copy;
+    llm_http_request_t   http;
+
+    if (parts != NULL) {
+        fuzz_check(parts->nparts % 2 == 1 && parts->nparts <= LLM_BODY_PARTS,
+                   "pieces around references");
+
+        for (i = 1; i < parts->nparts; i += 2) {
+            fuzz_check(parts->parts[i].data >= req->body
+                       && parts->parts[i].data + parts->parts[i].len
+                          <= req->body + req->body_len,
+                       "a reference is the client's bytes");
+        }
+    }
+
+    copy = *req;
+    copy.refs.n = 0;
+    copy.refs.len = 0;
+
+    fuzz_check(ad->encode(&copy, p, pool, &http, &err) == LLM_OK
+               && http.body != NULL && http.nparts == 0,
+               "without references, one body");
+
+    plain = cJSON_ParseWithLength(http.body, http.body_len);
+    fuzz_check(cJSON_Compare(plain, body, 1), "references change nothing");
+
+    cJSON_Delete(plain);
 }
 
 

@@ -86,7 +86,10 @@ typedef struct {
 } llm_json_ref_t;
 
 #define LLM_JSON_REFS      8          /* the first ones are kept */
+
+#ifndef LLM_JSON_REF_MIN              /* the fuzzers take every string */
 #define LLM_JSON_REF_MIN   512        /* bytes of raw text, at least */
+#endif
 
 typedef struct {
     llm_json_ref_t  ref[LLM_JSON_REFS];
