@@ -491,7 +491,7 @@ echo "| Portkey -> openai | $2 | $3 | $(($2 - p50)) | $(($3 - p99)) |"
 # streaming
 
 echo
-echo "## Streaming (bench/stream-client.c; the mock paces 20 deltas 2 ms apart)"
+echo "## Streaming (bench/stream-client.c; the mock paces 20 deltas 2 ms apart; TTFT: to the first event with content)"
 echo
 echo "| case | streams x concurrency | TTFT p50 us | TTFT p99 us | ITL p50 us | ITL p99 us | failed |"
 echo "|---|--:|--:|--:|--:|--:|--:|"
