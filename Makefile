@@ -12,6 +12,8 @@
 #   make test-valgrind   the integration tests with NGINX under valgrind
 #   make bench           throughput, latency, streaming, memory and CPU cost
 #                        against proxy_pass and Portkey (build/bench/report.md)
+#   make bench-workers   the throughput part alone with two gateway workers
+#                        (WORKERS=2 CONNECTIONS=64 TUNED=0 PARTS=throughput)
 #   make bench-failover  kill and restart a provider under load: no errors
 #   make bench-stats     instructions per request, llm_stats on and off
 #   make bench-reload    nginx -s reload every second under load, against
@@ -46,8 +48,8 @@ SOURCES    := config $(wildcard $(TOP)/src/*.c $(TOP)/src/*.h \
 DEPS_STAMP := $(BUILD)/.deps
 
 .PHONY: all deps module run test unit integration sdk test-reload test-asan \
-        test-valgrind certs bench bench-failover bench-stats bench-reload \
-        bench-tls \
+        test-valgrind certs bench bench-workers bench-failover bench-stats \
+        bench-reload bench-tls \
         fuzz clean
 
 all: module
@@ -232,6 +234,10 @@ bench: deps module
 	@cd bench/portkey && [ -d node_modules/@portkey-ai/gateway ] \
 	    || npm ci --no-audit --no-fund --loglevel=error
 	bench/bench.sh
+
+bench-workers: deps module
+	@scripts/deps.sh bench
+	WORKERS=2 CONNECTIONS=64 TUNED=0 PARTS=throughput bench/bench.sh
 
 clean:
 	rm -rf $(BUILD) t/servroot

@@ -4,7 +4,8 @@
 # gateway, on the same mock providers, in one run; prints one report and
 # keeps it in build/bench/report.md.
 #
-#   throughput   wrk (closed loop) against one NGINX worker: proxy_pass to
+#   throughput   wrk (closed loop) against WORKERS NGINX workers (1):
+#                proxy_pass to
 #                the mock (the ceiling for anything built on NGINX), the
 #                module for each provider type, Portkey; 1 KB and 100 KB
 #                prompts; median of ROUNDS rounds.  The headline is a stock
@@ -13,17 +14,25 @@
 #                MMAP_THRESHOLD_) is measured in the same rounds, in two
 #                more columns
 #   latency      the same at one connection: what the module adds
-#   streaming    bench/stream-client.c (libcurl): time to first token and
-#                inter-token latency, through the gateway and straight to
-#                a paced mock; worker memory with many open streams
+#   streaming    bench/stream-client.c (libcurl): time to first token
+#                (the first event with answer content) and inter-token
+#                latency, through the gateway and straight to a paced
+#                mock; worker memory with many open streams
 #   cost         callgrind instruction counts per request of the
-#                translation core (bench/cost.c): they do not drift
+#                translation core (bench/cost.c): they do not drift; and
+#                per stream event, translated and relayed (bench/streams/)
 #   statistics   instructions of the whole worker per request with
 #                llm_stats on and off (bench/stats-cost.sh)
 #
 # Usage: bench/bench.sh   (make bench installs what it needs and builds)
 #        ROUNDS=5 DURATION=5 CONNECTIONS=64 STREAMS=1000 TUNED=0 \
 #            bench/bench.sh
+#        WORKERS=2 CONNECTIONS=64 TUNED=0 PARTS=throughput bench/bench.sh
+#                 (make bench-workers: the throughput part alone, with two
+#                 gateway workers; their CPU is summed)
+#
+# The gateway counts every request in an llm_zone (shared by its workers),
+# as a gateway with statistics does.
 
 set -e
 
@@ -36,6 +45,8 @@ duration=${DURATION:-3}
 connections=${CONNECTIONS:-32}
 streams=${STREAMS:-500}
 tuned=${TUNED:-1}
+workers=${WORKERS:-1}
+parts=${PARTS:-all}
 report=$dir/report.md
 
 rm -rf "$dir"
@@ -50,6 +61,11 @@ cc -O2 -g -std=c99 -Wall -Wextra -Werror -I"$top/src/core" \
 # the mock providers: canned answers (~0.5 KB) and paced streams
 
 . "$top/bench/mock.sh"
+
+case "$parts" in
+all|throughput) ;;
+*) echo "bench: PARTS is all or throughput" >&2; exit 2 ;;
+esac
 
 for t in openai anthropic gemini cohere; do
     eval "printf '%s' \"\$answer_$t\"" > "$dir/data/answer-$t.json"
@@ -66,7 +82,7 @@ provider() {
 gateway_conf() {
 cat <<CONF
 load_module $module;
-worker_processes 1;
+worker_processes $workers;
 error_log logs/error.log warn;
 pid nginx.pid;
 events { worker_connections 8192; }
@@ -77,6 +93,8 @@ http {
     keepalive_requests 1000000;
 
     upstream mock { server 127.0.0.1:9401; keepalive 64; }
+
+    llm_zone llm 1m;
 
     $(provider openai openai openai/v1 gpt-4o-mini)
     $(provider mistral mistral openai/v1 mistral-b)
@@ -143,22 +161,34 @@ if [ "$tuned" = 1 ]; then
         "$nginx" -p "$dir/tuned/" -c nginx.conf
 fi
 
-node "$top/bench/portkey/node_modules/@portkey-ai/gateway/build/start-server.js" \
-    --headless --port=9402 > "$dir/portkey.log" 2>&1 &
-pids=$!
+if [ "$parts" = all ]; then
+    node "$top/bench/portkey/node_modules/@portkey-ai/gateway/build/start-server.js" \
+        --headless --port=9402 > "$dir/portkey.log" 2>&1 &
+    pids=$!
 
-for i in $(seq 1 50); do
-    curl -s -o /dev/null http://127.0.0.1:9402/ 2>/dev/null && break
-    sleep 0.2
-done
+    for i in $(seq 1 50); do
+        curl -s -o /dev/null http://127.0.0.1:9402/ 2>/dev/null && break
+        sleep 0.2
+    done
 
-if ! kill -0 "$pids" 2>/dev/null; then
-    echo "bench: Portkey did not start, see $dir/portkey.log" >&2
-    exit 1
+    if ! kill -0 "$pids" 2>/dev/null; then
+        echo "bench: Portkey did not start, see $dir/portkey.log" >&2
+        exit 1
+    fi
 fi
 
-worker=$(pgrep -P "$(cat "$dir/gateway/nginx.pid")")
-[ "$tuned" = 1 ] && worker_tuned=$(pgrep -P "$(cat "$dir/tuned/nginx.pid")")
+# the workers of a master (all of them: their CPU is summed), once started
+workers_of() {
+    for i in $(seq 1 100); do
+        w=$(pgrep -P "$(cat "$1/nginx.pid")" | tr '\n' ' ')
+        [ "$(echo $w | wc -w)" = "$workers" ] && break
+        sleep 0.1
+    done
+    echo $w
+}
+
+worker=$(workers_of "$dir/gateway")
+[ "$tuned" = 1 ] && worker_tuned=$(workers_of "$dir/tuned")
 portkey=$pids
 
 
@@ -188,13 +218,16 @@ for n in short long; do
 done
 
 
-# CPU seconds (in ticks) of a process so far
+# CPU seconds (in ticks) of processes so far, summed
 ticks() {
-    awk '{ print $14 + $15 }' "/proc/$1/stat"
+    for p in $1; do
+        cat "/proc/$p/stat"
+    done | awk '{ t += $14 + $15 } END { print t + 0 }'
 }
 
 # wrk, one round: "rps p50_us p99_us errors cpu_us_per_request"
-# $1 URL, $2 body file, $3 connections, $4 process to charge, $5 headers
+# $1 URL, $2 body file, $3 connections, $4 processes to charge (a list),
+# $5 headers
 wrk_round() {
     t0=$(ticks "$4")
     out=$(BODY=$2 HEADERS=$5 wrk -t1 -c"$3" -d"${duration}s" --latency \
@@ -247,6 +280,7 @@ echo
 echo "Machine: $(nproc) vCPU ($cpu), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo);" \
      "nginx $("$nginx" -v 2>&1 | sed 's|.*/||'), node $(node --version)."
 echo "Load generator, mock, gateway and Portkey share the machine."
+echo "Gateway: $workers worker process(es), requests counted in an llm_zone."
 echo
 
 
@@ -260,19 +294,26 @@ field() {
     echo "$1" | sed "s/.*\"$2\":{\"p50\":\([0-9]*\),\"p90\":[0-9]*,\"p99\":\([0-9]*\).*/\1 \2/"
 }
 
+# the RSS of the gateway's workers, summed
 rss() {
-    awk '/VmRSS/ { print $2 }' "/proc/$worker/status"
+    for p in $worker; do
+        cat "/proc/$p/status"
+    done | awk '/VmRSS/ { n += $2 } END { print n + 0 }'
 }
 
-# a new gateway worker, so that memory is measured from a clean start
+# new gateway workers, so that memory is measured from a clean start
 fresh_worker() {
-    old=$worker
+    old=" $worker "
     "$nginx" -p "$dir/gateway/" -c nginx.conf -s reload
 
     for i in $(seq 1 100); do
-        worker=$(pgrep -P "$(cat "$dir/gateway/nginx.pid")" || true)
-        [ -n "$worker" ] && [ "$worker" != "$old" ] \
-            && [ "$(echo "$worker" | wc -w)" = 1 ] && break
+        worker=$(pgrep -P "$(cat "$dir/gateway/nginx.pid")" | tr '\n' ' ' \
+                 || true)
+        new=0
+        for p in $worker; do
+            case "$old" in *" $p "*) new=-1000 ;; *) new=$((new + 1)) ;; esac
+        done
+        [ "$new" = "$workers" ] && break
         sleep 0.1
     done
 
@@ -281,32 +322,34 @@ fresh_worker() {
         "$dir/data/stream-short.json" > /dev/null
 }
 
-echo "## Memory: $streams concurrent streams (Anthropic -> OpenAI translation, one delta every 10 ms)"
-echo
-echo "| answer | worker RSS before KiB | peak KiB | per open stream KiB | failed |"
-echo "|---|--:|--:|--:|--:|"
+if [ "$parts" = all ]; then
+    echo "## Memory: $streams concurrent streams (Anthropic -> OpenAI translation, one delta every 10 ms, $workers worker(s))"
+    echo
+    echo "| answer | worker RSS before KiB | peak KiB | per open stream KiB | failed |"
+    echo "|---|--:|--:|--:|--:|"
 
-for n in short long; do
-    fresh_worker
-    before=$(rss)
-    peak=$before
+    for n in short long; do
+        fresh_worker
+        before=$(rss)
+        peak=$before
 
-    stream http://127.0.0.1:9400/v1/chat/completions "$streams" "$streams" \
-        "$dir/data/stream-$n.json" > "$dir/memory-$n.json" &
-    client=$!
+        stream http://127.0.0.1:9400/v1/chat/completions "$streams" "$streams" \
+            "$dir/data/stream-$n.json" > "$dir/memory-$n.json" &
+        client=$!
 
-    while kill -0 $client 2>/dev/null; do
-        r=$(rss)
-        [ "$r" -gt "$peak" ] && peak=$r
-        sleep 0.05
+        while kill -0 $client 2>/dev/null; do
+            r=$(rss)
+            [ "$r" -gt "$peak" ] && peak=$r
+            sleep 0.05
+        done
+
+        wait $client || true
+        out=$(cat "$dir/memory-$n.json")
+        deltas=100
+        [ "$n" = long ] && deltas=1000
+        echo "| $deltas deltas | $before | $peak | $(awk -v a="$before" -v b="$peak" -v n="$streams" 'BEGIN { printf "%.1f", (b - a) / n }') | $(echo "$out" | sed 's/.*"failed":\([0-9]*\).*/\1/') |"
     done
-
-    wait $client || true
-    out=$(cat "$dir/memory-$n.json")
-    deltas=100
-    [ "$n" = long ] && deltas=1000
-    echo "| $deltas deltas | $before | $peak | $(awk -v a="$before" -v b="$peak" -v n="$streams" 'BEGIN { printf "%.1f", (b - a) / n }') | $(echo "$out" | sed 's/.*"failed":\([0-9]*\).*/\1/') |"
-done
+fi
 
 
 # throughput: the cases take turns in every round, and each case's ratio
@@ -319,7 +362,7 @@ median() {
 }
 
 echo
-echo "## Throughput (wrk -t1 -c$connections, ${duration} s; cases in turn, median of $rounds rounds; one NGINX worker)"
+echo "## Throughput (wrk -t1 -c$connections, ${duration} s; cases in turn, median of $rounds rounds; $workers NGINX worker(s), CPU summed)"
 echo
 echo "NGINX in its default environment; \"tuned heap\": the same with"
 echo "MALLOC_TRIM_THRESHOLD_=64 MiB and MALLOC_MMAP_THRESHOLD_=4 MiB."
@@ -394,6 +437,14 @@ for size in 1000 100000; do
     done
 done
 
+# PARTS=throughput: that is all
+
+if [ "$parts" = throughput ]; then
+    exec 1>&3
+    cat "$report"
+    exit 0
+fi
+
 echo
 echo "## Portkey gateway 1.15.2 (node), same mock, same load"
 echo
@@ -440,7 +491,7 @@ echo "| Portkey -> openai | $2 | $3 | $(($2 - p50)) | $(($3 - p99)) |"
 # streaming
 
 echo
-echo "## Streaming (bench/stream-client.c; the mock paces 20 deltas 2 ms apart)"
+echo "## Streaming (bench/stream-client.c; the mock paces 20 deltas 2 ms apart; TTFT: to the first event with content)"
 echo
 echo "| case | streams x concurrency | TTFT p50 us | TTFT p99 us | ITL p50 us | ITL p99 us | failed |"
 echo "|---|--:|--:|--:|--:|--:|--:|"
@@ -518,6 +569,43 @@ echo
 echo "Request: parse and check the client's body, build the provider's;" \
      "response: the provider's answer into an OpenAI chat.completion" \
      "(OpenAI and Mistral answers are relayed as they are)."
+
+
+# a streamed answer per event: a provider's native stream (bench/streams/,
+# 20 text deltas) through the look-ahead, the SSE framer, the stream
+# decoder and the key masking, against relaying an OpenAI stream's bytes
+# (the same work for OpenAI's own chunks)
+
+echo
+echo "## Instructions per stream event (callgrind)"
+echo
+echo "| stream | events | bytes | one read: per event | x relaying the same bytes | one read per event: per event | x relaying the same bytes |"
+echo "|---|--:|--:|--:|--:|--:|--:|"
+
+for t in openai anthropic gemini cohere; do
+    f=$top/bench/streams/$t.sse
+    events=$(grep -c '^data:' "$f")
+    bytes=$(wc -c < "$f")
+    one=$(instructions stream "$t" "$f")
+    each=$(instructions stream-events "$t" "$f")
+
+    if [ "$t" = openai ]; then
+        relay_one=$(awk -v i="$one" -v b="$bytes" 'BEGIN { print i / b }')
+        relay_each=$(awk -v i="$each" -v b="$bytes" 'BEGIN { print i / b }')
+    fi
+
+    awk -v e="$events" -v b="$bytes" -v o="$one" -v x="$each" \
+        -v ro="$relay_one" -v rx="$relay_each" -v t="$t" 'BEGIN {
+        printf "| %s | %d | %d | %.0f | %.2f | %.0f | %.2f |\n",
+               t (t == "openai" ? " (relayed)" : " (translated)"), e, b,
+               o / e, o / (ro * b), x / e, x / (rx * b)
+    }'
+done
+
+echo
+echo "The whole stream (20 text deltas, start and stop events) as the module" \
+     "handles it, divided by its events; \"x relaying\": the count over" \
+     "the OpenAI stream's instructions per byte times this stream's bytes."
 
 
 # what the statistics in the llm_zone cost, in instructions of the whole

@@ -13,6 +13,21 @@
  *                                    usage details) for its usage, finish
  *                                    reason and, with "text", content:
  *                                    N times
+ *   cost stream TYPE SSE-FILE N      a provider's native event stream
+ *                                    (bench/streams/) as the module
+ *                                    handles it, the whole stream in one
+ *                                    read: N times
+ *   cost stream-events TYPE SSE-FILE N
+ *                                    the same, one read per event
+ *
+ * A stream's work is the glue's for any streamed answer, relayed (openai)
+ * or translated: the look-ahead that decodes the first events until the
+ * answer has begun (again from the start at each read, as the glue does),
+ * then for every read the SSE framer, the adapter's stream decoder writing
+ * OpenAI chunks, and the provider's key masked in what goes out
+ * (llm_redact, a 51-byte key), and the end of the stream
+ * (llm_stream_finish).  Instructions per event are the count over the
+ * file's events.
  *
  * Prints nothing: the counts are callgrind's.  Exits 1 when an operation
  * fails, so that a broken input does not pass for a cheap one.
@@ -36,6 +51,7 @@ typedef struct {
 typedef struct {
     int                   response;
     int                   scan;         /* 1 none, 2 with a text buffer */
+    int                   stream;       /* 1 one read, 2 one per event */
     const llm_adapter_t  *adapter;
     const char           *data;
     size_t                len;
@@ -43,10 +59,27 @@ typedef struct {
     size_t                answer_len;
     const llm_request_t  *req;          /* parsed once, for decode() */
     llm_pool_t           *pool;
+    size_t               *reads;        /* the end of each read */
+    size_t                nreads;
 } cost_op_t;
 
 
+typedef struct {
+    llm_stream_t         *st;
+    const llm_adapter_t  *adapter;
+    llm_stream_out_t     *out;
+    int                   peek;         /* the look-ahead: nothing goes out */
+    int                   verdict;      /* 1 begun, 2 failed */
+    int                   done;
+} cost_stream_t;
+
+
 static int cost_scan(const cost_op_t *op);
+static int cost_stream(const cost_op_t *op);
+static int cost_peek(const cost_op_t *op, const llm_stream_t *st,
+    size_t len);
+static int cost_stream_event(void *data, const llm_sse_event_t *ev);
+static void cost_split(cost_op_t *op);
 static void *cost_alloc(void *data, size_t size);
 static void cost_reset(cost_pool_t *cp);
 static char *cost_read(const char *name, size_t *len);
@@ -73,6 +106,21 @@ static const char  cost_answer[] =
 static const char  cost_request[] =
     "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
 
+static const char  cost_stream_request[] =
+    "{\"model\":\"m\",\"stream\":true,"
+    "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+
+/* a provider key of the usual length: masked in what goes out */
+
+static const char  cost_key[] =
+    "sk-bench-0123456789abcdefghijklmnopqrstuvwxyzABCDEF";
+
+/* the glue's buffers: llm_max_event_size and an output buffer */
+
+static char  cost_sse_buf[32768];
+static char  cost_peek_buf[32768];
+static char  cost_out_buf[65536];
+
 
 int
 main(int argc, char **argv)
@@ -87,14 +135,21 @@ main(int argc, char **argv)
 
     if (argc != 5 || (strcmp(argv[1], "request") != 0
                       && strcmp(argv[1], "response") != 0
-                      && strcmp(argv[1], "scan") != 0))
+                      && strcmp(argv[1], "scan") != 0
+                      && strcmp(argv[1], "stream") != 0
+                      && strcmp(argv[1], "stream-events") != 0))
     {
         fprintf(stderr, "usage: cost request|response TYPE FILE N\n"
-                        "       cost scan none|text FILE|- N\n");
+                        "       cost scan none|text FILE|- N\n"
+                        "       cost stream|stream-events TYPE FILE N\n");
         return 2;
     }
 
     memset(&op, 0, sizeof(cost_op_t));
+
+    if (strncmp(argv[1], "stream", 6) == 0) {
+        op.stream = (argv[1][6] == '\0') ? 1 : 2;
+    }
 
     if (strcmp(argv[1], "scan") == 0) {
         op.scan = (strcmp(argv[2], "text") == 0) ? 2
@@ -107,7 +162,9 @@ main(int argc, char **argv)
 
     n = atoi(argv[4]);
 
-    if (ad == NULL || n <= 0 || (argv[1][0] == 's' && op.scan == 0)) {
+    if (ad == NULL || n <= 0
+        || (strcmp(argv[1], "scan") == 0 && op.scan == 0))
+    {
         fprintf(stderr, "cost: unknown type \"%s\" or bad count\n", argv[2]);
         return 2;
     }
@@ -116,11 +173,30 @@ main(int argc, char **argv)
     pool.alloc = cost_alloc;
     pool.data = &cp;
 
-    op.response = (argv[1][2] == 's');
+    op.response = (strcmp(argv[1], "response") == 0);
     op.adapter = ad;
     op.pool = &pool;
 
-    if (op.scan) {
+    if (op.stream) {
+        if (ad->stream_event == NULL) {
+            fprintf(stderr, "cost: \"%s\" has no stream decoder\n",
+                    argv[2]);
+            return 2;
+        }
+
+        op.data = cost_read(argv[3], &op.len);
+        op.req = &req;
+
+        if (llm_request_parse(&req, cost_stream_request,
+                              sizeof(cost_stream_request) - 1, &err)
+            != 0)
+        {
+            return 1;
+        }
+
+        cost_split(&op);
+
+    } else if (op.scan) {
         if (strcmp(argv[3], "-") == 0) {
             op.answer = cost_answer;
             op.answer_len = sizeof(cost_answer) - 1;
@@ -176,6 +252,10 @@ cost_measure(const cost_op_t *op)
 
     if (op->scan) {
         return cost_scan(op);
+    }
+
+    if (op->stream) {
+        return cost_stream(op);
     }
 
     memset(&p, 0, sizeof(llm_provider_t));
@@ -234,6 +314,209 @@ cost_scan(const cost_op_t *op)
 
     return !llm_usage_known(&usage) || finish_reason == NULL
            || (op->scan == 2 && text_len == 0);
+}
+
+
+/*
+ * A streamed answer, read by read, as ngx_http_llm_peek() and
+ * ngx_http_llm_stream_data() handle it; 1 when it is not a whole answer.
+ */
+
+static int
+cost_stream(const cost_op_t *op)
+{
+    int               begun;
+    size_t            i, from;
+    llm_sse_t         sse;
+    llm_stream_t      st;
+    llm_provider_t    p;
+    cost_stream_t     cs;
+    llm_stream_out_t  out;
+
+    memset(&p, 0, sizeof(llm_provider_t));
+    p.name = "bench";
+    p.model = "bench-model";
+    p.base_path = "/v1";
+    p.api_key = cost_key;
+
+    llm_stream_init(&st, op->req, &p, 1767225600);
+    llm_sse_init(&sse, cost_sse_buf, sizeof(cost_sse_buf));
+
+    out.buf = cost_out_buf;
+    out.size = sizeof(cost_out_buf);
+    out.len = 0;
+
+    cs.st = &st;
+    cs.adapter = op->adapter;
+    cs.out = &out;
+    cs.peek = 0;
+    cs.verdict = 0;
+    cs.done = 0;
+
+    begun = 0;
+    from = 0;
+
+    for (i = 0; i < op->nreads; i++) {
+
+        /* until the answer has begun, the look-ahead reads it all again */
+
+        if (!begun) {
+            begun = cost_peek(op, &st, op->reads[i]);
+
+            if (begun == 2) {
+                return 1;
+            }
+
+            if (!begun && i + 1 < op->nreads) {
+                continue;
+            }
+        }
+
+        if (llm_sse_feed(&sse, op->data + from, op->reads[i] - from,
+                         cost_stream_event, &cs)
+            != LLM_OK
+            && !cs.done)
+        {
+            return 1;
+        }
+
+        from = op->reads[i];
+
+        if (cs.done) {
+            break;
+        }
+    }
+
+    if (!cs.done && !op->adapter->stream_ends_with_body) {
+        return 1;
+    }
+
+    out.len = 0;
+
+    if (llm_stream_finish(&st, &out) != LLM_OK) {
+        return 1;
+    }
+
+    (void) llm_redact(out.buf, out.len, cost_key, sizeof(cost_key) - 1);
+
+    /* a broken stream does not pass for a cheap one */
+
+    return !st.content || st.finish_reason == NULL
+           || !llm_usage_known(&st.usage);
+}
+
+
+/* the look-ahead over the first len bytes: 1 begun, 2 failed, 0 not yet */
+
+static int
+cost_peek(const cost_op_t *op, const llm_stream_t *st, size_t len)
+{
+    llm_sse_t         sse;
+    llm_stream_t      pst;
+    cost_stream_t     cs;
+    llm_stream_out_t  out;
+
+    llm_sse_init(&sse, cost_peek_buf, sizeof(cost_peek_buf));
+
+    pst = *st;
+    pst.text = NULL;
+
+    out.buf = cost_out_buf;
+    out.size = sizeof(cost_out_buf);
+    out.len = 0;
+
+    cs.st = &pst;
+    cs.adapter = op->adapter;
+    cs.out = &out;
+    cs.peek = 1;
+    cs.verdict = 0;
+    cs.done = 0;
+
+    if (llm_sse_feed(&sse, op->data, len, cost_stream_event, &cs) != LLM_OK
+        && cs.verdict == 0)
+    {
+        return 1;
+    }
+
+    return cs.verdict;
+}
+
+
+static int
+cost_stream_event(void *data, const llm_sse_event_t *ev)
+{
+    cost_stream_t *cs = data;
+
+    int          rc;
+    llm_error_t  err;
+
+    cs->out->len = 0;
+
+    memset(&err, 0, sizeof(llm_error_t));
+
+    rc = cs->adapter->stream_event(cs->st, ev, cs->out, &err);
+
+    if (cs->peek) {
+        if (rc == LLM_ERROR) {
+            cs->verdict = 2;
+            return LLM_ERROR;
+        }
+
+        if (rc == LLM_DONE || cs->st->content) {
+            cs->verdict = 1;
+            return LLM_ERROR;
+        }
+
+        return LLM_OK;
+    }
+
+    if (cs->out->len) {
+        (void) llm_redact(cs->out->buf, cs->out->len, cost_key,
+                          sizeof(cost_key) - 1);
+    }
+
+    if (rc == LLM_DONE) {
+        cs->done = 1;
+        return LLM_ERROR;
+    }
+
+    return rc;
+}
+
+
+/* the reads: the whole stream, or one per event (ending at a blank line) */
+
+static void
+cost_split(cost_op_t *op)
+{
+    size_t       i, n;
+    const char  *d;
+
+    op->reads = malloc((op->len + 1) * sizeof(size_t));
+    if (op->reads == NULL) {
+        exit(2);
+    }
+
+    n = 0;
+    d = op->data;
+
+    if (op->stream == 2) {
+        for (i = 1; i < op->len; i++) {
+            if (d[i] == '\n' && (d[i - 1] == '\n'
+                                 || (i >= 3 && d[i - 1] == '\r'
+                                     && d[i - 2] == '\n'
+                                     && d[i - 3] == '\r')))
+            {
+                op->reads[n++] = i + 1;
+            }
+        }
+    }
+
+    if (n == 0 || op->reads[n - 1] != op->len) {
+        op->reads[n++] = op->len;
+    }
+
+    op->nreads = n;
 }
 
 

@@ -2,9 +2,14 @@
 /*
  * Streaming load for the benchmarks: keeps CONCURRENCY streamed chat
  * requests open against a URL until STREAMS have completed, and reports
- * time to first token (request sent -> first SSE event) and inter-token
- * latency (gap between successive SSE events) percentiles, in
- * microseconds, as one line of JSON.
+ * time to first token (request sent -> first SSE event that carries
+ * answer content) and inter-token latency (gap between successive SSE
+ * events of any kind) percentiles, in microseconds, as one line of JSON.
+ *
+ * An event carries content when it is an OpenAI chunk with a non-empty
+ * "content" string or "tool_calls" (the role chunk, "content":"", does
+ * not), or an Anthropic "content_block_delta" (straight to that mock).
+ * Only the first SC_EVENT_SIZE bytes of an event are looked at.
  *
  *   stream-client URL STREAMS CONCURRENCY BODY-FILE
  *
@@ -17,6 +22,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -29,12 +35,18 @@ typedef struct {
 } sc_samples_t;
 
 
+#define SC_EVENT_SIZE  4096
+
+
 typedef struct {
     CURL         *easy;
     double        start;
     double        last;             /* time of the previous event */
     size_t        events;
     int           tail;             /* the previous byte was '\n' */
+    int           answered;         /* an event with content came */
+    size_t        len;              /* of the event so far, in ev */
+    char          ev[SC_EVENT_SIZE + 1];
 } sc_stream_t;
 
 
@@ -43,12 +55,15 @@ static void sc_add(sc_samples_t *s, double v);
 static int sc_cmp(const void *a, const void *b);
 static double sc_pct(sc_samples_t *s, double p);
 static size_t sc_write(char *data, size_t size, size_t n, void *arg);
+static int sc_content(char *ev, size_t len);
 static int sc_start(CURLM *multi, sc_stream_t *st, const char *url,
     const char *body, long len, struct curl_slist *headers);
 
 
 static sc_samples_t  sc_ttft;
 static sc_samples_t  sc_itl;
+static size_t        sc_events;
+static int           sc_no_content;   /* streams without content */
 
 
 int
@@ -146,6 +161,7 @@ main(int argc, char **argv)
                 && st->events > 0)
             {
                 ok++;
+                sc_no_content += !st->answered;
 
             } else {
                 failed++;
@@ -174,12 +190,12 @@ main(int argc, char **argv)
            "\"ttft_us\":{\"p50\":%.0f,\"p90\":%.0f,\"p99\":%.0f,"
            "\"max\":%.0f},"
            "\"itl_us\":{\"p50\":%.0f,\"p90\":%.0f,\"p99\":%.0f,"
-           "\"max\":%.0f},\"events\":%zu}\n",
+           "\"max\":%.0f},\"events\":%zu,\"no_content\":%d}\n",
            ok, failed,
            sc_pct(&sc_ttft, 50), sc_pct(&sc_ttft, 90), sc_pct(&sc_ttft, 99),
            sc_pct(&sc_ttft, 100),
            sc_pct(&sc_itl, 50), sc_pct(&sc_itl, 90), sc_pct(&sc_itl, 99),
-           sc_pct(&sc_itl, 100), sc_itl.n + sc_ttft.n);
+           sc_pct(&sc_itl, 100), sc_events, sc_no_content);
 
     return failed ? 1 : 0;
 }
@@ -199,6 +215,8 @@ sc_start(CURLM *multi, sc_stream_t *st, const char *url, const char *body,
 
     st->events = 0;
     st->tail = 0;
+    st->answered = 0;
+    st->len = 0;
 
     curl_easy_setopt(st->easy, CURLOPT_URL, url);
     curl_easy_setopt(st->easy, CURLOPT_POSTFIELDS, body);
@@ -231,6 +249,10 @@ sc_write(char *data, size_t size, size_t n, void *arg)
     now = sc_now();
 
     for (i = 0; i < n; i++) {
+        if (st->len < SC_EVENT_SIZE) {
+            st->ev[st->len++] = data[i];
+        }
+
         if (data[i] != '\n') {
             st->tail = 0;
             continue;
@@ -243,18 +265,69 @@ sc_write(char *data, size_t size, size_t n, void *arg)
 
         st->tail = 0;
 
-        if (st->events == 0) {
+        if (!st->answered && sc_content(st->ev, st->len)) {
             sc_add(&sc_ttft, now - st->start);
+            st->answered = 1;
+        }
 
-        } else {
+        if (st->events > 0) {
             sc_add(&sc_itl, now - st->last);
         }
 
+        sc_events++;
         st->events++;
         st->last = now;
+        st->len = 0;
     }
 
     return n;
+}
+
+
+/*
+ * Whether an event carries answer content: a "content" member whose value
+ * is a non-empty string, a "tool_calls" member, or an Anthropic text delta
+ */
+
+static int
+sc_content(char *ev, size_t len)
+{
+    char  *p;
+
+    ev[len] = '\0';
+
+    if (strstr(ev, "content_block_delta") != NULL) {
+        return 1;
+    }
+
+    /* a key, not the finish_reason "tool_calls" */
+
+    for (p = ev; (p = strstr(p, "\"tool_calls\"")) != NULL; /* void */) {
+        p += sizeof("\"tool_calls\"") - 1;
+        p += strspn(p, " \t");
+
+        if (*p == ':') {
+            return 1;
+        }
+    }
+
+    for (p = ev; (p = strstr(p, "\"content\"")) != NULL; /* void */) {
+        p += sizeof("\"content\"") - 1;
+        p += strspn(p, " \t");
+
+        if (*p != ':') {
+            continue;
+        }
+
+        p++;
+        p += strspn(p, " \t");
+
+        if (p[0] == '"' && p[1] != '"' && p[1] != '\0') {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
