@@ -98,6 +98,7 @@ void test_scan_register(void);
 void test_capture_register(void);
 void test_mistral_register(void);
 void test_redact_register(void);
+void test_fast_register(void);
 
 
 #endif /* _TEST_UTIL_H_INCLUDED_ */
