@@ -20,35 +20,41 @@ our $EchoModule = $ENV{TEST_NGINX_ECHO_MODULE}
 # (the "kind" of request is told by the map), and with a native 400 that
 # says so otherwise.
 our $HttpConfig = <<'_EOC_';
-    map $request_body $anthropic {
-        '~^\{"model":"claude-x","max_tokens":64,"system":"Be terse\.","messages":\[\{"role":"user","content":"Weather in Oslo\?"\}\]\}$'
+    map $content_length:$request_body $anthropic {
+        '~^31103:\{"model":"claude-x","max_tokens":1000,"system":"(?:Context: \\\\"nginx\\\\"\\\\n caf\\\\u00e9 )+","messages":\[\{"role":"user","content":"(?:Context: \\\\"nginx\\\\"\\\\n caf\\\\u00e9 )+long prompt"\}\]\}$'
+            overloaded;
+        '~^\d*:\{"model":"claude-x","max_tokens":64,"system":"Be terse\.","messages":\[\{"role":"user","content":"Weather in Oslo\?"\}\]\}$'
             text;
-        '~^\{"model":"claude-x","max_tokens":1000,"messages":\[\{"role":"user","content":"Weather in Oslo\?"\}\],"tools":\[\{"name":"get_weather","input_schema":\{"type":"object","properties":\{"city":\{"type":"string"\}\}\}\}\],"tool_choice":\{"type":"auto"\}\}$'
+        '~^\d*:\{"model":"claude-x","max_tokens":1000,"messages":\[\{"role":"user","content":"Weather in Oslo\?"\}\],"tools":\[\{"name":"get_weather","input_schema":\{"type":"object","properties":\{"city":\{"type":"string"\}\}\}\}\],"tool_choice":\{"type":"auto"\}\}$'
             tool;
-        '~^\{"model":"claude-x","max_tokens":1000,"messages":\[\{"role":"user","content":"Weather in Oslo\?"\},\{"role":"assistant","content":\[\{"type":"tool_use","id":"call_1","name":"get_weather","input":\{"city":"Oslo"\}\}\]\},\{"role":"user","content":\[\{"type":"tool_result","tool_use_id":"call_1","content":"4 degrees"\}\]\}\]\}$'
+        '~^\d*:\{"model":"claude-x","max_tokens":1000,"messages":\[\{"role":"user","content":"Weather in Oslo\?"\},\{"role":"assistant","content":\[\{"type":"tool_use","id":"call_1","name":"get_weather","input":\{"city":"Oslo"\}\}\]\},\{"role":"user","content":\[\{"type":"tool_result","tool_use_id":"call_1","content":"4 degrees"\}\]\}\]\}$'
             final;
         '~overloaded'   overloaded;
         '~garbage'      garbage;
         default         unexpected;
     }
 
-    map $request_body $gemini {
-        '~^\{"systemInstruction":\{"parts":\[\{"text":"Be terse\."\}\]\},"contents":\[\{"role":"user","parts":\[\{"text":"Weather in Oslo\?"\}\]\}\],"generationConfig":\{"maxOutputTokens":64\}\}$'
+    map $content_length:$request_body $gemini {
+        '~^31107:\{"systemInstruction":\{"parts":\[\{"text":"(?:Context: \\\\"nginx\\\\"\\\\n caf\\\\u00e9 )+"\}\]\},"contents":\[\{"role":"user","parts":\[\{"text":"(?:Context: \\\\"nginx\\\\"\\\\n caf\\\\u00e9 )+long prompt"\}\]\}\]\}$'
             text;
-        '~^\{"contents":\[\{"role":"user","parts":\[\{"text":"Weather in Oslo\?"\}\]\}\],"tools":\[\{"functionDeclarations":\[\{"name":"get_weather",'
+        '~^\d*:\{"systemInstruction":\{"parts":\[\{"text":"Be terse\."\}\]\},"contents":\[\{"role":"user","parts":\[\{"text":"Weather in Oslo\?"\}\]\}\],"generationConfig":\{"maxOutputTokens":64\}\}$'
+            text;
+        '~^\d*:\{"contents":\[\{"role":"user","parts":\[\{"text":"Weather in Oslo\?"\}\]\}\],"tools":\[\{"functionDeclarations":\[\{"name":"get_weather",'
             tool;
         '~\{"role":"model","parts":\[\{"functionCall":\{"name":"get_weather","args":\{"city":"Oslo"\}\}.*\{"role":"user","parts":\[\{"functionResponse":\{"name":"get_weather","response":'
             final;
-        '~^\{"contents":\[\{"role":"user","parts":\[\{"text":"overloaded, then fine"\}\]\}\]\}$'
+        '~^\d*:\{"contents":\[\{"role":"user","parts":\[\{"text":"overloaded, then fine"\}\]\}\]\}$'
             text;
         '~exhausted'    exhausted;
         default         unexpected;
     }
 
-    map $request_body $cohere {
-        '~^\{"model":"command-x","messages":\[\{"role":"system","content":"Be terse\."\},\{"role":"user","content":"Weather in Oslo\?"\}\],"max_tokens":64,"stream":false\}$'
+    map $content_length:$request_body $cohere {
+        '~^31120:\{"model":"command-x","messages":\[\{"role":"system","content":"(?:Context: \\\\"nginx\\\\"\\\\n caf\\\\u00e9 )+"\},\{"role":"user","content":"(?:Context: \\\\"nginx\\\\"\\\\n caf\\\\u00e9 )+long prompt"\}\],"stream":false\}$'
             text;
-        '~^\{"model":"command-x","messages":\[\{"role":"user","content":"Weather in Oslo\?"\}\],"tools":\[\{"type":"function","function":\{"name":"get_weather",'
+        '~^\d*:\{"model":"command-x","messages":\[\{"role":"system","content":"Be terse\."\},\{"role":"user","content":"Weather in Oslo\?"\}\],"max_tokens":64,"stream":false\}$'
+            text;
+        '~^\d*:\{"model":"command-x","messages":\[\{"role":"user","content":"Weather in Oslo\?"\}\],"tools":\[\{"type":"function","function":\{"name":"get_weather",'
             tool;
         '~\{"role":"tool","tool_call_id":"get_weather_1","content":"4 degrees"\}'
             final;
@@ -82,6 +88,7 @@ our $HttpConfig = <<'_EOC_';
         listen 127.0.0.1:1985;
         error_log logs/mock.log info;
         default_type application/json;
+        client_body_buffer_size 1m;
 
         location = /anthropic/v1/messages {
             if ($http_x_api_key != "sk-test-translate-key") {
@@ -372,3 +379,42 @@ X-LLM-Attempts: 2
 --- response_body_like: ^\{"id":"resp-1","object":"chat.completion",.*"content":"It is cold\."
 --- error_log
 llm: provider "claude" answered 529 (retryable)
+
+
+
+=== TEST 18: a long prompt goes to each provider as the client's bytes, escapes included, Anthropic then Gemini
+--- config
+    location /v1/ {
+        llm_route claude gemini;
+    }
+--- request eval
+"POST /v1/chat/completions\n"
+. '{"messages":[{"role":"system","content":"'
+. ('Context: \\"nginx\\"\\n caf\\u00e9 ' x 500)
+. '"},{"role":"user","content":"'
+. ('Context: \\"nginx\\"\\n caf\\u00e9 ' x 500)
+. 'long prompt"}]}'
+--- response_headers
+X-LLM-Provider: gemini
+X-LLM-Attempts: 2
+--- response_body_like: "content":"It is cold\."
+--- error_log
+llm: provider "claude" answered 529 (retryable)
+
+
+
+=== TEST 19: a long prompt goes to Cohere as the client's bytes
+--- config
+    location /v1/ {
+        llm_route cohere;
+    }
+--- request eval
+"POST /v1/chat/completions\n"
+. '{"messages":[{"role":"system","content":"'
+. ('Context: \\"nginx\\"\\n caf\\u00e9 ' x 500)
+. '"},{"role":"user","content":"'
+. ('Context: \\"nginx\\"\\n caf\\u00e9 ' x 500)
+. 'long prompt"}]}'
+--- response_body_like: "content":"It is cold\."
+--- no_error_log
+[error]

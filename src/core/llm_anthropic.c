@@ -384,12 +384,14 @@ static int
 llm_anthropic_system(const cJSON *messages, llm_pool_t *pool, cJSON *root,
     llm_error_t *err)
 {
-    size_t        i;
-    const char   *type;
+    size_t        i, n;
+    const char   *type, *one;
     llm_out_t     out;
     const cJSON  *m, *content, *part;
 
     i = 0;
+    n = 0;
+    one = NULL;
 
     for (m = messages->child; m != NULL; m = m->next, i++) {
         if (!llm_anthropic_is_role(m, "system")
@@ -399,6 +401,11 @@ llm_anthropic_system(const cJSON *messages, llm_pool_t *pool, cJSON *root,
         }
 
         content = llm_json_get(m, "content");
+        n++;
+
+        if (cJSON_IsString(content)) {
+            one = content->valuestring;
+        }
 
         if (!cJSON_IsArray(content)) {
             continue;
@@ -419,6 +426,20 @@ llm_anthropic_system(const cJSON *messages, llm_pool_t *pool, cJSON *root,
         }
     }
 
+    /*
+     * One system message with a string, as most clients send: the
+     * request's text itself (a long one goes out as the client's bytes).
+     * Several are joined on the pool.
+     */
+
+    if (n == 1 && one != NULL) {
+        if (one[0] != '\0' && llm_json_add_ref(root, "system", one) == NULL) {
+            goto nomem;
+        }
+
+        return LLM_OK;
+    }
+
     out.buf = NULL;
     out.len = 0;
     out.size = 0;
@@ -436,7 +457,7 @@ llm_anthropic_system(const cJSON *messages, llm_pool_t *pool, cJSON *root,
     llm_anthropic_system_write(&out, messages);
     out.buf[out.len] = '\0';
 
-    if (llm_anthropic_add_str(root, "system", out.buf) != LLM_OK) {
+    if (llm_json_add_ref(root, "system", out.buf) == NULL) {
         goto nomem;
     }
 
