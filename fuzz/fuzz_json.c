@@ -26,6 +26,8 @@ static void fuzz_print(const cJSON *mine, const cJSON *ref);
 static void fuzz_escape(const char *data, size_t size);
 static int fuzz_utf8(const char *data, size_t size);
 static int fuzz_same(const cJSON *a, const cJSON *b);
+static void fuzz_pooled(const char *json, size_t size, int rc, size_t off,
+    const cJSON *mine);
 
 
 int
@@ -61,12 +63,67 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check(ref == NULL, "declined only what cJSON does not take");
     }
 
+    fuzz_pooled(json, size, rc, off, mine);
+
     cJSON_Delete(mine);
     cJSON_Delete(ref);
 
     fuzz_escape(json, size);
 
     return 0;
+}
+
+
+/*
+ * The same text parsed as a request is, its strings in one buffer of a
+ * pool and the long ones kept by reference: the same answer, the same
+ * tree
+ */
+
+static void
+fuzz_pooled(const char *json, size_t size, int rc, size_t off,
+    const cJSON *mine)
+{
+    int               prc;
+    void             *mem;
+    cJSON            *tree;
+    size_t            poff, i;
+    llm_pool_t        pool;
+    llm_json_refs_t   refs;
+
+    mem = NULL;
+    pool.alloc = fuzz_alloc;
+    pool.data = &mem;
+
+    poff = 0;
+
+    prc = llm_json_parse_refs(json, size, &tree, &poff, &refs, &pool);
+
+    fuzz_check(prc == rc, "pooled: the same result");
+    fuzz_check(prc == LLM_OK || (tree == NULL && refs.n == 0),
+               "pooled: no tree, no references on failure");
+
+    if (prc == LLM_ERROR) {
+        fuzz_check(poff == off, "pooled: the same error offset");
+    }
+
+    if (prc == LLM_OK) {
+        fuzz_check(fuzz_same(tree, mine), "pooled: the same tree");
+
+        for (i = 0; i < refs.n; i++) {
+            fuzz_check(refs.ref[i].raw > json
+                       && refs.ref[i].raw + refs.ref[i].len < json + size
+                       && refs.ref[i].raw[-1] == '"'
+                       && refs.ref[i].raw[refs.ref[i].len] == '"'
+                       && refs.ref[i].len >= LLM_JSON_REF_MIN,
+                       "pooled: a reference is a string of the text");
+        }
+    }
+
+    /* the strings are not cJSON's to free */
+
+    cJSON_Delete(tree);
+    free(mem);
 }
 
 

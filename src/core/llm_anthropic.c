@@ -1492,7 +1492,7 @@ llm_anthropic_decode_tree(const llm_request_t *req, const llm_provider_t *p,
     llm_choice_t       ch;
     llm_completion_t   c;
 
-    root = llm_json_parse_strict(body, len);
+    root = llm_json_parse_pool(body, len, pool);
 
     if (root == NULL) {
         llm_invalid_response(err, "the Anthropic answer is not valid JSON");

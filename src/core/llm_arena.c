@@ -87,6 +87,21 @@ llm_arena_blocks(void)
 }
 
 
+void *
+llm_arena_palloc(llm_pool_t *pool, size_t size)
+{
+    void  *p;
+
+    p = pool->alloc(pool->data, size);
+
+    if (p == NULL && llm_arena_current != NULL) {
+        llm_arena_current->nomem = 1;
+    }
+
+    return p;
+}
+
+
 void
 llm_arena_drop(long blocks)
 {

@@ -284,10 +284,17 @@ llm_completion_respond(const llm_completion_t *c, llm_pool_t *pool,
 cJSON *
 llm_json_parse_strict(const char *json, size_t len)
 {
+    return llm_json_parse_pool(json, len, NULL);
+}
+
+
+cJSON *
+llm_json_parse_pool(const char *json, size_t len, llm_pool_t *pool)
+{
     cJSON  *root;
 
     if (json == NULL || len == 0
-        || llm_json_parse(json, len, &root, NULL) != LLM_OK)
+        || llm_json_parse_refs(json, len, &root, NULL, NULL, pool) != LLM_OK)
     {
         return NULL;
     }

@@ -1538,7 +1538,7 @@ llm_gemini_decode_tree(const llm_request_t *req, const llm_provider_t *p,
     memset(out, 0, sizeof(llm_response_t));
     memset(&c, 0, sizeof(llm_completion_t));
 
-    root = llm_json_parse_strict(body, len);
+    root = llm_json_parse_pool(body, len, pool);
 
     if (root == NULL) {
         llm_invalid_response(err, "The gemini answer is not valid JSON");

@@ -63,6 +63,12 @@ extern size_t  llm_arena_chunk_size;
 void llm_arena_enter(llm_arena_t *a, llm_pool_t *pool);
 void llm_arena_leave(llm_arena_t *a);
 
+/*
+ * Memory from pool that goes with a tree built in the current arena (if
+ * any): a failure is the arena's out of memory.
+ */
+void *llm_arena_palloc(llm_pool_t *pool, size_t size);
+
 /* blocks allocated inside arenas and not freed yet, all arenas */
 size_t llm_arena_blocks(void);
 
@@ -148,6 +154,13 @@ int llm_json_hex4(const unsigned char *p, const unsigned char *last,
 size_t llm_json_plain_run(const unsigned char *p, size_t len);
 
 /*
+ * llm_json_plain_run() that copies the run to d in the same pass; d must
+ * have room for len bytes (bytes past the run may be written as well).
+ */
+size_t llm_json_plain_copy(unsigned char *d, const unsigned char *p,
+    size_t len);
+
+/*
  * p is past the opening quote of a string: its closing quote, or NULL when
  * it is not a string llm_json_parse() takes (*declined: valid JSON that
  * cJSON does not take); *escaped: the value differs from the bytes
@@ -186,12 +199,15 @@ int llm_json_parse(const char *json, size_t len, cJSON **root, size_t *off);
 cJSON *llm_json_add_ref(cJSON *obj, const char *name, const char *s);
 
 /*
- * llm_json_parse() that also keeps, in refs (emptied first), where the
- * first LLM_JSON_REFS string values of at least LLM_JSON_REF_MIN bytes
- * are in json: they point into json, which must outlive them.
+ * llm_json_parse() that also keeps, in refs (emptied first; NULL: none),
+ * where the first LLM_JSON_REFS string values of at least
+ * LLM_JSON_REF_MIN bytes are in json: they point into json, which must
+ * outlive them.  With a pool, all strings of the tree are references
+ * into one buffer of len + 1 bytes from it (cJSON_IsReference and
+ * cJSON_StringIsConst): the tree must not outlive the pool.
  */
 int llm_json_parse_refs(const char *json, size_t len, cJSON **root,
-    size_t *off, llm_json_refs_t *refs);
+    size_t *off, llm_json_refs_t *refs, llm_pool_t *pool);
 
 /*
  * The provider's body printed from root (llm_json_print_size()), in
@@ -271,6 +287,13 @@ typedef struct {
  * NUL-terminated.
  */
 cJSON *llm_json_parse_strict(const char *json, size_t len);
+
+/*
+ * llm_json_parse_strict() for a tree that lives on pool and is only
+ * read: its strings are references into one pool buffer (see
+ * llm_json_parse_refs()).
+ */
+cJSON *llm_json_parse_pool(const char *json, size_t len, llm_pool_t *pool);
 
 /*
  * cJSON_GetObjectItemCaseSensitive(), same result, cheaper: most lookups

@@ -65,6 +65,23 @@ static void llm_json_print_number(llm_out_t *out, const cJSON *item);
 static const char  llm_hex[] = "0123456789abcdef";
 
 
+#if defined(__SSE2__) && !defined(LLM_NO_SSE2)
+
+/*
+ * The bytes of v that do not stand for themselves in a JSON string, as
+ * 0xff: with k02, k21 and bs as set below.  As signed bytes, everything
+ * at or above 0x80 is below 0x20 too; x ^ 0x02 turns '"' (0x22) into
+ * 0x20 and keeps every byte below 0x20 there, so one signed compare,
+ * (x ^ 0x02) < 0x21, finds control bytes, non-ASCII and '"' at once.
+ */
+
+#define llm_json_special(v)                                                   \
+    _mm_or_si128(_mm_cmpgt_epi8(k21, _mm_xor_si128(v, k02)),                   \
+                 _mm_cmpeq_epi8(v, bs))
+
+#endif
+
+
 size_t
 llm_json_plain_run(const unsigned char *p, size_t len)
 {
@@ -82,21 +99,13 @@ llm_json_plain_run(const unsigned char *p, size_t len)
 #if defined(__SSE2__) && !defined(LLM_NO_SSE2)
 
     /*
-     * Sixteen bytes at a time.  As signed bytes, everything at or above
-     * 0x80 is below 0x20 too; x ^ 0x02 turns '"' (0x22) into 0x20 and
-     * keeps every byte below 0x20 there, so one signed compare,
-     * (x ^ 0x02) < 0x21, finds control bytes, non-ASCII and '"' at once.
-     * After a first plain sixteen bytes (short strings end there), long
-     * runs are checked 64 bytes a step.
+     * Sixteen bytes at a time; after a first plain sixteen (short strings
+     * end there), long runs are checked 64 bytes a step.
      */
 
     k02 = _mm_set1_epi8(0x02);
     k21 = _mm_set1_epi8(0x21);
     bs = _mm_set1_epi8('\\');
-
-#define llm_json_special(v)                                                   \
-    _mm_or_si128(_mm_cmpgt_epi8(k21, _mm_xor_si128(v, k02)),                   \
-                 _mm_cmpeq_epi8(v, bs))
 
     if (last - p >= 16) {
         x = _mm_loadu_si128((const __m128i *) p);
@@ -140,8 +149,6 @@ llm_json_plain_run(const unsigned char *p, size_t len)
         p += 16;
     }
 
-#undef llm_json_special
-
 #else
 
     /* eight bytes at a time: no '"' or '\\', nothing below 0x20 or over 0x7f */
@@ -172,6 +179,88 @@ llm_json_plain_run(const unsigned char *p, size_t len)
 
     return (size_t) (p - s);
 }
+
+
+size_t
+llm_json_plain_copy(unsigned char *d, const unsigned char *p, size_t len)
+{
+#if defined(__SSE2__) && !defined(LLM_NO_SSE2)
+    int                 m;
+    __m128i             x, y, z, w, c, k02, k21, bs;
+    const llm_uchar_t  *s, *last;
+
+    s = p;
+    last = p + len;
+
+    k02 = _mm_set1_epi8(0x02);
+    k21 = _mm_set1_epi8(0x21);
+    bs = _mm_set1_epi8('\\');
+
+    /*
+     * each vector is stored before it is checked: the bytes past the run
+     * are written too, never past d + len
+     */
+
+    while (last - p >= 64) {
+        x = _mm_loadu_si128((const __m128i *) p);
+        y = _mm_loadu_si128((const __m128i *) (p + 16));
+        z = _mm_loadu_si128((const __m128i *) (p + 32));
+        w = _mm_loadu_si128((const __m128i *) (p + 48));
+
+        _mm_storeu_si128((__m128i *) d, x);
+        _mm_storeu_si128((__m128i *) (d + 16), y);
+        _mm_storeu_si128((__m128i *) (d + 32), z);
+        _mm_storeu_si128((__m128i *) (d + 48), w);
+
+        c = _mm_or_si128(_mm_or_si128(llm_json_special(x),
+                                      llm_json_special(y)),
+                         _mm_or_si128(llm_json_special(z),
+                                      llm_json_special(w)));
+
+        if (_mm_movemask_epi8(c) != 0) {
+            break;
+        }
+
+        p += 64;
+        d += 64;
+    }
+
+    while (last - p >= 16) {
+        x = _mm_loadu_si128((const __m128i *) p);
+        _mm_storeu_si128((__m128i *) d, x);
+
+        m = _mm_movemask_epi8(llm_json_special(x));
+
+        if (m != 0) {
+            return (size_t) (p - s) + (size_t) __builtin_ctz((unsigned) m);
+        }
+
+        p += 16;
+        d += 16;
+    }
+
+    while (p < last && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
+        *d++ = *p++;
+    }
+
+    return (size_t) (p - s);
+
+#else
+
+    size_t  n;
+
+    n = llm_json_plain_run(p, len);
+    memcpy(d, p, n);
+
+    return n;
+
+#endif
+}
+
+
+#if defined(__SSE2__) && !defined(LLM_NO_SSE2)
+#undef llm_json_special
+#endif
 
 
 void *

@@ -25,10 +25,14 @@ typedef struct {
     const llm_uchar_t  *pos;
     const llm_uchar_t  *last;
     int                 declined;
+    char               *strings;    /* where the next string goes, or NULL */
 } llm_json_parser_t;
 
 
 static char *llm_json_string(llm_json_parser_t *jp);
+static char *llm_json_string_in(llm_json_parser_t *jp);
+static size_t llm_json_escape_in(llm_json_parser_t *jp,
+    const llm_uchar_t *p, char *d, size_t *written);
 static size_t llm_json_unescape(char *dst, const llm_uchar_t *p,
     const llm_uchar_t *last);
 static cJSON *llm_json_number(llm_json_parser_t *jp);
@@ -39,13 +43,13 @@ static cJSON *llm_json_literal(llm_json_parser_t *jp);
 int
 llm_json_parse(const char *json, size_t len, cJSON **root, size_t *off)
 {
-    return llm_json_parse_refs(json, len, root, off, NULL);
+    return llm_json_parse_refs(json, len, root, off, NULL, NULL);
 }
 
 
 int
 llm_json_parse_refs(const char *json, size_t len, cJSON **root, size_t *off,
-    llm_json_refs_t *refs)
+    llm_json_refs_t *refs, llm_pool_t *pool)
 {
     char               *key, *s;
     size_t              depth, o;
@@ -64,6 +68,20 @@ llm_json_parse_refs(const char *json, size_t len, cJSON **root, size_t *off,
     jp.start = (const llm_uchar_t *) json;
     jp.last = jp.start + len;
     jp.declined = 0;
+    jp.strings = NULL;
+
+    /*
+     * On a pool, every string of the text goes into one buffer as long as
+     * the text (the quotes of each string leave room for its NUL), copied
+     * while it is checked; the tree's strings are references into it.
+     */
+
+    if (pool != NULL) {
+        jp.strings = llm_arena_palloc(pool, len + 1);
+        if (jp.strings == NULL) {
+            return LLM_DECLINED;
+        }
+    }
 
     last = jp.last;
     p = jp.start;
@@ -100,7 +118,7 @@ value:
         break;
 
     case '"':
-        s = llm_json_string(&jp);
+        s = jp.strings ? llm_json_string_in(&jp) : llm_json_string(&jp);
         if (s == NULL) {
             item = NULL;
             break;
@@ -108,12 +126,16 @@ value:
 
         item = cJSON_CreateNull();
         if (item == NULL) {
-            cJSON_free(s);
+            if (jp.strings == NULL) {
+                cJSON_free(s);
+            }
+
             jp.declined = 1;
             break;
         }
 
-        item->type = cJSON_String;
+        item->type = jp.strings ? cJSON_String | cJSON_IsReference
+                                : cJSON_String;
         item->valuestring = s;
 
         /* between the quotes: p + 1 .. jp.pos - 1 */
@@ -152,11 +174,18 @@ value:
 
     } else {
         item->string = key;
+
+        if (key != NULL && jp.strings != NULL) {
+            item->type |= cJSON_StringIsConst;
+        }
+
         key = NULL;
         cJSON_AddItemToArray(top, item);
     }
 
-    if (item->type == cJSON_Object || item->type == cJSON_Array) {
+    if ((item->type & 0xff) == cJSON_Object
+        || (item->type & 0xff) == cJSON_Array)
+    {
         stack[depth++] = item;
         top = item;
         p = llm_json_skip_ws(p + 1, last);
@@ -165,7 +194,7 @@ value:
             goto failed;
         }
 
-        if (top->type == cJSON_Array) {
+        if ((top->type & 0xff) == cJSON_Array) {
             if (*p == ']') {
                 p++;
                 goto close;
@@ -196,7 +225,7 @@ member:
 
     jp.pos = p;
 
-    key = llm_json_string(&jp);
+    key = jp.strings ? llm_json_string_in(&jp) : llm_json_string(&jp);
     if (key == NULL) {
         goto failed;
     }
@@ -236,7 +265,7 @@ next:
         goto failed;
     }
 
-    if (top->type == cJSON_Object) {
+    if ((top->type & 0xff) == cJSON_Object) {
         if (*p == '}') {
             p++;
             goto close;
@@ -270,7 +299,7 @@ next:
 
 failed:
 
-    if (key != NULL) {
+    if (key != NULL && jp.strings == NULL) {
         cJSON_free(key);
     }
 
@@ -457,6 +486,174 @@ llm_json_string(llm_json_parser_t *jp)
     jp->pos = q + 1;
 
     return s;
+}
+
+
+/*
+ * llm_json_string() into jp->strings: the string checked and copied in
+ * one pass, NUL-terminated; jp->strings moves past it.
+ */
+
+static char *
+llm_json_string_in(llm_json_parser_t *jp)
+{
+    char               *d, *s;
+    size_t              n, w;
+    const llm_uchar_t  *p, *last;
+
+    p = jp->pos + 1;
+    last = jp->last;
+    s = jp->strings;
+    d = s;
+
+    for ( ;; ) {
+
+        /* plain ASCII, the bulk of any prompt */
+
+        n = llm_json_plain_copy((llm_uchar_t *) d, p, (size_t) (last - p));
+        p += n;
+        d += n;
+
+        if (p == last || *p < 0x20) {
+            return NULL;
+        }
+
+        if (*p == '"') {
+            break;
+        }
+
+        if (*p >= 0x80) {
+            n = llm_utf8_len(p, last - p);
+            if (n == 0) {
+                return NULL;
+            }
+
+            while (n--) {
+                *d++ = (char) *p++;
+            }
+
+            continue;
+        }
+
+        n = llm_json_escape_in(jp, p, d, &w);
+        if (n == 0) {
+            return NULL;
+        }
+
+        p += n;
+        d += w;
+    }
+
+    *d++ = '\0';
+
+    jp->strings = d;
+    jp->pos = p + 1;
+
+    return s;
+}
+
+
+/*
+ * The escape at p written to d as UTF-8: the bytes of the escape read,
+ * *written those written; 0 when it is not valid JSON, or is JSON that
+ * cJSON does not take (a lone or reversed surrogate: jp->declined is
+ * then set), as llm_json_string_end() checks it.
+ */
+
+static size_t
+llm_json_escape_in(llm_json_parser_t *jp, const llm_uchar_t *p, char *d,
+    size_t *written)
+{
+    size_t              n;
+    unsigned            v, w;
+    const llm_uchar_t  *last;
+
+    last = jp->last;
+
+    if (last - p < 2) {
+        return 0;
+    }
+
+    *written = 1;
+
+    switch (p[1]) {
+    case '"':
+    case '\\':
+    case '/':
+        *d = (char) p[1];
+        return 2;
+    case 'b':
+        *d = '\b';
+        return 2;
+    case 'f':
+        *d = '\f';
+        return 2;
+    case 'n':
+        *d = '\n';
+        return 2;
+    case 'r':
+        *d = '\r';
+        return 2;
+    case 't':
+        *d = '\t';
+        return 2;
+    case 'u':
+        break;
+    default:
+        return 0;
+    }
+
+    if (llm_json_hex4(p + 2, last, &v) != LLM_OK) {
+        return 0;
+    }
+
+    n = 6;
+
+    if (v >= 0xd800 && v <= 0xdfff) {
+
+        /* cJSON takes only a high surrogate followed by a low one */
+
+        if (v >= 0xdc00 || last - p < 8 || p[6] != '\\' || p[7] != 'u') {
+            jp->declined = 1;
+            return 0;
+        }
+
+        if (llm_json_hex4(p + 8, last, &w) != LLM_OK) {
+            return 0;
+        }
+
+        if (w < 0xdc00 || w > 0xdfff) {
+            jp->declined = 1;
+            return 0;
+        }
+
+        v = 0x10000 + ((v - 0xd800) << 10) + (w - 0xdc00);
+        n = 12;
+    }
+
+    if (v < 0x80) {
+        d[0] = (char) v;
+
+    } else if (v < 0x800) {
+        d[0] = (char) (0xc0 | (v >> 6));
+        d[1] = (char) (0x80 | (v & 0x3f));
+        *written = 2;
+
+    } else if (v < 0x10000) {
+        d[0] = (char) (0xe0 | (v >> 12));
+        d[1] = (char) (0x80 | ((v >> 6) & 0x3f));
+        d[2] = (char) (0x80 | (v & 0x3f));
+        *written = 3;
+
+    } else {
+        d[0] = (char) (0xf0 | (v >> 18));
+        d[1] = (char) (0x80 | ((v >> 12) & 0x3f));
+        d[2] = (char) (0x80 | ((v >> 6) & 0x3f));
+        d[3] = (char) (0x80 | (v & 0x3f));
+        *written = 4;
+    }
+
+    return n;
 }
 
 

@@ -156,7 +156,8 @@ llm_request_parse_tree(llm_request_t *req, const char *body, size_t len,
         return LLM_ERROR;
     }
 
-    rc = llm_json_parse_refs(body, len, &root, &off, &req->refs);
+    rc = llm_json_parse_refs(body, len, &root, &off, &req->refs,
+                             req->pooled ? &req->pool : NULL);
 
     if (rc == LLM_ERROR) {
         llm_error_set(err, 400, LLM_INVALID, NULL, NULL,

@@ -245,7 +245,7 @@ test_parse_refs(void **state)
     refs.n = 99;
 
     assert_int_equal(llm_json_parse_refs(json, strlen(json), &root, NULL,
-                                         &refs),
+                                         &refs, NULL),
                      LLM_OK);
 
     assert_int_equal(refs.n, 3);
@@ -279,7 +279,7 @@ test_parse_refs(void **state)
     json[strlen(json) - 1] = ',';
 
     assert_int_equal(llm_json_parse_refs(json, strlen(json), &root, NULL,
-                                         &refs),
+                                         &refs, NULL),
                      LLM_ERROR);
     assert_int_equal(refs.n, 0);
     assert_int_equal(refs.len, 0);
@@ -311,7 +311,7 @@ test_parse_refs_limit(void **state)
     *p++ = ']';
 
     assert_int_equal(llm_json_parse_refs(json, (size_t) (p - json), &root,
-                                         NULL, &refs),
+                                         NULL, &refs, NULL),
                      LLM_OK);
 
     /* the first ones, in the body's order */
@@ -361,7 +361,7 @@ test_print_refs(void **state)
     strcat(json, "]");
 
     assert_int_equal(llm_json_parse_refs(json, strlen(json), &root, NULL,
-                                         &refs),
+                                         &refs, NULL),
                      LLM_OK);
     assert_int_equal(refs.n, LLM_JSON_REFS);
 

@@ -667,9 +667,14 @@ test_request_pool(void **state)
                                             &ctx->pool, &err),
                      LLM_OK);
 
-    /* one pool chunk holds the whole tree */
-    assert_int_equal(ctx->count - count, 1);
-    assert_true(llm_arena_blocks() - before >= 10);
+    /*
+     * one pool chunk holds the whole tree, one buffer all its strings;
+     * the nodes are counted, the strings are not cJSON's
+     */
+    assert_int_equal(ctx->count - count, 2);
+    assert_true(llm_arena_blocks() - before >= 6);
+    assert_true(req.root->child->type & cJSON_StringIsConst);
+    assert_true(req.root->child->type & cJSON_IsReference);
     assert_string_equal(req.model, "m");
     assert_true(req.stream);
 
@@ -712,6 +717,16 @@ test_request_pool_nomem(void **state)
 
     before = llm_arena_blocks();
     ctx->fail_at = ctx->count + 1;
+
+    assert_int_equal(llm_request_parse_pool(&req, body, TEST_LEN(body),
+                                            &ctx->pool, &err),
+                     LLM_ERROR);
+    assert_null(req.root);
+    assert_int_equal(err.status, 400);
+
+    /* the strings' buffer, then the first chunk of nodes */
+
+    ctx->fail_at = ctx->count + 2;
 
     assert_int_equal(llm_request_parse_pool(&req, body, TEST_LEN(body),
                                             &ctx->pool, &err),
