@@ -266,7 +266,9 @@ ngx_http_llm_read_body(ngx_http_request_t *r, u_char **body, size_t *len)
         size += ngx_buf_size(cl->buf);
     }
 
-    p = ngx_pnalloc(r->pool, (size_t) size + 1);
+    /* a large buffer comes from the worker's free lists, see block.c */
+
+    p = ngx_http_llm_pool_alloc(r->pool, (size_t) size + 1);
     if (p == NULL) {
         return NGX_ERROR;
     }
