@@ -30,6 +30,7 @@
 #        WORKERS=2 CONNECTIONS=64 TUNED=0 PARTS=throughput bench/bench.sh
 #                 (make bench-workers: the throughput part alone, with two
 #                 gateway workers; their CPU is summed)
+#        PARTS=memory bench/bench.sh   the memory per open stream alone
 #
 # The gateway counts every request in an llm_zone (shared by its workers),
 # as a gateway with statistics does.
@@ -63,8 +64,8 @@ cc -O2 -g -std=c99 -Wall -Wextra -Werror -I"$top/src/core" \
 . "$top/bench/mock.sh"
 
 case "$parts" in
-all|throughput) ;;
-*) echo "bench: PARTS is all or throughput" >&2; exit 2 ;;
+all|throughput|memory) ;;
+*) echo "bench: PARTS is all, throughput or memory" >&2; exit 2 ;;
 esac
 
 for t in openai anthropic gemini cohere; do
@@ -322,7 +323,7 @@ fresh_worker() {
         "$dir/data/stream-short.json" > /dev/null
 }
 
-if [ "$parts" = all ]; then
+if [ "$parts" != throughput ]; then
     echo "## Memory: $streams concurrent streams (Anthropic -> OpenAI translation, one delta every 10 ms, $workers worker(s))"
     echo
     echo "| answer | worker RSS before KiB | peak KiB | per open stream KiB | failed |"
@@ -349,6 +350,15 @@ if [ "$parts" = all ]; then
         [ "$n" = long ] && deltas=1000
         echo "| $deltas deltas | $before | $peak | $(awk -v a="$before" -v b="$peak" -v n="$streams" 'BEGIN { printf "%.1f", (b - a) / n }') | $(echo "$out" | sed 's/.*"failed":\([0-9]*\).*/\1/') |"
     done
+fi
+
+
+# PARTS=memory: that is all
+
+if [ "$parts" = memory ]; then
+    exec 1>&3
+    cat "$report"
+    exit 0
 fi
 
 

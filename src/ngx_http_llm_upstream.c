@@ -45,6 +45,15 @@ struct ngx_http_llm_peek_s {
 #define NGX_HTTP_LLM_PEEK_BEGUN    1              /* or over, or unknown */
 #define NGX_HTTP_LLM_PEEK_FAILED   2
 
+#define NGX_HTTP_LLM_PEEK_KEEP     65536          /* scratch kept, bytes */
+
+
+/* a buffer of the worker, see ngx_http_llm_peek_scratch() */
+typedef struct {
+    u_char                        *buf;
+    size_t                         size;
+} ngx_http_llm_scratch_t;
+
 
 static ngx_int_t ngx_http_llm_encode(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_http_llm_provider_t *p);
@@ -69,6 +78,8 @@ static void ngx_http_llm_retry_header(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_error_answer(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_uint_t status);
+static u_char *ngx_http_llm_peek_scratch(ngx_http_llm_scratch_t *sb,
+    size_t size, ngx_log_t *log);
 static ngx_int_t ngx_http_llm_peek_start(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_peek(ngx_http_request_t *r);
@@ -126,6 +137,10 @@ static void ngx_http_llm_free_sessions(void *data);
 static ngx_int_t ngx_http_llm_set_ssl(ngx_conf_t *cf,
     ngx_http_llm_loc_conf_t *conf);
 #endif
+
+
+static ngx_http_llm_scratch_t  ngx_http_llm_peek_sse;
+static ngx_http_llm_scratch_t  ngx_http_llm_peek_out;
 
 
 static ngx_str_t  ngx_http_llm_hide_headers[] = {
@@ -1554,8 +1569,6 @@ ngx_http_llm_scan_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 static ngx_int_t
 ngx_http_llm_peek_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
-    size_t                size;
-    u_char               *buf;
     ngx_http_upstream_t  *u;
 
     u = r->upstream;
@@ -1566,20 +1579,6 @@ ngx_http_llm_peek_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
             return NGX_ERROR;
         }
     }
-
-    /* the buffers are large allocations: freed when the peek is over */
-
-    size = u->conf->buffer_size;
-
-    buf = ngx_pnalloc(r->pool, size);
-    if (buf == NULL) {
-        return NGX_ERROR;
-    }
-
-    ctx->peek->sse.buf = (char *) buf;
-    ctx->peek->sse.size = size;
-    ctx->peek->out.buf = NULL;
-    ctx->peek->out.size = 0;
 
     ctx->peek->body = u->buffer.pos;
 
@@ -1605,14 +1604,43 @@ ngx_http_llm_peek(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
     pk = ctx->peek;
 
-    ngx_pfree(r->pool, pk->sse.buf);
-
-    if (pk->out.buf) {
-        ngx_pfree(r->pool, pk->out.buf);
-        pk->out.buf = NULL;
-    }
+    pk->sse.buf = NULL;
+    pk->out.buf = NULL;
 
     return rc;
+}
+
+
+/*
+ * The look-ahead decodes the events from the body's start in one go at
+ * each read: its framer's buffer and its output live only as long as the
+ * call, so one pair of buffers serves every stream of the worker (kept,
+ * grown when a location asks for more, up to NGX_HTTP_LLM_PEEK_KEEP).
+ */
+
+static u_char *
+ngx_http_llm_peek_scratch(ngx_http_llm_scratch_t *sb, size_t size,
+    ngx_log_t *log)
+{
+    u_char  *p;
+
+    if (sb->size >= size) {
+        return sb->buf;
+    }
+
+    p = ngx_alloc(size, log);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    if (sb->buf != NULL) {
+        ngx_free(sb->buf);
+    }
+
+    sb->buf = p;
+    sb->size = size;
+
+    return p;
 }
 
 
@@ -1620,9 +1648,10 @@ static ngx_int_t
 ngx_http_llm_peek_read(ngx_http_request_t *r)
 {
     off_t                 length;
+    u_char               *buf;
     size_t                size;
     ngx_int_t             rc;
-    ngx_buf_t             buf;
+    ngx_buf_t             saved;
     ngx_uint_t            done;
     ngx_http_chunked_t    chunked;
     ngx_http_upstream_t  *u;
@@ -1633,9 +1662,21 @@ ngx_http_llm_peek_read(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
     pk = ctx->peek;
 
-    /* from the start of the body each time: the state is not kept */
+    /*
+     * from the start of the body each time: the state is not kept, and
+     * the buffers are the worker's, for this call
+     */
 
-    llm_sse_init(&pk->sse, pk->sse.buf, pk->sse.size);
+    buf = ngx_http_llm_peek_scratch(&ngx_http_llm_peek_sse,
+                                    u->conf->buffer_size, r->connection->log);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    llm_sse_init(&pk->sse, (char *) buf, u->conf->buffer_size);
+
+    pk->out.buf = NULL;
+    pk->out.size = 0;
 
     pk->st = *ctx->stream;
     pk->st.text = NULL;
@@ -1644,14 +1685,14 @@ ngx_http_llm_peek_read(ngx_http_request_t *r)
     done = 0;
 
     if (u->headers_in.chunked) {
-        buf = u->buffer;
+        saved = u->buffer;
         chunked = ctx->chunked;
 
         u->buffer.pos = pk->body;
 
         rc = ngx_http_llm_dechunk(r, ctx, ngx_http_llm_peek_data);
 
-        u->buffer = buf;
+        u->buffer = saved;
         ctx->chunked = chunked;
 
         if (rc == NGX_DECLINED) {
@@ -1745,11 +1786,16 @@ ngx_http_llm_peek_event(void *data, const llm_sse_event_t *ev)
     need = ngx_max(8 * ev->data_len + 4096, 8192);
 
     if (pk->out.size < need) {
-        if (pk->out.buf) {
-            ngx_pfree(r->pool, pk->out.buf);
+        if (need <= NGX_HTTP_LLM_PEEK_KEEP) {
+            pk->out.buf = (char *) ngx_http_llm_peek_scratch(
+                                       &ngx_http_llm_peek_out, need,
+                                       r->connection->log);
+
+        } else {
+            /* a large event: its own buffer, gone with the request */
+            pk->out.buf = ngx_pnalloc(r->pool, need);
         }
 
-        pk->out.buf = ngx_pnalloc(r->pool, need);
         if (pk->out.buf == NULL) {
             pk->verdict = NGX_HTTP_LLM_PEEK_BEGUN;
             return LLM_ERROR;
