@@ -21,6 +21,8 @@ our $EchoModule = $ENV{TEST_NGINX_ECHO_MODULE}
 # says so otherwise.
 our $HttpConfig = <<'_EOC_';
     map $content_length:$request_body $anthropic {
+        '~^1290:\{"model":"claude-x","max_tokens":64,"messages":\[\{"role":"user","content":"(?:Context: \\\\"nginx\\\\"\\\\n café ì )+split prompt"\}\]\}$'
+            text;
         '~^31103:\{"model":"claude-x","max_tokens":1000,"system":"(?:Context: \\\\"nginx\\\\"\\\\n caf\\\\u00e9 )+","messages":\[\{"role":"user","content":"(?:Context: \\\\"nginx\\\\"\\\\n caf\\\\u00e9 )+long prompt"\}\]\}$'
             overloaded;
         '~^\d*:\{"model":"claude-x","max_tokens":64,"system":"Be terse\.","messages":\[\{"role":"user","content":"Weather in Oslo\?"\}\]\}$'
@@ -185,6 +187,24 @@ our $HttpConfig = <<'_EOC_';
         }
     }
 _EOC_
+
+# A request whose body arrives in two reads, the first one ending $split
+# bytes into the body: NGINX keeps that part with the header, the rest in
+# a buffer of its own, and the gateway parses the two as one body.
+sub split_request {
+    my ($split) = @_;
+    my $body = '{"messages":[{"role":"user","content":"'
+               . ("Context: \\\"nginx\\\"\\n caf\xc3\xa9 \xc3\xac " x 40)
+               . 'split prompt"}],"max_tokens":64}';
+
+    my $head = "POST /v1/chat/completions HTTP/1.1\r\n"
+               . "Host: localhost\r\n"
+               . "Connection: close\r\n"
+               . "Content-Type: application/json\r\n"
+               . "Content-Length: " . length($body) . "\r\n\r\n";
+
+    return [$head . substr($body, 0, $split), substr($body, $split)];
+}
 
 add_block_preprocessor(sub {
     my $block = shift;
@@ -415,6 +435,58 @@ llm: provider "claude" answered 529 (retryable)
 . '"},{"role":"user","content":"'
 . ('Context: \\"nginx\\"\\n caf\\u00e9 ' x 500)
 . 'long prompt"}]}'
+--- response_body_like: "content":"It is cold\."
+--- no_error_log
+[error]
+
+
+=== TEST 20: a body in two reads, split after the first byte, is one body
+--- config
+    location /v1/ {
+        llm_route claude;
+    }
+--- raw_request eval
+main::split_request(1)
+--- raw_request_middle_delay: 0.02
+--- response_body_like: "content":"It is cold\."
+--- no_error_log
+[error]
+
+
+=== TEST 21: a body in two reads, split inside an escape, is one body
+--- config
+    location /v1/ {
+        llm_route claude;
+    }
+--- raw_request eval
+main::split_request(49)
+--- raw_request_middle_delay: 0.02
+--- response_body_like: "content":"It is cold\."
+--- no_error_log
+[error]
+
+
+=== TEST 22: a body in two reads, split inside a UTF-8 character, is one body
+--- config
+    location /v1/ {
+        llm_route claude;
+    }
+--- raw_request eval
+main::split_request(64)
+--- raw_request_middle_delay: 0.02
+--- response_body_like: "content":"It is cold\."
+--- no_error_log
+[error]
+
+
+=== TEST 23: a body in two reads, split after the first read of a long string, is one body
+--- config
+    location /v1/ {
+        llm_route claude;
+    }
+--- raw_request eval
+main::split_request(600)
+--- raw_request_middle_delay: 0.02
 --- response_body_like: "content":"It is cold\."
 --- no_error_log
 [error]
