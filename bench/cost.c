@@ -79,6 +79,12 @@ static int cost_stream(const cost_op_t *op);
 static int cost_peek(const cost_op_t *op, const llm_stream_t *st,
     size_t len);
 static int cost_stream_event(void *data, const llm_sse_event_t *ev);
+
+
+/* as the module has it: one scratch for the events of every stream */
+
+static char           cost_scratch_buf[32768];
+static llm_scratch_t  cost_scratch;
 static void cost_split(cost_op_t *op);
 static void *cost_alloc(void *data, size_t size);
 static void cost_reset(cost_pool_t *cp);
@@ -146,6 +152,9 @@ main(int argc, char **argv)
     }
 
     memset(&op, 0, sizeof(cost_op_t));
+
+    llm_scratch_init(&cost_scratch, cost_scratch_buf,
+                     sizeof(cost_scratch_buf));
 
     if (strncmp(argv[1], "stream", 6) == 0) {
         op.stream = (argv[1][6] == '\0') ? 1 : 2;
@@ -454,7 +463,8 @@ cost_stream_event(void *data, const llm_sse_event_t *ev)
 
     memset(&err, 0, sizeof(llm_error_t));
 
-    rc = cs->adapter->stream_event(cs->st, ev, cs->out, &err);
+    rc = llm_stream_event(cs->adapter, &cost_scratch, cs->st, ev, cs->out,
+                          &err);
 
     if (cs->peek) {
         if (rc == LLM_ERROR) {

@@ -82,6 +82,14 @@ static void fuzz_append(fuzz_run_t *run, const char *s);
 static void fuzz_text(const fuzz_run_t *run);
 
 
+/*
+ * the events' cJSON work on a scratch as the module has it, small enough
+ * that larger events go past it into blocks of their own
+ */
+static char           fuzz_scratch_buf[6000];
+static llm_scratch_t  fuzz_scratch;
+
+
 static const char  *const fuzz_finish[] = {
     "stop",
     "length",
@@ -146,7 +154,8 @@ fuzz_event(void *data, const llm_sse_event_t *ev)
 
     fuzz_check(run->out.buf != NULL, "malloc");
 
-    run->rc = run->ad->stream_event(&run->st, ev, &run->out, &run->err);
+    run->rc = llm_stream_event(run->ad, &fuzz_scratch, &run->st, ev,
+                               &run->out, &run->err);
 
     fuzz_check(run->rc == LLM_OK || run->rc == LLM_DONE
                || run->rc == LLM_ERROR, "stream_event's return value");
@@ -395,6 +404,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size < 2) {
         return 0;
+    }
+
+    if (fuzz_scratch.start == NULL) {
+        llm_scratch_init(&fuzz_scratch, fuzz_scratch_buf,
+                         sizeof(fuzz_scratch_buf));
     }
 
     step = data[0];

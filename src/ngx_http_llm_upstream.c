@@ -80,6 +80,7 @@ static ngx_int_t ngx_http_llm_error_answer(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_uint_t status);
 static u_char *ngx_http_llm_peek_scratch(ngx_http_llm_scratch_t *sb,
     size_t size, ngx_log_t *log);
+static llm_scratch_t *ngx_http_llm_scratch(void);
 static ngx_int_t ngx_http_llm_peek_start(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_peek(ngx_http_request_t *r);
@@ -141,6 +142,10 @@ static ngx_int_t ngx_http_llm_set_ssl(ngx_conf_t *cf,
 
 static ngx_http_llm_scratch_t  ngx_http_llm_peek_sse;
 static ngx_http_llm_scratch_t  ngx_http_llm_peek_out;
+
+/* the cJSON work of one stream event, for every stream of the worker */
+static llm_scratch_t           ngx_http_llm_event_scratch;
+static char                    ngx_http_llm_event_buf[32768];
 
 
 static ngx_str_t  ngx_http_llm_hide_headers[] = {
@@ -1618,6 +1623,18 @@ ngx_http_llm_peek(ngx_http_request_t *r)
  * grown when a location asks for more, up to NGX_HTTP_LLM_PEEK_KEEP).
  */
 
+static llm_scratch_t *
+ngx_http_llm_scratch(void)
+{
+    if (ngx_http_llm_event_scratch.start == NULL) {
+        llm_scratch_init(&ngx_http_llm_event_scratch, ngx_http_llm_event_buf,
+                         sizeof(ngx_http_llm_event_buf));
+    }
+
+    return &ngx_http_llm_event_scratch;
+}
+
+
 static u_char *
 ngx_http_llm_peek_scratch(ngx_http_llm_scratch_t *sb, size_t size,
     ngx_log_t *log)
@@ -1806,8 +1823,8 @@ ngx_http_llm_peek_event(void *data, const llm_sse_event_t *ev)
 
     pk->out.len = 0;
 
-    rc = ctx->provider->adapter->stream_event(&pk->st, ev, &pk->out,
-                                              &pk->err);
+    rc = llm_stream_event(ctx->provider->adapter, ngx_http_llm_scratch(),
+                          &pk->st, ev, &pk->out, &pk->err);
 
     if (rc == LLM_ERROR) {
         pk->verdict = NGX_HTTP_LLM_PEEK_FAILED;
@@ -2043,7 +2060,8 @@ ngx_http_llm_stream_event(void *data, const llm_sse_event_t *ev)
 
     ngx_memzero(&err, sizeof(llm_error_t));
 
-    rc = ctx->provider->adapter->stream_event(ctx->stream, ev, out, &err);
+    rc = llm_stream_event(ctx->provider->adapter, ngx_http_llm_scratch(),
+                          ctx->stream, ev, out, &err);
 
     ngx_http_llm_stream_sent(r, ctx, out);
 

@@ -87,6 +87,22 @@ llm_arena_blocks(void)
 }
 
 
+void
+llm_arena_delete(cJSON *root)
+{
+    if (llm_arena_current == NULL) {
+        cJSON_Delete(root);
+    }
+}
+
+
+llm_pool_t *
+llm_arena_pool(void)
+{
+    return llm_arena_current ? llm_arena_current->pool : NULL;
+}
+
+
 void *
 llm_arena_palloc(llm_pool_t *pool, size_t size)
 {

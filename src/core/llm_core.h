@@ -570,6 +570,32 @@ void llm_stream_init(llm_stream_t *st, const llm_request_t *req,
 int llm_stream_finish(llm_stream_t *st, llm_stream_out_t *out);
 
 /*
+ * Memory for the cJSON work of one stream event: taken from the front of
+ * the caller's buffer, blocks of malloc() beyond it, all given back by
+ * llm_scratch_reset().  One serves every stream of a worker.
+ */
+typedef struct {
+    char         *start;
+    char         *pos;
+    char         *last;
+    void         *blocks;             /* malloc()ed, a list */
+    llm_pool_t    pool;               /* allocates from the scratch */
+} llm_scratch_t;
+
+void llm_scratch_init(llm_scratch_t *s, char *buf, size_t size);
+void llm_scratch_reset(llm_scratch_t *s);
+
+/*
+ * ad->stream_event() with the event's cJSON trees on scratch (an arena):
+ * stream decoders keep nothing allocated between events (llm_stream_t is
+ * all their state), so the trees are dropped, not freed one node at a
+ * time, and scratch is reset when the call returns.
+ */
+int llm_stream_event(const llm_adapter_t *ad, llm_scratch_t *scratch,
+    llm_stream_t *st, const llm_sse_event_t *ev, llm_stream_out_t *out,
+    llm_error_t *err);
+
+/*
  * A stream that failed after its start (provider error event, cut, stall,
  * garbage): an OpenAI-style error event "data: {"error":{...}}" and
  * "data: [DONE]", so that the client never takes it for a whole answer.

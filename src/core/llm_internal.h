@@ -64,6 +64,16 @@ void llm_arena_enter(llm_arena_t *a, llm_pool_t *pool);
 void llm_arena_leave(llm_arena_t *a);
 
 /*
+ * cJSON_Delete() of a tree nothing else points to, outside an arena;
+ * inside one it is left to the pool, and to whoever drops the arena's
+ * blocks (llm_stream_event()).
+ */
+void llm_arena_delete(cJSON *root);
+
+/* the current arena's pool, NULL outside any arena */
+llm_pool_t *llm_arena_pool(void);
+
+/*
  * Memory from pool that goes with a tree built in the current arena (if
  * any): a failure is the arena's out of memory.
  */

@@ -16,6 +16,10 @@
 
 #include "llm_internal.h"
 
+#if defined(__SSE2__) && !defined(LLM_NO_SSE2)
+#include <emmintrin.h>
+#endif
+
 
 #define LLM_SSE_LINE         0      /* at the start of a line */
 #define LLM_SSE_FIELD        1      /* in the field name */
@@ -355,9 +359,32 @@ llm_sse_name_fits(const llm_sse_t *sse, size_t n)
 static size_t
 llm_sse_run(const char *p, size_t len)
 {
-    size_t  i;
+    size_t    i;
+#if defined(__SSE2__) && !defined(LLM_NO_SSE2)
+    int       m;
+    __m128i   x, cr, lf;
 
-    for (i = 0; i < len; i++) {
+    /* sixteen bytes at a time: a data line is most of a stream's bytes */
+
+    cr = _mm_set1_epi8('\r');
+    lf = _mm_set1_epi8('\n');
+
+    for (i = 0; len - i >= 16; i += 16) {
+        x = _mm_loadu_si128((const __m128i *) (p + i));
+
+        m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, cr),
+                                           _mm_cmpeq_epi8(x, lf)));
+
+        if (m != 0) {
+            return i + (size_t) __builtin_ctz((unsigned) m);
+        }
+    }
+
+#else
+    i = 0;
+#endif
+
+    for ( /* void */ ; i < len; i++) {
         if (p[i] == '\r' || p[i] == '\n') {
             break;
         }

@@ -8,11 +8,14 @@
 
 
 #include <stdio.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "llm_internal.h"
 
 
+static void *llm_scratch_alloc(void *data, size_t size);
 static int llm_stream_begin(llm_out_t *o, const llm_stream_out_t *out);
 static int llm_stream_commit(const llm_out_t *o, llm_stream_out_t *out);
 static void llm_stream_head(llm_out_t *o, const llm_stream_t *st);
@@ -500,3 +503,92 @@ llm_stream_usage(llm_out_t *o, const llm_usage_t *in)
 }
 
 
+#define LLM_SCRATCH_ALIGN  16
+
+
+void
+llm_scratch_init(llm_scratch_t *s, char *buf, size_t size)
+{
+    s->start = buf;
+    s->pos = buf;
+    s->last = buf + size;
+    s->blocks = NULL;
+    s->pool.alloc = llm_scratch_alloc;
+    s->pool.data = s;
+}
+
+
+void
+llm_scratch_reset(llm_scratch_t *s)
+{
+    void  *b, *next;
+
+    for (b = s->blocks; b != NULL; b = next) {
+        memcpy(&next, b, sizeof(void *));
+        free(b);
+    }
+
+    s->blocks = NULL;
+    s->pos = s->start;
+}
+
+
+static void *
+llm_scratch_alloc(void *data, size_t size)
+{
+    llm_scratch_t *s = data;
+
+    char    *p;
+    size_t   skip;
+
+    skip = (size_t) (-(uintptr_t) s->pos & (LLM_SCRATCH_ALIGN - 1));
+
+    if (size <= (size_t) (s->last - s->pos)
+        && skip <= (size_t) (s->last - s->pos) - size)
+    {
+        p = s->pos + skip;
+        s->pos = p + size;
+        return p;
+    }
+
+    /* beyond the buffer: a block of its own, the list's link first */
+
+    if (size > (size_t) -1 - LLM_SCRATCH_ALIGN) {
+        return NULL;
+    }
+
+    p = malloc(size + LLM_SCRATCH_ALIGN);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    memcpy(p, &s->blocks, sizeof(void *));
+    s->blocks = p;
+
+    return p + LLM_SCRATCH_ALIGN;
+}
+
+
+int
+llm_stream_event(const llm_adapter_t *ad, llm_scratch_t *scratch,
+    llm_stream_t *st, const llm_sse_event_t *ev, llm_stream_out_t *out,
+    llm_error_t *err)
+{
+    int          rc;
+    llm_arena_t  arena;
+
+    llm_arena_enter(&arena, &scratch->pool);
+
+    rc = ad->stream_event(st, ev, out, err);
+
+    llm_arena_leave(&arena);
+
+    llm_arena_drop(arena.live);
+    llm_scratch_reset(scratch);
+
+    if (rc == LLM_ERROR && arena.nomem) {
+        llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+    }
+
+    return rc;
+}

@@ -67,7 +67,9 @@ llm_anthropic_stream(llm_stream_t *st, const llm_sse_event_t *ev,
         return LLM_OK;
     }
 
-    root = llm_json_parse_strict(ev->data, ev->data_len);
+    /* on the event's scratch, when there is one: read, never changed */
+
+    root = llm_json_parse_pool(ev->data, ev->data_len, llm_arena_pool());
 
     if (root == NULL) {
         llm_invalid_response(err, "An Anthropic stream event is not valid "
@@ -78,7 +80,7 @@ llm_anthropic_stream(llm_stream_t *st, const llm_sse_event_t *ev,
     if (!cJSON_IsObject(root)) {
         llm_invalid_response(err, "An Anthropic stream event is not a JSON "
                              "object");
-        cJSON_Delete(root);
+        llm_arena_delete(root);
         return LLM_ERROR;
     }
 
@@ -138,7 +140,7 @@ llm_anthropic_stream(llm_stream_t *st, const llm_sse_event_t *ev,
         rc = LLM_OK;
     }
 
-    cJSON_Delete(root);
+    llm_arena_delete(root);
 
     return rc;
 }

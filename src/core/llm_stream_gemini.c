@@ -58,7 +58,9 @@ llm_gemini_stream(llm_stream_t *st, const llm_sse_event_t *ev,
         return LLM_OK;
     }
 
-    root = llm_json_parse_strict(ev->data, ev->data_len);
+    /* on the event's scratch, when there is one: read, never changed */
+
+    root = llm_json_parse_pool(ev->data, ev->data_len, llm_arena_pool());
 
     if (root == NULL) {
         llm_invalid_response(err, "A Gemini stream event is not valid JSON");
@@ -139,7 +141,7 @@ llm_gemini_stream(llm_stream_t *st, const llm_sse_event_t *ev,
 
 done:
 
-    cJSON_Delete(root);
+    llm_arena_delete(root);
 
     return rc;
 }

@@ -135,7 +135,7 @@ llm_compat_stream(llm_stream_t *st, const llm_sse_event_t *ev,
     if (!cJSON_IsObject(root)) {
         llm_invalid_response(err, "the provider sent a stream event that "
                              "is not a JSON object");
-        cJSON_Delete(root);
+        llm_arena_delete(root);
         return LLM_ERROR;
     }
 
@@ -148,13 +148,13 @@ llm_compat_stream(llm_stream_t *st, const llm_sse_event_t *ev,
         || (s != NULL && strcmp(s, "error") == 0))
     {
         llm_compat_stream_error(root, err);
-        cJSON_Delete(root);
+        llm_arena_delete(root);
         return LLM_ERROR;
     }
 
     rc = llm_compat_stream_chunk(st, root, ev, out, err, mistral);
 
-    cJSON_Delete(root);
+    llm_arena_delete(root);
 
     return rc;
 }

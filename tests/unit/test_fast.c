@@ -9,6 +9,7 @@
 
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ static void test_parse_refs_limit(void **state);
 static void test_print_refs(void **state);
 static void test_encode_refs(void **state);
 static void test_keys_mark(void **state);
+static void test_scratch(void **state);
 static char *test_long_string(test_ctx_t *ctx, const char *piece,
     size_t n);
 
@@ -554,6 +556,49 @@ test_keys_mark(void **state)
 }
 
 
+static void
+test_scratch(void **state)
+{
+    char            buf[200], *a, *b, *c, *d;
+    llm_scratch_t   s;
+
+    (void) state;
+
+    llm_scratch_init(&s, buf, sizeof(buf));
+
+    /* aligned, from the front of the buffer */
+
+    a = s.pool.alloc(s.pool.data, 10);
+    b = s.pool.alloc(s.pool.data, 10);
+    assert_true(a >= buf && b + 10 <= buf + sizeof(buf) && b >= a + 10);
+    assert_int_equal((uintptr_t) a % 16, 0);
+    assert_int_equal((uintptr_t) b % 16, 0);
+
+    /* past it: a block of its own; the buffer still serves what fits */
+
+    c = s.pool.alloc(s.pool.data, 1000);
+    assert_non_null(c);
+    assert_true(c + 1000 <= buf || c >= buf + sizeof(buf));
+    assert_int_equal((uintptr_t) c % 16, 0);
+    memset(c, 'x', 1000);
+    assert_non_null(s.blocks);
+
+    d = s.pool.alloc(s.pool.data, 16);
+    assert_true(d >= buf && d + 16 <= buf + sizeof(buf));
+
+    assert_null(s.pool.alloc(s.pool.data, (size_t) -1));
+
+    /* all given back: the blocks freed (ASan and valgrind see them) */
+
+    llm_scratch_reset(&s);
+    assert_null(s.blocks);
+    assert_ptr_equal(s.pos, buf);
+
+    llm_scratch_reset(&s);
+    assert_ptr_equal(s.pool.alloc(s.pool.data, 10), a);
+}
+
+
 void
 test_fast_register(void)
 {
@@ -566,4 +611,5 @@ test_fast_register(void)
     TEST_ADD(test_print_refs);
     TEST_ADD(test_encode_refs);
     TEST_ADD(test_keys_mark);
+    TEST_ADD(test_scratch);
 }

@@ -19,9 +19,13 @@ static void *test_alloc(void *data, size_t size);
 static int test_track(test_ctx_t *ctx, void *p);
 static int test_setup(void **state);
 static int test_teardown(void **state);
-static void test_stream_go(test_ctx_t *ctx, const llm_adapter_t *ad,
+static void test_stream_twice(test_ctx_t *ctx, const llm_adapter_t *ad,
     const char *sse, int include_usage, size_t step, char *text,
     size_t text_size, test_stream_run_t *run, int open);
+static void test_stream_go(test_ctx_t *ctx, const llm_adapter_t *ad,
+    const char *sse, int include_usage, size_t step, char *text,
+    size_t text_size, test_stream_run_t *run, int open,
+    llm_scratch_t *scratch);
 static int test_stream_event(void *data, const llm_sse_event_t *ev);
 
 
@@ -202,8 +206,8 @@ test_stream_run(test_ctx_t *ctx, const llm_adapter_t *ad, const char *sse,
     int include_usage, size_t step, char *text, size_t text_size,
     test_stream_run_t *run)
 {
-    test_stream_go(ctx, ad, sse, include_usage, step, text, text_size, run,
-                   0);
+    test_stream_twice(ctx, ad, sse, include_usage, step, text, text_size,
+                      run, 0);
 }
 
 
@@ -213,14 +217,41 @@ void
 test_stream_feed(test_ctx_t *ctx, const llm_adapter_t *ad, const char *sse,
     test_stream_run_t *run)
 {
-    test_stream_go(ctx, ad, sse, 0, 0, NULL, 0, run, 1);
+    test_stream_twice(ctx, ad, sse, 0, 0, NULL, 0, run, 1);
+}
+
+
+static void
+test_stream_twice(test_ctx_t *ctx, const llm_adapter_t *ad, const char *sse,
+    int include_usage, size_t step, char *text, size_t text_size,
+    test_stream_run_t *run, int open)
+{
+    char                scratch_buf[300];
+    llm_scratch_t       scratch;
+    test_stream_run_t   module;
+
+    llm_scratch_init(&scratch, scratch_buf, sizeof(scratch_buf));
+
+    test_stream_go(ctx, ad, sse, include_usage, step, text, text_size,
+                   &module, open, &scratch);
+
+    test_stream_go(ctx, ad, sse, include_usage, step, text, text_size, run,
+                   open, NULL);
+
+    assert_int_equal(module.rc, run->rc);
+    assert_int_equal(module.end, run->end);
+    assert_int_equal(module.err.status, run->err.status);
+    assert_int_equal(module.out.len, run->out.len);
+    assert_memory_equal(module.out.buf, run->out.buf, run->out.len);
+    assert_int_equal(module.st.text_len, run->st.text_len);
+    assert_null(scratch.blocks);
 }
 
 
 static void
 test_stream_go(test_ctx_t *ctx, const llm_adapter_t *ad, const char *sse,
     int include_usage, size_t step, char *text, size_t text_size,
-    test_stream_run_t *run, int open)
+    test_stream_run_t *run, int open, llm_scratch_t *scratch)
 {
     int              rc;
     char            *buf;
@@ -232,6 +263,7 @@ test_stream_go(test_ctx_t *ctx, const llm_adapter_t *ad, const char *sse,
     memset(run, 0, sizeof(test_stream_run_t));
 
     run->open = open;
+    run->scratch = scratch;
     memset(&req, 0, sizeof(llm_request_t));
     memset(&p, 0, sizeof(llm_provider_t));
 
@@ -291,7 +323,13 @@ test_stream_event(void *data, const llm_sse_event_t *ev)
         return LLM_OK;
     }
 
-    run->rc = run->ad->stream_event(&run->st, ev, &run->out, &run->err);
+    if (run->scratch != NULL) {
+        run->rc = llm_stream_event(run->ad, run->scratch, &run->st, ev,
+                                   &run->out, &run->err);
+
+    } else {
+        run->rc = run->ad->stream_event(&run->st, ev, &run->out, &run->err);
+    }
 
     return (run->rc == LLM_ERROR) ? LLM_ERROR : LLM_OK;
 }

@@ -66,12 +66,15 @@ typedef struct {
     int                   rc;         /* the last stream_event's */
     int                   end;        /* llm_stream_finish()'s or fail's */
     int                   open;       /* left unfinished */
+    llm_scratch_t        *scratch;    /* llm_stream_event() on it */
 } test_stream_run_t;
 
 /*
  * sse fed in pieces of step bytes (0: at once), then llm_stream_finish()
  * (llm_stream_fail() after an error); text (text_size bytes, may be NULL)
- * is st.text.  The output buffer is 64 KiB.
+ * is st.text.  The output buffer is 64 KiB.  Each stream runs twice: as
+ * the module runs it, through llm_stream_event() on a small scratch, and
+ * with ad->stream_event() alone; the two must give the same bytes.
  */
 void test_stream_feed(test_ctx_t *ctx, const llm_adapter_t *ad,
     const char *sse, test_stream_run_t *run);
