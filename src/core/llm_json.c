@@ -79,6 +79,19 @@ static const char  llm_hex[] = "0123456789abcdef";
     _mm_or_si128(_mm_cmpgt_epi8(k21, _mm_xor_si128(v, k02)),                   \
                  _mm_cmpeq_epi8(v, bs))
 
+/* 64 bytes at p into x, y, z, w; then whether any of them is special */
+
+#define llm_json_load64(p)                                                    \
+    x = _mm_loadu_si128((const __m128i *) (p));                               \
+    y = _mm_loadu_si128((const __m128i *) ((p) + 16));                        \
+    z = _mm_loadu_si128((const __m128i *) ((p) + 32));                        \
+    w = _mm_loadu_si128((const __m128i *) ((p) + 48))
+
+#define llm_json_special64()                                                  \
+    _mm_movemask_epi8(_mm_or_si128(                                           \
+        _mm_or_si128(llm_json_special(x), llm_json_special(y)),               \
+        _mm_or_si128(llm_json_special(z), llm_json_special(w))))
+
 #endif
 
 
@@ -88,7 +101,7 @@ llm_json_plain_run(const unsigned char *p, size_t len)
     const llm_uchar_t  *s, *last;
 #if defined(__SSE2__) && !defined(LLM_NO_SSE2)
     int                 m;
-    __m128i             x, y, z, w, c, k02, k21, bs;
+    __m128i             x, y, z, w, k02, k21, bs;
 #else
     uint64_t            x, q, b, c;
 #endif
@@ -120,17 +133,9 @@ llm_json_plain_run(const unsigned char *p, size_t len)
     }
 
     while (last - p >= 64) {
-        x = _mm_loadu_si128((const __m128i *) p);
-        y = _mm_loadu_si128((const __m128i *) (p + 16));
-        z = _mm_loadu_si128((const __m128i *) (p + 32));
-        w = _mm_loadu_si128((const __m128i *) (p + 48));
+        llm_json_load64(p);
 
-        c = _mm_or_si128(_mm_or_si128(llm_json_special(x),
-                                      llm_json_special(y)),
-                         _mm_or_si128(llm_json_special(z),
-                                      llm_json_special(w)));
-
-        if (_mm_movemask_epi8(c) != 0) {
+        if (llm_json_special64() != 0) {
             break;
         }
 
@@ -186,7 +191,7 @@ llm_json_plain_copy(unsigned char *d, const unsigned char *p, size_t len)
 {
 #if defined(__SSE2__) && !defined(LLM_NO_SSE2)
     int                 m;
-    __m128i             x, y, z, w, c, k02, k21, bs;
+    __m128i             x, y, z, w, k02, k21, bs;
     const llm_uchar_t  *s, *last;
 
     s = p;
@@ -202,22 +207,14 @@ llm_json_plain_copy(unsigned char *d, const unsigned char *p, size_t len)
      */
 
     while (last - p >= 64) {
-        x = _mm_loadu_si128((const __m128i *) p);
-        y = _mm_loadu_si128((const __m128i *) (p + 16));
-        z = _mm_loadu_si128((const __m128i *) (p + 32));
-        w = _mm_loadu_si128((const __m128i *) (p + 48));
+        llm_json_load64(p);
 
         _mm_storeu_si128((__m128i *) d, x);
         _mm_storeu_si128((__m128i *) (d + 16), y);
         _mm_storeu_si128((__m128i *) (d + 32), z);
         _mm_storeu_si128((__m128i *) (d + 48), w);
 
-        c = _mm_or_si128(_mm_or_si128(llm_json_special(x),
-                                      llm_json_special(y)),
-                         _mm_or_si128(llm_json_special(z),
-                                      llm_json_special(w)));
-
-        if (_mm_movemask_epi8(c) != 0) {
+        if (llm_json_special64() != 0) {
             break;
         }
 
@@ -260,6 +257,8 @@ llm_json_plain_copy(unsigned char *d, const unsigned char *p, size_t len)
 
 #if defined(__SSE2__) && !defined(LLM_NO_SSE2)
 #undef llm_json_special
+#undef llm_json_load64
+#undef llm_json_special64
 #endif
 
 
