@@ -306,7 +306,8 @@ llm_json_parse_pool(const char *json, size_t len, llm_pool_t *pool)
 cJSON *
 llm_json_get(const cJSON *obj, const char *name)
 {
-    cJSON  *item;
+    cJSON       *item;
+    const char  *a, *b;
 
     if (obj == NULL || name == NULL) {
         return NULL;
@@ -323,8 +324,12 @@ llm_json_get(const cJSON *obj, const char *name)
     for (item = obj->child; item != NULL && item->string != NULL;
          item = item->next)
     {
-        if (item->string[0] == name[0] && strcmp(item->string, name) == 0) {
-            return item;
+        /* names that share a first byte mostly differ in the next few */
+
+        for (a = item->string, b = name; *a == *b; a++, b++) {
+            if (*a == '\0') {
+                return item;
+            }
         }
     }
 

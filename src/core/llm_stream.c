@@ -524,7 +524,7 @@ llm_scratch_reset(llm_scratch_t *s)
     void  *b, *next;
 
     for (b = s->blocks; b != NULL; b = next) {
-        memcpy(&next, b, sizeof(void *));
+        next = *(void **) b;
         free(b);
     }
 
@@ -562,7 +562,7 @@ llm_scratch_alloc(void *data, size_t size)
         return NULL;
     }
 
-    memcpy(p, &s->blocks, sizeof(void *));
+    *(void **) p = s->blocks;
     s->blocks = p;
 
     return p + LLM_SCRATCH_ALIGN;
