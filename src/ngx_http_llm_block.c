@@ -125,3 +125,21 @@ ngx_http_llm_block_free(void *data)
     ngx_http_llm_blocks[n] = b;
     ngx_http_llm_blocks_kept += b->size;
 }
+
+
+void
+ngx_http_llm_blocks_free(void)
+{
+    ngx_uint_t             n;
+    ngx_http_llm_block_t  *b;
+
+    for (n = 0; n < NGX_HTTP_LLM_BLOCK_CLASSES; n++) {
+        while (ngx_http_llm_blocks[n] != NULL) {
+            b = ngx_http_llm_blocks[n];
+            ngx_http_llm_blocks[n] = b->next;
+            ngx_free(b);
+        }
+    }
+
+    ngx_http_llm_blocks_kept = 0;
+}

@@ -421,6 +421,7 @@ ngx_int_t ngx_http_llm_upstream_merge(ngx_conf_t *cf,
     ngx_http_llm_loc_conf_t *prev, ngx_http_llm_loc_conf_t *conf);
 ngx_int_t ngx_http_llm_keepalive_init(ngx_conf_t *cf,
     ngx_http_llm_provider_t *p);
+void ngx_http_llm_peek_free(void);
 
 /* ngx_http_llm_error.c: error answers, the filters, shared helpers */
 ngx_int_t ngx_http_llm_filter_init(ngx_conf_t *cf);
@@ -441,6 +442,7 @@ ngx_int_t ngx_http_llm_add_header(ngx_http_request_t *r, ngx_str_t *name,
 
 /* ngx_http_llm_block.c: the core's allocations, large ones kept */
 void *ngx_http_llm_pool_alloc(void *data, size_t size);
+void ngx_http_llm_blocks_free(void);
 
 /* ngx_http_llm_stats.c: llm_zone and the counters in it */
 char *ngx_http_llm_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

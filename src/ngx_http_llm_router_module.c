@@ -22,6 +22,7 @@ static void *ngx_http_llm_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_llm_init(ngx_conf_t *cf);
+static void ngx_http_llm_exit_process(ngx_cycle_t *cycle);
 
 
 static ngx_conf_bitmask_t  ngx_http_llm_next_upstream_masks[] = {
@@ -239,8 +240,8 @@ ngx_module_t  ngx_http_llm_router_module = {
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
-    NULL,                                  /* exit master */
+    ngx_http_llm_exit_process,             /* exit process */
+    ngx_http_llm_exit_process,             /* exit master */
     NGX_MODULE_V1_PADDING
 };
 
@@ -435,4 +436,14 @@ ngx_http_llm_init(ngx_conf_t *cf)
     }
 
     return ngx_http_llm_filter_init(cf);
+}
+
+
+/* what the worker kept for its requests goes back before it exits */
+
+static void
+ngx_http_llm_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_llm_blocks_free();
+    ngx_http_llm_peek_free();
 }

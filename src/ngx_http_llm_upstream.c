@@ -1623,6 +1623,22 @@ ngx_http_llm_peek(ngx_http_request_t *r)
  * grown when a location asks for more, up to NGX_HTTP_LLM_PEEK_KEEP).
  */
 
+void
+ngx_http_llm_peek_free(void)
+{
+    if (ngx_http_llm_peek_sse.buf != NULL) {
+        ngx_free(ngx_http_llm_peek_sse.buf);
+    }
+
+    if (ngx_http_llm_peek_out.buf != NULL) {
+        ngx_free(ngx_http_llm_peek_out.buf);
+    }
+
+    ngx_memzero(&ngx_http_llm_peek_sse, sizeof(ngx_http_llm_scratch_t));
+    ngx_memzero(&ngx_http_llm_peek_out, sizeof(ngx_http_llm_scratch_t));
+}
+
+
 static llm_scratch_t *
 ngx_http_llm_scratch(void)
 {
