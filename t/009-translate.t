@@ -188,6 +188,16 @@ our $HttpConfig = <<'_EOC_';
     }
 _EOC_
 
+# A long system prompt and a long question, with escapes the gateway must
+# pass on as the client wrote them (\u00e9 stays \u00e9)
+sub long_request {
+    my $text = 'Context: \\"nginx\\"\\n caf\\u00e9 ' x 500;
+
+    return "POST /v1/chat/completions\n"
+           . '{"messages":[{"role":"system","content":"' . $text
+           . '"},{"role":"user","content":"' . $text . 'long prompt"}]}';
+}
+
 # A request whose body arrives in two reads, the first one ending $split
 # bytes into the body: NGINX keeps that part with the header, the rest in
 # a buffer of its own, and the gateway parses the two as one body.
@@ -408,12 +418,7 @@ llm: provider "claude" answered 529 (retryable)
         llm_route claude gemini;
     }
 --- request eval
-"POST /v1/chat/completions\n"
-. '{"messages":[{"role":"system","content":"'
-. ('Context: \\"nginx\\"\\n caf\\u00e9 ' x 500)
-. '"},{"role":"user","content":"'
-. ('Context: \\"nginx\\"\\n caf\\u00e9 ' x 500)
-. 'long prompt"}]}'
+main::long_request()
 --- response_headers
 X-LLM-Provider: gemini
 X-LLM-Attempts: 2
@@ -429,12 +434,7 @@ llm: provider "claude" answered 529 (retryable)
         llm_route cohere;
     }
 --- request eval
-"POST /v1/chat/completions\n"
-. '{"messages":[{"role":"system","content":"'
-. ('Context: \\"nginx\\"\\n caf\\u00e9 ' x 500)
-. '"},{"role":"user","content":"'
-. ('Context: \\"nginx\\"\\n caf\\u00e9 ' x 500)
-. 'long prompt"}]}'
+main::long_request()
 --- response_body_like: "content":"It is cold\."
 --- no_error_log
 [error]
