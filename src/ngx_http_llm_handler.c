@@ -260,6 +260,35 @@ ngx_http_llm_read_body(ngx_http_request_t *r, u_char **body, size_t *len)
         return NGX_OK;
     }
 
+    /*
+     * in memory and one piece of it: NGINX reads the rest of a small body
+     * into the header's buffer, right behind the part read with it
+     */
+
+    p = b->pos;
+    size = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        if (ngx_buf_size(cl->buf) == 0) {
+            continue;
+        }
+
+        if (cl->buf->in_file || cl->buf->pos != p + size) {
+            break;
+        }
+
+        size += cl->buf->last - cl->buf->pos;
+    }
+
+    if (cl == NULL && !b->in_file) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "llm: request body of %O bytes in one piece", size);
+
+        *body = p;
+        *len = (size_t) size;
+        return NGX_OK;
+    }
+
     size = 0;
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
@@ -267,6 +296,9 @@ ngx_http_llm_read_body(ngx_http_request_t *r, u_char **body, size_t *len)
     }
 
     /* a large buffer comes from the worker's free lists, see block.c */
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "llm: request body of %O bytes gathered", size);
 
     p = ngx_http_llm_pool_alloc(r->pool, (size_t) size + 1);
     if (p == NULL) {

@@ -23,6 +23,8 @@ our $HttpConfig = <<'_EOC_';
     map $content_length:$request_body $anthropic {
         '~^1290:\{"model":"claude-x","max_tokens":64,"messages":\[\{"role":"user","content":"(?:Context: \\\\"nginx\\\\"\\\\n café ì )+split prompt"\}\]\}$'
             text;
+        '~^240:\{"model":"claude-x","max_tokens":64,"messages":\[\{"role":"user","content":"(?:Context: \\\\"nginx\\\\"\\\\n café ì )+split prompt"\}\]\}$'
+            text;
         '~^31103:\{"model":"claude-x","max_tokens":1000,"system":"(?:Context: \\\\"nginx\\\\"\\\\n caf\\\\u00e9 )+","messages":\[\{"role":"user","content":"(?:Context: \\\\"nginx\\\\"\\\\n caf\\\\u00e9 )+long prompt"\}\]\}$'
             overloaded;
         '~^\d*:\{"model":"claude-x","max_tokens":64,"system":"Be terse\.","messages":\[\{"role":"user","content":"Weather in Oslo\?"\}\]\}$'
@@ -202,18 +204,19 @@ sub long_request {
 # bytes into the body: NGINX keeps that part with the header, the rest in
 # a buffer of its own, and the gateway parses the two as one body.
 sub split_request {
-    my ($split) = @_;
+    my ($split, $next, $n) = @_;
     my $body = '{"messages":[{"role":"user","content":"'
-               . ("Context: \\\"nginx\\\"\\n caf\xc3\xa9 \xc3\xac " x 40)
+               . ("Context: \\\"nginx\\\"\\n caf\xc3\xa9 \xc3\xac " x ($n // 40))
                . 'split prompt"}],"max_tokens":64}';
 
     my $head = "POST /v1/chat/completions HTTP/1.1\r\n"
                . "Host: localhost\r\n"
-               . "Connection: close\r\n"
+               . "Connection: " . ($next ? "keep-alive" : "close") . "\r\n"
                . "Content-Type: application/json\r\n"
                . "Content-Length: " . length($body) . "\r\n\r\n";
 
-    return [$head . substr($body, 0, $split), substr($body, $split)];
+    return [$head . substr($body, 0, $split),
+            substr($body, $split) . ($next // '')];
 }
 
 add_block_preprocessor(sub {
@@ -475,6 +478,8 @@ main::split_request(49)
 main::split_request(64)
 --- raw_request_middle_delay: 0.02
 --- response_body_like: "content":"It is cold\."
+--- error_log
+llm: request body of 1271 bytes gathered
 --- no_error_log
 [error]
 
@@ -488,5 +493,40 @@ main::split_request(64)
 main::split_request(600)
 --- raw_request_middle_delay: 0.02
 --- response_body_like: "content":"It is cold\."
+--- no_error_log
+[error]
+
+
+
+=== TEST 24: a body in two reads, and the next request right behind it on the connection
+--- config
+    location /v1/ {
+        llm_route claude;
+    }
+--- raw_request eval
+main::split_request(49, "POST /v1/chat/completions HTTP/1.1\r\n"
+                        . "Host: localhost\r\nConnection: close\r\n"
+                        . "Content-Type: application/json\r\n"
+                        . "Content-Length: 13\r\n\r\n{\"second\": [1")
+--- raw_request_middle_delay: 0.02
+--- response_body_like: "content":"It is cold\."
+--- error_log
+llm: rejected request: The request body is not valid JSON
+--- no_error_log
+[error]
+
+
+
+=== TEST 25: a small body in two reads: the rest lands behind the first part, and is parsed where it is
+--- config
+    location /v1/ {
+        llm_route claude;
+    }
+--- raw_request eval
+main::split_request(30, undef, 5)
+--- raw_request_middle_delay: 0.02
+--- response_body_like: "content":"It is cold\."
+--- error_log
+llm: request body of 221 bytes in one piece
 --- no_error_log
 [error]
