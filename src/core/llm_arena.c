@@ -87,6 +87,21 @@ llm_arena_blocks(void)
 }
 
 
+int
+llm_arena_done(llm_arena_t *a, int rc, llm_error_t *err)
+{
+    llm_arena_leave(a);
+    llm_arena_drop(a->live);
+
+    if (rc == LLM_ERROR && a->nomem) {
+        /* a tree could not be built: not the client's nor the provider's */
+        llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+    }
+
+    return rc;
+}
+
+
 void
 llm_arena_delete(cJSON *root)
 {

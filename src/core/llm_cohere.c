@@ -1354,18 +1354,7 @@ llm_cohere_encode(const llm_request_t *req, const llm_provider_t *p,
 
     rc = llm_cohere_encode_tree(req, p, pool, out, err);
 
-    llm_arena_leave(&arena);
-
-    /* the provider's tree, once printed, is not walked to free nothing */
-
-    llm_arena_drop(arena.live);
-
-    if (rc != LLM_OK && arena.nomem) {
-        /* the tree could not be built: not the client's nor the provider's */
-        llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
-    }
-
-    return rc;
+    return llm_arena_done(&arena, rc, err);
 }
 
 
@@ -1383,18 +1372,7 @@ llm_cohere_decode(const llm_request_t *req, const llm_provider_t *p,
 
     rc = llm_cohere_decode_tree(req, p, body, len, created, pool, out, err);
 
-    llm_arena_leave(&arena);
-
-    /* the answer's tree is not walked to free nothing: it goes with pool */
-
-    llm_arena_drop(arena.live);
-
-    if (rc != LLM_OK && arena.nomem) {
-        /* the tree could not be built: not the client's nor the provider's */
-        llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
-    }
-
-    return rc;
+    return llm_arena_done(&arena, rc, err);
 }
 
 

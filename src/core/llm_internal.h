@@ -70,6 +70,13 @@ void llm_arena_leave(llm_arena_t *a);
  */
 void llm_arena_delete(cJSON *root);
 
+/*
+ * The end of a core call made in arena a whose trees go with the pool:
+ * leaves a, counts their blocks back (llm_arena_drop()), and makes a
+ * failure that ran out of memory a 500.  Returns rc.
+ */
+int llm_arena_done(llm_arena_t *a, int rc, llm_error_t *err);
+
 /* the current arena's pool, NULL outside any arena */
 llm_pool_t *llm_arena_pool(void);
 

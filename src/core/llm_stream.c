@@ -581,14 +581,7 @@ llm_stream_event(const llm_adapter_t *ad, llm_scratch_t *scratch,
 
     rc = ad->stream_event(st, ev, out, err);
 
-    llm_arena_leave(&arena);
-
-    llm_arena_drop(arena.live);
     llm_scratch_reset(scratch);
 
-    if (rc == LLM_ERROR && arena.nomem) {
-        llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
-    }
-
-    return rc;
+    return llm_arena_done(&arena, rc, err);
 }
