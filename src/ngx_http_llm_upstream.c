@@ -48,11 +48,11 @@ struct ngx_http_llm_peek_s {
 #define NGX_HTTP_LLM_PEEK_KEEP     65536          /* scratch kept, bytes */
 
 
-/* a buffer of the worker, see ngx_http_llm_peek_scratch() */
+/* a buffer of the worker, see ngx_http_llm_peek_buf() */
 typedef struct {
     u_char                        *buf;
     size_t                         size;
-} ngx_http_llm_scratch_t;
+} ngx_http_llm_peek_buf_t;
 
 
 static ngx_int_t ngx_http_llm_encode(ngx_http_request_t *r,
@@ -78,7 +78,7 @@ static void ngx_http_llm_retry_header(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_error_answer(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_uint_t status);
-static u_char *ngx_http_llm_peek_scratch(ngx_http_llm_scratch_t *sb,
+static u_char *ngx_http_llm_peek_buf(ngx_http_llm_peek_buf_t *sb,
     size_t size, ngx_log_t *log);
 static llm_scratch_t *ngx_http_llm_scratch(void);
 static ngx_int_t ngx_http_llm_peek_start(ngx_http_request_t *r,
@@ -140,12 +140,12 @@ static ngx_int_t ngx_http_llm_set_ssl(ngx_conf_t *cf,
 #endif
 
 
-static ngx_http_llm_scratch_t  ngx_http_llm_peek_sse;
-static ngx_http_llm_scratch_t  ngx_http_llm_peek_out;
+static ngx_http_llm_peek_buf_t  ngx_http_llm_peek_sse;
+static ngx_http_llm_peek_buf_t  ngx_http_llm_peek_out;
 
 /* the cJSON work of one stream event, for every stream of the worker */
-static llm_scratch_t           ngx_http_llm_event_scratch;
-static char                    ngx_http_llm_event_buf[32768];
+static llm_scratch_t            ngx_http_llm_event_scratch;
+static char                     ngx_http_llm_event_buf[32768];
 
 
 static ngx_str_t  ngx_http_llm_hide_headers[] = {
@@ -1634,8 +1634,8 @@ ngx_http_llm_peek_free(void)
         ngx_free(ngx_http_llm_peek_out.buf);
     }
 
-    ngx_memzero(&ngx_http_llm_peek_sse, sizeof(ngx_http_llm_scratch_t));
-    ngx_memzero(&ngx_http_llm_peek_out, sizeof(ngx_http_llm_scratch_t));
+    ngx_memzero(&ngx_http_llm_peek_sse, sizeof(ngx_http_llm_peek_buf_t));
+    ngx_memzero(&ngx_http_llm_peek_out, sizeof(ngx_http_llm_peek_buf_t));
 }
 
 
@@ -1652,7 +1652,7 @@ ngx_http_llm_scratch(void)
 
 
 static u_char *
-ngx_http_llm_peek_scratch(ngx_http_llm_scratch_t *sb, size_t size,
+ngx_http_llm_peek_buf(ngx_http_llm_peek_buf_t *sb, size_t size,
     ngx_log_t *log)
 {
     u_char  *p;
@@ -1700,8 +1700,8 @@ ngx_http_llm_peek_read(ngx_http_request_t *r)
      * the buffers are the worker's, for this call
      */
 
-    buf = ngx_http_llm_peek_scratch(&ngx_http_llm_peek_sse,
-                                    u->conf->buffer_size, r->connection->log);
+    buf = ngx_http_llm_peek_buf(&ngx_http_llm_peek_sse, u->conf->buffer_size,
+                                r->connection->log);
     if (buf == NULL) {
         return NGX_ERROR;
     }
@@ -1820,9 +1820,9 @@ ngx_http_llm_peek_event(void *data, const llm_sse_event_t *ev)
 
     if (pk->out.size < need) {
         if (need <= NGX_HTTP_LLM_PEEK_KEEP) {
-            pk->out.buf = (char *) ngx_http_llm_peek_scratch(
-                                       &ngx_http_llm_peek_out, need,
-                                       r->connection->log);
+            pk->out.buf = (char *) ngx_http_llm_peek_buf(
+                                              &ngx_http_llm_peek_out, need,
+                                              r->connection->log);
 
         } else {
             /* a large event: its own buffer, gone with the request */
