@@ -18,6 +18,10 @@
 #include "ngx_http_llm_router.h"
 
 
+static void ngx_http_llm_body_room(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static void ngx_http_llm_body_room_done(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
 static void ngx_http_llm_body_handler(ngx_http_request_t *r);
 static long ngx_http_llm_max_tokens(llm_request_t *req);
 static ngx_int_t ngx_http_llm_read_body(ngx_http_request_t *r, u_char **body,
@@ -93,7 +97,11 @@ ngx_http_llm_handler(ngx_http_request_t *r)
         ctx->discard = 1;
     }
 
+    ngx_http_llm_body_room(r, ctx);
+
     rc = ngx_http_read_client_request_body(r, ngx_http_llm_body_handler);
+
+    ngx_http_llm_body_room_done(r, ctx);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         return rc;
@@ -131,6 +139,97 @@ not_allowed:
 }
 
 
+/*
+ * A body is parsed in one piece.  When NGINX has read the first part of
+ * a body with the header, it reads the rest into a buffer of its own,
+ * and the two would have to be gathered: one copy of the prompt.  But
+ * when the rest fits into the free room of the header's buffer,
+ * r->header_in, NGINX reads it there, right behind the first part.  So a
+ * body that NGINX would keep in memory (no larger than
+ * client_body_buffer_size) is given a header buffer with room for all of
+ * it: the first part is copied there (at most the header buffer's size),
+ * and NGINX's own is put back as soon as NGINX has set up the reading,
+ * which goes on in the buffer NGINX made of the room (rb->buf).
+ *
+ * NGINX's header buffer must be back before the request ends: the
+ * keep-alive handler looks at r->header_in, for a pipelined request,
+ * after the request's pool is gone.  All of its first part was body,
+ * hence none of it is left for a next request.
+ */
+
+static void
+ngx_http_llm_body_room(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    u_char                    *p;
+    size_t                     size, preread;
+    ngx_buf_t                 *b, *hb;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    hb = r->header_in;
+
+    if (r != r->main
+        || r->request_body
+        || r->headers_in.chunked
+        || r->request_body_in_file_only
+        || r->http_version >= NGX_HTTP_VERSION_20
+        || hb == NULL)
+    {
+        return;
+    }
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    preread = hb->last - hb->pos;
+
+    if (preread == 0
+        || r->headers_in.content_length_n <= (off_t) (hb->end - hb->pos)
+        || r->headers_in.content_length_n
+           > (off_t) clcf->client_body_buffer_size)
+    {
+        return;
+    }
+
+    size = (size_t) r->headers_in.content_length_n;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return;
+    }
+
+    /* a large buffer comes from the worker's free lists, see block.c */
+
+    p = ngx_http_llm_pool_alloc(r->pool, size);
+    if (p == NULL) {
+        return;
+    }
+
+    b->start = p;
+    b->pos = p;
+    b->last = ngx_cpymem(p, hb->pos, preread);
+    b->end = p + size;
+    b->temporary = 1;
+
+    ctx->header_in = hb;
+    r->header_in = b;
+}
+
+
+static void
+ngx_http_llm_body_room_done(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    if (ctx->header_in == NULL) {
+        return;
+    }
+
+    /* the first part, all of it body, was read */
+
+    ctx->header_in->pos = ctx->header_in->last;
+
+    r->header_in = ctx->header_in;
+    ctx->header_in = NULL;
+}
+
+
 static void
 ngx_http_llm_body_handler(ngx_http_request_t *r)
 {
@@ -141,6 +240,10 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
     ngx_http_llm_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    /* the whole body was read at once */
+
+    ngx_http_llm_body_room_done(r, ctx);
 
     if (r->connection->error) {
         ngx_http_finalize_request(r, NGX_HTTP_CLIENT_CLOSED_REQUEST);

@@ -295,6 +295,8 @@ typedef struct {
     size_t                         acc_size;
     off_t                          rest;          /* of Content-Length */
 
+    ngx_buf_t                     *header_in;     /* NGINX's, while ours
+                                                     takes the body */
     ngx_str_t                      out;           /* translated body */
     llm_usage_t                    usage;         /* of the answer */
     const char                    *finish_reason;

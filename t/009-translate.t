@@ -25,6 +25,8 @@ our $HttpConfig = <<'_EOC_';
             text;
         '~^240:\{"model":"claude-x","max_tokens":64,"messages":\[\{"role":"user","content":"(?:Context: \\\\"nginx\\\\"\\\\n café ì )+split prompt"\}\]\}$'
             text;
+        '~^690:\{"model":"claude-x","max_tokens":64,"messages":\[\{"role":"user","content":"(?:Context: \\\\"nginx\\\\"\\\\n café ì )+split prompt"\}\]\}$'
+            text;
         '~^31103:\{"model":"claude-x","max_tokens":1000,"system":"(?:Context: \\\\"nginx\\\\"\\\\n caf\\\\u00e9 )+","messages":\[\{"role":"user","content":"(?:Context: \\\\"nginx\\\\"\\\\n caf\\\\u00e9 )+long prompt"\}\]\}$'
             overloaded;
         '~^\d*:\{"model":"claude-x","max_tokens":64,"system":"Be terse\.","messages":\[\{"role":"user","content":"Weather in Oslo\?"\}\]\}$'
@@ -479,7 +481,7 @@ main::split_request(64)
 --- raw_request_middle_delay: 0.02
 --- response_body_like: "content":"It is cold\."
 --- error_log
-llm: request body of 1271 bytes gathered
+llm: request body of 1271 bytes in one piece
 --- no_error_log
 [error]
 
@@ -528,5 +530,44 @@ main::split_request(30, undef, 5)
 --- response_body_like: "content":"It is cold\."
 --- error_log
 llm: request body of 221 bytes in one piece
+--- no_error_log
+[error]
+
+
+
+=== TEST 26: a body in two reads that NGINX keeps in two buffers (larger than client_body_buffer_size) is gathered
+--- config
+    location /v1/ {
+        client_body_buffer_size 1k;
+        llm_route claude;
+    }
+--- raw_request eval
+main::split_request(64)
+--- raw_request_middle_delay: 0.02
+--- response_body_like: "content":"It is cold\."
+--- error_log
+llm: request body of 1271 bytes gathered
+--- no_error_log
+[error]
+
+
+
+=== TEST 27: two requests on one connection, each body in two reads, each in one piece
+--- config
+    location /v1/ {
+        llm_route claude;
+    }
+--- raw_request eval
+my $first = main::split_request(600, "x");
+my $second = main::split_request(100, undef, 20);
+[$first->[0], substr($first->[1], 0, -1) . $second->[0], $second->[1]]
+--- raw_request_middle_delay: 0.02
+--- response_body_like: "content":"It is cold\."
+--- grep_error_log eval: qr/llm: request body of \d+ bytes [a-z ]+|llm status \d+/
+--- grep_error_log_out
+llm: request body of 1271 bytes in one piece
+llm status 200
+llm: request body of 671 bytes in one piece
+llm status 200
 --- no_error_log
 [error]
