@@ -225,7 +225,7 @@ static ngx_int_t
 ngx_http_llm_encode(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_http_llm_provider_t *p)
 {
-    size_t               len;
+    size_t               len, method_len, path_len, name_len, value_len;
     u_char              *last;
     ngx_buf_t           *b;
     ngx_uint_t           i;
@@ -254,11 +254,14 @@ ngx_http_llm_encode(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                                : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    len = ngx_strlen(hr.method) + 1 + ngx_strlen(hr.path)
-          + sizeof(" HTTP/1.1" CRLF) - 1
-          + sizeof("Host: " CRLF) - 1 + p->host_header.len
-          + sizeof("Content-Type: application/json" CRLF) - 1
-          + sizeof("Content-Length: " CRLF) - 1 + NGX_SIZE_T_LEN
+    method_len = ngx_strlen(hr.method);
+    path_len = ngx_strlen(hr.path);
+
+    len = method_len + 1 + path_len
+          + sizeof(" HTTP/1.1" CRLF "Host: ") - 1 + p->host_header.len
+          + sizeof(CRLF "Content-Type: application/json" CRLF
+                   "Content-Length: ") - 1
+          + NGX_SIZE_T_LEN + sizeof(CRLF) - 1
           + sizeof(CRLF) - 1;
 
     for (i = 0; i < hr.nheaders; i++) {
@@ -271,15 +274,29 @@ ngx_http_llm_encode(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    last = ngx_sprintf(b->last, "%s %s HTTP/1.1" CRLF
-                       "Host: %V" CRLF
-                       "Content-Type: application/json" CRLF
-                       "Content-Length: %uz" CRLF,
-                       hr.method, hr.path, &p->host_header, hr.body_len);
+    /* copied piece by piece: ngx_sprintf() costs more than the copies */
+
+    last = ngx_cpymem(b->last, hr.method, method_len);
+    *last++ = ' ';
+    last = ngx_cpymem(last, hr.path, path_len);
+    last = ngx_cpymem(last, " HTTP/1.1" CRLF "Host: ",
+                      sizeof(" HTTP/1.1" CRLF "Host: ") - 1);
+    last = ngx_cpymem(last, p->host_header.data, p->host_header.len);
+    last = ngx_cpymem(last, CRLF "Content-Type: application/json" CRLF
+                            "Content-Length: ",
+                      sizeof(CRLF "Content-Type: application/json" CRLF
+                             "Content-Length: ") - 1);
+    last = ngx_sprintf(last, "%uz", hr.body_len);
+    *last++ = CR; *last++ = LF;
 
     for (i = 0; i < hr.nheaders; i++) {
-        last = ngx_sprintf(last, "%s: %s" CRLF,
-                           hr.headers[i].name, hr.headers[i].value);
+        name_len = ngx_strlen(hr.headers[i].name);
+        value_len = ngx_strlen(hr.headers[i].value);
+
+        last = ngx_cpymem(last, hr.headers[i].name, name_len);
+        *last++ = ':'; *last++ = ' ';
+        last = ngx_cpymem(last, hr.headers[i].value, value_len);
+        *last++ = CR; *last++ = LF;
     }
 
     *last++ = CR; *last++ = LF;
@@ -304,7 +321,7 @@ ngx_http_llm_encode(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     }
 
     ctx->path.data = (u_char *) hr.path;
-    ctx->path.len = ngx_strlen(hr.path);
+    ctx->path.len = path_len;
     ctx->encoded = p;
 
     return NGX_OK;
