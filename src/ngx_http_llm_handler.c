@@ -23,7 +23,6 @@ static void ngx_http_llm_body_room(ngx_http_request_t *r,
 static void ngx_http_llm_body_room_done(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static void ngx_http_llm_body_handler(ngx_http_request_t *r);
-static long ngx_http_llm_max_tokens(llm_request_t *req);
 static ngx_int_t ngx_http_llm_read_body(ngx_http_request_t *r, u_char **body,
     size_t *len);
 static ngx_int_t ngx_http_llm_models(ngx_http_request_t *r,
@@ -272,7 +271,7 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
     }
 
     ctx->prompt_tokens = llm_request_prompt_tokens(&ctx->req);
-    ctx->max_tokens = ngx_http_llm_max_tokens(&ctx->req);
+    ctx->max_tokens = ctx->req.max_tokens;
 
     rc = ngx_http_llm_route_select(r, ctx);
 
@@ -314,22 +313,6 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
         ngx_http_finalize_request(r, rc >= NGX_HTTP_SPECIAL_RESPONSE
                                      ? rc : NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
-}
-
-
-static long
-ngx_http_llm_max_tokens(llm_request_t *req)
-{
-    cJSON  *item;
-
-    item = cJSON_GetObjectItemCaseSensitive(req->root,
-                                            "max_completion_tokens");
-
-    if (!cJSON_IsNumber(item)) {
-        item = cJSON_GetObjectItemCaseSensitive(req->root, "max_tokens");
-    }
-
-    return cJSON_IsNumber(item) ? (long) item->valuedouble : 0;
 }
 
 

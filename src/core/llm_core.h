@@ -105,6 +105,8 @@ typedef struct {
     const char   *model;              /* client's "model" or NULL */
     int           stream;             /* "stream": true */
     int           include_usage;      /* stream_options.include_usage */
+    long          max_tokens;         /* max_completion_tokens, else
+                                         max_tokens, else 0 */
     int           pooled;             /* root is on pool */
     long          blocks;             /* of the tree on the pool */
     llm_pool_t    pool;

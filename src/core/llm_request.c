@@ -11,31 +11,56 @@
 
 
 #define LLM_INVALID         "invalid_request_error"
-#define LLM_MAX_DUP_KEYS    32
 #define LLM_INT_MAX         2147483647.0
 
 
 static int llm_request_parse_tree(llm_request_t *req, const char *body,
     size_t len, llm_error_t *err);
-static int llm_request_check_dups(const cJSON *obj,
-    const char *const *keys, const size_t *index, llm_error_t *err);
-static int llm_request_check_messages(const cJSON *root, llm_error_t *err);
+static int llm_request_members(const cJSON *obj, const char *const *keys,
+    const cJSON **items, const size_t *index, llm_error_t *err);
+static int llm_request_check_messages(const cJSON *messages,
+    llm_error_t *err);
 static int llm_request_check_message(const cJSON *m, size_t i,
     llm_error_t *err);
-static int llm_request_check_content(const cJSON *m, size_t i,
+static int llm_request_check_content(const cJSON *content, size_t i,
     int assistant, llm_error_t *err);
-static int llm_request_check_options(const cJSON *root, llm_error_t *err);
-static int llm_request_check_int(const cJSON *root, const char *name,
+static int llm_request_check_options(const cJSON **items, llm_error_t *err);
+static int llm_request_check_int(const cJSON *item, const char *name,
     double max, llm_error_t *err);
-static int llm_request_check_range(const cJSON *root, const char *name,
+static int llm_request_check_range(const cJSON *item, const char *name,
     double max, llm_error_t *err);
-static int llm_request_check_stop(const cJSON *root, llm_error_t *err);
-static int llm_request_check_tools(const cJSON *root, llm_error_t *err);
+static int llm_request_check_stop(const cJSON *item, llm_error_t *err);
+static int llm_request_check_tools(const cJSON *item, llm_error_t *err);
 static const cJSON *llm_request_item(const cJSON *obj, const char *name);
+static const cJSON *llm_request_value(const cJSON *item);
 static size_t llm_request_text_len(const cJSON *content);
 
 
-/* keys whose duplicates would make the gateway and the provider disagree */
+/*
+ * Keys whose duplicates would make the gateway and the provider disagree;
+ * the members of an object with these names are found in one pass over
+ * it (llm_request_members()), in llm_request_keys[] order.
+ */
+
+#define LLM_REQ_MODEL                  0
+#define LLM_REQ_MESSAGES               1
+#define LLM_REQ_STREAM                 2
+#define LLM_REQ_STREAM_OPTIONS         3
+#define LLM_REQ_MAX_TOKENS             4
+#define LLM_REQ_MAX_COMPLETION_TOKENS  5
+#define LLM_REQ_N                      6
+#define LLM_REQ_TEMPERATURE            7
+#define LLM_REQ_TOP_P                  8
+#define LLM_REQ_STOP                   9
+#define LLM_REQ_TOOLS                  10
+#define LLM_REQ_KEYS                   18
+
+#define LLM_MSG_ROLE                   0
+#define LLM_MSG_CONTENT                1
+#define LLM_MSG_TOOL_CALL_ID           2
+#define LLM_MSG_TOOL_CALLS             3
+#define LLM_MSG_KEYS                   4
+
 
 static const char  *const llm_request_keys[] = {
     "model",
@@ -125,7 +150,7 @@ llm_request_parse_tree(llm_request_t *req, const char *body, size_t len,
     int           rc;
     cJSON        *root;
     size_t        off, bom;
-    const cJSON  *item;
+    const cJSON  *item, *items[LLM_REQ_KEYS];
 
     if (body == NULL) {
         len = 0;
@@ -185,27 +210,39 @@ llm_request_parse_tree(llm_request_t *req, const char *body, size_t len,
 
     llm_json_keys_mark(root);
 
-    if (llm_request_check_dups(root, llm_request_keys, NULL, err) != LLM_OK
-        || llm_request_check_messages(root, err) != LLM_OK
-        || llm_request_check_options(root, err) != LLM_OK)
+    if (llm_request_members(root, llm_request_keys, items, NULL, err)
+        != LLM_OK
+        || llm_request_check_messages(items[LLM_REQ_MESSAGES], err)
+           != LLM_OK
+        || llm_request_check_options(items, err) != LLM_OK)
     {
         goto failed;
     }
 
     req->root = root;
 
-    item = llm_request_item(root, "model");
+    item = llm_request_value(items[LLM_REQ_MODEL]);
     if (item != NULL) {
         req->model = item->valuestring;
     }
 
-    req->stream = cJSON_IsTrue(llm_request_item(root, "stream"));
+    req->stream = cJSON_IsTrue(items[LLM_REQ_STREAM]);
 
-    item = llm_request_item(root, "stream_options");
+    item = llm_request_value(items[LLM_REQ_STREAM_OPTIONS]);
     if (item != NULL) {
         req->include_usage =
                       cJSON_IsTrue(llm_request_item(item, "include_usage"));
     }
+
+    /* checked above: positive integers when they are numbers */
+
+    item = items[LLM_REQ_MAX_COMPLETION_TOKENS];
+
+    if (!cJSON_IsNumber(item)) {
+        item = items[LLM_REQ_MAX_TOKENS];
+    }
+
+    req->max_tokens = cJSON_IsNumber(item) ? (long) item->valuedouble : 0;
 
     return LLM_OK;
 
@@ -244,10 +281,13 @@ llm_request_free(llm_request_t *req)
 static const cJSON *
 llm_request_item(const cJSON *obj, const char *name)
 {
-    const cJSON  *item;
+    return llm_request_value(llm_json_get(obj, name));
+}
 
-    item = llm_json_get(obj, name);
 
+static const cJSON *
+llm_request_value(const cJSON *item)
+{
     if (item == NULL || cJSON_IsNull(item)) {
         return NULL;
     }
@@ -256,14 +296,23 @@ llm_request_item(const cJSON *obj, const char *name)
 }
 
 
+/*
+ * The members of "obj" named in "keys" (as C strings, like strcmp()), in
+ * one pass: items[i] is the member named keys[i], or NULL.  A name that
+ * comes twice is an error, reported at its second member.
+ */
+
 static int
-llm_request_check_dups(const cJSON *obj, const char *const *keys,
-    const size_t *index, llm_error_t *err)
+llm_request_members(const cJSON *obj, const char *const *keys,
+    const cJSON **items, const size_t *index, llm_error_t *err)
 {
-    size_t        i, seen[LLM_MAX_DUP_KEYS];
+    size_t        i;
+    const char   *a, *b;
     const cJSON  *item;
 
-    memset(seen, 0, sizeof(seen));
+    for (i = 0; keys[i] != NULL; i++) {
+        items[i] = NULL;
+    }
 
     for (item = obj->child; item != NULL; item = item->next) {
 
@@ -271,28 +320,38 @@ llm_request_check_dups(const cJSON *obj, const char *const *keys,
             continue;
         }
 
-        for (i = 0; i < LLM_MAX_DUP_KEYS && keys[i] != NULL; i++) {
-            if (strcmp(item->string, keys[i]) != 0) {
-                continue;
+        for (i = 0; keys[i] != NULL; i++) {
+
+            /* most names differ from most keys in their first byte */
+
+            for (a = item->string, b = keys[i]; *a == *b; a++, b++) {
+                if (*a == '\0') {
+                    goto found;
+                }
             }
-
-            if (seen[i]++ == 0) {
-                break;
-            }
-
-            if (index == NULL) {
-                llm_error_set(err, 400, LLM_INVALID, keys[i], NULL,
-                              "Duplicate key '%s' in the request body",
-                              keys[i]);
-
-            } else {
-                llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
-                              "messages[%lu]: duplicate key '%s'",
-                              (unsigned long) *index, keys[i]);
-            }
-
-            return LLM_ERROR;
         }
+
+        continue;
+
+    found:
+
+        if (items[i] == NULL) {
+            items[i] = item;
+            continue;
+        }
+
+        if (index == NULL) {
+            llm_error_set(err, 400, LLM_INVALID, keys[i], NULL,
+                          "Duplicate key '%s' in the request body",
+                          keys[i]);
+
+        } else {
+            llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                          "messages[%lu]: duplicate key '%s'",
+                          (unsigned long) *index, keys[i]);
+        }
+
+        return LLM_ERROR;
     }
 
     return LLM_OK;
@@ -300,12 +359,12 @@ llm_request_check_dups(const cJSON *obj, const char *const *keys,
 
 
 static int
-llm_request_check_messages(const cJSON *root, llm_error_t *err)
+llm_request_check_messages(const cJSON *messages, llm_error_t *err)
 {
     size_t        i;
-    const cJSON  *messages, *m;
+    const cJSON  *m;
 
-    messages = llm_request_item(root, "messages");
+    messages = llm_request_value(messages);
 
     if (messages == NULL) {
         llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
@@ -338,7 +397,7 @@ llm_request_check_message(const cJSON *m, size_t i, llm_error_t *err)
 {
     int           assistant;
     size_t        r;
-    const cJSON  *role, *item;
+    const cJSON  *role, *item, *items[LLM_MSG_KEYS];
 
     if (!cJSON_IsObject(m)) {
         llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
@@ -346,11 +405,11 @@ llm_request_check_message(const cJSON *m, size_t i, llm_error_t *err)
         return LLM_ERROR;
     }
 
-    if (llm_request_check_dups(m, llm_message_keys, &i, err) != LLM_OK) {
+    if (llm_request_members(m, llm_message_keys, items, &i, err) != LLM_OK) {
         return LLM_ERROR;
     }
 
-    role = llm_json_get(m, "role");
+    role = items[LLM_MSG_ROLE];
 
     if (role == NULL) {
         llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
@@ -375,24 +434,24 @@ llm_request_check_message(const cJSON *m, size_t i, llm_error_t *err)
         return LLM_ERROR;
     }
 
-    assistant = (strcmp(llm_roles[r], "assistant") == 0);
+    /* llm_roles[]: "assistant" is the fourth, "tool" the fifth */
 
-    if (llm_request_check_content(m, i, assistant, err) != LLM_OK) {
+    assistant = (r == 3);
+
+    if (llm_request_check_content(items[LLM_MSG_CONTENT], i, assistant, err)
+        != LLM_OK)
+    {
         return LLM_ERROR;
     }
 
-    if (strcmp(llm_roles[r], "tool") == 0) {
-        item = llm_json_get(m, "tool_call_id");
-
-        if (!cJSON_IsString(item)) {
-            llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
-                          "messages[%lu]: tool messages require a string "
-                          "'tool_call_id'", (unsigned long) i);
-            return LLM_ERROR;
-        }
+    if (r == 4 && !cJSON_IsString(items[LLM_MSG_TOOL_CALL_ID])) {
+        llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
+                      "messages[%lu]: tool messages require a string "
+                      "'tool_call_id'", (unsigned long) i);
+        return LLM_ERROR;
     }
 
-    item = llm_request_item(m, "tool_calls");
+    item = llm_request_value(items[LLM_MSG_TOOL_CALLS]);
 
     if (item != NULL && !cJSON_IsArray(item)) {
         llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
@@ -406,13 +465,11 @@ llm_request_check_message(const cJSON *m, size_t i, llm_error_t *err)
 
 
 static int
-llm_request_check_content(const cJSON *m, size_t i, int assistant,
+llm_request_check_content(const cJSON *content, size_t i, int assistant,
     llm_error_t *err)
 {
     size_t        k;
-    const cJSON  *content, *part;
-
-    content = llm_json_get(m, "content");
+    const cJSON  *part;
 
     if (content == NULL || cJSON_IsNull(content)) {
         if (assistant) {
@@ -459,11 +516,11 @@ llm_request_check_content(const cJSON *m, size_t i, int assistant,
 
 
 static int
-llm_request_check_options(const cJSON *root, llm_error_t *err)
+llm_request_check_options(const cJSON **items, llm_error_t *err)
 {
     const cJSON  *item;
 
-    item = llm_request_item(root, "model");
+    item = llm_request_value(items[LLM_REQ_MODEL]);
 
     if (item != NULL && !cJSON_IsString(item)) {
         llm_error_set(err, 400, LLM_INVALID, "model", NULL,
@@ -471,7 +528,7 @@ llm_request_check_options(const cJSON *root, llm_error_t *err)
         return LLM_ERROR;
     }
 
-    item = llm_request_item(root, "stream");
+    item = llm_request_value(items[LLM_REQ_STREAM]);
 
     if (item != NULL && !cJSON_IsBool(item)) {
         llm_error_set(err, 400, LLM_INVALID, "stream", NULL,
@@ -479,7 +536,7 @@ llm_request_check_options(const cJSON *root, llm_error_t *err)
         return LLM_ERROR;
     }
 
-    item = llm_request_item(root, "stream_options");
+    item = llm_request_value(items[LLM_REQ_STREAM_OPTIONS]);
 
     if (item != NULL) {
         if (!cJSON_IsObject(item)) {
@@ -498,16 +555,20 @@ llm_request_check_options(const cJSON *root, llm_error_t *err)
         }
     }
 
-    if (llm_request_check_int(root, "max_tokens", LLM_INT_MAX, err)
+    if (llm_request_check_int(items[LLM_REQ_MAX_TOKENS], "max_tokens",
+                              LLM_INT_MAX, err)
         != LLM_OK
-        || llm_request_check_int(root, "max_completion_tokens", LLM_INT_MAX,
-                                 err)
+        || llm_request_check_int(items[LLM_REQ_MAX_COMPLETION_TOKENS],
+                                 "max_completion_tokens", LLM_INT_MAX, err)
            != LLM_OK
-        || llm_request_check_int(root, "n", 128, err) != LLM_OK
-        || llm_request_check_range(root, "temperature", 2, err) != LLM_OK
-        || llm_request_check_range(root, "top_p", 1, err) != LLM_OK
-        || llm_request_check_stop(root, err) != LLM_OK
-        || llm_request_check_tools(root, err) != LLM_OK)
+        || llm_request_check_int(items[LLM_REQ_N], "n", 128, err) != LLM_OK
+        || llm_request_check_range(items[LLM_REQ_TEMPERATURE], "temperature",
+                                   2, err)
+           != LLM_OK
+        || llm_request_check_range(items[LLM_REQ_TOP_P], "top_p", 1, err)
+           != LLM_OK
+        || llm_request_check_stop(items[LLM_REQ_STOP], err) != LLM_OK
+        || llm_request_check_tools(items[LLM_REQ_TOOLS], err) != LLM_OK)
     {
         return LLM_ERROR;
     }
@@ -517,13 +578,12 @@ llm_request_check_options(const cJSON *root, llm_error_t *err)
 
 
 static int
-llm_request_check_int(const cJSON *root, const char *name, double max,
+llm_request_check_int(const cJSON *item, const char *name, double max,
     llm_error_t *err)
 {
-    double        d;
-    const cJSON  *item;
+    double  d;
 
-    item = llm_request_item(root, name);
+    item = llm_request_value(item);
 
     if (item == NULL) {
         return LLM_OK;
@@ -552,12 +612,10 @@ llm_request_check_int(const cJSON *root, const char *name, double max,
 
 
 static int
-llm_request_check_range(const cJSON *root, const char *name, double max,
+llm_request_check_range(const cJSON *item, const char *name, double max,
     llm_error_t *err)
 {
-    const cJSON  *item;
-
-    item = llm_request_item(root, name);
+    item = llm_request_value(item);
 
     if (item == NULL
         || (cJSON_IsNumber(item)
@@ -574,11 +632,11 @@ llm_request_check_range(const cJSON *root, const char *name, double max,
 
 
 static int
-llm_request_check_stop(const cJSON *root, llm_error_t *err)
+llm_request_check_stop(const cJSON *item, llm_error_t *err)
 {
-    const cJSON  *item, *s;
+    const cJSON  *s;
 
-    item = llm_request_item(root, "stop");
+    item = llm_request_value(item);
 
     if (item == NULL || cJSON_IsString(item)) {
         return LLM_OK;
@@ -604,12 +662,12 @@ llm_request_check_stop(const cJSON *root, llm_error_t *err)
 
 
 static int
-llm_request_check_tools(const cJSON *root, llm_error_t *err)
+llm_request_check_tools(const cJSON *item, llm_error_t *err)
 {
     size_t        i;
-    const cJSON  *item, *t;
+    const cJSON  *t;
 
-    item = llm_request_item(root, "tools");
+    item = llm_request_value(item);
 
     if (item == NULL) {
         return LLM_OK;
