@@ -380,7 +380,6 @@ typedef struct {
     unsigned      high;               /* a high surrogate, waiting */
     unsigned      word_len;
     char          word[16];           /* a key or finish_reason */
-    char          usage[LLM_SCAN_USAGE_SIZE];
     unsigned      expect_key:1;
     unsigned      ended:1;            /* the top-level value closed */
     unsigned      capture:1;          /* in the usage object */
@@ -389,6 +388,9 @@ typedef struct {
     unsigned      seen:5;             /* keys taken: the first one wins */
     unsigned      text_full:1;
     unsigned      word_nul:1;
+
+    /* last: llm_scan_init() clears what comes before it */
+    char          usage[LLM_SCAN_USAGE_SIZE];
 } llm_scan_t;
 
 /* text may be NULL (text_size 0): no text is kept */

@@ -26,6 +26,7 @@
  */
 
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,13 +83,6 @@ typedef struct {
 } llm_scan_usage_name_t;
 
 
-typedef struct {
-    size_t        level;
-    const char   *name;
-    size_t        len;
-    unsigned      id;
-} llm_scan_key_t;
-
 
 static void llm_scan_byte(llm_scan_t *s, unsigned char c);
 static void llm_scan_token(llm_scan_t *s, unsigned char c);
@@ -119,16 +113,6 @@ static long long llm_scan_usage_count(const llm_uchar_t *p,
     const llm_uchar_t *end, const llm_uchar_t *last);
 
 
-static const llm_scan_key_t  llm_scan_keys[] = {
-    { 1, "usage", 5, LLM_SCAN_USAGE },
-    { 1, "choices", 7, LLM_SCAN_CHOICES },
-    { 3, "finish_reason", 13, LLM_SCAN_FINISH },
-    { 3, "message", 7, LLM_SCAN_MESSAGE },
-    { 4, "content", 7, LLM_SCAN_CONTENT },
-    { 0, NULL, 0, LLM_SCAN_OTHER }
-};
-
-
 /* the bytes between tokens that are structure */
 
 static const unsigned char  llm_scan_tokens[256] = {
@@ -153,7 +137,9 @@ static const llm_scan_usage_name_t  llm_scan_usage_names[] = {
 void
 llm_scan_init(llm_scan_t *s, char *text, size_t text_size)
 {
-    memset(s, 0, sizeof(llm_scan_t));
+    /* the usage object's bytes are written before they are read */
+
+    memset(s, 0, offsetof(llm_scan_t, usage));
 
     s->text = text;
     s->text_size = (text != NULL) ? text_size : 0;
@@ -226,18 +212,52 @@ llm_scan_feed(llm_scan_t *s, const char *p, size_t len)
             }
         }
 
-        capture = s->capture;
+        /*
+         * llm_scan_token(), with the usage object's bytes kept from its
+         * '{' to its '}'
+         */
 
-        llm_scan_token(s, *q);
+        switch (*q) {
 
-        if (capture != s->capture) {
-            if (s->capture) {
+        case '"':
+            s->state = LLM_SCAN_STRING;
+            llm_scan_string(s);
+            break;
+
+        case ':':
+            if (s->path == s->depth) {
+                s->expect_key = 0;
+            }
+
+            break;
+
+        case ',':
+            llm_scan_comma(s);
+            break;
+
+        case '{':
+        case '[':
+            capture = s->capture;
+
+            llm_scan_open(s, *q == '{');
+
+            if (capture != s->capture) {
                 mark = q;
+            }
 
-            } else {
+            break;
+
+        default: /* '}', ']' */
+            capture = s->capture;
+
+            llm_scan_close(s);
+
+            if (capture != s->capture) {
                 llm_scan_keep_run(s, mark, (size_t) (q + 1 - mark));
                 mark = NULL;
             }
+
+            break;
         }
 
         q++;
@@ -620,40 +640,73 @@ llm_scan_string_end(llm_scan_t *s)
 }
 
 
-/* the member name in s->word at this level: its id, once */
+/*
+ * The member name in s->word at this level: its id, once.  The names of
+ * interest, by length and level: "usage" (1), "choices" (1), "message"
+ * (3), "finish_reason" (3), "content" (4).
+ */
 
 static unsigned
 llm_scan_key(llm_scan_t *s)
 {
-    size_t                 n;
-    unsigned               bit;
-    const llm_scan_key_t  *k;
+    size_t       level;
+    unsigned     id, bit;
+    const char  *name;
 
-    n = s->word_len;
+    switch (s->word_len) {
 
-    if (n >= sizeof(s->word)) {
+    case 5:
+        level = 1;
+        id = LLM_SCAN_USAGE;
+        name = "usage";
+        break;
+
+    case 7:
+        level = s->depth;
+
+        if (level == 1) {
+            id = LLM_SCAN_CHOICES;
+            name = "choices";
+
+        } else if (level == 3) {
+            id = LLM_SCAN_MESSAGE;
+            name = "message";
+
+        } else {
+            level = 4;
+            id = LLM_SCAN_CONTENT;
+            name = "content";
+        }
+
+        break;
+
+    case 13:
+        level = 3;
+        id = LLM_SCAN_FINISH;
+        name = "finish_reason";
+        break;
+
+    default:
         return LLM_SCAN_OTHER;
     }
 
-    for (k = llm_scan_keys; k->name != NULL; k++) {
-        if (k->len != n || k->level != s->depth
-            || memcmp(k->name, s->word, n) != 0)
-        {
-            continue;
-        }
+    /* most names differ from the one of their length in the first byte */
 
-        bit = 1u << (k->id - 1);
-
-        if (s->seen & bit) {
-            return LLM_SCAN_OTHER;
-        }
-
-        s->seen |= bit;
-
-        return k->id;
+    if (s->depth != level || s->word[0] != name[0]
+        || memcmp(s->word + 1, name + 1, s->word_len - 1) != 0)
+    {
+        return LLM_SCAN_OTHER;
     }
 
-    return LLM_SCAN_OTHER;
+    bit = 1u << (id - 1);
+
+    if (s->seen & bit) {
+        return LLM_SCAN_OTHER;
+    }
+
+    s->seen |= bit;
+
+    return id;
 }
 
 

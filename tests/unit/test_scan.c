@@ -58,6 +58,7 @@ static void test_scan_shapes(void **state);
 static void test_scan_truncated(void **state);
 static void test_scan_garbage(void **state);
 static void test_scan_deep(void **state);
+static void test_scan_names(void **state);
 static void test_scan_finish_twice(void **state);
 
 
@@ -1193,6 +1194,92 @@ test_scan_garbage(void **state)
 }
 
 
+/*
+ * Member names read by their length and level: each name of interest at
+ * the levels where it is not one, and names of the same length that
+ * differ in their first or in a later byte, are other members
+ */
+
+static void
+test_scan_names(void **state)
+{
+    size_t        i, n;
+    test_ctx_t   *ctx;
+    test_scan_t   r;
+
+    static const struct {
+        const char  *answer;
+        int          usage;        /* prompt_tokens read, or -1 */
+        const char  *reason;
+        size_t       text_len;
+    } cases[] = {
+        /* the answer's names inside a choice and its message */
+        { "{\"choices\":[{\"usage\":{\"prompt_tokens\":1},"
+          "\"choices\":[],\"content\":\"no\",\"message\":{"
+          "\"message\":\"no\",\"finish_reason\":\"stop\","
+          "\"usage\":{\"prompt_tokens\":2}}}]}", -1, NULL, 0 },
+
+        /* the choice's names in the answer and in the message */
+        { "{\"finish_reason\":\"stop\",\"message\":{\"content\":"
+          "\"no\"},\"content\":\"no\",\"choices\":[{\"message\":{"
+          "\"finish_reason\":\"length\",\"content\":\"yes\"}}]}",
+          -1, NULL, 3 },
+
+        /* same lengths, another first byte */
+        { "{\"Usage\":{\"prompt_tokens\":1},\"xhoices\":[{"
+          "\"message\":{\"content\":\"no\"}}],\"choices\":[{"
+          "\"nessage\":{\"content\":\"no\"},\"ginish_reason\":"
+          "\"length\",\"message\":{\"dontent\":\"no\",\"content\":"
+          "\"yes\"},\"finish_reason\":\"stop\"}],\"usage\":{"
+          "\"prompt_tokens\":3}}", 3, "stop", 3 },
+
+        /* same lengths and first byte, another last byte */
+        { "{\"usagE\":{\"prompt_tokens\":1},\"choiceS\":[{"
+          "\"message\":{\"content\":\"no\"}}],\"created\":1,"
+          "\"choices\":[{\"messagE\":{\"content\":\"no\"},"
+          "\"finish_reasoN\":\"length\",\"message\":{\"contenT\":"
+          "\"no\",\"content\":\"yes\"},\"finish_reason\":\"stop\"}],"
+          "\"usage\":{\"prompt_tokens\":4}}", 4, "stop", 3 },
+
+        /* escaped names are the names they stand for */
+        { "{\"\\u0075sage\":{\"prompt_tokens\":5},\"choice\\u0073\":"
+          "[{\"\\u006dessage\":{\"conten\\u0074\":\"yes\"},"
+          "\"finish_\\u0072eason\":\"stop\"}]}", 5, "stop", 3 }
+    };
+
+    ctx = *state;
+
+    n = sizeof(cases) / sizeof(cases[0]);
+
+    for (i = 0; i < n; i++) {
+        test_scan_run(ctx, cases[i].answer, strlen(cases[i].answer), 8, 1,
+                      &r);
+
+        if (cases[i].usage < 0) {
+            assert_int_equal(llm_usage_known(&r.usage), 0);
+
+        } else {
+            assert_true(r.usage.prompt_tokens == cases[i].usage);
+        }
+
+        if (cases[i].reason == NULL) {
+            assert_null(r.finish_reason);
+
+        } else {
+            assert_string_equal(r.finish_reason, cases[i].reason);
+        }
+
+        assert_int_equal(r.text_len, cases[i].text_len);
+
+        if (cases[i].text_len) {
+            assert_memory_equal(r.text, "yes", 3);
+        }
+
+        test_scan_check(ctx, cases[i].answer, 8);
+    }
+}
+
+
 /* nesting has no limit and takes no memory */
 
 static void
@@ -1299,5 +1386,6 @@ test_scan_register(void)
     TEST_ADD(test_scan_truncated);
     TEST_ADD(test_scan_garbage);
     TEST_ADD(test_scan_deep);
+    TEST_ADD(test_scan_names);
     TEST_ADD(test_scan_finish_twice);
 }
