@@ -302,6 +302,8 @@ typedef struct {
     const char                    *finish_reason;
     ngx_str_t                      completion;    /* its text, logged */
     llm_scan_t                    *scan;          /* a relayed answer */
+    llm_scan_t                    *scan_mem;      /* the worker's, given
+                                                     back at cleanup */
 
     ngx_uint_t                     outcome;       /* NGX_HTTP_LLM_OUT_* */
     ngx_uint_t                     pstatus;       /* the provider's status */
@@ -424,6 +426,8 @@ ngx_int_t ngx_http_llm_upstream_merge(ngx_conf_t *cf,
 ngx_int_t ngx_http_llm_keepalive_init(ngx_conf_t *cf,
     ngx_http_llm_provider_t *p);
 void ngx_http_llm_peek_free(void);
+void ngx_http_llm_scan_release(ngx_http_llm_ctx_t *ctx);
+void ngx_http_llm_scans_free(void);
 
 /* ngx_http_llm_error.c: error answers, the filters, shared helpers */
 ngx_int_t ngx_http_llm_filter_init(ngx_conf_t *cf);

@@ -446,4 +446,5 @@ ngx_http_llm_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_llm_blocks_free();
     ngx_http_llm_peek_free();
+    ngx_http_llm_scans_free();
 }

@@ -143,6 +143,25 @@ static ngx_int_t ngx_http_llm_set_ssl(ngx_conf_t *cf,
 static ngx_http_llm_peek_buf_t  ngx_http_llm_peek_sse;
 static ngx_http_llm_peek_buf_t  ngx_http_llm_peek_out;
 
+/*
+ * The scanners of relayed answers (1 KB each, too large for the request
+ * pool's first block) are the worker's: taken from a free list and given
+ * back when the request's pool is destroyed, at most
+ * NGX_HTTP_LLM_SCANS_KEEP of them kept.
+ */
+
+#define NGX_HTTP_LLM_SCANS_KEEP  64
+
+typedef union ngx_http_llm_scan_u  ngx_http_llm_scan_t;
+
+union ngx_http_llm_scan_u {
+    llm_scan_t            scan;
+    ngx_http_llm_scan_t  *next;                 /* while it is free */
+};
+
+static ngx_http_llm_scan_t     *ngx_http_llm_scans;
+static ngx_uint_t               ngx_http_llm_nscans;
+
 /* the cJSON work of one stream event, for every stream of the worker */
 static llm_scratch_t            ngx_http_llm_event_scratch;
 static char                     ngx_http_llm_event_buf[32768];
@@ -677,15 +696,21 @@ ngx_http_llm_check_answer(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
             }
         }
 
+        /* the type as providers write it is compared first */
+
         if (stream) {
             ok = (len == sizeof("text/event-stream") - 1
-                  && ngx_strncasecmp(p, (u_char *) "text/event-stream", len)
-                     == 0);
+                  && (ngx_strncmp(p, "text/event-stream", len) == 0
+                      || ngx_strncasecmp(p, (u_char *) "text/event-stream",
+                                         len)
+                         == 0));
 
         } else {
             ok = (len == sizeof("application/json") - 1
-                  && ngx_strncasecmp(p, (u_char *) "application/json", len)
-                     == 0)
+                  && (ngx_strncmp(p, "application/json", len) == 0
+                      || ngx_strncasecmp(p, (u_char *) "application/json",
+                                         len)
+                         == 0))
                  || (len > sizeof("+json") - 1
                      && ngx_strncasecmp(p + len - (sizeof("+json") - 1),
                                         (u_char *) "+json",
@@ -1542,6 +1567,7 @@ ngx_http_llm_scan_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
     u_char                    *text;
     size_t                     size;
+    ngx_http_llm_scan_t       *sc;
     ngx_http_llm_loc_conf_t   *lcf;
     ngx_http_llm_main_conf_t  *lmcf;
 
@@ -1569,14 +1595,70 @@ ngx_http_llm_scan_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         ctx->completion.data = text;
     }
 
-    ctx->scan = ngx_palloc(r->pool, sizeof(llm_scan_t));
-    if (ctx->scan == NULL) {
-        return NGX_ERROR;
+    if (ctx->scan_mem == NULL) {
+        sc = ngx_http_llm_scans;
+
+        if (sc != NULL) {
+            ngx_http_llm_scans = sc->next;
+            ngx_http_llm_nscans--;
+
+        } else {
+            sc = ngx_alloc(sizeof(ngx_http_llm_scan_t), r->connection->log);
+            if (sc == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        /* given back by the context's cleanup, ngx_http_llm_get_ctx() */
+
+        ctx->scan_mem = &sc->scan;
     }
+
+    ctx->scan = ctx->scan_mem;
 
     llm_scan_init(ctx->scan, (char *) text, size);
 
     return NGX_OK;
+}
+
+
+void
+ngx_http_llm_scan_release(ngx_http_llm_ctx_t *ctx)
+{
+    ngx_http_llm_scan_t  *sc;
+
+    if (ctx->scan_mem == NULL) {
+        return;
+    }
+
+    sc = (ngx_http_llm_scan_t *) ctx->scan_mem;
+
+    ctx->scan_mem = NULL;
+    ctx->scan = NULL;
+
+    if (ngx_http_llm_nscans >= NGX_HTTP_LLM_SCANS_KEEP) {
+        ngx_free(sc);
+        return;
+    }
+
+    sc->next = ngx_http_llm_scans;
+    ngx_http_llm_scans = sc;
+    ngx_http_llm_nscans++;
+}
+
+
+void
+ngx_http_llm_scans_free(void)
+{
+    ngx_http_llm_scan_t  *sc;
+
+    while (ngx_http_llm_scans != NULL) {
+        sc = ngx_http_llm_scans;
+        ngx_http_llm_scans = sc->next;
+        ngx_free(sc);
+    }
+
+    ngx_http_llm_nscans = 0;
 }
 
 
@@ -2576,8 +2658,15 @@ ngx_http_llm_get_peer(ngx_peer_connection_t *pc, void *data)
         return NGX_ERROR;
     }
 
-    b = ngx_calloc_buf(r->pool);
+    /* the head and the body's pieces: their buffers and links at once */
+
+    b = ngx_pcalloc(r->pool, (1 + ctx->nbody) * sizeof(ngx_buf_t));
     if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl = ngx_palloc(r->pool, (1 + ctx->nbody) * sizeof(ngx_chain_t));
+    if (cl == NULL) {
         return NGX_ERROR;
     }
 
@@ -2586,11 +2675,6 @@ ngx_http_llm_get_peer(ngx_peer_connection_t *pc, void *data)
     b->last = b->start + ctx->head.len;
     b->end = b->last;
     b->memory = 1;
-
-    cl = ngx_alloc_chain_link(r->pool);
-    if (cl == NULL) {
-        return NGX_ERROR;
-    }
 
     cl->buf = b;
     u->request_bufs = cl;
@@ -2602,10 +2686,7 @@ ngx_http_llm_get_peer(ngx_peer_connection_t *pc, void *data)
             continue;
         }
 
-        b = ngx_calloc_buf(r->pool);
-        if (b == NULL) {
-            return NGX_ERROR;
-        }
+        b++;
 
         b->start = ctx->body[i].data;
         b->pos = b->start;
@@ -2613,12 +2694,8 @@ ngx_http_llm_get_peer(ngx_peer_connection_t *pc, void *data)
         b->end = b->last;
         b->memory = 1;
 
-        cl->next = ngx_alloc_chain_link(r->pool);
-        if (cl->next == NULL) {
-            return NGX_ERROR;
-        }
-
-        cl = cl->next;
+        cl->next = cl + 1;
+        cl++;
         cl->buf = b;
     }
 

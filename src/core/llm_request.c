@@ -11,6 +11,10 @@
 
 
 #define LLM_INVALID         "invalid_request_error"
+
+/* a member, with JSON null taken as absent */
+#define llm_request_value(item)                                               \
+    (((item) == NULL || ((item)->type & 0xff) == cJSON_NULL) ? NULL : (item))
 #define LLM_INT_MAX         2147483647.0
 
 
@@ -32,7 +36,6 @@ static int llm_request_check_range(const cJSON *item, const char *name,
 static int llm_request_check_stop(const cJSON *item, llm_error_t *err);
 static int llm_request_check_tools(const cJSON *item, llm_error_t *err);
 static const cJSON *llm_request_item(const cJSON *obj, const char *name);
-static const cJSON *llm_request_value(const cJSON *item);
 static size_t llm_request_text_len(const cJSON *content);
 
 
@@ -281,18 +284,11 @@ llm_request_free(llm_request_t *req)
 static const cJSON *
 llm_request_item(const cJSON *obj, const char *name)
 {
-    return llm_request_value(llm_json_get(obj, name));
-}
+    const cJSON  *item;
 
+    item = llm_json_get(obj, name);
 
-static const cJSON *
-llm_request_value(const cJSON *item)
-{
-    if (item == NULL || cJSON_IsNull(item)) {
-        return NULL;
-    }
-
-    return item;
+    return llm_request_value(item);
 }
 
 
