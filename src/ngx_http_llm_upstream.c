@@ -368,7 +368,10 @@ ngx_http_llm_reinit_request(ngx_http_request_t *r)
     ngx_memzero(&ctx->status, sizeof(ngx_http_status_t));
     ngx_memzero(&ctx->chunked, sizeof(ngx_http_chunked_t));
 
+    /* the answer kept so far, or u->buffer's: a new one is allocated */
+
     ctx->acc_len = 0;
+    ctx->acc_size = 0;
     ctx->rest = 0;
     ctx->out.len = 0;
     ctx->collect = 0;
@@ -805,12 +808,13 @@ ngx_http_llm_first_chunk(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_llm_process_body(ngx_http_request_t *r)
 {
-    size_t                size;
-    ngx_int_t             rc;
-    ngx_buf_t            *buf;
-    ngx_uint_t            done;
-    ngx_http_upstream_t  *u;
-    ngx_http_llm_ctx_t   *ctx;
+    size_t                    size;
+    ngx_int_t                 rc;
+    ngx_buf_t                *buf;
+    ngx_uint_t                done;
+    ngx_http_upstream_t      *u;
+    ngx_http_llm_ctx_t       *ctx;
+    ngx_http_llm_loc_conf_t  *lcf;
 
     u = r->upstream;
     buf = &u->buffer;
@@ -846,9 +850,29 @@ ngx_http_llm_process_body(ngx_http_request_t *r)
             size = (size_t) ctx->rest;
         }
 
-        rc = ngx_http_llm_collect(r, ctx, buf->pos, size);
-        if (rc != NGX_OK) {
-            return rc;
+        lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+        if (ctx->acc_len == 0 && size != 0 && (off_t) size == ctx->rest
+            && u->headers_in.status_n < NGX_HTTP_BAD_REQUEST
+            && size <= lcf->max_response_size)
+        {
+            /*
+             * the whole answer came with the header: it is decoded where
+             * it is, in u->buffer, which is not read into again before
+             * the decoded answer stands in for it; anything added would
+             * go to a copy (acc_size), and the next attempt starts with
+             * none (ngx_http_llm_reinit_request())
+             */
+
+            ctx->acc = buf->pos;
+            ctx->acc_len = size;
+            ctx->acc_size = size;
+
+        } else {
+            rc = ngx_http_llm_collect(r, ctx, buf->pos, size);
+            if (rc != NGX_OK) {
+                return rc;
+            }
         }
 
         buf->pos += size;

@@ -76,6 +76,29 @@ our $HttpConfig = <<'_EOC_';
         api_key     env:LLM_TEST_KEY;
     }
 
+    # an answer that cannot be translated, then ones that can: the whole
+    # answer with its header, and one that comes in two chunks
+    llm_provider claude_garbage {
+        type     anthropic;
+        url      http://127.0.0.1:1985/garbage/v1;
+        model    claude-x;
+        api_key  off;
+    }
+
+    llm_provider claude_late {
+        type     anthropic;
+        url      http://127.0.0.1:1985/late/v1;
+        model    claude-x;
+        api_key  off;
+    }
+
+    llm_provider claude_whole {
+        type     anthropic;
+        url      http://127.0.0.1:1985/whole/v1;
+        model    claude-x;
+        api_key  off;
+    }
+
     llm_provider gemini {
         type     gemini;
         url      http://127.0.0.1:1985/gemini/v1beta;
@@ -128,6 +151,22 @@ our $HttpConfig = <<'_EOC_';
 
         location = /_anthropic/garbage {
             return 200 '{"type":"message","content":"not a list"}';
+        }
+
+        location = /garbage/v1/messages {
+            return 200 '{"type":"message","content":"not a list","padding":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}';
+        }
+
+        location = /late/v1/messages {
+            echo_read_request_body;
+            echo -n '{"id":"msg_4","type":"message","role":"assistant","model":"claude-x-20250101","content":[{"type":"text","text":"Late, ';
+            echo_flush;
+            echo_sleep 0.05;
+            echo -n 'but whole and long and long and long and long and long and long and long and long and long and long and long and long and long and long and long and long and long and long and long and long and long and long and long and long and long."}],"stop_reason":"end_turn","usage":{"input_tokens":10,"output_tokens":4}}';
+        }
+
+        location = /whole/v1/messages {
+            return 200 '{"id":"msg_5","type":"message","role":"assistant","model":"claude-x-20250101","content":[{"type":"text","text":"Whole at once."}],"stop_reason":"end_turn","usage":{"input_tokens":10,"output_tokens":3}}';
         }
 
         location = /_anthropic/unexpected {
@@ -571,3 +610,31 @@ llm: request body of 671 bytes in one piece
 llm status 200
 --- no_error_log
 [error]
+
+
+
+=== TEST 28: an answer that cannot be translated, then one in two chunks: the second is translated whole
+--- config
+    location /v1/ {
+        llm_route claude_garbage claude_late;
+    }
+--- request
+POST /v1/chat/completions
+{"messages":[{"role":"user","content":"Weather in Oslo?"}]}
+--- response_body_like: ^\{"id":"msg_4","object":"chat\.completion",.*"message":\{"role":"assistant","content":"Late, but whole(?: and long){25}\.","refusal":null\},"logprobs":null,"finish_reason":"stop"\}\],"usage":\{"prompt_tokens":10,"completion_tokens":4,"total_tokens":14
+--- error_log
+llm: provider "claude_garbage" sent an invalid answer
+
+
+
+=== TEST 29: an answer that cannot be translated, then one read with its header: the second is translated
+--- config
+    location /v1/ {
+        llm_route claude_garbage claude_whole;
+    }
+--- request
+POST /v1/chat/completions
+{"messages":[{"role":"user","content":"Weather in Oslo?"}]}
+--- response_body_like: ^\{"id":"msg_5","object":"chat\.completion",.*"message":\{"role":"assistant","content":"Whole at once\.","refusal":null\},"logprobs":null,"finish_reason":"stop"\}\],"usage":\{"prompt_tokens":10,"completion_tokens":3,"total_tokens":13
+--- error_log
+llm: provider "claude_garbage" sent an invalid answer
