@@ -141,13 +141,13 @@ llm_completion_write(llm_out_t *out, const llm_completion_t *c,
 
     n = (c->choices != NULL) ? c->nchoices : 0;
 
-    llm_out_cstr(out, "{\"id\":");
+    llm_out_lit(out, "{\"id\":");
     llm_out_nstr(out, c->id);
-    llm_out_cstr(out, ",\"object\":\"chat.completion\",\"created\":");
+    llm_out_lit(out, ",\"object\":\"chat.completion\",\"created\":");
     llm_out_int(out, c->created);
-    llm_out_cstr(out, ",\"model\":");
+    llm_out_lit(out, ",\"model\":");
     llm_out_nstr(out, c->model);
-    llm_out_cstr(out, ",\"choices\":[");
+    llm_out_lit(out, ",\"choices\":[");
 
     for (i = 0; i < n; i++) {
         if (i) {
@@ -158,31 +158,31 @@ llm_completion_write(llm_out_t *out, const llm_completion_t *c,
     }
 
     if (!llm_usage_known(u)) {
-        llm_out_cstr(out, "]}");
+        llm_out_lit(out, "]}");
         return;
     }
 
-    llm_out_cstr(out, "],\"usage\":{\"prompt_tokens\":");
+    llm_out_lit(out, "],\"usage\":{\"prompt_tokens\":");
     llm_out_int(out, u->prompt_tokens);
-    llm_out_cstr(out, ",\"completion_tokens\":");
+    llm_out_lit(out, ",\"completion_tokens\":");
     llm_out_int(out, u->completion_tokens);
-    llm_out_cstr(out, ",\"total_tokens\":");
+    llm_out_lit(out, ",\"total_tokens\":");
     llm_out_int(out, u->total_tokens);
 
     if (u->cached_tokens >= 0) {
-        llm_out_cstr(out, ",\"prompt_tokens_details\":{\"cached_tokens\":");
+        llm_out_lit(out, ",\"prompt_tokens_details\":{\"cached_tokens\":");
         llm_out_int(out, u->cached_tokens);
         llm_out_raw(out, "}", 1);
     }
 
     if (u->reasoning_tokens >= 0) {
-        llm_out_cstr(out,
+        llm_out_lit(out,
                      ",\"completion_tokens_details\":{\"reasoning_tokens\":");
         llm_out_int(out, u->reasoning_tokens);
         llm_out_raw(out, "}", 1);
     }
 
-    llm_out_cstr(out, "}}");
+    llm_out_lit(out, "}}");
 }
 
 
@@ -192,30 +192,30 @@ llm_completion_choice(llm_out_t *out, const llm_choice_t *ch, size_t index)
     size_t                  i, n;
     const llm_tool_call_t  *tc;
 
-    llm_out_cstr(out, "{\"index\":");
+    llm_out_lit(out, "{\"index\":");
     llm_out_int(out, (long long) index);
-    llm_out_cstr(out, ",\"message\":{\"role\":\"assistant\",\"content\":");
+    llm_out_lit(out, ",\"message\":{\"role\":\"assistant\",\"content\":");
 
     if (ch->content != NULL) {
         llm_out_str(out, ch->content, ch->content_len);
 
     } else {
-        llm_out_cstr(out, "null");
+        llm_out_lit(out, "null");
     }
 
-    llm_out_cstr(out, ",\"refusal\":");
+    llm_out_lit(out, ",\"refusal\":");
 
     if (ch->refusal != NULL) {
         llm_out_str(out, ch->refusal, strlen(ch->refusal));
 
     } else {
-        llm_out_cstr(out, "null");
+        llm_out_lit(out, "null");
     }
 
     n = (ch->tool_calls != NULL) ? ch->ntool_calls : 0;
 
     if (n) {
-        llm_out_cstr(out, ",\"tool_calls\":[");
+        llm_out_lit(out, ",\"tool_calls\":[");
 
         for (i = 0; i < n; i++) {
             tc = &ch->tool_calls[i];
@@ -224,26 +224,26 @@ llm_completion_choice(llm_out_t *out, const llm_choice_t *ch, size_t index)
                 llm_out_raw(out, ",", 1);
             }
 
-            llm_out_cstr(out, "{\"id\":");
+            llm_out_lit(out, "{\"id\":");
             llm_out_nstr(out, tc->id);
-            llm_out_cstr(out, ",\"type\":\"function\",\"function\":"
+            llm_out_lit(out, ",\"type\":\"function\",\"function\":"
                               "{\"name\":");
             llm_out_nstr(out, tc->name);
-            llm_out_cstr(out, ",\"arguments\":");
+            llm_out_lit(out, ",\"arguments\":");
             llm_out_nstr(out, (tc->arguments != NULL) ? tc->arguments : "{}");
-            llm_out_cstr(out, "}}");
+            llm_out_lit(out, "}}");
         }
 
         llm_out_raw(out, "]", 1);
     }
 
-    llm_out_cstr(out, "},\"logprobs\":null,\"finish_reason\":");
+    llm_out_lit(out, "},\"logprobs\":null,\"finish_reason\":");
 
     if (ch->finish_reason != NULL) {
         llm_out_nstr(out, ch->finish_reason);
 
     } else {
-        llm_out_cstr(out, "null");
+        llm_out_lit(out, "null");
     }
 
     llm_out_raw(out, "}", 1);

@@ -105,6 +105,10 @@ void llm_out_cstr(llm_out_t *out, const char *s);
 void llm_out_str(llm_out_t *out, const char *s, size_t len);
 void llm_out_nstr(llm_out_t *out, const char *s);      /* NULL: "" */
 void llm_out_int(llm_out_t *out, long long n);
+
+/* a string literal: its length is known when compiled */
+#define llm_out_lit(out, s)  llm_out_raw(out, s, sizeof(s) - 1)
+
 char *llm_out_alloc(llm_out_t *out, llm_pool_t *pool);
 
 /*
