@@ -11,10 +11,14 @@
  * prompts, every request then faults its buffers in again, page by page,
  * which cost more than all the rest of the request's work.
  *
- * So buffers of 8 KB to 2 MB come from free lists of the worker, in
+ * So buffers of 1 KB to 2 MB come from free lists of the worker, in
  * power-of-two classes, and go back to them when the request's pool is
  * destroyed; the free lists keep at most NGX_HTTP_LLM_BLOCKS_KEEP bytes,
  * what is over is freed.  Smaller and larger buffers come from the pool.
+ * Even at 1 KB a buffer from the pool costs more: the request pool's
+ * blocks are 4 KB, so that a few such buffers (the parsed strings of a
+ * 1 KB body, a 4 KB chunk of cJSON nodes, the provider's body) made the
+ * pool malloc() a block or two more per request, freed again with it.
  */
 
 
@@ -25,8 +29,8 @@
 #include "ngx_http_llm_router.h"
 
 
-#define NGX_HTTP_LLM_BLOCK_MIN      16384
-#define NGX_HTTP_LLM_BLOCK_CLASSES  8            /* 16 KB .. 2 MB */
+#define NGX_HTTP_LLM_BLOCK_MIN      2048
+#define NGX_HTTP_LLM_BLOCK_CLASSES  11           /* 2 KB .. 2 MB */
 #define NGX_HTTP_LLM_BLOCKS_KEEP    (4 * 1024 * 1024)
 
 

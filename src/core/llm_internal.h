@@ -56,7 +56,8 @@ struct llm_arena_s {
     llm_arena_t  *prev;
 };
 
-#define LLM_ARENA_CHUNK  4096
+/* with an allocator's header, a chunk fits in 4 KB */
+#define LLM_ARENA_CHUNK  (4096 - 64)
 
 extern size_t  llm_arena_chunk_size;
 
