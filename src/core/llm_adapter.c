@@ -14,8 +14,6 @@
 
 
 static int llm_compat_check(const char *s, size_t len);
-static void llm_compat_path(llm_out_t *out, const char *base,
-    size_t base_len, const char *suffix, const char *query);
 static void llm_compat_body_write(llm_out_t *out, const char *model,
     int found, int empty);
 
@@ -88,9 +86,8 @@ int
 llm_compat_head(const llm_provider_t *p, const char *suffix,
     llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
 {
-    char        *value;
-    size_t       base_len, key_len;
-    llm_out_t    o;
+    char        *value, *path, *d;
+    size_t       base_len, key_len, all_len, query_len, suffix_len, len;
     const char  *base, *query, *name, *key;
 
     memset(out, 0, sizeof(llm_http_request_t));
@@ -102,9 +99,10 @@ llm_compat_head(const llm_provider_t *p, const char *suffix,
     key = (p->api_key != NULL) ? p->api_key : "";
 
     key_len = strlen(key);
+    all_len = strlen(base);
 
-    if (llm_compat_check(base, strlen(base)) != LLM_OK
-        || strchr(base, ' ') != NULL)
+    if (llm_compat_check(base, all_len) != LLM_OK
+        || memchr(base, ' ', all_len) != NULL)
     {
         llm_error_set(err, 500, LLM_SERVER_ERROR, NULL, NULL,
                       "provider \"%.64s\" is misconfigured: invalid URL path",
@@ -119,31 +117,40 @@ llm_compat_head(const llm_provider_t *p, const char *suffix,
         return LLM_ERROR;
     }
 
-    query = strchr(base, '?');
-    base_len = (query != NULL) ? (size_t) (query - base) : strlen(base);
-
-    if (query == NULL) {
-        query = "";
-    }
+    query = memchr(base, '?', all_len);
+    base_len = (query != NULL) ? (size_t) (query - base) : all_len;
+    query_len = all_len - base_len;
 
     while (base_len > 0 && base[base_len - 1] == '/') {
         base_len--;
     }
 
-    o.buf = NULL;
-    o.len = 0;
-    o.size = 0;
+    /* the path: "/" unless the base has one, the base, suffix, query */
 
-    llm_compat_path(&o, base, base_len, suffix, query);
+    suffix_len = strlen(suffix);
 
-    if (llm_out_alloc(&o, pool) == NULL) {
+    len = (base_len > 0 && base[0] != '/') + base_len + suffix_len
+          + query_len;
+
+    path = llm_palloc(pool, len + 1);
+    if (path == NULL) {
         goto nomem;
     }
 
-    llm_compat_path(&o, base, base_len, suffix, query);
-    o.buf[o.len] = '\0';
+    d = path;
 
-    out->path = o.buf;
+    if (base_len > 0 && base[0] != '/') {
+        *d++ = '/';
+    }
+
+    memcpy(d, base, base_len);
+    d += base_len;
+    memcpy(d, suffix, suffix_len);
+    d += suffix_len;
+    memcpy(d, base + all_len - query_len, query_len);
+    d[query_len] = '\0';
+
+    out->path = path;
 
     if (key_len) {
         value = llm_palloc(pool, sizeof("Bearer ") - 1 + key_len + 1);
@@ -166,20 +173,6 @@ nomem:
     llm_error_set(err, 500, LLM_SERVER_ERROR, NULL, NULL, "out of memory");
 
     return LLM_ERROR;
-}
-
-
-static void
-llm_compat_path(llm_out_t *out, const char *base, size_t base_len,
-    const char *suffix, const char *query)
-{
-    if (base_len > 0 && base[0] != '/') {
-        llm_out_raw(out, "/", 1);
-    }
-
-    llm_out_raw(out, base, base_len);
-    llm_out_cstr(out, suffix);
-    llm_out_cstr(out, query);
 }
 
 

@@ -61,7 +61,10 @@ static const char  *const test_paths[][2] = {
     { "v1", "/v1/chat/completions" },
     { "/openai/v1?api-version=2024-10-21",
       "/openai/v1/chat/completions?api-version=2024-10-21" },
-    { "/?a=b/c", "/chat/completions?a=b/c" }
+    { "/?a=b/c", "/chat/completions?a=b/c" },
+    { "v1//?x=1", "/v1/chat/completions?x=1" },
+    { "//", "/chat/completions" },
+    { "?", "/chat/completions?" }
 };
 
 
