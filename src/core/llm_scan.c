@@ -91,7 +91,7 @@ static void llm_scan_close(llm_scan_t *s);
 static void llm_scan_comma(llm_scan_t *s);
 static void llm_scan_string(llm_scan_t *s);
 static void llm_scan_string_end(llm_scan_t *s);
-static unsigned llm_scan_key(llm_scan_t *s);
+static unsigned llm_scan_key(llm_scan_t *s, const char *name, size_t n);
 static void llm_scan_unit(llm_scan_t *s, unsigned u);
 static void llm_scan_code(llm_scan_t *s, unsigned code);
 static void llm_scan_emit(llm_scan_t *s, unsigned char c);
@@ -175,7 +175,16 @@ llm_scan_feed(llm_scan_t *s, const char *p, size_t len)
             n = llm_scan_run(q, last);
 
             if (n != 0) {
-                if (s->sink != LLM_SCAN_NONE) {
+                if (s->sink == LLM_SCAN_KEY && s->word_len == 0
+                    && !s->word_nul && n < (size_t) (last - q)
+                    && q[n] == '"')
+                {
+                    /* a member name whole in this buffer: read in place */
+
+                    s->key[s->depth] = llm_scan_key(s, (const char *) q, n);
+                    s->sink = LLM_SCAN_NONE;
+
+                } else if (s->sink != LLM_SCAN_NONE) {
                     llm_scan_emit_run(s, q, n);
                 }
 
@@ -618,7 +627,7 @@ llm_scan_string_end(llm_scan_t *s)
     switch (sink) {
 
     case LLM_SCAN_KEY:
-        s->key[s->depth] = llm_scan_key(s);
+        s->key[s->depth] = llm_scan_key(s, s->word, s->word_len);
         break;
 
     case LLM_SCAN_REASON:
@@ -641,19 +650,21 @@ llm_scan_string_end(llm_scan_t *s)
 
 
 /*
- * The member name in s->word at this level: its id, once.  The names of
- * interest, by length and level: "usage" (1), "choices" (1), "message"
- * (3), "finish_reason" (3), "content" (4).
+ * A member name at this level (in s->word, or in place): its id, once.
+ * The names of interest, by length and level: "usage" (1), "choices" (1),
+ * "message" (3), "finish_reason" (3), "content" (4).
  */
 
 static unsigned
-llm_scan_key(llm_scan_t *s)
+llm_scan_key(llm_scan_t *s, const char *word, size_t n)
 {
     size_t       level;
     unsigned     id, bit;
     const char  *name;
 
-    switch (s->word_len) {
+    /* a name cut at sizeof(s->word) bytes is none of these */
+
+    switch (n) {
 
     case 5:
         level = 1;
@@ -692,8 +703,8 @@ llm_scan_key(llm_scan_t *s)
 
     /* most names differ from the one of their length in the first byte */
 
-    if (s->depth != level || s->word[0] != name[0]
-        || memcmp(s->word + 1, name + 1, s->word_len - 1) != 0)
+    if (s->depth != level || word[0] != name[0]
+        || memcmp(word + 1, name + 1, n - 1) != 0)
     {
         return LLM_SCAN_OTHER;
     }
