@@ -33,6 +33,7 @@ static void test_request_unknown_fields(void **state);
 static void test_request_free_twice(void **state);
 static void test_request_pool(void **state);
 static void test_request_pool_nomem(void **state);
+static void test_request_max_tokens(void **state);
 static void test_parse_ok(test_ctx_t *ctx, const char *json,
     llm_request_t *req);
 
@@ -613,6 +614,37 @@ test_request_prompt_tokens(void **state)
 }
 
 
+/* max_completion_tokens when it is a number, else max_tokens, else 0 */
+
+static void
+test_request_max_tokens(void **state)
+{
+    size_t          i;
+    test_ctx_t     *ctx = *state;
+    llm_request_t   req;
+
+    static const struct {
+        const char  *body;
+        long         max_tokens;
+    } cases[] = {
+        { "{" MSG "}", 0 },
+        { "{" MSG ",\"max_tokens\":64}", 64 },
+        { "{" MSG ",\"max_completion_tokens\":32}", 32 },
+        { "{\"max_tokens\":64," MSG ",\"max_completion_tokens\":32}", 32 },
+        { "{\"max_completion_tokens\":32,\"max_tokens\":64," MSG "}", 32 },
+        { "{" MSG ",\"max_completion_tokens\":null,\"max_tokens\":64}", 64 },
+        { "{" MSG ",\"max_tokens\":null}", 0 },
+        { "{" MSG ",\"max_tokens\":2147483647}", 2147483647 }
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        test_parse_ok(ctx, cases[i].body, &req);
+        assert_int_equal(req.max_tokens, cases[i].max_tokens);
+        llm_request_free(&req);
+    }
+}
+
+
 void
 test_request_register(void)
 {
@@ -637,6 +669,7 @@ test_request_register(void)
     TEST_ADD(test_request_pool);
     TEST_ADD(test_request_pool_nomem);
     TEST_ADD(test_request_prompt_tokens);
+    TEST_ADD(test_request_max_tokens);
 }
 
 
