@@ -20,6 +20,12 @@
 typedef unsigned char  llm_uchar_t;
 
 
+/* whitespace: mostly none between the tokens of what clients send */
+
+#define llm_json_ws(p, last)                                                  \
+    (((p) < (last) && *(p) <= ' ') ? llm_json_skip_ws(p, last) : (p))
+
+
 typedef struct {
     const llm_uchar_t  *start;
     const llm_uchar_t  *pos;
@@ -97,7 +103,7 @@ llm_json_parse_refs(const char *json, size_t len, cJSON **root, size_t *off,
 
 value:
 
-    p = llm_json_skip_ws(p, last);
+    p = llm_json_ws(p, last);
 
     if (p == last) {
         goto failed;
@@ -188,7 +194,7 @@ value:
     {
         stack[depth++] = item;
         top = item;
-        p = llm_json_skip_ws(p + 1, last);
+        p = llm_json_ws(p + 1, last);
 
         if (p == last) {
             goto failed;
@@ -230,7 +236,7 @@ member:
         goto failed;
     }
 
-    p = llm_json_skip_ws(jp.pos, last);
+    p = llm_json_ws(jp.pos, last);
 
     if (p == last || *p != ':') {
         goto failed;
@@ -251,7 +257,7 @@ next:
 
     /* after a value: a separator, the container's end, or the text's end */
 
-    p = llm_json_skip_ws(p, last);
+    p = llm_json_ws(p, last);
 
     if (top == NULL) {
         if (p != last) {
@@ -275,7 +281,7 @@ next:
             goto failed;
         }
 
-        p = llm_json_skip_ws(p + 1, last);
+        p = llm_json_ws(p + 1, last);
 
         if (p == last) {
             goto failed;
