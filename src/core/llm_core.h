@@ -24,6 +24,7 @@
 
 #define LLM_OK        0
 #define LLM_ERROR    -1
+#define LLM_DECLINED -5               /* not done, and not a failure */
 
 
 typedef struct {
@@ -622,6 +623,150 @@ int llm_stream_fail(llm_stream_t *st, const llm_error_t *err,
 size_t llm_redact(char *buf, size_t len, const char *key, size_t klen);
 size_t llm_redact_tail(const char *buf, size_t len, const char *key,
     size_t klen);
+
+
+/*
+ * The response cache (llm_cache.c): the key of a request, a cached
+ * chat.completion sent as a stream, and a streamed answer assembled into
+ * the chat.completion to store.
+ *
+ * The key is the text of the request's meaning: canonical JSON of the
+ * parsed request (req->root) without the members that do not change the
+ * answer, so that the same question asked with other key order,
+ * whitespace, escapes, number forms or stream settings has the same key.
+ *
+ *   - objects: members sorted by name (bytewise, UTF-8; members of the
+ *     same name keep their order), arrays in order, no whitespace;
+ *   - strings: the decoded value escaped again as llm_json_escape() does
+ *     ("\u0041" and "A", "\/" and "/" give the same text);
+ *   - numbers: as doubles; 0 for -0 and 0, an integer of at most 2^53 in
+ *     its decimal digits, any other number in the shortest of %.15g,
+ *     %.16g and %.17g that reads back the same double, "1e999" and
+ *     "-1e999" for numbers too large for a double (1, 1.0, 1e0 and 10E-1
+ *     all give 1);
+ *   - left out, at the top level only: "stream", "stream_options",
+ *     "user", "metadata", "store", "service_tier", "prompt_cache_key",
+ *     "safety_identifier", and members whose value is null (null counts
+ *     as absent there); null inside is kept (a schema's null is
+ *     meaning).  Every other member is kept, unknown ones included.
+ *
+ * A request is cacheable (the one place the rule is) unless:
+ *
+ *   - "n" is there (not null) and is not the number 1: why "n";
+ *   - max_temperature >= 0 and "temperature" is there (not null) and is
+ *     not a number <= max_temperature: why "temperature" (a negative
+ *     max_temperature allows any temperature);
+ *   - "logprobs" is true: an answer assembled from a stream has no
+ *     logprobs to give: why "logprobs";
+ *   - a string of the body has an escaped NUL ("\u0000"): the tree's
+ *     strings end there, so the key could not tell two requests apart:
+ *     why "\u0000".
+ *
+ * "stream" never makes a request not cacheable.  Returns LLM_OK with *key
+ * (a NUL-terminated pool buffer) and *len, LLM_DECLINED with *why (a
+ * static string) when the request is not cacheable, LLM_ERROR on
+ * allocation failure.  why may be NULL.
+ */
+int llm_cache_key(const llm_request_t *req, double max_temperature,
+    llm_pool_t *pool, char **key, size_t *len, const char **why);
+
+/*
+ * A cached chat.completion (the stored JSON body, need not be
+ * NUL-terminated) as the SSE stream a streamed request gets, in the
+ * chunks the gateway's translated streams send (llm_stream.c), with the
+ * answer's id, created and model:
+ *
+ *   data: {...,"choices":[{"index":0,"delta":{"role":"assistant"
+ *          [,"content":...][,"refusal":...]},...}]}
+ *   data: {...,"delta":{"tool_calls":[{"index","id","type":"function",
+ *          "function":{"name","arguments"}}]},...}       one per tool call
+ *   data: {...,"delta":{},"logprobs":null,"finish_reason":"..."}]}
+ *   data: {...,"choices":[],"usage":{...}}   with include_usage, when
+ *                                            the answer has usage
+ *   data: [DONE]
+ *
+ * (content is left out of the first chunk only when it is null.)  The
+ * body must be a chat.completion with one choice, a known finish_reason,
+ * tool calls of type "function" with an id, a name and arguments, and no
+ * "function_call" or "audio": anything else, a damaged file included, is
+ * LLM_ERROR (a cache miss), as is an allocation failure.  LLM_OK with
+ * *out (NUL-terminated) and *out_len on the pool.
+ */
+int llm_cache_stream(const char *body, size_t len, int include_usage,
+    llm_pool_t *pool, char **out, size_t *out_len);
+
+
+/*
+ * A streamed answer assembled, as it passes to the client, into the
+ * chat.completion to store: the pieces of content, refusal and tool
+ * calls are kept in the caller's buffer (id, name and the arguments
+ * joined per index); an answer that does not fit is not taken any
+ * further (declined at the end), nothing grows.
+ */
+
+#define LLM_CACHE_ACC_TOOLS  32          /* tool calls an answer may have */
+
+typedef struct {
+    size_t        id_len;             /* bytes kept; 0: none yet */
+    size_t        name_len;
+    size_t        args_len;
+    unsigned      seen:1;             /* a fragment of it came */
+} llm_cache_acc_tool_t;
+
+typedef struct {
+    char         *buf;                /* the caller's, size bytes */
+    size_t        size;
+    size_t        len;                /* of the pieces kept in buf */
+    size_t        last;               /* the last piece's offset */
+    size_t        content_len;
+    size_t        refusal_len;
+    size_t        ntools;             /* the highest index seen + 1 */
+    llm_cache_acc_tool_t  tools[LLM_CACHE_ACC_TOOLS];
+    char          id[128];            /* the first chunk's that has one */
+    char          model[128];
+    long long     created;            /* -1: none yet */
+
+    /*
+     * The last usage chunk's; the glue may set it from the stream's
+     * llm_stream_t usage when the client's chunks carry none.
+     */
+    llm_usage_t   usage;
+    const char   *finish_reason;      /* static OpenAI value, or NULL */
+
+    unsigned      content:1;          /* a "content" string came */
+    unsigned      refusal:1;          /* a "refusal" string came */
+    unsigned      pieces:1;           /* last is a piece */
+    unsigned      full:1;             /* buf had no room: declined */
+    unsigned      failed:1;           /* not an answer to keep */
+} llm_cache_acc_t;
+
+void llm_cache_acc_init(llm_cache_acc_t *a, char *buf, size_t size);
+
+/*
+ * One chat.completion.chunk object (the data of one SSE event; "[DONE]"
+ * is taken and ignored).  Its cJSON tree is built on scratch_pool (an
+ * llm_scratch_t's pool will do: reset it after the call).  LLM_OK while
+ * the answer can still be kept; LLM_DECLINED once it cannot (an error
+ * event, a chunk that is not JSON or has no "choices", a choice other than
+ * 0, an unknown finish_reason, a tool call index of LLM_CACHE_ACC_TOOLS
+ * or more, a string with an escaped NUL, buf full): the caller may stop
+ * feeding it.  LLM_ERROR when scratch_pool fails (declined too).
+ */
+int llm_cache_acc_chunk(llm_cache_acc_t *a, const char *data, size_t len,
+    llm_pool_t *scratch_pool);
+
+/*
+ * After the stream ended normally (never for a cut or failed stream): the
+ * chat.completion of the answer, rendered by llm_completion_render() as
+ * the non-streamed path does (content null when none came, or when it is
+ * empty and there are tool calls or a refusal), NUL-terminated on pool.
+ * LLM_DECLINED when it is not an answer to keep: declined before, no
+ * finish_reason "stop", "length" or "tool_calls", no id or model, a tool
+ * call without an id or a name, tool call indexes with a gap.  LLM_ERROR
+ * on allocation failure.
+ */
+int llm_cache_acc_finish(llm_cache_acc_t *a, llm_pool_t *pool, char **body,
+    size_t *len);
 
 
 /* name need not be NUL-terminated; ASCII case-insensitive; NULL if unknown */

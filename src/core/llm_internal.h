@@ -12,8 +12,6 @@
 #include "llm_core.h"
 
 
-#define LLM_DECLINED          -5
-
 #define LLM_JSON_MAX_DEPTH    1000   /* cJSON's CJSON_NESTING_LIMIT */
 
 #define LLM_ERROR_MAX_MESSAGE 1024   /* provider messages are cut there */
@@ -449,6 +447,7 @@ typedef struct {
     int           role;               /* "role":"assistant" */
     const char   *content;            /* NULL: no "content" key */
     size_t        content_len;
+    const char   *refusal;            /* NULL: no "refusal" key */
     int           tool_index;         /* OpenAI index; -1: no tool_calls */
     const char   *tool_id;            /* a tool call's first fragment */
     const char   *tool_name;          /*   only: NULL afterwards */
@@ -460,7 +459,8 @@ typedef struct {
 /*
  * data: {"id","object":"chat.completion.chunk","created","model",
  *  "choices":[{"index":0,"delta":{["role":"assistant"][,"content":...]
- *  [,"tool_calls":[...]]},"logprobs":null,"finish_reason":null|"..."}]}
+ *  [,"refusal":...][,"tool_calls":[...]]},"logprobs":null,
+ *  "finish_reason":null|"..."}]}
  *
  * The tool call is {"index","id","type":"function","function":{"name",
  * "arguments"}} when tool_id or tool_name is set (a NULL one renders ""),

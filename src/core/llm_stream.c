@@ -141,7 +141,9 @@ llm_stream_chunk(llm_stream_t *st, llm_stream_out_t *out,
         st->started = 1;
     }
 
-    if (d->content_len || d->tool_index >= 0 || d->finish_reason != NULL) {
+    if (d->content_len || d->refusal != NULL || d->tool_index >= 0
+        || d->finish_reason != NULL)
+    {
         st->content = 1;
     }
 
@@ -425,6 +427,13 @@ llm_stream_delta(llm_out_t *o, const llm_delta_t *d)
         llm_out_cstr(o, sep);
         llm_out_cstr(o, "\"content\":");
         llm_out_str(o, d->content, d->content_len);
+        sep = ",";
+    }
+
+    if (d->refusal != NULL) {
+        llm_out_cstr(o, sep);
+        llm_out_cstr(o, "\"refusal\":");
+        llm_out_nstr(o, d->refusal);
         sep = ",";
     }
 

@@ -102,6 +102,7 @@ void test_capture_register(void);
 void test_mistral_register(void);
 void test_redact_register(void);
 void test_fast_register(void);
+void test_cache_register(void);
 
 
 #endif /* _TEST_UTIL_H_INCLUDED_ */
