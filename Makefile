@@ -8,12 +8,15 @@
 #                        a real Prometheus (installs what it needs)
 #   make integration     the t/ tests only (T=t/009-translate.t: one file)
 #   make test-reload     nginx -s reload / nginx -t with env: keys
+#   make test-cache      the response cache across workers, restarts,
+#                        damaged files, expiry and max_size
 #   make test-asan       unit and t/ tests, module built with ASan + UBSan
 #   make test-valgrind   the integration tests with NGINX under valgrind
 #   make bench           throughput, latency, streaming, memory and CPU cost
 #                        against proxy_pass and Portkey (build/bench/report.md)
 #   make bench-workers   the throughput part alone with two gateway workers
 #                        (WORKERS=2 CONNECTIONS=64 TUNED=0 PARTS=throughput)
+#   make bench-cache     response cache hits against proxy_cache hits
 #   make bench-failover  kill and restart a provider under load: no errors
 #   make bench-stats     instructions per request, llm_stats on and off
 #   make bench-reload    nginx -s reload every second under load, against
@@ -47,9 +50,10 @@ SOURCES    := config $(wildcard $(TOP)/src/*.c $(TOP)/src/*.h \
 
 DEPS_STAMP := $(BUILD)/.deps
 
-.PHONY: all deps module run test unit integration sdk test-reload test-asan \
+.PHONY: all deps module run test unit integration sdk test-reload test-cache \
+        test-asan \
         test-valgrind certs bench bench-workers bench-failover bench-stats \
-        bench-reload bench-tls \
+        bench-reload bench-tls bench-cache \
         fuzz clean
 
 all: module
@@ -152,6 +156,7 @@ test: deps module certs
 	$(MAKE) -s -C fuzz smoke SECONDS=$(FUZZ_SECONDS)
 	$(call TEST_ENV,$(BUILD)/$(MODULE)) $(PROVE)
 	tests/reload/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
+	tests/cache/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
 	tests/sdk/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
 	scripts/html2c.sh --check
 	tests/dashboard/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
@@ -165,6 +170,9 @@ sdk: deps module
 
 test-reload: deps module
 	tests/reload/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
+
+test-cache: deps module
+	tests/cache/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
 
 unit: deps
 	$(MAKE) -s -C tests/unit
@@ -238,6 +246,10 @@ bench: deps module
 bench-workers: deps module
 	@scripts/deps.sh bench
 	WORKERS=2 CONNECTIONS=64 TUNED=0 PARTS=throughput bench/bench.sh
+
+bench-cache: deps module
+	@scripts/deps.sh bench
+	TUNED=0 PARTS=cache bench/bench.sh
 
 clean:
 	rm -rf $(BUILD) t/servroot

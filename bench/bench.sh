@@ -21,6 +21,8 @@
 #   cost         callgrind instruction counts per request of the
 #                translation core (bench/cost.c): they do not drift; and
 #                per stream event, translated and relayed (bench/streams/)
+#   cache        a hit of llm_cache against a hit of proxy_cache on the
+#                same answer: RPS, CPU, and the latency at one connection
 #   statistics   instructions of the whole worker per request with
 #                llm_stats on and off (bench/stats-cost.sh)
 #
@@ -31,6 +33,8 @@
 #                 (make bench-workers: the throughput part alone, with two
 #                 gateway workers; their CPU is summed)
 #        PARTS=memory bench/bench.sh   the memory per open stream alone
+#        PARTS=cache bench/bench.sh    cache hits against proxy_cache alone
+#                 (make bench-cache)
 #
 # The gateway counts every request in an llm_zone (shared by its workers),
 # as a gateway with statistics does.
@@ -51,7 +55,8 @@ parts=${PARTS:-all}
 report=$dir/report.md
 
 rm -rf "$dir"
-mkdir -p "$dir/mock/logs" "$dir/gateway/logs" "$dir/tuned/logs" "$dir/data"
+mkdir -p "$dir/mock/logs" "$dir/gateway/logs" "$dir/tuned/logs" "$dir/data" \
+         "$dir/cache-9400" "$dir/cache-9403"
 
 cc -O2 -std=c99 -Wall -Wextra -Werror -o "$dir/stream-client" \
     "$top/bench/stream-client.c" -lcurl
@@ -64,8 +69,8 @@ cc -O2 -g -std=c99 -Wall -Wextra -Werror -I"$top/src/core" \
 . "$top/bench/mock.sh"
 
 case "$parts" in
-all|throughput|memory) ;;
-*) echo "bench: PARTS is all, throughput or memory" >&2; exit 2 ;;
+all|throughput|memory|cache) ;;
+*) echo "bench: PARTS is all, throughput, memory or cache" >&2; exit 2 ;;
 esac
 
 for t in openai anthropic gemini cohere; do
@@ -95,6 +100,9 @@ http {
 
     upstream mock { server 127.0.0.1:9401; keepalive 64; }
 
+    proxy_cache_path $dir/cache-$1/proxy keys_zone=proxy_answers:1m;
+    llm_cache_path $dir/cache-$1/llm keys_zone=llm_answers:1m;
+
     llm_zone llm 1m;
 
     $(provider openai openai openai/v1 gpt-4o-mini)
@@ -121,6 +129,22 @@ http {
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_buffering off;
+        }
+
+        location /proxy-cache/ {
+            proxy_pass http://mock/openai/;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_cache proxy_answers;
+            proxy_cache_methods POST;
+            proxy_cache_key \$request_uri\$request_body;
+            proxy_cache_valid 200 1h;
+        }
+
+        location /cached/ {
+            llm_headers off;
+            llm_cache llm_answers;
+            llm_route openai;
         }
 
         location /v1/ {
@@ -323,7 +347,7 @@ fresh_worker() {
         "$dir/data/stream-short.json" > /dev/null
 }
 
-if [ "$parts" != throughput ]; then
+if [ "$parts" = all ] || [ "$parts" = memory ]; then
     echo "## Memory: $streams concurrent streams (Anthropic -> OpenAI translation, one delta every 10 ms, $workers worker(s))"
     echo
     echo "| answer | worker RSS before KiB | peak KiB | per open stream KiB | failed |"
@@ -353,9 +377,64 @@ if [ "$parts" != throughput ]; then
 fi
 
 
-# PARTS=memory: that is all
+# the response cache: a hit of llm_cache against a hit of proxy_cache on
+# the same answer (the mock's, relayed as it is, ~0.5 KB), for a 1 KB
+# request; at -c1, the latency a hit adds
 
-if [ "$parts" = memory ]; then
+median() {
+    sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
+}
+
+if [ "$parts" = all ] || [ "$parts" = cache ]; then
+    echo
+    echo "## Response cache: hits, llm_cache against proxy_cache on the same answer (1 KB request; wrk -t1, ${duration} s; median of $rounds rounds)"
+    echo
+    echo "| case | connections | RPS | p50 ms | p99 ms | x proxy_cache | worker CPU us/req | errors |"
+    echo "|---|--:|--:|--:|--:|--:|--:|--:|"
+
+    for c in "$connections" 1; do
+        for loc in proxy-cache cached; do
+            curl -s -o /dev/null -H 'Content-Type: application/json' \
+                 --data-binary @"$dir/data/openai-1000.json" \
+                 "http://127.0.0.1:9400/$loc/chat/completions"
+        done
+
+        rm -f "$dir/proxy-cache.rounds" "$dir/cached.rounds" "$dir/cached.ratios"
+
+        for i in $(seq 1 "$rounds"); do
+            r=$(wrk_round http://127.0.0.1:9400/proxy-cache/chat/completions \
+                          "$dir/data/openai-1000.json" "$c" "$worker")
+            echo "$r" >> "$dir/proxy-cache.rounds"
+            base=${r%% *}
+            r=$(wrk_round http://127.0.0.1:9400/cached/chat/completions \
+                          "$dir/data/openai-1000.json" "$c" "$worker")
+            echo "$r" >> "$dir/cached.rounds"
+            ratio "${r%% *}" "$base" >> "$dir/cached.ratios"
+            echo >> "$dir/cached.ratios"
+        done
+
+        for loc in proxy-cache cached; do
+            name="proxy_cache hit (baseline)"
+            x=1.00
+            if [ "$loc" = cached ]; then
+                name="llm_cache hit"
+                x=$(median < "$dir/cached.ratios")
+            fi
+
+            rps=$(awk '{ print $1 }' "$dir/$loc.rounds" | median)
+            p50=$(awk '{ print $2 }' "$dir/$loc.rounds" | median)
+            p99=$(awk '{ print $3 }' "$dir/$loc.rounds" | median)
+            bad=$(awk '{ n += $4 } END { print n + 0 }' "$dir/$loc.rounds")
+            cpu_us=$(awk '{ print $5 }' "$dir/$loc.rounds" | median)
+            echo "| $name | $c | $rps | $(ms "$p50") | $(ms "$p99") | $x | $cpu_us | $bad |"
+        done
+    done
+fi
+
+
+# PARTS=memory or cache: that is all
+
+if [ "$parts" = memory ] || [ "$parts" = cache ]; then
     exec 1>&3
     cat "$report"
     exit 0

@@ -279,6 +279,20 @@ ngx_http_llm_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
 
+    if (lcf->headers && ctx
+        && ngx_http_llm_cache_status_name(ctx->cache_status))
+    {
+        ngx_str_set(&name, "X-LLM-Cache");
+
+        if (ngx_http_llm_add_header(r, &name,
+                                    ngx_http_llm_cache_status_name(
+                                        ctx->cache_status))
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
     if (lcf->headers && ctx && ctx->tried.nelts) {
         ngx_str_set(&name, "X-LLM-Provider");
 

@@ -273,6 +273,31 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
     ctx->prompt_tokens = llm_request_prompt_tokens(&ctx->req);
     ctx->max_tokens = ctx->req.max_tokens;
 
+    rc = ngx_http_llm_cache_lookup(r, ctx);
+
+    if (rc == NGX_DONE) {
+
+        /* answered from the cache, or it will be */
+
+        return;
+    }
+
+    if (rc != NGX_DECLINED) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_llm_go(r, ctx);
+}
+
+
+/* a provider is chosen and the upstream started */
+
+void
+ngx_http_llm_go(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
     rc = ngx_http_llm_route_select(r, ctx);
 
     if (rc != NGX_OK) {

@@ -93,6 +93,13 @@ typedef struct {
     ngx_atomic_t                   usage_unknown;
     ngx_atomic_t                   cost;          /* pico-USD */
     ngx_http_llm_hist_t            hist[NGX_HTTP_LLM_NHIST];
+
+    /* the response cache: misses this provider answered, hits on answers
+       it gave, and what those hits did not cost */
+    ngx_atomic_t                   cache_hits;
+    ngx_atomic_t                   cache_misses;
+    ngx_atomic_t                   cache_tokens[2];   /* input, output */
+    ngx_atomic_t                   cache_cost;    /* pico-USD */
 } ngx_http_llm_counters_t;
 
 
@@ -174,6 +181,8 @@ typedef struct {
     ngx_msec_t                     bounds[NGX_HTTP_LLM_NHIST]
                                          [NGX_HTTP_LLM_MAX_BUCKETS];
 
+    ngx_array_t                    caches;        /* llm_cache_path zones */
+
     ngx_uint_t                     status;        /* llm_status is used */
     ngx_uint_t                     read_usage;    /* of relayed answers */
 } ngx_http_llm_main_conf_t;
@@ -229,6 +238,16 @@ typedef struct {
     ngx_uint_t                     next_upstream;
     ngx_uint_t                     next_upstream_tries;
     ngx_msec_t                     next_upstream_timeout;
+
+    ngx_shm_zone_t                *cache_zone;    /* llm_cache */
+    time_t                         cache_valid;
+    ngx_uint_t                     cache_min_uses;
+    ngx_array_t                   *cache_bypass;
+    ngx_array_t                   *no_cache;
+    ngx_http_complex_value_t      *cache_key;
+    ngx_int_t                      cache_temperature; /* thousandths,
+                                                         -1: any */
+    size_t                         cache_max_size;
 
     ngx_flag_t                     ssl_verify;
     ngx_uint_t                     ssl_verify_depth;
@@ -334,6 +353,16 @@ typedef struct {
     size_t                         held_size;
     size_t                         key_len;       /* to mask, 0: none */
 
+#if (NGX_HTTP_CACHE)
+    ngx_http_cache_t              *cache;         /* the answer's entry */
+#endif
+    ngx_uint_t                     cache_status;  /* NGX_HTTP_CACHE_*, 0 */
+    u_char                        *cache_acc;     /* a relayed answer */
+    size_t                         cache_len;
+    size_t                         cache_size;
+    llm_sse_t                     *cache_sse;     /* a streamed answer */
+    llm_cache_acc_t               *cache_acc_stream;
+
     unsigned                       has_err:1;
     unsigned                       collect:1;     /* read whole, translate */
     unsigned                       translated:1;
@@ -349,6 +378,8 @@ typedef struct {
     unsigned                       usage_known:1;
     unsigned                       priced:1;
     unsigned                       discard:1;     /* a mirror's answer */
+    unsigned                       cache_store:1; /* the answer, if sound */
+    unsigned                       cache_cleanup:1;
 } ngx_http_llm_ctx_t;
 
 
@@ -384,6 +415,23 @@ ngx_int_t ngx_http_llm_valid_name(ngx_str_t *name);
 
 /* ngx_http_llm_handler.c: the content handler */
 ngx_int_t ngx_http_llm_handler(ngx_http_request_t *r);
+void ngx_http_llm_go(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx);
+
+/* ngx_http_llm_cache.c: the response cache, on NGINX's file cache */
+char *ngx_http_llm_cache_path(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_llm_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_llm_cache_temperature(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_llm_cache_merge(ngx_conf_t *cf,
+    ngx_http_llm_loc_conf_t *prev, ngx_http_llm_loc_conf_t *conf);
+ngx_int_t ngx_http_llm_cache_lookup(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+void ngx_http_llm_cache_feed(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    const u_char *p, size_t len);
+void ngx_http_llm_cache_done(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_int_t rc);
+ngx_str_t *ngx_http_llm_cache_status_name(ngx_uint_t status);
 
 /* ngx_http_llm_route.c: llm_route rules and the order providers are tried */
 char *ngx_http_llm_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

@@ -259,10 +259,11 @@ static ngx_int_t
 ngx_http_llm_status_json(ngx_http_llm_status_out_t *out,
     ngx_http_llm_snapshot_t *snap)
 {
-    ngx_str_t               model;
-    ngx_uint_t              i, j, n;
-    ngx_http_llm_stat_t    *st;
-    static const char      *hist[] = { "latency", "ttft", "tokens" };
+    ngx_str_t                 model;
+    ngx_uint_t                i, j, n;
+    ngx_http_llm_stat_t      *st;
+    ngx_http_llm_counters_t  *c;
+    static const char        *hist[] = { "latency", "ttft", "tokens" };
 
     ngx_http_llm_status_print(out, "{\"module\":\"ngx_http_llm_router_module\","
                               "\"nginx_version\":\"" NGINX_VERSION "\","
@@ -315,7 +316,20 @@ ngx_http_llm_status_json(ngx_http_llm_status_out_t *out,
                                   &model,
                                   ngx_http_llm_state_names[st[i].state]);
 
-        ngx_http_llm_status_json_counters(out, snap, &st[i].c);
+        c = &st[i].c;
+
+        ngx_http_llm_status_print(out, "\"cache\":{\"hits\":%uA,"
+                                  "\"misses\":%uA,\"tokens_saved\":"
+                                  "{\"input\":%uA,\"output\":%uA},"
+                                  "\"cost_saved_usd\":%uA.%012uA,"
+                                  "\"cost_saved_picousd\":%uA},",
+                                  c->cache_hits, c->cache_misses,
+                                  c->cache_tokens[0], c->cache_tokens[1],
+                                  c->cache_cost / NGX_HTTP_LLM_PICO,
+                                  c->cache_cost % NGX_HTTP_LLM_PICO,
+                                  c->cache_cost);
+
+        ngx_http_llm_status_json_counters(out, snap, c);
     }
 
     ngx_http_llm_status_print(out, "],\"routes\":[");
@@ -565,6 +579,61 @@ ngx_http_llm_status_prometheus(ngx_http_llm_status_out_t *out,
                                       "%uA.%012uA\n", &labels[i],
                                       st[i].c.cost / NGX_HTTP_LLM_PICO,
                                       st[i].c.cost % NGX_HTTP_LLM_PICO);
+        }
+    }
+
+    ngx_http_llm_family("llm_router_cache_hits_total", "counter",
+                        "Requests answered from the response cache, by the "
+                        "provider that gave the stored answer.");
+
+    for (i = 0; i < n; i++) {
+        if (st[i].provider) {
+            ngx_http_llm_status_print(out, "llm_router_cache_hits_total{%V} "
+                                      "%uA\n", &labels[i],
+                                      st[i].c.cache_hits);
+        }
+    }
+
+    ngx_http_llm_family("llm_router_cache_misses_total", "counter",
+                        "Requests the response cache could not answer "
+                        "(missing or expired), by the provider that did.");
+
+    for (i = 0; i < n; i++) {
+        if (st[i].provider) {
+            ngx_http_llm_status_print(out, "llm_router_cache_misses_total"
+                                      "{%V} %uA\n", &labels[i],
+                                      st[i].c.cache_misses);
+        }
+    }
+
+    ngx_http_llm_family("llm_router_cache_tokens_saved_total", "counter",
+                        "Tokens the cache hits did not cost, by kind.");
+
+    for (i = 0; i < n; i++) {
+        if (st[i].provider == NULL) {
+            continue;
+        }
+
+        for (k = 0; k < 2; k++) {
+            ngx_http_llm_status_print(out,
+                                      "llm_router_cache_tokens_saved_total"
+                                      "{%V,kind=\"%s\"} %uA\n", &labels[i],
+                                      k ? "output" : "input",
+                                      st[i].c.cache_tokens[k]);
+        }
+    }
+
+    ngx_http_llm_family("llm_router_cache_cost_saved_usd_total", "counter",
+                        "What the cache hits did not cost, at the "
+                        "configured prices, in USD.");
+
+    for (i = 0; i < n; i++) {
+        if (st[i].provider) {
+            ngx_http_llm_status_print(out,
+                                      "llm_router_cache_cost_saved_usd_total"
+                                      "{%V} %uA.%012uA\n", &labels[i],
+                                      st[i].c.cache_cost / NGX_HTTP_LLM_PICO,
+                                      st[i].c.cache_cost % NGX_HTTP_LLM_PICO);
         }
     }
 

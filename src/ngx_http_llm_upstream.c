@@ -1463,6 +1463,8 @@ ngx_http_llm_body_data(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         llm_scan_feed(ctx->scan, (const char *) pos, size);
     }
 
+    ngx_http_llm_cache_feed(r, ctx, pos, size);
+
     return ngx_http_llm_relay(r, pos, size);
 }
 
@@ -1573,6 +1575,8 @@ ngx_http_llm_relay_masked(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         llm_scan_feed(ctx->scan, p, n - tail);
     }
 
+    ngx_http_llm_cache_feed(r, ctx, (u_char *) p, n - tail);
+
     ngx_memcpy(ctx->held, p + n - tail, tail);
     ctx->held_len = tail;
 
@@ -1598,9 +1602,9 @@ ngx_http_llm_scan_start(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
     lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
 
-    if (!lmcf->read_usage && !lcf->prompt_log) {
+    if (!lmcf->read_usage && !lcf->prompt_log && !ctx->cache_store) {
 
-        /* no counters and no variable wants the usage: not read */
+        /* no counters, variable or cache wants the usage: not read */
 
         return NGX_OK;
     }
@@ -2426,6 +2430,8 @@ ngx_http_llm_stream_sent(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
                           ctx->key_len);
     }
 
+    ngx_http_llm_cache_feed(r, ctx, (u_char *) out->buf, out->len);
+
     ngx_http_llm_out_commit(r, ctx, out);
 
     if (!ctx->ttft_set) {
@@ -2517,7 +2523,13 @@ ngx_http_llm_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
         llm_scan_feed(ctx->scan, (const char *) ctx->held, ctx->held_len);
     }
 
+    if (ctx->held_len) {
+        ngx_http_llm_cache_feed(r, ctx, ctx->held, ctx->held_len);
+    }
+
     ngx_http_llm_stats_done(r, ctx, rc);
+
+    ngx_http_llm_cache_done(r, ctx, rc);
 
     if (ctx->held_len && rc == 0 && r->header_sent && !r->header_only) {
 

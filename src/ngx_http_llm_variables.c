@@ -35,6 +35,8 @@ static ngx_int_t ngx_http_llm_name_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llm_prompt_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_cache_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llm_var(ngx_http_variable_value_t *v, u_char *data,
     size_t len);
 static ngx_int_t ngx_http_llm_var_end(ngx_http_variable_value_t *v,
@@ -105,6 +107,9 @@ static ngx_http_variable_t  ngx_http_llm_vars[] = {
 
     { ngx_string("llm_completion"), NULL, ngx_http_llm_prompt_variable, 1,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_cache_status"), NULL,
+      ngx_http_llm_cache_status_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -427,6 +432,28 @@ ngx_http_llm_prompt_variable(ngx_http_request_t *r,
     }
 
     return ngx_http_llm_var(v, (u_char *) text, len);
+}
+
+
+/* MISS, BYPASS, EXPIRED, HIT; not found when the cache was not asked */
+
+static ngx_int_t
+ngx_http_llm_cache_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t           *s;
+    ngx_http_llm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    s = ctx ? ngx_http_llm_cache_status_name(ctx->cache_status) : NULL;
+
+    if (s == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    return ngx_http_llm_var(v, s->data, s->len);
 }
 
 

@@ -64,5 +64,6 @@ status=0
 serve gateway.conf chat.test.js
 serve knowledge-assistant.conf examples/knowledge-assistant.test.js
 serve indie.conf examples/indie.test.js
+serve cache.conf examples/cache.test.js
 
 exit $status
