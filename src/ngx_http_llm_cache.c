@@ -717,20 +717,38 @@ ngx_http_llm_cache_count(ngx_http_request_t *r,
 }
 
 
+/*
+ * SHA-256 of the location's providers (their names, in order) and of the
+ * request's key text: locations that share a cache zone but send the same
+ * question to other providers do not answer for each other.
+ */
+
 static ngx_int_t
 ngx_http_llm_cache_hash(ngx_http_request_t *r, u_char *text, size_t len,
     ngx_str_t *hex)
 {
+    ngx_uint_t                 i;
+    ngx_http_llm_provider_t  **pp;
+    ngx_http_llm_loc_conf_t   *lcf;
+
 #if (NGX_OPENSSL)
 
     u_char        md[EVP_MAX_MD_SIZE];
     unsigned int  n;
+    EVP_MD_CTX   *md_ctx;
 
-    if (EVP_Digest(text, len, md, &n, EVP_sha256(), NULL) != 1) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "llm: EVP_Digest() failed");
+    md_ctx = EVP_MD_CTX_new();
+    if (md_ctx == NULL) {
         return NGX_ERROR;
     }
+
+    if (EVP_DigestInit_ex(md_ctx, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(md_ctx);
+        return NGX_ERROR;
+    }
+
+#define ngx_http_llm_cache_update(p, n)                                       \
+    (void) EVP_DigestUpdate(md_ctx, p, n)
 
 #else
 
@@ -739,9 +757,36 @@ ngx_http_llm_cache_hash(ngx_http_request_t *r, u_char *text, size_t len,
     ngx_md5_t  md5;
 
     ngx_md5_init(&md5);
-    ngx_md5_update(&md5, text, len);
-    ngx_md5_final(md, &md5);
 
+#define ngx_http_llm_cache_update(p, n)  ngx_md5_update(&md5, p, n)
+
+#endif
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+    pp = lcf->providers->elts;
+
+    for (i = 0; i < lcf->providers->nelts; i++) {
+        ngx_http_llm_cache_update(pp[i]->name.data, pp[i]->name.len);
+        ngx_http_llm_cache_update(" ", 1);
+    }
+
+    ngx_http_llm_cache_update("\n", 1);
+    ngx_http_llm_cache_update(text, len);
+
+#undef ngx_http_llm_cache_update
+
+#if (NGX_OPENSSL)
+
+    if (EVP_DigestFinal_ex(md_ctx, md, &n) != 1) {
+        EVP_MD_CTX_free(md_ctx);
+        return NGX_ERROR;
+    }
+
+    EVP_MD_CTX_free(md_ctx);
+
+#else
+
+    ngx_md5_final(md, &md5);
     n = 16;
 
 #endif
@@ -963,7 +1008,8 @@ ngx_http_llm_cache_event(void *data, const llm_sse_event_t *ev)
 {
     ngx_http_request_t *r = data;
 
-    llm_pool_t           pool;
+    int                  rc;
+    llm_scratch_t       *scratch;
     ngx_http_llm_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
@@ -972,11 +1018,16 @@ ngx_http_llm_cache_event(void *data, const llm_sse_event_t *ev)
         return LLM_OK;
     }
 
-    pool.alloc = ngx_http_llm_pool_alloc;
-    pool.data = r->pool;
+    /* the event's tree lives on the worker's scratch, not the request */
 
-    return llm_cache_acc_chunk(ctx->cache_acc_stream, ev->data, ev->data_len,
-                               &pool);
+    scratch = ngx_http_llm_scratch();
+
+    rc = llm_cache_acc_chunk(ctx->cache_acc_stream, ev->data, ev->data_len,
+                             &scratch->pool);
+
+    llm_scratch_reset(scratch);
+
+    return rc;
 }
 
 

@@ -474,6 +474,7 @@ ngx_int_t ngx_http_llm_upstream_merge(ngx_conf_t *cf,
 ngx_int_t ngx_http_llm_keepalive_init(ngx_conf_t *cf,
     ngx_http_llm_provider_t *p);
 void ngx_http_llm_peek_free(void);
+llm_scratch_t *ngx_http_llm_scratch(void);
 void ngx_http_llm_scan_release(ngx_http_llm_ctx_t *ctx);
 void ngx_http_llm_scans_free(void);
 

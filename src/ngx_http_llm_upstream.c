@@ -80,7 +80,6 @@ static ngx_int_t ngx_http_llm_error_answer(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_uint_t status);
 static u_char *ngx_http_llm_peek_buf(ngx_http_llm_peek_buf_t *sb,
     size_t size, ngx_log_t *log);
-static llm_scratch_t *ngx_http_llm_scratch(void);
 static ngx_int_t ngx_http_llm_peek_start(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_peek(ngx_http_request_t *r);
@@ -1766,7 +1765,7 @@ ngx_http_llm_peek_free(void)
 }
 
 
-static llm_scratch_t *
+llm_scratch_t *
 ngx_http_llm_scratch(void)
 {
     if (ngx_http_llm_event_scratch.start == NULL) {

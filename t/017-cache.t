@@ -525,3 +525,26 @@ $::HttpConfig . q{
 [main::post($::AskStream), main::post($::AskStream)]
 --- response_headers eval
 ["X-LLM-Cache: MISS", "X-LLM-Cache: MISS"]
+
+
+
+=== TEST 17: locations that share a zone but route to other providers do not share answers
+--- config
+    location /a/ {
+        llm_cache answers;
+        llm_route oa;
+    }
+    location /b/ {
+        llm_cache answers;
+        llm_route oa-many;
+    }
+    location /c/ {
+        llm_cache answers;
+        llm_route oa;
+    }
+--- request eval
+["POST /a/chat/completions\n$::Ask", "POST /b/chat/completions\n$::Ask",
+ "POST /c/chat/completions\n$::Ask"]
+--- response_headers eval
+["X-LLM-Cache: MISS\nX-LLM-Provider: oa", "X-LLM-Cache: MISS\nX-LLM-Provider: oa-many",
+ "X-LLM-Cache: HIT"]
