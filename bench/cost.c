@@ -19,6 +19,9 @@
  *                                    read: N times
  *   cost stream-events TYPE SSE-FILE N
  *                                    the same, one read per event
+ *   cost cache-key any BODY-FILE N   the response cache's key of a
+ *                                    client's body (parsed once, before):
+ *                                    N times
  *
  * A stream's work is the glue's for any streamed answer, relayed (openai)
  * or translated: the look-ahead that decodes the first events until the
@@ -52,6 +55,7 @@ typedef struct {
     int                   response;
     int                   scan;         /* 1 none, 2 with a text buffer */
     int                   stream;       /* 1 one read, 2 one per event */
+    int                   key;          /* the cache key */
     const llm_adapter_t  *adapter;
     const char           *data;
     size_t                len;
@@ -143,11 +147,13 @@ main(int argc, char **argv)
                       && strcmp(argv[1], "response") != 0
                       && strcmp(argv[1], "scan") != 0
                       && strcmp(argv[1], "stream") != 0
-                      && strcmp(argv[1], "stream-events") != 0))
+                      && strcmp(argv[1], "stream-events") != 0
+                      && strcmp(argv[1], "cache-key") != 0))
     {
         fprintf(stderr, "usage: cost request|response TYPE FILE N\n"
                         "       cost scan none|text FILE|- N\n"
-                        "       cost stream|stream-events TYPE FILE N\n");
+                        "       cost stream|stream-events TYPE FILE N\n"
+                        "       cost cache-key any FILE N\n");
         return 2;
     }
 
@@ -160,9 +166,14 @@ main(int argc, char **argv)
         op.stream = (argv[1][6] == '\0') ? 1 : 2;
     }
 
+    op.key = (strcmp(argv[1], "cache-key") == 0);
+
     if (strcmp(argv[1], "scan") == 0) {
         op.scan = (strcmp(argv[2], "text") == 0) ? 2
                   : (strcmp(argv[2], "none") == 0) ? 1 : 0;
+        ad = llm_adapter_find("openai", sizeof("openai") - 1);
+
+    } else if (op.key) {
         ad = llm_adapter_find("openai", sizeof("openai") - 1);
 
     } else {
@@ -204,6 +215,17 @@ main(int argc, char **argv)
         }
 
         cost_split(&op);
+
+    } else if (op.key) {
+
+        /* the tree with malloc(): it outlives the pool's resets */
+
+        op.data = cost_read(argv[3], &op.len);
+        op.req = &req;
+
+        if (llm_request_parse(&req, op.data, op.len, &err) != 0) {
+            return 1;
+        }
 
     } else if (op.scan) {
         if (strcmp(argv[3], "-") == 0) {
@@ -253,6 +275,8 @@ __attribute__((noinline)) int
 cost_measure(const cost_op_t *op)
 {
     int                 rc;
+    char               *key;
+    size_t              len;
     llm_error_t         err;
     llm_request_t       req;
     llm_response_t      resp;
@@ -261,6 +285,10 @@ cost_measure(const cost_op_t *op)
 
     if (op->scan) {
         return cost_scan(op);
+    }
+
+    if (op->key) {
+        return llm_cache_key(op->req, 0, op->pool, &key, &len, NULL);
     }
 
     if (op->stream) {

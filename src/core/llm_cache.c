@@ -7,6 +7,7 @@
 
 
 #include <float.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,14 +26,26 @@
 
 #define LLM_CACHE_INT_MAX     9007199254740992.0      /* 2^53 */
 
+/* for a byte below 0x20, '"' or '\\' in eight at once (has-less-than) */
+#define LLM_CACHE_ONES        0x0101010101010101ULL
+#define LLM_CACHE_HIGHS       0x8080808080808080ULL
+
+
+/*
+ * The key's writer: pos..end is the buffer's free room, checked before
+ * each write; a buffer without room for a write is replaced by one twice
+ * as large (the old one is left to the pool).
+ */
 
 typedef struct {
-    llm_out_t      out;
-    llm_pool_t    *pool;
-    cJSON        **stack;
-    size_t         nstack;
-    size_t         size;
-    int            nomem;
+    unsigned char  *start;
+    unsigned char  *pos;
+    unsigned char  *end;
+    llm_pool_t     *pool;
+    cJSON         **stack;
+    size_t          nstack;
+    size_t          size;
+    int             nomem;
 } llm_cache_key_ctx_t;
 
 
@@ -60,14 +73,17 @@ static int llm_cache_replayable(const cJSON *root, double max_temperature,
     const char **why);
 static int llm_cache_has_nul(const char *p, size_t len);
 static int llm_cache_excluded(const char *name);
+static int llm_cache_grow(llm_cache_key_ctx_t *ctx, size_t n);
 static void llm_cache_value(llm_cache_key_ctx_t *ctx, const cJSON *item);
 static void llm_cache_object(llm_cache_key_ctx_t *ctx, const cJSON *obj,
     int top);
 static void llm_cache_sort(cJSON **a, cJSON **tmp, size_t n);
-static void llm_cache_number(llm_out_t *out, double d);
+static int llm_cache_cmp(const cJSON *a, const cJSON *b);
+static void llm_cache_string(llm_cache_key_ctx_t *ctx, const char *s);
+static void llm_cache_number(llm_cache_key_ctx_t *ctx, double d);
 static int llm_cache_stream_write(const cJSON *msg, llm_stream_t *st,
     llm_stream_out_t *out);
-static const char *llm_cache_string(const cJSON *obj, const char *name,
+static const char *llm_cache_str(const cJSON *obj, const char *name,
     int *bad);
 static void llm_cache_acc_choice(llm_cache_acc_t *a, const cJSON *choice);
 static void llm_cache_acc_tool(llm_cache_acc_t *a, const cJSON *call);
@@ -96,7 +112,7 @@ int
 llm_cache_key(const llm_request_t *req, double max_temperature,
     llm_pool_t *pool, char **key, size_t *len, const char **why)
 {
-    size_t                hint;
+    size_t                size;
     cJSON                *stack[LLM_CACHE_STACK];
     const char           *reason;
     llm_cache_key_ctx_t   ctx;
@@ -124,21 +140,21 @@ llm_cache_key(const llm_request_t *req, double max_temperature,
     }
 
     /*
-     * The key is no longer than the body but for numbers written longer
-     * than they came ("1e9" is 1000000000): written once into a buffer of
-     * the body's length and some, and again, measured, when it did not
-     * fit.
+     * The key is no longer than the body (a string's escape is never
+     * longer than its JSON text) but for numbers written longer than they
+     * came ("1e9" is 1000000000): a buffer of the body's length and some
+     * is mostly large enough.
      */
 
-    hint = (req->body != NULL) ? req->body_len + 64 : 1024;
+    size = (req->body != NULL) ? req->body_len + 128 : 1024;
 
-    ctx.out.buf = llm_palloc(pool, hint + 1);
-    if (ctx.out.buf == NULL) {
+    ctx.start = llm_palloc(pool, size + 1);
+    if (ctx.start == NULL) {
         return LLM_ERROR;
     }
 
-    ctx.out.len = 0;
-    ctx.out.size = hint;
+    ctx.pos = ctx.start;
+    ctx.end = ctx.start + size;
     ctx.pool = pool;
     ctx.stack = stack;
     ctx.size = LLM_CACHE_STACK;
@@ -147,22 +163,16 @@ llm_cache_key(const llm_request_t *req, double max_temperature,
 
     llm_cache_object(&ctx, req->root, 1);
 
-    if (ctx.out.len > ctx.out.size && !ctx.nomem) {
-        if (llm_out_alloc(&ctx.out, pool) == NULL) {
-            return LLM_ERROR;
-        }
-
-        llm_cache_object(&ctx, req->root, 1);
-    }
-
-    if (ctx.nomem || ctx.out.len > ctx.out.size) {
+    if (ctx.nomem) {
         return LLM_ERROR;
     }
 
-    ctx.out.buf[ctx.out.len] = '\0';
+    /* the buffer has a byte past end for the NUL */
 
-    *key = ctx.out.buf;
-    *len = ctx.out.len;
+    *ctx.pos = '\0';
+
+    *key = (char *) ctx.start;
+    *len = (size_t) (ctx.pos - ctx.start);
 
     return LLM_OK;
 }
@@ -241,9 +251,10 @@ llm_cache_has_nul(const char *p, size_t len)
 static int
 llm_cache_excluded(const char *name)
 {
-    size_t  i;
+    size_t       i;
+    const char  *a, *b;
 
-    /* the first byte settles most names */
+    /* the first byte settles most names, the first few the others */
 
     switch (name[0]) {
     case 'm':
@@ -256,13 +267,57 @@ llm_cache_excluded(const char *name)
     }
 
     for (i = 0; llm_cache_left_out[i] != NULL; i++) {
-        if (strcmp(name, llm_cache_left_out[i]) == 0) {
-            return 1;
+        for (a = name, b = llm_cache_left_out[i]; *a == *b; a++, b++) {
+            if (*a == '\0') {
+                return 1;
+            }
         }
     }
 
     return 0;
 }
+
+
+/* room for n more bytes (and the NUL past end); 0 when out of memory */
+
+static int
+llm_cache_grow(llm_cache_key_ctx_t *ctx, size_t n)
+{
+    size_t          used, size;
+    unsigned char  *p;
+
+    if (ctx->nomem) {
+        return 0;
+    }
+
+    used = (size_t) (ctx->pos - ctx->start);
+    size = (size_t) (ctx->end - ctx->start);
+
+    if (n > (size_t) -1 / 4 - used || size > (size_t) -1 / 4) {
+        ctx->nomem = 1;
+        return 0;
+    }
+
+    size = (used + n > size * 2) ? used + n + 64 : size * 2;
+
+    p = llm_palloc(ctx->pool, size + 1);
+    if (p == NULL) {
+        ctx->nomem = 1;
+        return 0;
+    }
+
+    memcpy(p, ctx->start, used);
+
+    ctx->start = p;
+    ctx->pos = p + used;
+    ctx->end = p + size;
+
+    return 1;
+}
+
+
+#define llm_cache_room(ctx, n)                                                \
+    ((size_t) ((ctx)->end - (ctx)->pos) >= (n) || llm_cache_grow(ctx, n))
 
 
 static void
@@ -273,33 +328,52 @@ llm_cache_value(llm_cache_key_ctx_t *ctx, const cJSON *item)
     switch (item->type & 0xff) {
 
     case cJSON_False:
-        llm_out_raw(&ctx->out, "false", 5);
+        if (llm_cache_room(ctx, 5)) {
+            memcpy(ctx->pos, "false", 5);
+            ctx->pos += 5;
+        }
+
         return;
 
     case cJSON_True:
-        llm_out_raw(&ctx->out, "true", 4);
+        if (llm_cache_room(ctx, 4)) {
+            memcpy(ctx->pos, "true", 4);
+            ctx->pos += 4;
+        }
+
         return;
 
     case cJSON_Number:
-        llm_cache_number(&ctx->out, item->valuedouble);
+        llm_cache_number(ctx, item->valuedouble);
         return;
 
     case cJSON_String:
-        llm_out_nstr(&ctx->out, item->valuestring);
+        llm_cache_string(ctx, item->valuestring);
         return;
 
     case cJSON_Array:
-        llm_out_raw(&ctx->out, "[", 1);
+        if (!llm_cache_room(ctx, 1)) {
+            return;
+        }
+
+        *ctx->pos++ = '[';
 
         for (el = item->child; el != NULL; el = el->next) {
             if (el != item->child) {
-                llm_out_raw(&ctx->out, ",", 1);
+                if (!llm_cache_room(ctx, 1)) {
+                    return;
+                }
+
+                *ctx->pos++ = ',';
             }
 
             llm_cache_value(ctx, el);
         }
 
-        llm_out_raw(&ctx->out, "]", 1);
+        if (llm_cache_room(ctx, 1)) {
+            *ctx->pos++ = ']';
+        }
+
         return;
 
     case cJSON_Object:
@@ -308,7 +382,12 @@ llm_cache_value(llm_cache_key_ctx_t *ctx, const cJSON *item)
 
     default:
         /* cJSON_NULL; a parsed tree has no other type */
-        llm_out_raw(&ctx->out, "null", 4);
+
+        if (llm_cache_room(ctx, 4)) {
+            memcpy(ctx->pos, "null", 4);
+            ctx->pos += 4;
+        }
+
         return;
     }
 }
@@ -369,27 +448,35 @@ llm_cache_object(llm_cache_key_ctx_t *ctx, const cJSON *obj, int top)
 
     llm_cache_sort(a, tmp, n);
 
-    llm_out_raw(&ctx->out, "{", 1);
+    if (llm_cache_room(ctx, 1)) {
+        *ctx->pos++ = '{';
+    }
 
-    for (i = 0; i < n; i++) {
-        if (i) {
-            llm_out_raw(&ctx->out, ",", 1);
+    for (i = 0; i < n && !ctx->nomem; i++) {
+        if (i && llm_cache_room(ctx, 1)) {
+            *ctx->pos++ = ',';
         }
 
-        llm_out_nstr(&ctx->out, a[i]->string);
-        llm_out_raw(&ctx->out, ":", 1);
+        llm_cache_string(ctx, a[i]->string);
+
+        if (llm_cache_room(ctx, 1)) {
+            *ctx->pos++ = ':';
+        }
+
         llm_cache_value(ctx, a[i]);
     }
 
-    llm_out_raw(&ctx->out, "}", 1);
+    if (llm_cache_room(ctx, 1)) {
+        *ctx->pos++ = '}';
+    }
 
     ctx->nstack = base;
 }
 
 
 /*
- * A stable sort of members by name, bytewise (strcmp() compares unsigned
- * chars): insertion for a few, merging for more (tmp: n / 2 + 1).
+ * A stable sort of members by name, bytewise: insertion for a few,
+ * merging for more (tmp: n / 2 + 1).
  */
 
 static void
@@ -402,9 +489,7 @@ llm_cache_sort(cJSON **a, cJSON **tmp, size_t n)
         for (i = 1; i < n; i++) {
             x = a[i];
 
-            for (j = i; j > 0 && strcmp(a[j - 1]->string, x->string) > 0;
-                 j--)
-            {
+            for (j = i; j > 0 && llm_cache_cmp(a[j - 1], x) > 0; j--) {
                 a[j] = a[j - 1];
             }
 
@@ -419,7 +504,7 @@ llm_cache_sort(cJSON **a, cJSON **tmp, size_t n)
     llm_cache_sort(a, tmp, m);
     llm_cache_sort(a + m, tmp, n - m);
 
-    if (strcmp(a[m - 1]->string, a[m]->string) <= 0) {
+    if (llm_cache_cmp(a[m - 1], a[m]) <= 0) {
         return;
     }
 
@@ -432,7 +517,7 @@ llm_cache_sort(cJSON **a, cJSON **tmp, size_t n)
     k = 0;
 
     while (i < m && j < n) {
-        if (strcmp(a[j]->string, tmp[i]->string) < 0) {
+        if (llm_cache_cmp(a[j], tmp[i]) < 0) {
             a[k++] = a[j++];
 
         } else {
@@ -446,33 +531,189 @@ llm_cache_sort(cJSON **a, cJSON **tmp, size_t n)
 }
 
 
-static void
-llm_cache_number(llm_out_t *out, double d)
-{
-    int     i, n;
-    char    buf[32];
-    double  v;
+/*
+ * strcmp() of the names, bytewise as unsigned chars, inline: names are
+ * short and mostly differ early
+ */
 
-    if (d == 0) {
-        /* -0 too */
-        llm_out_raw(out, "0", 1);
+static int
+llm_cache_cmp(const cJSON *a, const cJSON *b)
+{
+    const unsigned char  *p, *q;
+
+    p = (const unsigned char *) a->string;
+    q = (const unsigned char *) b->string;
+
+    while (*p == *q && *p != '\0') {
+        p++;
+        q++;
+    }
+
+    return (int) *p - (int) *q;
+}
+
+
+/*
+ * A string escaped as llm_json_escape() does it (the tree's strings are
+ * UTF-8, copied as they are): a short one byte by byte, a longer one in
+ * runs.
+ */
+
+static void
+llm_cache_string(llm_cache_key_ctx_t *ctx, const char *s)
+{
+    size_t               len, n, room;
+    uint64_t             x, q, b;
+    unsigned char        c, *d;
+    const unsigned char  *p, *last;
+
+    /* ", \\ and controls */
+
+    static const unsigned char  special[256] = {
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0
+    };
+
+    len = strlen(s);
+    room = (size_t) (ctx->end - ctx->pos);
+
+    if (len <= 16) {
+
+        /* six bytes a byte at most, else measured */
+
+        if (room < 2 + len * 6) {
+            n = llm_json_escape(NULL, 0, s, len);
+
+            if (!llm_cache_room(ctx, n + 2)) {
+                return;
+            }
+        }
+
+        d = ctx->pos;
+        *d++ = '"';
+
+        p = (const unsigned char *) s;
+        last = p + len;
+
+        /* eight bytes at a time while none is special */
+
+        while (last - p >= 8) {
+            memcpy(&x, p, 8);
+
+            q = x ^ (LLM_CACHE_ONES * '"');
+            b = x ^ (LLM_CACHE_ONES * '\\');
+
+            if ((((q - LLM_CACHE_ONES) & ~q)
+                 | ((b - LLM_CACHE_ONES) & ~b)
+                 | ((x - LLM_CACHE_ONES * 0x20) & ~x))
+                & LLM_CACHE_HIGHS)
+            {
+                break;
+            }
+
+            memcpy(d, &x, 8);
+            d += 8;
+            p += 8;
+        }
+
+        for ( /* void */ ; p < last; p++) {
+            c = *p;
+
+            if (special[c]) {
+                d += llm_json_escape((char *) d, 6, (const char *) p, 1);
+
+            } else {
+                *d++ = c;
+            }
+        }
+
+        *d++ = '"';
+        ctx->pos = d;
+
         return;
     }
+
+    /*
+     * escaped into the room there is (mostly enough: see llm_cache_key()),
+     * and again into a larger buffer when it was not
+     */
+
+    if (!llm_cache_room(ctx, len + 2)) {
+        return;
+    }
+
+    *ctx->pos++ = '"';
+    room = (size_t) (ctx->end - ctx->pos);
+
+    n = llm_json_escape((char *) ctx->pos, room, s, len);
+
+    if (n >= room) {
+        if (!llm_cache_grow(ctx, n + 1)) {
+            return;
+        }
+
+        n = llm_json_escape((char *) ctx->pos,
+                            (size_t) (ctx->end - ctx->pos), s, len);
+    }
+
+    ctx->pos += n;
+    *ctx->pos++ = '"';
+}
+
+
+static void
+llm_cache_number(llm_cache_key_ctx_t *ctx, double d)
+{
+    int                  i, n;
+    char                 buf[32], *p;
+    double               v;
+    unsigned long long   u;
 
     if (d >= -LLM_CACHE_INT_MAX && d <= LLM_CACHE_INT_MAX
         && (double) (long long) d == d)
     {
-        llm_out_int(out, (long long) d);
+        /* 0 for -0 too */
+
+        u = (d < 0) ? (unsigned long long) -d : (unsigned long long) d;
+        p = buf + sizeof(buf);
+
+        do {
+            *--p = (char) ('0' + u % 10);
+            u /= 10;
+        } while (u);
+
+        if (d < 0) {
+            *--p = '-';
+        }
+
+        n = (int) (buf + sizeof(buf) - p);
+
+        if (llm_cache_room(ctx, (size_t) n)) {
+            memcpy(ctx->pos, p, (size_t) n);
+            ctx->pos += n;
+        }
+
+        return;
+    }
+
+    if (!llm_cache_room(ctx, sizeof(buf))) {
         return;
     }
 
     if (d > DBL_MAX || d < -DBL_MAX) {
-        llm_out_cstr(out, (d > 0) ? "1e999" : "-1e999");
+        n = (d > 0) ? 5 : 6;
+        memcpy(ctx->pos, (d > 0) ? "1e999" : "-1e999", (size_t) n);
+        ctx->pos += n;
         return;
     }
 
     if (d != d) {
-        llm_out_raw(out, "null", 4);
+        memcpy(ctx->pos, "null", 4);
+        ctx->pos += 4;
         return;
     }
 
@@ -484,7 +725,8 @@ llm_cache_number(llm_out_t *out, double d)
         n = snprintf(buf, sizeof(buf), "%.*g", i, d);
 
         if (n <= 0 || (size_t) n >= sizeof(buf)) {
-            llm_out_raw(out, "null", 4);
+            memcpy(ctx->pos, "null", 4);
+            ctx->pos += 4;
             return;
         }
 
@@ -495,7 +737,8 @@ llm_cache_number(llm_out_t *out, double d)
         }
     }
 
-    llm_out_raw(out, buf, (size_t) n);
+    memcpy(ctx->pos, buf, (size_t) n);
+    ctx->pos += n;
 }
 
 
@@ -654,9 +897,9 @@ llm_cache_stream_write(const cJSON *msg, llm_stream_t *st,
 
     d.role = 1;
     d.tool_index = -1;
-    d.content = llm_cache_string(msg, "content", &bad);
+    d.content = llm_cache_str(msg, "content", &bad);
     d.content_len = (d.content != NULL) ? strlen(d.content) : 0;
-    d.refusal = llm_cache_string(msg, "refusal", &bad);
+    d.refusal = llm_cache_str(msg, "refusal", &bad);
 
     item = llm_json_get(msg, "function_call");
 
@@ -720,7 +963,7 @@ llm_cache_stream_write(const cJSON *msg, llm_stream_t *st,
 /* a string member, NULL when absent or null; *bad for another type */
 
 static const char *
-llm_cache_string(const cJSON *obj, const char *name, int *bad)
+llm_cache_str(const cJSON *obj, const char *name, int *bad)
 {
     const cJSON  *item;
 

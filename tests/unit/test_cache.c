@@ -71,6 +71,7 @@ static int test_cache_chunks(test_ctx_t *ctx, const char *const *chunks,
 static void test_cache_roundtrip_one(test_ctx_t *ctx, const char *answer);
 static void test_cache_key_same(void **state);
 static void test_cache_key_text(void **state);
+static void test_cache_key_strings(void **state);
 static void test_cache_key_numbers(void **state);
 static void test_cache_key_differ(void **state);
 static void test_cache_key_sort(void **state);
@@ -313,6 +314,60 @@ test_cache_key_text(void **state)
         "'ab':5,'a':6}}",
         "{'messages':[{'content':'Hi','role':'user'}],'model':'m',"
         "'x':{'':4,'B':3,'a':6,'ab':5,'b':2,'\xc3\xa9':1}}");
+}
+
+
+/* strings of any length, escapes and UTF-8 anywhere in them */
+
+static void
+test_cache_key_strings(void **state)
+{
+    int          rc;
+    char        *key, *body, *want, *p, *q;
+    size_t       i, n;
+    test_ctx_t  *ctx = *state;
+
+    /* characters across the 16th byte */
+
+    test_cache_key_is(ctx,
+        "{'model':'aaaaaaaaaaaaaaa\\u00e9x','messages':[{'role':'user',"
+        "'content':'aaaaaaaaaaaaaa\\ud83d\\ude00y'}],'aaaaaaaaaaaaaaaa\\n':"
+        "'aaaaaaaaaaaaaaa\\n\\\\'}",
+        "{'aaaaaaaaaaaaaaaa\\n':'aaaaaaaaaaaaaaa\\n\\\\',"
+        "'messages':[{'content':'aaaaaaaaaaaaaa\xf0\x9f\x98\x80y',"
+        "'role':'user'}],'model':'aaaaaaaaaaaaaaa\xc3\xa9x'}");
+
+    test_cache_key_is(ctx,
+        "{'model':'','messages':[{'role':'user','content':"
+        "'aaaaaaaaaaaaaaa\xe2\x82\xac'}]}",
+        "{'messages':[{'content':'aaaaaaaaaaaaaaa\xe2\x82\xac',"
+        "'role':'user'}],'model':''}");
+
+    /*
+     * Long strings of escapes, each as long in the key as in the body, at
+     * any length: the key's buffer is measured, never overrun.
+     */
+
+    for (n = 0; n < 300; n += 7) {
+        body = test_copy(ctx, NULL, 64 + n * 12);
+        want = test_copy(ctx, NULL, 64 + n * 12);
+
+        p = body + sprintf(body, "{\"model\":\"m\",\"messages\":[{\"role\":"
+                           "\"user\",\"content\":\"");
+        q = want + sprintf(want, "{'messages':[{'content':'");
+
+        for (i = 0; i < n; i++) {
+            p += sprintf(p, (i & 1) ? "\\u001f" : "\\\"x");
+            q += sprintf(q, (i & 1) ? "\\u001f" : "\\'x");
+        }
+
+        sprintf(p, "\"}]}");
+        sprintf(q, "','role':'user'}],'model':'m'}");
+
+        key = test_cache_key_of(ctx, body, 0, &rc, NULL);
+        assert_int_equal(rc, LLM_OK);
+        assert_string_equal(key, test_cache_q(ctx, want));
+    }
 }
 
 
@@ -1589,6 +1644,7 @@ test_cache_register(void)
 {
     TEST_ADD(test_cache_key_same);
     TEST_ADD(test_cache_key_text);
+    TEST_ADD(test_cache_key_strings);
     TEST_ADD(test_cache_key_numbers);
     TEST_ADD(test_cache_key_differ);
     TEST_ADD(test_cache_key_sort);
