@@ -4,7 +4,9 @@
  * (docs/providers/anthropic.md).
  *
  * encode() builds a Messages request with cJSON from the parsed OpenAI
- * request (req->root is only read), in a fixed key order; decode() turns a
+ * request (req->root is only read), in a fixed key order, or for the
+ * plain requests most clients send (text messages, sampling fields) writes
+ * the same text straight from req->root; decode() turns a
  * Messages answer into the neutral llm_completion_t; error() reads the
  * Anthropic error shape and leaves any other to llm_compat_error().
  */
@@ -33,6 +35,25 @@ typedef struct {
 } llm_anthropic_ctx_t;
 
 
+/*
+ * What the direct writer needs of a plain request, read once by
+ * llm_anthropic_fast_check()
+ */
+typedef struct {
+    const char   *model;
+    double        max_tokens;
+    const cJSON  *messages;
+    const char   *system;             /* the only system message's text */
+    int           nsystem;            /* system and developer messages */
+    int           system_text;        /* and any of them not empty */
+    const cJSON  *temperature;
+    const cJSON  *top_p;
+    const cJSON  *stop;
+    const cJSON  *user;
+    int           stream;
+} llm_anthropic_fast_t;
+
+
 typedef struct {
     const char   *type;               /* Anthropic error.type */
     int           status;             /* its status in a stream */
@@ -44,6 +65,16 @@ typedef struct {
 static int llm_anthropic_encode(const llm_request_t *req,
     const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
     llm_error_t *err);
+static int llm_anthropic_encode_cjson(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
+    llm_error_t *err);
+static int llm_anthropic_fast_check(const llm_request_t *req,
+    const llm_provider_t *p, llm_anthropic_fast_t *f);
+static int llm_anthropic_fast_key(const cJSON *item);
+static void llm_anthropic_fast_write(llm_out_t *out,
+    llm_json_splices_t *sp, const void *data);
+static double llm_anthropic_max_tokens(const llm_request_t *req,
+    const llm_provider_t *p);
 static int llm_anthropic_head(const llm_provider_t *p, llm_pool_t *pool,
     llm_http_request_t *out, llm_error_t *err);
 static int llm_anthropic_check(const cJSON *root, llm_error_t *err);
@@ -91,9 +122,6 @@ static void llm_anthropic_text_write(llm_out_t *out, const cJSON *content);
 static int llm_anthropic_error(int status, const char *body, size_t len,
     llm_pool_t *pool, llm_provider_error_t *out);
 
-static int llm_anthropic_encode_tree(const llm_request_t *req,
-    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
-    llm_error_t *err);
 static int llm_anthropic_decode_tree(const llm_request_t *req,
     const llm_provider_t *p, const char *body, size_t len, long long created,
     llm_pool_t *pool, llm_response_t *out, llm_error_t *err);
@@ -155,7 +183,7 @@ static const llm_anthropic_error_map_t  llm_anthropic_errors[] = {
 
 
 static int
-llm_anthropic_encode_tree(const llm_request_t *req, const llm_provider_t *p,
+llm_anthropic_encode_cjson(const llm_request_t *req, const llm_provider_t *p,
     llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
 {
     cJSON  *root;
@@ -183,9 +211,398 @@ llm_anthropic_encode_tree(const llm_request_t *req, const llm_provider_t *p,
 
     /* the provider's body is about as long as the client's */
 
-    /* root goes with the pool: see llm_anthropic_encode() */
+    /* root goes with the pool: see llm_anthropic_encode_tree() */
 
     return llm_json_body(req, root, pool, out, err);
+}
+
+
+/*
+ * The direct writer: the body llm_anthropic_encode_tree() would send,
+ * byte for byte, written from req->root without a tree, for requests of
+ * the plain shapes llm_anthropic_fast_check() takes.  LLM_DECLINED for
+ * any other request (nothing done then), else LLM_OK or LLM_ERROR.
+ */
+
+int
+llm_anthropic_encode_fast(const llm_request_t *req, const llm_provider_t *p,
+    llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
+{
+    llm_anthropic_fast_t  f;
+
+    if (llm_anthropic_fast_check(req, p, &f) != LLM_OK) {
+        return LLM_DECLINED;
+    }
+
+    if (llm_anthropic_head(p, pool, out, err) != LLM_OK) {
+        return LLM_ERROR;
+    }
+
+    if (llm_json_write_body(llm_anthropic_fast_write, &f, LLM_BODY_HINT(req),
+                            &req->refs, pool, out)
+        != LLM_OK)
+    {
+        out->body_len = 0;
+
+        llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+
+        return LLM_ERROR;
+    }
+
+    return LLM_OK;
+}
+
+
+/*
+ * LLM_OK when the tree would be built from nothing but string messages
+ * (system and developer ones, then user and assistant ones that take
+ * turns once the empty ones are left out) and the fields of
+ * llm_anthropic_fast_key(), and would not fail; f filled then.  Whatever
+ * the tree path reads is read here the same way, so that both agree.
+ */
+
+static int
+llm_anthropic_fast_check(const llm_request_t *req, const llm_provider_t *p,
+    llm_anthropic_fast_t *f)
+{
+    int           last;
+    const char   *name;
+    const cJSON  *root, *item, *m, *content;
+
+    root = req->root;
+
+    if (!cJSON_IsObject(root)) {
+        return LLM_DECLINED;
+    }
+
+    for (item = root->child; item != NULL; item = item->next) {
+        if (llm_anthropic_fast_key(item) != LLM_OK) {
+            return LLM_DECLINED;
+        }
+    }
+
+    f->messages = llm_json_get(root, "messages");
+
+    if (!cJSON_IsArray(f->messages)) {
+        return LLM_DECLINED;
+    }
+
+    f->model = p->model;
+
+    if (f->model == NULL || f->model[0] == '\0') {
+        f->model = req->model;
+    }
+
+    if (f->model == NULL || f->model[0] == '\0') {
+        return LLM_DECLINED;
+    }
+
+    f->system = NULL;
+    f->nsystem = 0;
+    f->system_text = 0;
+
+    last = 0;
+
+    for (m = f->messages->child; m != NULL; m = m->next) {
+        name = llm_json_str(m, "role");
+
+        if (name == NULL) {
+            continue;
+        }
+
+        content = llm_json_get(m, "content");
+
+        if (!cJSON_IsString(content)) {
+            return LLM_DECLINED;
+        }
+
+        if (strcmp(name, "system") == 0 || strcmp(name, "developer") == 0) {
+            f->system = content->valuestring;
+            f->nsystem++;
+            f->system_text |= (content->valuestring[0] != '\0');
+            continue;
+        }
+
+        if (strcmp(name, "user") == 0) {
+            if (content->valuestring[0] == '\0') {
+                continue;
+            }
+
+            if (last == LLM_ROLE_USER) {
+                return LLM_DECLINED;
+            }
+
+            last = LLM_ROLE_USER;
+            continue;
+        }
+
+        if (strcmp(name, "assistant") != 0
+            || llm_anthropic_item(m, "tool_calls") != NULL)
+        {
+            return LLM_DECLINED;
+        }
+
+        if (content->valuestring[0] == '\0') {
+            continue;
+        }
+
+        if (last == LLM_ROLE_ASSISTANT) {
+            return LLM_DECLINED;
+        }
+
+        last = LLM_ROLE_ASSISTANT;
+    }
+
+    if (last == 0) {
+        return LLM_DECLINED;
+    }
+
+    f->stop = llm_anthropic_item(root, "stop");
+
+    if (cJSON_IsArray(f->stop)) {
+        for (item = f->stop->child; item != NULL; item = item->next) {
+            if (!cJSON_IsString(item)) {
+                return LLM_DECLINED;
+            }
+        }
+    }
+
+    f->user = llm_anthropic_item(root, "user");
+
+    if (f->user != NULL && !cJSON_IsString(f->user)) {
+        return LLM_DECLINED;
+    }
+
+    f->max_tokens = llm_anthropic_max_tokens(req, p);
+    f->temperature = llm_anthropic_item(root, "temperature");
+    f->top_p = llm_anthropic_item(root, "top_p");
+    f->stream = req->stream;
+
+    return LLM_OK;
+}
+
+
+/*
+ * The top-level members the direct writer takes: those it writes, those
+ * the tree path leaves out whatever their value, those the tree path
+ * checks when they pass its checks, and any member that is null (the tree
+ * path takes null as absent); LLM_DECLINED for any other (tools,
+ * tool_choice, the members llm_anthropic_check() rejects, unknown ones).
+ */
+
+static const char  *const llm_anthropic_fast_keys[] = {
+    "model",
+    "messages",
+    "stream",
+    "stream_options",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "stop",
+    "user",
+    "frequency_penalty",
+    "presence_penalty",
+    "seed",
+    "logit_bias",
+    "store",
+    "metadata",
+    "service_tier",
+    NULL
+};
+
+
+static int
+llm_anthropic_fast_key(const cJSON *item)
+{
+    size_t       i;
+    const char  *name, *type;
+
+    name = item->string;
+
+    if (name == NULL) {
+        return LLM_DECLINED;
+    }
+
+    if (cJSON_IsNull(item)) {
+        return LLM_OK;
+    }
+
+    for (i = 0; llm_anthropic_fast_keys[i] != NULL; i++) {
+        if (name[0] == llm_anthropic_fast_keys[i][0]
+            && strcmp(name, llm_anthropic_fast_keys[i]) == 0)
+        {
+            return LLM_OK;
+        }
+    }
+
+    if (strcmp(name, "n") == 0) {
+        return (cJSON_IsNumber(item) && item->valuedouble > 1)
+               ? LLM_DECLINED : LLM_OK;
+    }
+
+    if (strcmp(name, "logprobs") == 0) {
+        return cJSON_IsFalse(item) ? LLM_OK : LLM_DECLINED;
+    }
+
+    if (strcmp(name, "response_format") == 0) {
+        type = llm_json_str(item, "type");
+
+        return (type != NULL && strcmp(type, "text") == 0)
+               ? LLM_OK : LLM_DECLINED;
+    }
+
+    return LLM_DECLINED;
+}
+
+
+/* the llm_json_writer_pt of the direct writer: f is llm_anthropic_fast_t */
+
+static void
+llm_anthropic_fast_write(llm_out_t *out, llm_json_splices_t *sp,
+    const void *data)
+{
+    int                          first;
+    double                       d;
+    const char                  *name, *s;
+    const cJSON                 *m, *content, *item;
+    const llm_anthropic_fast_t  *f;
+
+    f = data;
+
+    llm_out_raw(out, "{\"model\":", sizeof("{\"model\":") - 1);
+    llm_out_nstr(out, f->model);
+
+    llm_out_raw(out, ",\"max_tokens\":", sizeof(",\"max_tokens\":") - 1);
+    llm_out_double(out, f->max_tokens);
+
+    /* llm_anthropic_system(): one string as is, several joined */
+
+    if (f->nsystem == 1 && f->system[0] != '\0') {
+        llm_out_raw(out, ",\"system\":", sizeof(",\"system\":") - 1);
+        llm_json_out_ref(out, sp, f->system);
+
+    } else if (f->nsystem > 1 && f->system_text) {
+        llm_out_raw(out, ",\"system\":\"", sizeof(",\"system\":\"") - 1);
+
+        first = 1;
+
+        for (m = f->messages->child; m != NULL; m = m->next) {
+            name = llm_json_str(m, "role");
+
+            if (name == NULL
+                || (strcmp(name, "system") != 0
+                    && strcmp(name, "developer") != 0))
+            {
+                continue;
+            }
+
+            s = llm_json_get(m, "content")->valuestring;
+
+            if (s[0] == '\0') {
+                continue;
+            }
+
+            if (!first) {
+                llm_out_raw(out, "\\n\\n", 4);
+            }
+
+            llm_out_escaped(out, s, strlen(s));
+            first = 0;
+        }
+
+        llm_out_raw(out, "\"", 1);
+    }
+
+    llm_out_raw(out, ",\"messages\":[", sizeof(",\"messages\":[") - 1);
+
+    first = 1;
+
+    for (m = f->messages->child; m != NULL; m = m->next) {
+        name = llm_json_str(m, "role");
+
+        if (name == NULL) {
+            continue;
+        }
+
+        if (strcmp(name, "user") == 0) {
+            s = "{\"role\":\"user\",\"content\":";
+
+        } else if (strcmp(name, "assistant") == 0) {
+            s = "{\"role\":\"assistant\",\"content\":";
+
+        } else {
+            continue;
+        }
+
+        content = llm_json_get(m, "content");
+
+        if (content->valuestring[0] == '\0') {
+            continue;
+        }
+
+        if (!first) {
+            llm_out_raw(out, ",", 1);
+        }
+
+        llm_out_cstr(out, s);
+        llm_json_out_ref(out, sp, content->valuestring);
+        llm_out_raw(out, "}", 1);
+
+        first = 0;
+    }
+
+    llm_out_raw(out, "]", 1);
+
+    /* llm_anthropic_options() */
+
+    if (cJSON_IsNumber(f->temperature)) {
+        d = f->temperature->valuedouble;
+
+        llm_out_raw(out, ",\"temperature\":", sizeof(",\"temperature\":") - 1);
+        llm_out_double(out, d > 1 ? 1 : d);
+    }
+
+    if (cJSON_IsNumber(f->top_p)) {
+        llm_out_raw(out, ",\"top_p\":", sizeof(",\"top_p\":") - 1);
+        llm_out_double(out, f->top_p->valuedouble);
+    }
+
+    item = f->stop;
+
+    if (cJSON_IsString(item) || (cJSON_IsArray(item) && item->child != NULL))
+    {
+        /* copies in the tree: never by reference */
+
+        llm_out_raw(out, ",\"stop_sequences\":[",
+                    sizeof(",\"stop_sequences\":[") - 1);
+
+        for (item = cJSON_IsString(item) ? item : item->child;
+             item != NULL;
+             item = (item == f->stop) ? NULL : item->next)
+        {
+            llm_out_nstr(out, item->valuestring);
+
+            if (item != f->stop && item->next != NULL) {
+                llm_out_raw(out, ",", 1);
+            }
+        }
+
+        llm_out_raw(out, "]", 1);
+    }
+
+    if (f->user != NULL) {
+        llm_out_raw(out, ",\"metadata\":{\"user_id\":",
+                    sizeof(",\"metadata\":{\"user_id\":") - 1);
+        llm_out_nstr(out, f->user->valuestring);
+        llm_out_raw(out, "}", 1);
+    }
+
+    if (f->stream) {
+        llm_out_raw(out, ",\"stream\":true", sizeof(",\"stream\":true") - 1);
+    }
+
+    llm_out_raw(out, "}", 1);
 }
 
 
@@ -308,7 +725,7 @@ llm_anthropic_build(const llm_request_t *req, const llm_provider_t *p,
     double        max;
     cJSON        *root;
     const char   *model;
-    const cJSON  *item, *messages;
+    const cJSON  *messages;
 
     model = p->model;
 
@@ -322,21 +739,7 @@ llm_anthropic_build(const llm_request_t *req, const llm_provider_t *p,
         return NULL;
     }
 
-    item = llm_anthropic_item(req->root, "max_completion_tokens");
-
-    if (item == NULL) {
-        item = llm_anthropic_item(req->root, "max_tokens");
-    }
-
-    if (cJSON_IsNumber(item)) {
-        max = item->valuedouble;
-
-    } else if (p->max_tokens > 0) {
-        max = (double) p->max_tokens;
-
-    } else {
-        max = LLM_ANTHROPIC_MAX_TOKENS;
-    }
+    max = llm_anthropic_max_tokens(req, p);
 
     messages = llm_json_get(req->root, "messages");
 
@@ -375,6 +778,31 @@ nomem:
     llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
 
     return NULL;
+}
+
+
+/* max_completion_tokens, max_tokens, the provider's, or the default */
+
+static double
+llm_anthropic_max_tokens(const llm_request_t *req, const llm_provider_t *p)
+{
+    const cJSON  *item;
+
+    item = llm_anthropic_item(req->root, "max_completion_tokens");
+
+    if (item == NULL) {
+        item = llm_anthropic_item(req->root, "max_tokens");
+    }
+
+    if (cJSON_IsNumber(item)) {
+        return item->valuedouble;
+    }
+
+    if (p->max_tokens > 0) {
+        return (double) p->max_tokens;
+    }
+
+    return LLM_ANTHROPIC_MAX_TOKENS;
 }
 
 
@@ -1892,10 +2320,28 @@ llm_anthropic_error_type(const char *kind, int *status, const char **type,
 }
 
 
-/* the cJSON trees of encode() on the pool (llm_arena.c) */
+/* the direct writer when it applies, else the cJSON tree */
 
 static int
 llm_anthropic_encode(const llm_request_t *req, const llm_provider_t *p,
+    llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
+{
+    int  rc;
+
+    rc = llm_anthropic_encode_fast(req, p, pool, out, err);
+
+    if (rc != LLM_DECLINED) {
+        return rc;
+    }
+
+    return llm_anthropic_encode_tree(req, p, pool, out, err);
+}
+
+
+/* the cJSON trees of encode() on the pool (llm_arena.c) */
+
+int
+llm_anthropic_encode_tree(const llm_request_t *req, const llm_provider_t *p,
     llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
 {
     int          rc;
@@ -1903,7 +2349,7 @@ llm_anthropic_encode(const llm_request_t *req, const llm_provider_t *p,
 
     llm_arena_enter(&arena, pool);
 
-    rc = llm_anthropic_encode_tree(req, p, pool, out, err);
+    rc = llm_anthropic_encode_cjson(req, p, pool, out, err);
 
     return llm_arena_done(&arena, rc, err);
 }
