@@ -35,23 +35,42 @@ typedef struct {
 } llm_anthropic_ctx_t;
 
 
+/* the top-level members the direct writer reads: llm_anthropic_fast_t */
+
+#define LLM_FAST_MESSAGES         0
+#define LLM_FAST_MAX_COMPLETION   1
+#define LLM_FAST_MAX_TOKENS       2
+#define LLM_FAST_TEMPERATURE      3
+#define LLM_FAST_TOP_P            4
+#define LLM_FAST_STOP             5
+#define LLM_FAST_USER             6
+#define LLM_FAST_N                7
+#define LLM_FAST_LOGPROBS         8
+#define LLM_FAST_RESPONSE_FORMAT  9
+#define LLM_FAST_ITEMS            10
+
+#define LLM_FAST_IGNORED          -1  /* left out by the tree path */
+
+
 /*
  * What the direct writer needs of a plain request, read once by
  * llm_anthropic_fast_check()
  */
 typedef struct {
+    const cJSON  *item[LLM_FAST_ITEMS];   /* the first of each name */
     const char   *model;
     double        max_tokens;
-    const cJSON  *messages;
     const char   *system;             /* the only system message's text */
     int           nsystem;            /* system and developer messages */
     int           system_text;        /* and any of them not empty */
-    const cJSON  *temperature;
-    const cJSON  *top_p;
-    const cJSON  *stop;
-    const cJSON  *user;
     int           stream;
 } llm_anthropic_fast_t;
+
+
+typedef struct {
+    const char   *name;
+    int           item;               /* LLM_FAST_*, or LLM_FAST_IGNORED */
+} llm_anthropic_fast_key_t;
 
 
 typedef struct {
@@ -70,11 +89,12 @@ static int llm_anthropic_encode_cjson(const llm_request_t *req,
     llm_error_t *err);
 static int llm_anthropic_fast_check(const llm_request_t *req,
     const llm_provider_t *p, llm_anthropic_fast_t *f);
-static int llm_anthropic_fast_key(const cJSON *item);
+static int llm_anthropic_fast_key(const cJSON *item,
+    llm_anthropic_fast_t *f);
 static void llm_anthropic_fast_write(llm_out_t *out,
     llm_json_splices_t *sp, const void *data);
-static double llm_anthropic_max_tokens(const llm_request_t *req,
-    const llm_provider_t *p);
+static double llm_anthropic_max_tokens(const cJSON *max_completion,
+    const cJSON *max, const llm_provider_t *p);
 static int llm_anthropic_head(const llm_provider_t *p, llm_pool_t *pool,
     llm_http_request_t *out, llm_error_t *err);
 static int llm_anthropic_check(const cJSON *root, llm_error_t *err);
@@ -266,7 +286,8 @@ llm_anthropic_fast_check(const llm_request_t *req, const llm_provider_t *p,
     llm_anthropic_fast_t *f)
 {
     int           last;
-    const char   *name;
+    size_t        i;
+    const char   *name, *type;
     const cJSON  *root, *item, *m, *content;
 
     root = req->root;
@@ -275,15 +296,52 @@ llm_anthropic_fast_check(const llm_request_t *req, const llm_provider_t *p,
         return LLM_DECLINED;
     }
 
+    for (i = 0; i < LLM_FAST_ITEMS; i++) {
+        f->item[i] = NULL;
+    }
+
     for (item = root->child; item != NULL; item = item->next) {
-        if (llm_anthropic_fast_key(item) != LLM_OK) {
+        if (llm_anthropic_fast_key(item, f) != LLM_OK) {
             return LLM_DECLINED;
         }
     }
 
-    f->messages = llm_json_get(root, "messages");
+    /*
+     * the first member of each name, as llm_json_get() finds it; null as
+     * absent but for "messages", as llm_anthropic_item() has it
+     */
 
-    if (!cJSON_IsArray(f->messages)) {
+    for (i = LLM_FAST_MESSAGES + 1; i < LLM_FAST_ITEMS; i++) {
+        if (cJSON_IsNull(f->item[i])) {
+            f->item[i] = NULL;
+        }
+    }
+
+    /* llm_anthropic_check() */
+
+    item = f->item[LLM_FAST_N];
+
+    if (cJSON_IsNumber(item) && item->valuedouble > 1) {
+        return LLM_DECLINED;
+    }
+
+    item = f->item[LLM_FAST_LOGPROBS];
+
+    if (item != NULL && !cJSON_IsFalse(item)) {
+        return LLM_DECLINED;
+    }
+
+    item = f->item[LLM_FAST_RESPONSE_FORMAT];
+
+    if (item != NULL) {
+        type = llm_json_str(item, "type");
+
+        if (type == NULL || strcmp(type, "text") != 0) {
+            return LLM_DECLINED;
+        }
+    }
+
+    if (!cJSON_IsArray(f->item[LLM_FAST_MESSAGES])) {
         return LLM_DECLINED;
     }
 
@@ -303,7 +361,7 @@ llm_anthropic_fast_check(const llm_request_t *req, const llm_provider_t *p,
 
     last = 0;
 
-    for (m = f->messages->child; m != NULL; m = m->next) {
+    for (m = f->item[LLM_FAST_MESSAGES]->child; m != NULL; m = m->next) {
         name = llm_json_str(m, "role");
 
         if (name == NULL) {
@@ -357,25 +415,26 @@ llm_anthropic_fast_check(const llm_request_t *req, const llm_provider_t *p,
         return LLM_DECLINED;
     }
 
-    f->stop = llm_anthropic_item(root, "stop");
+    /* llm_anthropic_options(): its failures */
 
-    if (cJSON_IsArray(f->stop)) {
-        for (item = f->stop->child; item != NULL; item = item->next) {
+    item = f->item[LLM_FAST_STOP];
+
+    if (cJSON_IsArray(item)) {
+        for (item = item->child; item != NULL; item = item->next) {
             if (!cJSON_IsString(item)) {
                 return LLM_DECLINED;
             }
         }
     }
 
-    f->user = llm_anthropic_item(root, "user");
+    item = f->item[LLM_FAST_USER];
 
-    if (f->user != NULL && !cJSON_IsString(f->user)) {
+    if (item != NULL && !cJSON_IsString(item)) {
         return LLM_DECLINED;
     }
 
-    f->max_tokens = llm_anthropic_max_tokens(req, p);
-    f->temperature = llm_anthropic_item(root, "temperature");
-    f->top_p = llm_anthropic_item(root, "top_p");
+    f->max_tokens = llm_anthropic_max_tokens(f->item[LLM_FAST_MAX_COMPLETION],
+                                             f->item[LLM_FAST_MAX_TOKENS], p);
     f->stream = req->stream;
 
     return LLM_OK;
@@ -384,39 +443,44 @@ llm_anthropic_fast_check(const llm_request_t *req, const llm_provider_t *p,
 
 /*
  * The top-level members the direct writer takes: those it writes, those
- * the tree path leaves out whatever their value, those the tree path
- * checks when they pass its checks, and any member that is null (the tree
- * path takes null as absent); LLM_DECLINED for any other (tools,
- * tool_choice, the members llm_anthropic_check() rejects, unknown ones).
+ * the tree path leaves out whatever their value, and those the tree path
+ * only checks (llm_anthropic_fast_check() checks them the same way).  Any
+ * other member declines the request unless it is null, which the tree
+ * path takes as absent: tools, tool_choice, the members
+ * llm_anthropic_check() rejects, unknown ones.
  */
 
-static const char  *const llm_anthropic_fast_keys[] = {
-    "model",
-    "messages",
-    "stream",
-    "stream_options",
-    "max_tokens",
-    "max_completion_tokens",
-    "temperature",
-    "top_p",
-    "stop",
-    "user",
-    "frequency_penalty",
-    "presence_penalty",
-    "seed",
-    "logit_bias",
-    "store",
-    "metadata",
-    "service_tier",
-    NULL
+static const llm_anthropic_fast_key_t  llm_anthropic_fast_keys[] = {
+    { "model", LLM_FAST_IGNORED },            /* req->model */
+    { "messages", LLM_FAST_MESSAGES },
+    { "stream", LLM_FAST_IGNORED },           /* req->stream */
+    { "stream_options", LLM_FAST_IGNORED },
+    { "max_tokens", LLM_FAST_MAX_TOKENS },
+    { "max_completion_tokens", LLM_FAST_MAX_COMPLETION },
+    { "temperature", LLM_FAST_TEMPERATURE },
+    { "top_p", LLM_FAST_TOP_P },
+    { "stop", LLM_FAST_STOP },
+    { "user", LLM_FAST_USER },
+    { "n", LLM_FAST_N },
+    { "logprobs", LLM_FAST_LOGPROBS },
+    { "response_format", LLM_FAST_RESPONSE_FORMAT },
+    { "frequency_penalty", LLM_FAST_IGNORED },
+    { "presence_penalty", LLM_FAST_IGNORED },
+    { "seed", LLM_FAST_IGNORED },
+    { "logit_bias", LLM_FAST_IGNORED },
+    { "store", LLM_FAST_IGNORED },
+    { "metadata", LLM_FAST_IGNORED },
+    { "service_tier", LLM_FAST_IGNORED },
+    { NULL, 0 }
 };
 
 
 static int
-llm_anthropic_fast_key(const cJSON *item)
+llm_anthropic_fast_key(const cJSON *item, llm_anthropic_fast_t *f)
 {
-    size_t       i;
-    const char  *name, *type;
+    int                              k;
+    const char                      *name;
+    const llm_anthropic_fast_key_t  *key;
 
     name = item->string;
 
@@ -424,35 +488,19 @@ llm_anthropic_fast_key(const cJSON *item)
         return LLM_DECLINED;
     }
 
-    if (cJSON_IsNull(item)) {
-        return LLM_OK;
-    }
+    for (key = llm_anthropic_fast_keys; key->name != NULL; key++) {
+        if (name[0] == key->name[0] && strcmp(name, key->name) == 0) {
+            k = key->item;
 
-    for (i = 0; llm_anthropic_fast_keys[i] != NULL; i++) {
-        if (name[0] == llm_anthropic_fast_keys[i][0]
-            && strcmp(name, llm_anthropic_fast_keys[i]) == 0)
-        {
+            if (k != LLM_FAST_IGNORED && f->item[k] == NULL) {
+                f->item[k] = item;
+            }
+
             return LLM_OK;
         }
     }
 
-    if (strcmp(name, "n") == 0) {
-        return (cJSON_IsNumber(item) && item->valuedouble > 1)
-               ? LLM_DECLINED : LLM_OK;
-    }
-
-    if (strcmp(name, "logprobs") == 0) {
-        return cJSON_IsFalse(item) ? LLM_OK : LLM_DECLINED;
-    }
-
-    if (strcmp(name, "response_format") == 0) {
-        type = llm_json_str(item, "type");
-
-        return (type != NULL && strcmp(type, "text") == 0)
-               ? LLM_OK : LLM_DECLINED;
-    }
-
-    return LLM_DECLINED;
+    return cJSON_IsNull(item) ? LLM_OK : LLM_DECLINED;
 }
 
 
@@ -465,7 +513,7 @@ llm_anthropic_fast_write(llm_out_t *out, llm_json_splices_t *sp,
     int                          first;
     double                       d;
     const char                  *name, *s;
-    const cJSON                 *m, *content, *item;
+    const cJSON                 *m, *content, *item, *stop;
     const llm_anthropic_fast_t  *f;
 
     f = data;
@@ -487,7 +535,7 @@ llm_anthropic_fast_write(llm_out_t *out, llm_json_splices_t *sp,
 
         first = 1;
 
-        for (m = f->messages->child; m != NULL; m = m->next) {
+        for (m = f->item[LLM_FAST_MESSAGES]->child; m != NULL; m = m->next) {
             name = llm_json_str(m, "role");
 
             if (name == NULL
@@ -518,7 +566,7 @@ llm_anthropic_fast_write(llm_out_t *out, llm_json_splices_t *sp,
 
     first = 1;
 
-    for (m = f->messages->child; m != NULL; m = m->next) {
+    for (m = f->item[LLM_FAST_MESSAGES]->child; m != NULL; m = m->next) {
         name = llm_json_str(m, "role");
 
         if (name == NULL) {
@@ -556,19 +604,24 @@ llm_anthropic_fast_write(llm_out_t *out, llm_json_splices_t *sp,
 
     /* llm_anthropic_options() */
 
-    if (cJSON_IsNumber(f->temperature)) {
-        d = f->temperature->valuedouble;
+    item = f->item[LLM_FAST_TEMPERATURE];
+
+    if (cJSON_IsNumber(item)) {
+        d = item->valuedouble;
 
         llm_out_raw(out, ",\"temperature\":", sizeof(",\"temperature\":") - 1);
         llm_out_double(out, d > 1 ? 1 : d);
     }
 
-    if (cJSON_IsNumber(f->top_p)) {
+    item = f->item[LLM_FAST_TOP_P];
+
+    if (cJSON_IsNumber(item)) {
         llm_out_raw(out, ",\"top_p\":", sizeof(",\"top_p\":") - 1);
-        llm_out_double(out, f->top_p->valuedouble);
+        llm_out_double(out, item->valuedouble);
     }
 
-    item = f->stop;
+    stop = f->item[LLM_FAST_STOP];
+    item = stop;
 
     if (cJSON_IsString(item) || (cJSON_IsArray(item) && item->child != NULL))
     {
@@ -579,11 +632,11 @@ llm_anthropic_fast_write(llm_out_t *out, llm_json_splices_t *sp,
 
         for (item = cJSON_IsString(item) ? item : item->child;
              item != NULL;
-             item = (item == f->stop) ? NULL : item->next)
+             item = (item == stop) ? NULL : item->next)
         {
             llm_out_nstr(out, item->valuestring);
 
-            if (item != f->stop && item->next != NULL) {
+            if (item != stop && item->next != NULL) {
                 llm_out_raw(out, ",", 1);
             }
         }
@@ -591,10 +644,12 @@ llm_anthropic_fast_write(llm_out_t *out, llm_json_splices_t *sp,
         llm_out_raw(out, "]", 1);
     }
 
-    if (f->user != NULL) {
+    item = f->item[LLM_FAST_USER];
+
+    if (item != NULL) {
         llm_out_raw(out, ",\"metadata\":{\"user_id\":",
                     sizeof(",\"metadata\":{\"user_id\":") - 1);
-        llm_out_nstr(out, f->user->valuestring);
+        llm_out_nstr(out, item->valuestring);
         llm_out_raw(out, "}", 1);
     }
 
@@ -739,7 +794,9 @@ llm_anthropic_build(const llm_request_t *req, const llm_provider_t *p,
         return NULL;
     }
 
-    max = llm_anthropic_max_tokens(req, p);
+    max = llm_anthropic_max_tokens(
+              llm_anthropic_item(req->root, "max_completion_tokens"),
+              llm_anthropic_item(req->root, "max_tokens"), p);
 
     messages = llm_json_get(req->root, "messages");
 
@@ -781,18 +838,18 @@ nomem:
 }
 
 
-/* max_completion_tokens, max_tokens, the provider's, or the default */
+/*
+ * max_completion_tokens, max_tokens (either NULL when absent or null), the
+ * provider's, or the default
+ */
 
 static double
-llm_anthropic_max_tokens(const llm_request_t *req, const llm_provider_t *p)
+llm_anthropic_max_tokens(const cJSON *max_completion, const cJSON *max,
+    const llm_provider_t *p)
 {
     const cJSON  *item;
 
-    item = llm_anthropic_item(req->root, "max_completion_tokens");
-
-    if (item == NULL) {
-        item = llm_anthropic_item(req->root, "max_tokens");
-    }
+    item = (max_completion != NULL) ? max_completion : max;
 
     if (cJSON_IsNumber(item)) {
         return item->valuedouble;
