@@ -19,8 +19,8 @@
  * none), the first choice's finish_reason and content handed back as
  * rendered, an error object with a string message, a 502 for an answer
  * that cannot be read; for Anthropic, alternating turns with tool_result
- * blocks first, and wherever its direct writer applies, the body the
- * cJSON tree gives, byte for byte.
+ * blocks first; for Anthropic and Cohere, wherever the adapter's direct
+ * writer applies, the body its cJSON tree gives, byte for byte.
  */
 
 
@@ -45,6 +45,12 @@ typedef struct {
     size_t        nallocs;
     size_t        size;
 } fuzz_pool_t;
+
+
+/* an adapter's direct writer or its cJSON tree */
+typedef int (*fuzz_encode_pt)(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
+    llm_error_t *err);
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -75,8 +81,8 @@ static void fuzz_refs(const llm_adapter_t *ad, const llm_request_t *req,
 static void fuzz_encode(const llm_adapter_t *ad, const llm_request_t *req,
     const char *model, llm_pool_t *pool);
 static void fuzz_anthropic_body(const cJSON *body);
-static void fuzz_anthropic_fast(const llm_request_t *req,
-    const llm_provider_t *p, llm_pool_t *pool);
+static void fuzz_direct(const llm_request_t *req, const llm_provider_t *p,
+    llm_pool_t *pool);
 static void fuzz_wrapped(const llm_adapter_t *ad, const char *data,
     size_t size, llm_pool_t *pool);
 
@@ -634,9 +640,7 @@ fuzz_encode(const llm_adapter_t *ad, const llm_request_t *req,
 
     fuzz_provider(&p, model);
 
-    if (strcmp(LLM_FUZZ_ADAPTER, "anthropic") == 0) {
-        fuzz_anthropic_fast(req, &p, pool);
-    }
+    fuzz_direct(req, &p, pool);
 
     rc = ad->encode(req, &p, pool, &http, &err);
 
@@ -746,13 +750,14 @@ fuzz_refs(const llm_adapter_t *ad, const llm_request_t *req,
 
 
 /*
- * Anthropic's direct writer, where it applies, gives what the cJSON tree
- * gives, byte for byte and piece for piece: with the request's long
- * strings by reference and without, with the provider's max_tokens or not
+ * The adapter's direct writer (Anthropic, Cohere), where it applies,
+ * gives what its cJSON tree gives, byte for byte and piece for piece:
+ * with the request's long strings by reference and without, with the
+ * provider's max_tokens or not
  */
 
 static void
-fuzz_anthropic_fast(const llm_request_t *req, const llm_provider_t *p,
+fuzz_direct(const llm_request_t *req, const llm_provider_t *p,
     llm_pool_t *pool)
 {
     int                  rc, rf;
@@ -761,6 +766,19 @@ fuzz_anthropic_fast(const llm_request_t *req, const llm_provider_t *p,
     llm_request_t        copy;
     llm_provider_t       q;
     llm_http_request_t   a, b;
+    fuzz_encode_pt       fast, tree;
+
+    if (strcmp(LLM_FUZZ_ADAPTER, "anthropic") == 0) {
+        fast = llm_anthropic_encode_fast;
+        tree = llm_anthropic_encode_tree;
+
+    } else if (strcmp(LLM_FUZZ_ADAPTER, "cohere") == 0) {
+        fast = llm_cohere_encode_fast;
+        tree = llm_cohere_encode_tree;
+
+    } else {
+        return;
+    }
 
     for (k = 0; k < 4; k++) {
         copy = *req;
@@ -775,13 +793,13 @@ fuzz_anthropic_fast(const llm_request_t *req, const llm_provider_t *p,
             q.max_tokens = 333;
         }
 
-        rf = llm_anthropic_encode_fast(&copy, &q, pool, &b, &err);
+        rf = fast(&copy, &q, pool, &b, &err);
 
         if (rf == LLM_DECLINED) {
             continue;
         }
 
-        rc = llm_anthropic_encode_tree(&copy, &q, pool, &a, &err);
+        rc = tree(&copy, &q, pool, &a, &err);
 
         fuzz_check(rf == LLM_OK && rc == LLM_OK,
                    "the direct writer applies where the tree succeeds");

@@ -620,6 +620,14 @@ int llm_anthropic_encode_tree(const llm_request_t *req,
     const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
     llm_error_t *err);
 
+/* the same two ways for the Cohere adapter */
+int llm_cohere_encode_fast(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
+    llm_error_t *err);
+int llm_cohere_encode_tree(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
+    llm_error_t *err);
+
 /* stop_reason (NULL: none) into an OpenAI finish_reason */
 const char *llm_anthropic_finish(const char *stop_reason);
 

@@ -1,12 +1,12 @@
 
 /*
- * ngx_http_llm_router_module: the Anthropic adapter's direct writer
- * (llm_anthropic_encode_fast()) against its cJSON tree
- * (llm_anthropic_encode_tree()): for every request shape below, with and
- * without the request's checks, with a configured model or not, with the
- * long strings by reference or not, the writer either declines or gives
- * the same path, headers and body, byte for byte and piece for piece; it
- * applies to the shapes marked so, and declines the others.
+ * ngx_http_llm_router_module: the direct writers of the Anthropic and
+ * Cohere adapters (llm_*_encode_fast()) against their cJSON trees
+ * (llm_*_encode_tree()): for every request shape below, with and without
+ * the request's checks, with a configured model or not, with the long
+ * strings by reference or not, a writer either declines or gives the same
+ * path, headers and body, byte for byte and piece for piece; it applies
+ * to the shapes marked for it, and declines the others.
  */
 
 
@@ -17,10 +17,37 @@
 #include "test_util.h"
 
 
+#define TEST_A   1                  /* Anthropic's writer applies */
+#define TEST_C   2                  /* Cohere's */
+#define TEST_AC  (TEST_A | TEST_C)
+
+
 typedef struct {
     const char   *json;               /* "@A", "@B": long strings */
-    int           fast;               /* the writer applies */
+    int           fast;               /* TEST_A, TEST_C */
 } test_af_case_t;
+
+
+typedef int (*test_af_encode_pt)(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
+    llm_error_t *err);
+
+
+typedef struct {
+    const char          *name;
+    test_af_encode_pt    fast;
+    test_af_encode_pt    tree;
+    int                  bit;
+} test_af_way_t;
+
+
+static const test_af_way_t  test_af_ways[] = {
+    { "anthropic", llm_anthropic_encode_fast, llm_anthropic_encode_tree,
+      TEST_A },
+    { "cohere", llm_cohere_encode_fast, llm_cohere_encode_tree, TEST_C },
+};
+
+#define TEST_AF_WAYS  (sizeof(test_af_ways) / sizeof(test_af_ways[0]))
 
 
 static void test_af_plain(void **state);
@@ -32,8 +59,8 @@ static void test_af_nomem(void **state);
 static void test_af_run(test_ctx_t *ctx, const test_af_case_t *cases,
     size_t n, int checked);
 static char *test_af_body(test_ctx_t *ctx, const char *tpl);
-static void test_af_one(test_ctx_t *ctx, const llm_request_t *req,
-    const char *json, int fast, size_t *applied);
+static void test_af_one(test_ctx_t *ctx, const test_af_way_t *way,
+    const llm_request_t *req, const char *json, int fast, size_t *applied);
 static void test_af_same(test_ctx_t *ctx, const char *json,
     const llm_http_request_t *a, const llm_http_request_t *b);
 static void test_af_parse_unchecked(llm_request_t *req, const char *json,
@@ -50,98 +77,98 @@ static void test_af_parse_unchecked(llm_request_t *req, const char *json,
 
 static const test_af_case_t  test_af_plain_cases[] = {
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}",
-      1 },
+      TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":"
       "\"Be brief.\"},{\"role\":\"user\",\"content\":\"Hi\"},{\"role\":"
       "\"assistant\",\"content\":\"Hello\"},{\"role\":\"user\",\"content\":"
-      "\"What is NGINX?\"}],\"max_tokens\":200}", 1 },
+      "\"What is NGINX?\"}],\"max_tokens\":200}", TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"developer\",\"content\":"
-      "\"dev\"},{\"role\":\"user\",\"content\":\"u\"}]}", 1 },
+      "\"dev\"},{\"role\":\"user\",\"content\":\"u\"}]}", TEST_AC },
 
     /* several system messages joined; empty ones left out */
 
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":"
       "\"one\"},{\"role\":\"developer\",\"content\":\"two\\n\"},{\"role\":"
       "\"user\",\"content\":\"u\"},{\"role\":\"system\",\"content\":"
-      "\"three \\u00e9\"}]}", 1 },
+      "\"three \\u00e9\"}]}", TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":"
       "\"\"},{\"role\":\"system\",\"content\":\"x\"},{\"role\":\"user\","
-      "\"content\":\"u\"}]}", 1 },
+      "\"content\":\"u\"}]}", TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":"
       "\"\"},{\"role\":\"system\",\"content\":\"\"},{\"role\":\"user\","
-      "\"content\":\"u\"}]}", 1 },
+      "\"content\":\"u\"}]}", TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":"
-      "\"\"},{\"role\":\"user\",\"content\":\"u\"}]}", 1 },
+      "\"\"},{\"role\":\"user\",\"content\":\"u\"}]}", TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":"
       "\"@A\"},{\"role\":\"system\",\"content\":\"@B\"},{\"role\":\"user\","
-      "\"content\":\"u\"}]}", 1 },
+      "\"content\":\"u\"}]}", TEST_AC },
 
     /* escapes, UTF-8, an escaped NUL, empty strings */
 
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":"
       "\"a\\\"b\\\\c\\n\\t\\r\\b\\f\\u0001\\u001f\\u007f\\u00e9\\ud83d"
       "\\ude00 / \\/ \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"},{\"role\":"
-      "\"user\",\"content\":\"x\\u2028y\\u0000z\"}]}", 1 },
+      "\"user\",\"content\":\"x\\u2028y\\u0000z\"}]}", TEST_AC },
     { "{\"model\":\"m \\\"q\\\" \\u00e9\",\"messages\":[{\"role\":\"user\","
       "\"content\":\"\"},{\"role\":\"user\",\"content\":\"u\"},{\"role\":"
       "\"assistant\",\"content\":\"\"},{\"role\":\"assistant\","
-      "\"content\":\"a\"}]}", 1 },
+      "\"content\":\"a\"}]}", TEST_AC },
 
     /* long strings, by reference where the tree has them so */
 
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":"
       "\"@A\"},{\"role\":\"user\",\"content\":\"@B\"},{\"role\":"
       "\"assistant\",\"content\":\"@A\"},{\"role\":\"user\",\"content\":"
-      "\"short\"}],\"max_tokens\":10}", 1 },
+      "\"short\"}],\"max_tokens\":10}", TEST_AC },
     { "{\"model\":\"@A\",\"messages\":[{\"role\":\"user\",\"content\":"
-      "\"@B\"}],\"stop\":[\"@A\",\"@B\"],\"user\":\"@A\"}", 1 },
+      "\"@B\"}],\"stop\":[\"@A\",\"@B\"],\"user\":\"@A\"}", TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
-      "\"@A\"}],\"stop\":\"@B\"}", 1 },
+      "\"@A\"}],\"stop\":\"@B\"}", TEST_AC },
 
     /* numbers in every form the client may send */
 
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"max_tokens\":1,\"temperature\":0,\"top_p\":1}", 1 },
+      "\"max_tokens\":1,\"temperature\":0,\"top_p\":1}", TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"max_tokens\":1.0,\"temperature\":1.0,\"top_p\":1e0}", 1 },
+      "\"max_tokens\":1.0,\"temperature\":1.0,\"top_p\":1e0}", TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"max_tokens\":1e0,\"temperature\":-0,\"top_p\":-0.0}", 1 },
+      "\"max_tokens\":1e0,\"temperature\":-0,\"top_p\":-0.0}", TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"max_tokens\":2E+3,\"temperature\":0.7,\"top_p\":0.95}", 1 },
+      "\"max_tokens\":2E+3,\"temperature\":0.7,\"top_p\":0.95}", TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
       "\"max_completion_tokens\":2147483647,\"temperature\":1.5,"
-      "\"top_p\":1e-7}", 1 },
+      "\"top_p\":1e-7}", TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
       "\"max_tokens\":300,\"max_completion_tokens\":50,\"temperature\":2,"
-      "\"top_p\":0.1}", 1 },
+      "\"top_p\":0.1}", TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
       "\"max_tokens\":30,\"max_completion_tokens\":null,\"temperature\":"
       "0.30000000000000004,\"top_p\":0.333333333333333314829616256247}",
-      1 },
+      TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
       "\"max_tokens\":100000000000000000000e-20,\"temperature\":1e-320}",
-      1 },
+      TEST_AC },
 
     /* stop, user, stream */
 
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"stop\":\"\\n\\nHuman:\"}", 1 },
+      "\"stop\":\"\\n\\nHuman:\"}", TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"stop\":[\"a\",\"\",\"\\u00e9\\\"\"]}", 1 },
+      "\"stop\":[\"a\",\"\",\"\\u00e9\\\"\"]}", TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"stop\":[]}", 1 },
+      "\"stop\":[]}", TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
       "\"stop\":null,\"user\":null,\"temperature\":null,\"top_p\":null,"
-      "\"max_tokens\":null}", 1 },
+      "\"max_tokens\":null}", TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"user\":\"user-1 \\u00e9\\\"\"}", 1 },
+      "\"user\":\"user-1 \\u00e9\\\"\"}", TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"user\":\"\"}", 1 },
+      "\"user\":\"\"}", TEST_AC },
     { "{\"model\":\"m\",\"stream\":true,\"stream_options\":"
       "{\"include_usage\":true},\"messages\":[{\"role\":\"user\","
-      "\"content\":\"u\"}]}", 1 },
+      "\"content\":\"u\"}]}", TEST_AC },
     { "{\"model\":\"m\",\"stream\":false,\"messages\":[{\"role\":\"user\","
-      "\"content\":\"u\"}]}", 1 },
+      "\"content\":\"u\"}]}", TEST_AC },
 
     /* members the tree leaves out or only checks */
 
@@ -149,18 +176,29 @@ static const test_af_case_t  test_af_plain_cases[] = {
       "\"name\":\"bob\"}],\"n\":1,\"logprobs\":false,\"response_format\":"
       "{\"type\":\"text\"},\"frequency_penalty\":0.5,\"presence_penalty\":"
       "-1,\"seed\":42,\"metadata\":{\"k\":\"v\"},\"store\":false,"
-      "\"service_tier\":\"auto\",\"logit_bias\":{\"50256\":-100}}", 1 },
+      "\"service_tier\":\"auto\",\"logit_bias\":{\"50256\":-100}}", TEST_A },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
       "\"tools\":null,\"tool_choice\":null,\"parallel_tool_calls\":null,"
       "\"functions\":null,\"function_call\":null,\"audio\":null,"
       "\"modalities\":null,\"top_logprobs\":null,\"response_format\":null,"
-      "\"n\":null,\"logprobs\":null,\"web_search_options\":null}", 1 },
+      "\"n\":null,\"logprobs\":null,\"web_search_options\":null}", TEST_AC },
+
+    /* Cohere's seed and penalties (Anthropic leaves them out) */
+
+    { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
+      "\"seed\":0,\"frequency_penalty\":1.5,\"presence_penalty\":-0.5,"
+      "\"top_p\":0.005}", TEST_AC },
+    { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
+      "\"seed\":9007199254740992,\"frequency_penalty\":0.25,"
+      "\"presence_penalty\":1,\"top_p\":0.999,\"n\":1}", TEST_AC },
+    { "{\"model\":\"m\",\"messages\":[{\"role\":\"developer\",\"content\":"
+      "\"d\"},{\"role\":\"user\",\"content\":\"\"}]}", TEST_C },
 
     /* a request that starts with the assistant */
 
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\",\"content\":"
       "\"a\"},{\"role\":\"user\",\"content\":\"u\"},{\"role\":\"assistant\","
-      "\"content\":\"b\"}]}", 1 },
+      "\"content\":\"b\"}]}", TEST_AC },
 };
 
 
@@ -173,10 +211,10 @@ static const test_af_case_t  test_af_declined_cases[] = {
       "[{\"type\":\"text\",\"text\":\"s\"}]},{\"role\":\"user\","
       "\"content\":\"u\"}]}", 0 },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"},"
-      "{\"role\":\"user\",\"content\":\"b\"}]}", 0 },
+      "{\"role\":\"user\",\"content\":\"b\"}]}", TEST_C },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"},"
       "{\"role\":\"assistant\",\"content\":\"\"},{\"role\":\"user\","
-      "\"content\":\"b\"}]}", 0 },
+      "\"content\":\"b\"}]}", TEST_C },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"},"
       "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":"
       "\"c1\",\"type\":\"function\",\"function\":{\"name\":\"f\","
@@ -203,9 +241,9 @@ static const test_af_case_t  test_af_declined_cases[] = {
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
       "\"x-unknown\":1}", 0 },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":"
-      "\"s\"}]}", 0 },
+      "\"s\"}]}", TEST_C },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"\"}]}",
-      0 },
+      TEST_C },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\",\"content\":"
       "null},{\"role\":\"user\",\"content\":\"u\"}]}", 0 },
 };
@@ -215,21 +253,28 @@ static const test_af_case_t  test_af_declined_cases[] = {
 
 static const test_af_case_t  test_af_unchecked_cases[] = {
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"max_tokens\":2.5,\"temperature\":5,\"top_p\":-3}", 1 },
+      "\"max_tokens\":2.5,\"temperature\":5,\"top_p\":-3}", TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"max_tokens\":-0,\"max_completion_tokens\":\"x\"}", 1 },
+      "\"max_tokens\":-0,\"max_completion_tokens\":\"x\"}", TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"max_tokens\":1e300,\"temperature\":\"hot\",\"top_p\":true}", 1 },
+      "\"max_tokens\":1e300,\"temperature\":\"hot\",\"top_p\":true}", TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"max_tokens\":-1.5e-300,\"stop\":5,\"n\":\"2\"}", 1 },
+      "\"max_tokens\":-1.5e-300,\"stop\":5,\"n\":\"2\"}", TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"},"
-      "7,{\"content\":\"no role\"},{\"role\":5,\"content\":\"x\"}]}", 1 },
+      "7,{\"content\":\"no role\"},{\"role\":5,\"content\":\"x\"}]}", TEST_A },
     { "{\"model\":5,\"stream\":\"yes\",\"messages\":[{\"role\":\"user\","
-      "\"content\":\"u\"}]}", 1 },
+      "\"content\":\"u\"}]}", TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
       "\"stop\":[\"a\",1]}", 0 },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"user\":5}", 0 },
+      "\"user\":5}", TEST_C },
+    { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
+      "\"seed\":1.5}", TEST_A },
+    { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
+      "\"seed\":\"7\",\"frequency_penalty\":\"x\"}", TEST_A },
+    { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
+      "\"seed\":-0,\"frequency_penalty\":-0,\"top_p\":-5,\"n\":1.0}",
+      TEST_AC },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
       "\"n\":2.5}", 0 },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
@@ -242,11 +287,11 @@ static const test_af_case_t  test_af_unchecked_cases[] = {
       "\"f\"},{\"role\":\"user\",\"content\":\"u\"}]}", 0 },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\","
       "\"tool_calls\":[]},{\"role\":\"assistant\",\"content\":\"a\","
-      "\"tool_calls\":null}]}", 1 },
+      "\"tool_calls\":null}]}", TEST_AC },
     { "{\"model\":\"m\",\"messages\":{\"role\":\"user\"}}", 0 },
-    { "{\"messages\":[{\"role\":\"user\",\"content\":\"u\"}]}", 1 },
+    { "{\"messages\":[{\"role\":\"user\",\"content\":\"u\"}]}", TEST_AC },
     { "{\"model\":\"\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}]}",
-      1 },
+      TEST_AC },
 };
 
 
@@ -285,13 +330,16 @@ test_af_run(test_ctx_t *ctx, const test_af_case_t *cases, size_t n,
 {
     int            how;
     char          *json;
-    size_t         i, applied;
+    size_t         i, w, applied[TEST_AF_WAYS];
     llm_error_t    err;
     llm_request_t  req;
 
     for (i = 0; i < n; i++) {
         json = test_af_body(ctx, cases[i].json);
-        applied = 0;
+
+        for (w = 0; w < TEST_AF_WAYS; w++) {
+            applied[w] = 0;
+        }
 
         for (how = 0; how < (checked ? 2 : 1); how++) {
             if (!checked) {
@@ -311,14 +359,20 @@ test_af_run(test_ctx_t *ctx, const test_af_case_t *cases, size_t n,
                                  LLM_OK);
             }
 
-            test_af_one(ctx, &req, json, cases[i].fast, &applied);
+            for (w = 0; w < TEST_AF_WAYS; w++) {
+                test_af_one(ctx, &test_af_ways[w], &req, json,
+                            cases[i].fast & test_af_ways[w].bit,
+                            &applied[w]);
+            }
 
             llm_request_free(&req);
         }
 
-        if (cases[i].fast && applied == 0) {
-            fail_msg("case %lu: the direct writer never applied: %.200s",
-                     (unsigned long) i, json);
+        for (w = 0; w < TEST_AF_WAYS; w++) {
+            if ((cases[i].fast & test_af_ways[w].bit) && applied[w] == 0) {
+                fail_msg("case %lu: the %s writer never applied: %.200s",
+                         (unsigned long) i, test_af_ways[w].name, json);
+            }
         }
     }
 }
@@ -373,8 +427,8 @@ test_af_body(test_ctx_t *ctx, const char *tpl)
  */
 
 static void
-test_af_one(test_ctx_t *ctx, const llm_request_t *req, const char *json,
-    int fast, size_t *applied)
+test_af_one(test_ctx_t *ctx, const test_af_way_t *way,
+    const llm_request_t *req, const char *json, int fast, size_t *applied)
 {
     int                  rc, rf, refs;
     size_t               k;
@@ -413,13 +467,14 @@ test_af_one(test_ctx_t *ctx, const llm_request_t *req, const char *json,
             memset(&a, 0x5a, sizeof(llm_http_request_t));
             memset(&b, 0x5a, sizeof(llm_http_request_t));
 
-            rc = llm_anthropic_encode_tree(&copy, &p, &ctx->pool, &a, &err);
-            rf = llm_anthropic_encode_fast(&copy, &p, &ctx->pool, &b, &err);
+            rc = way->tree(&copy, &p, &ctx->pool, &a, &err);
+            rf = way->fast(&copy, &p, &ctx->pool, &b, &err);
 
             if (rc != LLM_OK) {
                 if (rf != LLM_DECLINED) {
-                    fail_msg("the tree fails (%d %s), the writer does not: "
-                             "%.200s", err.status, err.message, json);
+                    fail_msg("%s: the tree fails (%d %s), the writer does "
+                             "not: %.200s", way->name, err.status,
+                             err.message, json);
                 }
 
                 continue;
@@ -427,14 +482,15 @@ test_af_one(test_ctx_t *ctx, const llm_request_t *req, const char *json,
 
             if (rf == LLM_DECLINED) {
                 if (fast) {
-                    fail_msg("the writer declines: %.200s", json);
+                    fail_msg("%s: the writer declines: %.200s", way->name,
+                             json);
                 }
 
                 continue;
             }
 
             if (!fast) {
-                fail_msg("the writer takes: %.200s", json);
+                fail_msg("%s: the writer takes: %.200s", way->name, json);
             }
 
             assert_int_equal(rf, LLM_OK);
@@ -534,13 +590,17 @@ test_af_parse_unchecked(llm_request_t *req, const char *json, size_t len)
 static void
 test_af_adapter(void **state)
 {
-    size_t               i;
+    size_t               i, w;
     char                *json;
     test_ctx_t          *ctx;
     llm_error_t          err;
     llm_request_t        req;
     llm_provider_t       p;
     llm_http_request_t   a, b;
+
+    static const llm_adapter_t  *const adapters[] = {
+        &llm_anthropic_adapter, &llm_cohere_adapter
+    };
 
     static const char  *const bodies[] = {
         "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":"
@@ -563,20 +623,22 @@ test_af_adapter(void **state)
                                                 &ctx->pool, &err),
                          LLM_OK);
 
-        assert_int_equal(llm_anthropic_adapter.encode(&req, &p, &ctx->pool,
-                                                      &a, &err),
-                         LLM_OK);
-        assert_int_equal(llm_anthropic_encode_tree(&req, &p, &ctx->pool, &b,
-                                                   &err),
-                         LLM_OK);
+        for (w = 0; w < TEST_AF_WAYS; w++) {
+            assert_int_equal(adapters[w]->encode(&req, &p, &ctx->pool, &a,
+                                                 &err),
+                             LLM_OK);
+            assert_int_equal(test_af_ways[w].tree(&req, &p, &ctx->pool, &b,
+                                                  &err),
+                             LLM_OK);
 
-        test_af_same(ctx, json, &a, &b);
+            test_af_same(ctx, json, &a, &b);
 
-        /* the first by the writer, the second by the tree */
+            /* the first by the writer, the second by the tree */
 
-        assert_int_equal(llm_anthropic_encode_fast(&req, &p, &ctx->pool,
-                                                   &b, &err),
-                         (i == 0) ? LLM_OK : LLM_DECLINED);
+            assert_int_equal(test_af_ways[w].fast(&req, &p, &ctx->pool, &b,
+                                                  &err),
+                             (i == 0) ? LLM_OK : LLM_DECLINED);
+        }
 
         llm_request_free(&req);
     }
@@ -589,7 +651,7 @@ static void
 test_af_refs_limit(void **state)
 {
     char                *tpl, *json, *d;
-    size_t               i, applied;
+    size_t               i, w, applied;
     test_ctx_t          *ctx;
     llm_error_t          err;
     llm_request_t        req;
@@ -616,9 +678,11 @@ test_af_refs_limit(void **state)
                      LLM_OK);
     assert_int_equal(req.refs.n, LLM_JSON_REFS);
 
-    applied = 0;
-    test_af_one(ctx, &req, json, 1, &applied);
-    assert_true(applied > 0);
+    for (w = 0; w < TEST_AF_WAYS; w++) {
+        applied = 0;
+        test_af_one(ctx, &test_af_ways[w], &req, json, 1, &applied);
+        assert_true(applied > 0);
+    }
 
     llm_request_free(&req);
 }
@@ -631,7 +695,7 @@ test_af_nomem(void **state)
 {
     int                  rc;
     char                *json;
-    size_t               fail;
+    size_t               w, fail;
     test_ctx_t          *ctx;
     llm_error_t          err;
     llm_request_t        req;
@@ -651,31 +715,33 @@ test_af_nomem(void **state)
     p.name = "test";
     p.base_path = "/v1";
 
-    for (fail = 0; /* void */ ; fail++) {
-        ctx->fail_at = ctx->count + 1 + fail;
+    for (w = 0; w < TEST_AF_WAYS; w++) {
+        for (fail = 0; /* void */ ; fail++) {
+            ctx->fail_at = ctx->count + 1 + fail;
 
-        rc = llm_anthropic_encode_fast(&req, &p, &ctx->pool, &out, &err);
+            rc = test_af_ways[w].fast(&req, &p, &ctx->pool, &out, &err);
 
-        ctx->fail_at = 0;
+            ctx->fail_at = 0;
 
-        if (rc == LLM_OK) {
-            break;
+            if (rc == LLM_OK) {
+                break;
+            }
+
+            assert_int_equal(rc, LLM_ERROR);
+            assert_int_equal(err.status, 500);
+            assert_true(fail < 10);
         }
 
-        assert_int_equal(rc, LLM_ERROR);
-        assert_int_equal(err.status, 500);
-        assert_true(fail < 10);
+        assert_true(fail > 0);
+        assert_int_equal(out.nparts, 5);
     }
-
-    assert_true(fail > 0);
-    assert_int_equal(out.nparts, 5);
 
     llm_request_free(&req);
 }
 
 
 void
-test_anthropic_fast_register(void)
+test_encode_fast_register(void)
 {
     TEST_ADD(test_af_plain);
     TEST_ADD(test_af_declined);
