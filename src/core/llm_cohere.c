@@ -302,7 +302,9 @@ llm_cohere_fast_check(const llm_request_t *req, const llm_provider_t *p,
     if (item != NULL) {
         d = cJSON_IsNumber(item) ? item->valuedouble : 0.5;
 
-        if (d != (double) (long long) d || d < 0 || d > 9007199254740992.0) {
+        /* the range first: a cast of a double out of it is undefined */
+
+        if (d < 0 || d > 9007199254740992.0 || d != (double) (long long) d) {
             return LLM_DECLINED;
         }
     }
@@ -1318,7 +1320,9 @@ llm_cohere_options(const llm_request_t *req, const llm_provider_t *p,
     if (v != NULL) {
         d = cJSON_IsNumber(v) ? v->valuedouble : 0.5;
 
-        if (d != (double) (long long) d || d < 0 || d > 9007199254740992.0) {
+        /* the range first: a cast of a double out of it is undefined */
+
+        if (d < 0 || d > 9007199254740992.0 || d != (double) (long long) d) {
             llm_error_set(err, 400, LLM_INVALID, "seed", NULL,
                           "'seed' must be a non-negative integer for "
                           "cohere");

@@ -1046,8 +1046,10 @@ llm_gemini_config(const llm_request_t *req, const llm_provider_t *p,
     if (v != NULL) {
         d = cJSON_IsNumber(v) ? v->valuedouble : 0.5;
 
-        if (d != (double) (long long) d
-            || d < -2147483648.0 || d > 2147483647.0)
+        /* the range first: a cast of a double out of it is undefined */
+
+        if (d < -2147483648.0 || d > 2147483647.0
+            || d != (double) (long long) d)
         {
             llm_error_set(err, 400, LLM_INVALID, "seed", NULL,
                           "'seed' must be a 32-bit integer for gemini");
