@@ -518,20 +518,20 @@ llm_anthropic_fast_write(llm_out_t *out, llm_json_splices_t *sp,
 
     f = data;
 
-    llm_out_raw(out, "{\"model\":", sizeof("{\"model\":") - 1);
+    llm_out_lit(out, "{\"model\":");
     llm_out_nstr(out, f->model);
 
-    llm_out_raw(out, ",\"max_tokens\":", sizeof(",\"max_tokens\":") - 1);
+    llm_out_lit(out, ",\"max_tokens\":");
     llm_out_double(out, f->max_tokens);
 
     /* llm_anthropic_system(): one string as is, several joined */
 
     if (f->nsystem == 1 && f->system[0] != '\0') {
-        llm_out_raw(out, ",\"system\":", sizeof(",\"system\":") - 1);
+        llm_out_lit(out, ",\"system\":");
         llm_json_out_ref(out, sp, f->system);
 
     } else if (f->nsystem > 1 && f->system_text) {
-        llm_out_raw(out, ",\"system\":\"", sizeof(",\"system\":\"") - 1);
+        llm_out_lit(out, ",\"system\":\"");
 
         first = 1;
 
@@ -562,7 +562,7 @@ llm_anthropic_fast_write(llm_out_t *out, llm_json_splices_t *sp,
         llm_out_raw(out, "\"", 1);
     }
 
-    llm_out_raw(out, ",\"messages\":[", sizeof(",\"messages\":[") - 1);
+    llm_out_lit(out, ",\"messages\":[");
 
     first = 1;
 
@@ -609,14 +609,14 @@ llm_anthropic_fast_write(llm_out_t *out, llm_json_splices_t *sp,
     if (cJSON_IsNumber(item)) {
         d = item->valuedouble;
 
-        llm_out_raw(out, ",\"temperature\":", sizeof(",\"temperature\":") - 1);
+        llm_out_lit(out, ",\"temperature\":");
         llm_out_double(out, d > 1 ? 1 : d);
     }
 
     item = f->item[LLM_FAST_TOP_P];
 
     if (cJSON_IsNumber(item)) {
-        llm_out_raw(out, ",\"top_p\":", sizeof(",\"top_p\":") - 1);
+        llm_out_lit(out, ",\"top_p\":");
         llm_out_double(out, item->valuedouble);
     }
 
@@ -627,8 +627,7 @@ llm_anthropic_fast_write(llm_out_t *out, llm_json_splices_t *sp,
     {
         /* copies in the tree: never by reference */
 
-        llm_out_raw(out, ",\"stop_sequences\":[",
-                    sizeof(",\"stop_sequences\":[") - 1);
+        llm_out_lit(out, ",\"stop_sequences\":[");
 
         for (item = cJSON_IsString(item) ? item : item->child;
              item != NULL;
@@ -647,14 +646,13 @@ llm_anthropic_fast_write(llm_out_t *out, llm_json_splices_t *sp,
     item = f->item[LLM_FAST_USER];
 
     if (item != NULL) {
-        llm_out_raw(out, ",\"metadata\":{\"user_id\":",
-                    sizeof(",\"metadata\":{\"user_id\":") - 1);
+        llm_out_lit(out, ",\"metadata\":{\"user_id\":");
         llm_out_nstr(out, item->valuestring);
         llm_out_raw(out, "}", 1);
     }
 
     if (f->stream) {
-        llm_out_raw(out, ",\"stream\":true", sizeof(",\"stream\":true") - 1);
+        llm_out_lit(out, ",\"stream\":true");
     }
 
     llm_out_raw(out, "}", 1);

@@ -5,8 +5,8 @@
  *
  * Cohere v2 messages are close to OpenAI's, but the body is rebuilt (with
  * cJSON, or for plain requests written straight from the client's tree,
- * byte for byte the same): Cohere rejects fields it does not know, names some
- * differently (top_p is "p", stop is "stop_sequences"), has no named
+ * byte for byte the same): Cohere rejects fields it does not know, names
+ * some differently (top_p is "p", stop is "stop_sequences"), has no named
  * tool_choice and no "n".  The answer's text parts and tool calls become
  * one OpenAI choice through llm_completion_render().
  */
@@ -390,12 +390,12 @@ llm_cohere_fast_write(llm_out_t *out, llm_json_splices_t *sp,
 
     f = data;
 
-    llm_out_raw(out, "{\"model\":", sizeof("{\"model\":") - 1);
+    llm_out_lit(out, "{\"model\":");
     llm_out_nstr(out, f->model);
 
     /* llm_cohere_messages() */
 
-    llm_out_raw(out, ",\"messages\":[", sizeof(",\"messages\":[") - 1);
+    llm_out_lit(out, ",\"messages\":[");
 
     first = 1;
 
@@ -454,14 +454,14 @@ llm_cohere_fast_write(llm_out_t *out, llm_json_splices_t *sp,
     }
 
     if (d > 0) {
-        llm_out_raw(out, ",\"max_tokens\":", sizeof(",\"max_tokens\":") - 1);
+        llm_out_lit(out, ",\"max_tokens\":");
         llm_out_double(out, d);
     }
 
     item = f->item[LLM_COHERE_FAST_TEMPERATURE];
 
     if (cJSON_IsNumber(item)) {
-        llm_out_raw(out, ",\"temperature\":", sizeof(",\"temperature\":") - 1);
+        llm_out_lit(out, ",\"temperature\":");
         llm_out_double(out, item->valuedouble);
     }
 
@@ -471,7 +471,7 @@ llm_cohere_fast_write(llm_out_t *out, llm_json_splices_t *sp,
         d = item->valuedouble;
         d = (d < 0.01) ? 0.01 : (d > 0.99) ? 0.99 : d;
 
-        llm_out_raw(out, ",\"p\":", sizeof(",\"p\":") - 1);
+        llm_out_lit(out, ",\"p\":");
         llm_out_double(out, d);
     }
 
@@ -482,8 +482,7 @@ llm_cohere_fast_write(llm_out_t *out, llm_json_splices_t *sp,
     {
         /* copies in the tree: never by reference */
 
-        llm_out_raw(out, ",\"stop_sequences\":[",
-                    sizeof(",\"stop_sequences\":[") - 1);
+        llm_out_lit(out, ",\"stop_sequences\":[");
 
         for (item = cJSON_IsString(item) ? item : item->child;
              item != NULL;
@@ -502,7 +501,7 @@ llm_cohere_fast_write(llm_out_t *out, llm_json_splices_t *sp,
     item = f->item[LLM_COHERE_FAST_SEED];
 
     if (item != NULL) {
-        llm_out_raw(out, ",\"seed\":", sizeof(",\"seed\":") - 1);
+        llm_out_lit(out, ",\"seed\":");
         llm_out_double(out, item->valuedouble);
     }
 
@@ -511,8 +510,7 @@ llm_cohere_fast_write(llm_out_t *out, llm_json_splices_t *sp,
     if (cJSON_IsNumber(item)) {
         d = item->valuedouble;
 
-        llm_out_raw(out, ",\"frequency_penalty\":",
-                    sizeof(",\"frequency_penalty\":") - 1);
+        llm_out_lit(out, ",\"frequency_penalty\":");
         llm_out_double(out, (d < 0) ? 0 : (d > 1) ? 1 : d);
     }
 
@@ -521,17 +519,15 @@ llm_cohere_fast_write(llm_out_t *out, llm_json_splices_t *sp,
     if (cJSON_IsNumber(item)) {
         d = item->valuedouble;
 
-        llm_out_raw(out, ",\"presence_penalty\":",
-                    sizeof(",\"presence_penalty\":") - 1);
+        llm_out_lit(out, ",\"presence_penalty\":");
         llm_out_double(out, (d < 0) ? 0 : (d > 1) ? 1 : d);
     }
 
     if (f->stream) {
-        llm_out_raw(out, ",\"stream\":true}", sizeof(",\"stream\":true}") - 1);
+        llm_out_lit(out, ",\"stream\":true}");
 
     } else {
-        llm_out_raw(out, ",\"stream\":false}",
-                    sizeof(",\"stream\":false}") - 1);
+        llm_out_lit(out, ",\"stream\":false}");
     }
 }
 
