@@ -19,8 +19,8 @@
  * none), the first choice's finish_reason and content handed back as
  * rendered, an error object with a string message, a 502 for an answer
  * that cannot be read; for Anthropic, alternating turns with tool_result
- * blocks first; for Anthropic and Cohere, wherever the adapter's direct
- * writer applies, the body its cJSON tree gives, byte for byte.
+ * blocks first; for Anthropic, Cohere and Gemini, wherever the adapter's
+ * direct writer applies, the body its cJSON tree gives, byte for byte.
  */
 
 
@@ -750,10 +750,10 @@ fuzz_refs(const llm_adapter_t *ad, const llm_request_t *req,
 
 
 /*
- * The adapter's direct writer (Anthropic, Cohere), where it applies,
- * gives what its cJSON tree gives, byte for byte and piece for piece:
- * with the request's long strings by reference and without, with the
- * provider's max_tokens or not
+ * The adapter's direct writer (Anthropic, Cohere, Gemini), where it
+ * applies, gives what its cJSON tree gives, byte for byte and piece for
+ * piece: with the request's long strings by reference and without, with
+ * the provider's max_tokens or not
  */
 
 static void
@@ -775,6 +775,10 @@ fuzz_direct(const llm_request_t *req, const llm_provider_t *p,
     } else if (strcmp(LLM_FUZZ_ADAPTER, "cohere") == 0) {
         fast = llm_cohere_encode_fast;
         tree = llm_cohere_encode_tree;
+
+    } else if (strcmp(LLM_FUZZ_ADAPTER, "gemini") == 0) {
+        fast = llm_gemini_encode_fast;
+        tree = llm_gemini_encode_tree;
 
     } else {
         return;

@@ -620,7 +620,13 @@ int llm_anthropic_encode_tree(const llm_request_t *req,
     const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
     llm_error_t *err);
 
-/* the same two ways for the Cohere adapter */
+/* the same two ways for the Cohere and Gemini adapters */
+int llm_gemini_encode_fast(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
+    llm_error_t *err);
+int llm_gemini_encode_tree(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
+    llm_error_t *err);
 int llm_cohere_encode_fast(const llm_request_t *req,
     const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
     llm_error_t *err);

@@ -1,7 +1,7 @@
 
 /*
- * ngx_http_llm_router_module: the direct writers of the Anthropic and
- * Cohere adapters (llm_*_encode_fast()) against their cJSON trees
+ * ngx_http_llm_router_module: the direct writers of the Anthropic,
+ * Cohere and Gemini adapters (llm_*_encode_fast()) against their trees
  * (llm_*_encode_tree()): for every request shape below, with and without
  * the request's checks, with a configured model or not, with the long
  * strings by reference or not, a writer either declines or gives the same
@@ -17,9 +17,13 @@
 #include "test_util.h"
 
 
-#define TEST_A   1                  /* Anthropic's writer applies */
-#define TEST_C   2                  /* Cohere's */
-#define TEST_AC  (TEST_A | TEST_C)
+#define TEST_A    1                 /* Anthropic's writer applies */
+#define TEST_C    2                 /* Cohere's */
+#define TEST_G    4                 /* Gemini's */
+#define TEST_AC   (TEST_A | TEST_C)
+#define TEST_AG   (TEST_A | TEST_G)
+#define TEST_CG   (TEST_C | TEST_G)
+#define TEST_ALL  (TEST_A | TEST_C | TEST_G)
 
 
 typedef struct {
@@ -45,6 +49,7 @@ static const test_af_way_t  test_af_ways[] = {
     { "anthropic", llm_anthropic_encode_fast, llm_anthropic_encode_tree,
       TEST_A },
     { "cohere", llm_cohere_encode_fast, llm_cohere_encode_tree, TEST_C },
+    { "gemini", llm_gemini_encode_fast, llm_gemini_encode_tree, TEST_G },
 };
 
 #define TEST_AF_WAYS  (sizeof(test_af_ways) / sizeof(test_af_ways[0]))
@@ -77,98 +82,98 @@ static void test_af_parse_unchecked(llm_request_t *req, const char *json,
 
 static const test_af_case_t  test_af_plain_cases[] = {
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}",
-      TEST_AC },
+      TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":"
       "\"Be brief.\"},{\"role\":\"user\",\"content\":\"Hi\"},{\"role\":"
       "\"assistant\",\"content\":\"Hello\"},{\"role\":\"user\",\"content\":"
-      "\"What is NGINX?\"}],\"max_tokens\":200}", TEST_AC },
+      "\"What is NGINX?\"}],\"max_tokens\":200}", TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"developer\",\"content\":"
-      "\"dev\"},{\"role\":\"user\",\"content\":\"u\"}]}", TEST_AC },
+      "\"dev\"},{\"role\":\"user\",\"content\":\"u\"}]}", TEST_ALL },
 
     /* several system messages joined; empty ones left out */
 
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":"
       "\"one\"},{\"role\":\"developer\",\"content\":\"two\\n\"},{\"role\":"
       "\"user\",\"content\":\"u\"},{\"role\":\"system\",\"content\":"
-      "\"three \\u00e9\"}]}", TEST_AC },
+      "\"three \\u00e9\"}]}", TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":"
       "\"\"},{\"role\":\"system\",\"content\":\"x\"},{\"role\":\"user\","
-      "\"content\":\"u\"}]}", TEST_AC },
+      "\"content\":\"u\"}]}", TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":"
       "\"\"},{\"role\":\"system\",\"content\":\"\"},{\"role\":\"user\","
-      "\"content\":\"u\"}]}", TEST_AC },
+      "\"content\":\"u\"}]}", TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":"
-      "\"\"},{\"role\":\"user\",\"content\":\"u\"}]}", TEST_AC },
+      "\"\"},{\"role\":\"user\",\"content\":\"u\"}]}", TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":"
       "\"@A\"},{\"role\":\"system\",\"content\":\"@B\"},{\"role\":\"user\","
-      "\"content\":\"u\"}]}", TEST_AC },
+      "\"content\":\"u\"}]}", TEST_ALL },
 
     /* escapes, UTF-8, an escaped NUL, empty strings */
 
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":"
       "\"a\\\"b\\\\c\\n\\t\\r\\b\\f\\u0001\\u001f\\u007f\\u00e9\\ud83d"
       "\\ude00 / \\/ \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"},{\"role\":"
-      "\"user\",\"content\":\"x\\u2028y\\u0000z\"}]}", TEST_AC },
+      "\"user\",\"content\":\"x\\u2028y\\u0000z\"}]}", TEST_ALL },
     { "{\"model\":\"m \\\"q\\\" \\u00e9\",\"messages\":[{\"role\":\"user\","
       "\"content\":\"\"},{\"role\":\"user\",\"content\":\"u\"},{\"role\":"
       "\"assistant\",\"content\":\"\"},{\"role\":\"assistant\","
-      "\"content\":\"a\"}]}", TEST_AC },
+      "\"content\":\"a\"}]}", TEST_ALL },
 
     /* long strings, by reference where the tree has them so */
 
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":"
       "\"@A\"},{\"role\":\"user\",\"content\":\"@B\"},{\"role\":"
       "\"assistant\",\"content\":\"@A\"},{\"role\":\"user\",\"content\":"
-      "\"short\"}],\"max_tokens\":10}", TEST_AC },
+      "\"short\"}],\"max_tokens\":10}", TEST_ALL },
     { "{\"model\":\"@A\",\"messages\":[{\"role\":\"user\",\"content\":"
-      "\"@B\"}],\"stop\":[\"@A\",\"@B\"],\"user\":\"@A\"}", TEST_AC },
+      "\"@B\"}],\"stop\":[\"@A\",\"@B\"],\"user\":\"@A\"}", TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":"
-      "\"@A\"}],\"stop\":\"@B\"}", TEST_AC },
+      "\"@A\"}],\"stop\":\"@B\"}", TEST_ALL },
 
     /* numbers in every form the client may send */
 
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"max_tokens\":1,\"temperature\":0,\"top_p\":1}", TEST_AC },
+      "\"max_tokens\":1,\"temperature\":0,\"top_p\":1}", TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"max_tokens\":1.0,\"temperature\":1.0,\"top_p\":1e0}", TEST_AC },
+      "\"max_tokens\":1.0,\"temperature\":1.0,\"top_p\":1e0}", TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"max_tokens\":1e0,\"temperature\":-0,\"top_p\":-0.0}", TEST_AC },
+      "\"max_tokens\":1e0,\"temperature\":-0,\"top_p\":-0.0}", TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"max_tokens\":2E+3,\"temperature\":0.7,\"top_p\":0.95}", TEST_AC },
+      "\"max_tokens\":2E+3,\"temperature\":0.7,\"top_p\":0.95}", TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
       "\"max_completion_tokens\":2147483647,\"temperature\":1.5,"
-      "\"top_p\":1e-7}", TEST_AC },
+      "\"top_p\":1e-7}", TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
       "\"max_tokens\":300,\"max_completion_tokens\":50,\"temperature\":2,"
-      "\"top_p\":0.1}", TEST_AC },
+      "\"top_p\":0.1}", TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
       "\"max_tokens\":30,\"max_completion_tokens\":null,\"temperature\":"
       "0.30000000000000004,\"top_p\":0.333333333333333314829616256247}",
-      TEST_AC },
+      TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
       "\"max_tokens\":100000000000000000000e-20,\"temperature\":1e-320}",
-      TEST_AC },
+      TEST_ALL },
 
     /* stop, user, stream */
 
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"stop\":\"\\n\\nHuman:\"}", TEST_AC },
+      "\"stop\":\"\\n\\nHuman:\"}", TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"stop\":[\"a\",\"\",\"\\u00e9\\\"\"]}", TEST_AC },
+      "\"stop\":[\"a\",\"\",\"\\u00e9\\\"\"]}", TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"stop\":[]}", TEST_AC },
+      "\"stop\":[]}", TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
       "\"stop\":null,\"user\":null,\"temperature\":null,\"top_p\":null,"
-      "\"max_tokens\":null}", TEST_AC },
+      "\"max_tokens\":null}", TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"user\":\"user-1 \\u00e9\\\"\"}", TEST_AC },
+      "\"user\":\"user-1 \\u00e9\\\"\"}", TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"user\":\"\"}", TEST_AC },
+      "\"user\":\"\"}", TEST_ALL },
     { "{\"model\":\"m\",\"stream\":true,\"stream_options\":"
       "{\"include_usage\":true},\"messages\":[{\"role\":\"user\","
-      "\"content\":\"u\"}]}", TEST_AC },
+      "\"content\":\"u\"}]}", TEST_ALL },
     { "{\"model\":\"m\",\"stream\":false,\"messages\":[{\"role\":\"user\","
-      "\"content\":\"u\"}]}", TEST_AC },
+      "\"content\":\"u\"}]}", TEST_ALL },
 
     /* members the tree leaves out or only checks */
 
@@ -181,13 +186,13 @@ static const test_af_case_t  test_af_plain_cases[] = {
       "\"tools\":null,\"tool_choice\":null,\"parallel_tool_calls\":null,"
       "\"functions\":null,\"function_call\":null,\"audio\":null,"
       "\"modalities\":null,\"top_logprobs\":null,\"response_format\":null,"
-      "\"n\":null,\"logprobs\":null,\"web_search_options\":null}", TEST_AC },
+      "\"n\":null,\"logprobs\":null,\"web_search_options\":null}", TEST_ALL },
 
     /* Cohere's seed and penalties (Anthropic leaves them out) */
 
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
       "\"seed\":0,\"frequency_penalty\":1.5,\"presence_penalty\":-0.5,"
-      "\"top_p\":0.005}", TEST_AC },
+      "\"top_p\":0.005}", TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
       "\"seed\":9007199254740992,\"frequency_penalty\":0.25,"
       "\"presence_penalty\":1,\"top_p\":0.999,\"n\":1}", TEST_AC },
@@ -198,7 +203,7 @@ static const test_af_case_t  test_af_plain_cases[] = {
 
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\",\"content\":"
       "\"a\"},{\"role\":\"user\",\"content\":\"u\"},{\"role\":\"assistant\","
-      "\"content\":\"b\"}]}", TEST_AC },
+      "\"content\":\"b\"}]}", TEST_ALL },
 };
 
 
@@ -211,10 +216,10 @@ static const test_af_case_t  test_af_declined_cases[] = {
       "[{\"type\":\"text\",\"text\":\"s\"}]},{\"role\":\"user\","
       "\"content\":\"u\"}]}", 0 },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"},"
-      "{\"role\":\"user\",\"content\":\"b\"}]}", TEST_C },
+      "{\"role\":\"user\",\"content\":\"b\"}]}", TEST_CG },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"},"
       "{\"role\":\"assistant\",\"content\":\"\"},{\"role\":\"user\","
-      "\"content\":\"b\"}]}", TEST_C },
+      "\"content\":\"b\"}]}", TEST_CG },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"},"
       "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":"
       "\"c1\",\"type\":\"function\",\"function\":{\"name\":\"f\","
@@ -231,7 +236,7 @@ static const test_af_case_t  test_af_declined_cases[] = {
       "[{\"type\":\"image_url\",\"image_url\":{\"url\":"
       "\"https://x/y.png\"}}]}]}", 0 },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"n\":2}", 0 },
+      "\"n\":2}", TEST_G },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
       "\"logprobs\":true}", 0 },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
@@ -253,30 +258,31 @@ static const test_af_case_t  test_af_declined_cases[] = {
 
 static const test_af_case_t  test_af_unchecked_cases[] = {
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"max_tokens\":2.5,\"temperature\":5,\"top_p\":-3}", TEST_AC },
+      "\"max_tokens\":2.5,\"temperature\":5,\"top_p\":-3}", TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"max_tokens\":-0,\"max_completion_tokens\":\"x\"}", TEST_AC },
+      "\"max_tokens\":-0,\"max_completion_tokens\":\"x\"}", TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"max_tokens\":1e300,\"temperature\":\"hot\",\"top_p\":true}", TEST_AC },
+      "\"max_tokens\":1e300,\"temperature\":\"hot\",\"top_p\":true}",
+      TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"max_tokens\":-1.5e-300,\"stop\":5,\"n\":\"2\"}", TEST_AC },
+      "\"max_tokens\":-1.5e-300,\"stop\":5,\"n\":\"2\"}", TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"},"
       "7,{\"content\":\"no role\"},{\"role\":5,\"content\":\"x\"}]}", TEST_A },
     { "{\"model\":5,\"stream\":\"yes\",\"messages\":[{\"role\":\"user\","
-      "\"content\":\"u\"}]}", TEST_AC },
+      "\"content\":\"u\"}]}", TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
       "\"stop\":[\"a\",1]}", 0 },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"user\":5}", TEST_C },
+      "\"user\":5}", TEST_CG },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
       "\"seed\":1.5}", TEST_A },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
       "\"seed\":\"7\",\"frequency_penalty\":\"x\"}", TEST_A },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
       "\"seed\":-0,\"frequency_penalty\":-0,\"top_p\":-5,\"n\":1.0}",
-      TEST_AC },
+      TEST_ALL },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
-      "\"n\":2.5}", 0 },
+      "\"n\":2.5}", TEST_G },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
       "\"logprobs\":0}", 0 },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}],"
@@ -287,11 +293,11 @@ static const test_af_case_t  test_af_unchecked_cases[] = {
       "\"f\"},{\"role\":\"user\",\"content\":\"u\"}]}", 0 },
     { "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"u\","
       "\"tool_calls\":[]},{\"role\":\"assistant\",\"content\":\"a\","
-      "\"tool_calls\":null}]}", TEST_AC },
+      "\"tool_calls\":null}]}", TEST_ALL },
     { "{\"model\":\"m\",\"messages\":{\"role\":\"user\"}}", 0 },
-    { "{\"messages\":[{\"role\":\"user\",\"content\":\"u\"}]}", TEST_AC },
+    { "{\"messages\":[{\"role\":\"user\",\"content\":\"u\"}]}", TEST_ALL },
     { "{\"model\":\"\",\"messages\":[{\"role\":\"user\",\"content\":\"u\"}]}",
-      TEST_AC },
+      TEST_ALL },
 };
 
 
@@ -446,6 +452,7 @@ test_af_one(test_ctx_t *ctx, const test_af_way_t *way,
         { NULL, 0, "sk-test-SECRET", "/v1" },
         { "claude-x \"\xc3\xa9\"", 77, NULL, "/v1?beta=1" },
         { "", 5, "", "/" },
+        { "models/gemini-2.0-flash", 0, "k", "/v1beta" },
     };
 
     for (k = 0; k < sizeof(providers) / sizeof(providers[0]); k++) {
@@ -599,7 +606,7 @@ test_af_adapter(void **state)
     llm_http_request_t   a, b;
 
     static const llm_adapter_t  *const adapters[] = {
-        &llm_anthropic_adapter, &llm_cohere_adapter
+        &llm_anthropic_adapter, &llm_cohere_adapter, &llm_gemini_adapter
     };
 
     static const char  *const bodies[] = {
