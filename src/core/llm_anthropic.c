@@ -362,13 +362,11 @@ llm_anthropic_fast_check(const llm_request_t *req, const llm_provider_t *p,
     last = 0;
 
     for (m = f->item[LLM_FAST_MESSAGES]->child; m != NULL; m = m->next) {
-        name = llm_json_str(m, "role");
+        name = llm_json_message(m, &content);
 
         if (name == NULL) {
             continue;
         }
-
-        content = llm_json_get(m, "content");
 
         if (!cJSON_IsString(content)) {
             return LLM_DECLINED;
@@ -536,7 +534,7 @@ llm_anthropic_fast_write(llm_out_t *out, llm_json_splices_t *sp,
         first = 1;
 
         for (m = f->item[LLM_FAST_MESSAGES]->child; m != NULL; m = m->next) {
-            name = llm_json_str(m, "role");
+            name = llm_json_message(m, &content);
 
             if (name == NULL
                 || (strcmp(name, "system") != 0
@@ -545,7 +543,7 @@ llm_anthropic_fast_write(llm_out_t *out, llm_json_splices_t *sp,
                 continue;
             }
 
-            s = llm_json_get(m, "content")->valuestring;
+            s = content->valuestring;
 
             if (s[0] == '\0') {
                 continue;
@@ -567,7 +565,7 @@ llm_anthropic_fast_write(llm_out_t *out, llm_json_splices_t *sp,
     first = 1;
 
     for (m = f->item[LLM_FAST_MESSAGES]->child; m != NULL; m = m->next) {
-        name = llm_json_str(m, "role");
+        name = llm_json_message(m, &content);
 
         if (name == NULL) {
             continue;
@@ -582,8 +580,6 @@ llm_anthropic_fast_write(llm_out_t *out, llm_json_splices_t *sp,
         } else {
             continue;
         }
-
-        content = llm_json_get(m, "content");
 
         if (content->valuestring[0] == '\0') {
             continue;

@@ -209,7 +209,7 @@ llm_cohere_fast_check(const llm_request_t *req, const llm_provider_t *p,
     double        d;
     size_t        i;
     const char   *name, *type;
-    const cJSON  *root, *item, *m;
+    const cJSON  *root, *item, *m, *content;
 
     root = req->root;
 
@@ -256,9 +256,9 @@ llm_cohere_fast_check(const llm_request_t *req, const llm_provider_t *p,
          m != NULL;
          m = m->next)
     {
-        name = llm_json_str(m, "role");
+        name = llm_json_message(m, &content);
 
-        if (name == NULL || !cJSON_IsString(llm_json_get(m, "content"))) {
+        if (name == NULL || !cJSON_IsString(content)) {
             return LLM_DECLINED;
         }
 
@@ -403,8 +403,7 @@ llm_cohere_fast_write(llm_out_t *out, llm_json_splices_t *sp,
          m != NULL;
          m = m->next)
     {
-        name = llm_json_str(m, "role");
-        content = llm_json_get(m, "content");
+        name = llm_json_message(m, &content);
 
         if (strcmp(name, "assistant") == 0) {
 

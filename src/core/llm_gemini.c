@@ -481,14 +481,11 @@ llm_gemini_fast_check(const llm_request_t *req, const llm_provider_t *p,
          m != NULL;
          m = m->next)
     {
-        item = llm_json_get(m, "role");
-        content = llm_json_get(m, "content");
+        name = llm_json_message(m, &content);
 
-        if (!cJSON_IsString(item) || !cJSON_IsString(content)) {
+        if (name == NULL || !cJSON_IsString(content)) {
             return LLM_DECLINED;
         }
-
-        name = item->valuestring;
 
         if (strcmp(name, "system") == 0 || strcmp(name, "developer") == 0) {
             f->system |= (content->valuestring[0] != '\0');
@@ -617,7 +614,7 @@ llm_gemini_fast_write(llm_out_t *out, llm_json_splices_t *sp,
 {
     int                       first, role, last, gc;
     const char               *name, *s;
-    const cJSON              *m, *item, *stop;
+    const cJSON              *m, *item, *stop, *content;
     const llm_gemini_fast_t  *f;
 
     static const char  *const config[] = {
@@ -640,8 +637,8 @@ llm_gemini_fast_write(llm_out_t *out, llm_json_splices_t *sp,
              m != NULL;
              m = m->next)
         {
-            name = llm_json_str(m, "role");
-            s = llm_json_str(m, "content");
+            name = llm_json_message(m, &content);
+            s = content->valuestring;
 
             if ((strcmp(name, "system") != 0
                  && strcmp(name, "developer") != 0)
@@ -668,8 +665,8 @@ llm_gemini_fast_write(llm_out_t *out, llm_json_splices_t *sp,
 
     for (m = f->item[LLM_GEMINI_FAST_MESSAGES]->child; m != NULL; m = m->next)
     {
-        name = llm_json_str(m, "role");
-        s = llm_json_str(m, "content");
+        name = llm_json_message(m, &content);
+        s = content->valuestring;
 
         if (strcmp(name, "user") == 0) {
             role = 1;

@@ -378,6 +378,12 @@ void llm_json_keys_mark(cJSON *obj);
 const char *llm_json_str(const cJSON *obj, const char *name);
 
 /*
+ * llm_json_str(m, "role") and llm_json_get(m, "content") in one walk of
+ * a message: its role, and its content in *content (NULL if none)
+ */
+const char *llm_json_message(const cJSON *m, const cJSON **content);
+
+/*
  * The member name of obj as a token count: a non-negative number, its
  * fractional part dropped, capped at 2^53; -1 when absent or not such a
  * number (never undefined behaviour, whatever the value).
