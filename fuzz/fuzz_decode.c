@@ -19,7 +19,8 @@
  * none), the first choice's finish_reason and content handed back as
  * rendered, an error object with a string message, a 502 for an answer
  * that cannot be read; for Anthropic, alternating turns with tool_result
- * blocks first.
+ * blocks first; for Anthropic, Cohere and Gemini, wherever the adapter's
+ * direct writer applies, the body its cJSON tree gives, byte for byte.
  */
 
 
@@ -44,6 +45,12 @@ typedef struct {
     size_t        nallocs;
     size_t        size;
 } fuzz_pool_t;
+
+
+/* an adapter's direct writer or its cJSON tree */
+typedef int (*fuzz_encode_pt)(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
+    llm_error_t *err);
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -74,6 +81,8 @@ static void fuzz_refs(const llm_adapter_t *ad, const llm_request_t *req,
 static void fuzz_encode(const llm_adapter_t *ad, const llm_request_t *req,
     const char *model, llm_pool_t *pool);
 static void fuzz_anthropic_body(const cJSON *body);
+static void fuzz_direct(const llm_request_t *req, const llm_provider_t *p,
+    llm_pool_t *pool);
 static void fuzz_wrapped(const llm_adapter_t *ad, const char *data,
     size_t size, llm_pool_t *pool);
 
@@ -631,6 +640,8 @@ fuzz_encode(const llm_adapter_t *ad, const llm_request_t *req,
 
     fuzz_provider(&p, model);
 
+    fuzz_direct(req, &p, pool);
+
     rc = ad->encode(req, &p, pool, &http, &err);
 
     if (rc != LLM_OK) {
@@ -735,6 +746,97 @@ fuzz_refs(const llm_adapter_t *ad, const llm_request_t *req,
     fuzz_check(cJSON_Compare(plain, body, 1), "references change nothing");
 
     cJSON_Delete(plain);
+}
+
+
+/*
+ * The adapter's direct writer (Anthropic, Cohere, Gemini), where it
+ * applies, gives what its cJSON tree gives, byte for byte and piece for
+ * piece: with the request's long strings by reference and without, with
+ * the provider's max_tokens or not
+ */
+
+static void
+fuzz_direct(const llm_request_t *req, const llm_provider_t *p,
+    llm_pool_t *pool)
+{
+    int                  rc, rf;
+    size_t               i, k;
+    llm_error_t          err;
+    llm_request_t        copy;
+    llm_provider_t       q;
+    llm_http_request_t   a, b;
+    fuzz_encode_pt       fast, tree;
+
+    if (strcmp(LLM_FUZZ_ADAPTER, "anthropic") == 0) {
+        fast = llm_anthropic_encode_fast;
+        tree = llm_anthropic_encode_tree;
+
+    } else if (strcmp(LLM_FUZZ_ADAPTER, "cohere") == 0) {
+        fast = llm_cohere_encode_fast;
+        tree = llm_cohere_encode_tree;
+
+    } else if (strcmp(LLM_FUZZ_ADAPTER, "gemini") == 0) {
+        fast = llm_gemini_encode_fast;
+        tree = llm_gemini_encode_tree;
+
+    } else {
+        return;
+    }
+
+    for (k = 0; k < 4; k++) {
+        copy = *req;
+        q = *p;
+
+        if (k & 1) {
+            copy.refs.n = 0;
+            copy.refs.len = 0;
+        }
+
+        if (k & 2) {
+            q.max_tokens = 333;
+        }
+
+        rf = fast(&copy, &q, pool, &b, &err);
+
+        if (rf == LLM_DECLINED) {
+            continue;
+        }
+
+        rc = tree(&copy, &q, pool, &a, &err);
+
+        fuzz_check(rf == LLM_OK && rc == LLM_OK,
+                   "the direct writer applies where the tree succeeds");
+
+        fuzz_check(strcmp(a.method, b.method) == 0
+                   && strcmp(a.path, b.path) == 0
+                   && a.nheaders == b.nheaders, "the writer's path");
+
+        for (i = 0; i < a.nheaders; i++) {
+            fuzz_check(strcmp(a.headers[i].name, b.headers[i].name) == 0
+                       && strcmp(a.headers[i].value, b.headers[i].value)
+                          == 0, "the writer's headers");
+        }
+
+        fuzz_check(a.body_len == b.body_len && a.nparts == b.nparts
+                   && (a.body == NULL) == (b.body == NULL),
+                   "the writer's body, as long and in as many pieces");
+
+        if (a.body != NULL) {
+            fuzz_check(memcmp(a.body, b.body, a.body_len) == 0,
+                       "the writer's body is the tree's");
+            continue;
+        }
+
+        for (i = 0; i < a.nparts; i++) {
+            fuzz_check(a.parts[i].len == b.parts[i].len
+                       && memcmp(a.parts[i].data, b.parts[i].data,
+                                 a.parts[i].len) == 0
+                       && (i % 2 == 0
+                           || a.parts[i].data == b.parts[i].data),
+                       "the writer's pieces are the tree's");
+        }
+    }
 }
 
 

@@ -4,7 +4,9 @@
  * (docs/providers/anthropic.md).
  *
  * encode() builds a Messages request with cJSON from the parsed OpenAI
- * request (req->root is only read), in a fixed key order; decode() turns a
+ * request (req->root is only read), in a fixed key order, or for the
+ * plain requests most clients send (text messages, sampling fields) writes
+ * the same text straight from req->root; decode() turns a
  * Messages answer into the neutral llm_completion_t; error() reads the
  * Anthropic error shape and leaves any other to llm_compat_error().
  */
@@ -33,6 +35,44 @@ typedef struct {
 } llm_anthropic_ctx_t;
 
 
+/* the top-level members the direct writer reads: llm_anthropic_fast_t */
+
+#define LLM_FAST_MESSAGES         0
+#define LLM_FAST_MAX_COMPLETION   1
+#define LLM_FAST_MAX_TOKENS       2
+#define LLM_FAST_TEMPERATURE      3
+#define LLM_FAST_TOP_P            4
+#define LLM_FAST_STOP             5
+#define LLM_FAST_USER             6
+#define LLM_FAST_N                7
+#define LLM_FAST_LOGPROBS         8
+#define LLM_FAST_RESPONSE_FORMAT  9
+#define LLM_FAST_ITEMS            10
+
+#define LLM_FAST_IGNORED          -1  /* left out by the tree path */
+
+
+/*
+ * What the direct writer needs of a plain request, read once by
+ * llm_anthropic_fast_check()
+ */
+typedef struct {
+    const cJSON  *item[LLM_FAST_ITEMS];   /* the first of each name */
+    const char   *model;
+    double        max_tokens;
+    const char   *system;             /* the only system message's text */
+    int           nsystem;            /* system and developer messages */
+    int           system_text;        /* and any of them not empty */
+    int           stream;
+} llm_anthropic_fast_t;
+
+
+typedef struct {
+    const char   *name;
+    int           item;               /* LLM_FAST_*, or LLM_FAST_IGNORED */
+} llm_anthropic_fast_key_t;
+
+
 typedef struct {
     const char   *type;               /* Anthropic error.type */
     int           status;             /* its status in a stream */
@@ -44,6 +84,17 @@ typedef struct {
 static int llm_anthropic_encode(const llm_request_t *req,
     const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
     llm_error_t *err);
+static int llm_anthropic_encode_cjson(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
+    llm_error_t *err);
+static int llm_anthropic_fast_check(const llm_request_t *req,
+    const llm_provider_t *p, llm_anthropic_fast_t *f);
+static int llm_anthropic_fast_key(const cJSON *item,
+    llm_anthropic_fast_t *f);
+static void llm_anthropic_fast_write(llm_out_t *out,
+    llm_json_splices_t *sp, const void *data);
+static double llm_anthropic_max_tokens(const cJSON *max_completion,
+    const cJSON *max, const llm_provider_t *p);
 static int llm_anthropic_head(const llm_provider_t *p, llm_pool_t *pool,
     llm_http_request_t *out, llm_error_t *err);
 static int llm_anthropic_check(const cJSON *root, llm_error_t *err);
@@ -91,9 +142,6 @@ static void llm_anthropic_text_write(llm_out_t *out, const cJSON *content);
 static int llm_anthropic_error(int status, const char *body, size_t len,
     llm_pool_t *pool, llm_provider_error_t *out);
 
-static int llm_anthropic_encode_tree(const llm_request_t *req,
-    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
-    llm_error_t *err);
 static int llm_anthropic_decode_tree(const llm_request_t *req,
     const llm_provider_t *p, const char *body, size_t len, long long created,
     llm_pool_t *pool, llm_response_t *out, llm_error_t *err);
@@ -155,7 +203,7 @@ static const llm_anthropic_error_map_t  llm_anthropic_errors[] = {
 
 
 static int
-llm_anthropic_encode_tree(const llm_request_t *req, const llm_provider_t *p,
+llm_anthropic_encode_cjson(const llm_request_t *req, const llm_provider_t *p,
     llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
 {
     cJSON  *root;
@@ -183,9 +231,427 @@ llm_anthropic_encode_tree(const llm_request_t *req, const llm_provider_t *p,
 
     /* the provider's body is about as long as the client's */
 
-    /* root goes with the pool: see llm_anthropic_encode() */
+    /* root goes with the pool: see llm_anthropic_encode_tree() */
 
     return llm_json_body(req, root, pool, out, err);
+}
+
+
+/*
+ * The direct writer: the body llm_anthropic_encode_tree() would send,
+ * byte for byte, written from req->root without a tree, for requests of
+ * the plain shapes llm_anthropic_fast_check() takes.  LLM_DECLINED for
+ * any other request (nothing done then), else LLM_OK or LLM_ERROR.
+ */
+
+int
+llm_anthropic_encode_fast(const llm_request_t *req, const llm_provider_t *p,
+    llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
+{
+    llm_anthropic_fast_t  f;
+
+    if (llm_anthropic_fast_check(req, p, &f) != LLM_OK) {
+        return LLM_DECLINED;
+    }
+
+    if (llm_anthropic_head(p, pool, out, err) != LLM_OK) {
+        return LLM_ERROR;
+    }
+
+    if (llm_json_write_body(llm_anthropic_fast_write, &f, LLM_BODY_HINT(req),
+                            &req->refs, pool, out)
+        != LLM_OK)
+    {
+        out->body_len = 0;
+
+        llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+
+        return LLM_ERROR;
+    }
+
+    return LLM_OK;
+}
+
+
+/*
+ * LLM_OK when the tree would be built from nothing but string messages
+ * (system and developer ones, then user and assistant ones that take
+ * turns once the empty ones are left out) and the fields of
+ * llm_anthropic_fast_key(), and would not fail; f filled then.  Whatever
+ * the tree path reads is read here the same way, so that both agree.
+ */
+
+static int
+llm_anthropic_fast_check(const llm_request_t *req, const llm_provider_t *p,
+    llm_anthropic_fast_t *f)
+{
+    int           last;
+    size_t        i;
+    const char   *name, *type;
+    const cJSON  *root, *item, *m, *content;
+
+    root = req->root;
+
+    if (!cJSON_IsObject(root)) {
+        return LLM_DECLINED;
+    }
+
+    for (i = 0; i < LLM_FAST_ITEMS; i++) {
+        f->item[i] = NULL;
+    }
+
+    for (item = root->child; item != NULL; item = item->next) {
+        if (llm_anthropic_fast_key(item, f) != LLM_OK) {
+            return LLM_DECLINED;
+        }
+    }
+
+    /*
+     * the first member of each name, as llm_json_get() finds it; null as
+     * absent but for "messages", as llm_anthropic_item() has it
+     */
+
+    for (i = LLM_FAST_MESSAGES + 1; i < LLM_FAST_ITEMS; i++) {
+        if (cJSON_IsNull(f->item[i])) {
+            f->item[i] = NULL;
+        }
+    }
+
+    /* llm_anthropic_check() */
+
+    item = f->item[LLM_FAST_N];
+
+    if (cJSON_IsNumber(item) && item->valuedouble > 1) {
+        return LLM_DECLINED;
+    }
+
+    item = f->item[LLM_FAST_LOGPROBS];
+
+    if (item != NULL && !cJSON_IsFalse(item)) {
+        return LLM_DECLINED;
+    }
+
+    item = f->item[LLM_FAST_RESPONSE_FORMAT];
+
+    if (item != NULL) {
+        type = llm_json_str(item, "type");
+
+        if (type == NULL || strcmp(type, "text") != 0) {
+            return LLM_DECLINED;
+        }
+    }
+
+    if (!cJSON_IsArray(f->item[LLM_FAST_MESSAGES])) {
+        return LLM_DECLINED;
+    }
+
+    f->model = p->model;
+
+    if (f->model == NULL || f->model[0] == '\0') {
+        f->model = req->model;
+    }
+
+    if (f->model == NULL || f->model[0] == '\0') {
+        return LLM_DECLINED;
+    }
+
+    f->system = NULL;
+    f->nsystem = 0;
+    f->system_text = 0;
+
+    last = 0;
+
+    for (m = f->item[LLM_FAST_MESSAGES]->child; m != NULL; m = m->next) {
+        name = llm_json_message(m, &content);
+
+        if (name == NULL) {
+            continue;
+        }
+
+        if (!cJSON_IsString(content)) {
+            return LLM_DECLINED;
+        }
+
+        if (strcmp(name, "system") == 0 || strcmp(name, "developer") == 0) {
+            f->system = content->valuestring;
+            f->nsystem++;
+            f->system_text |= (content->valuestring[0] != '\0');
+            continue;
+        }
+
+        if (strcmp(name, "user") == 0) {
+            if (content->valuestring[0] == '\0') {
+                continue;
+            }
+
+            if (last == LLM_ROLE_USER) {
+                return LLM_DECLINED;
+            }
+
+            last = LLM_ROLE_USER;
+            continue;
+        }
+
+        if (strcmp(name, "assistant") != 0
+            || llm_anthropic_item(m, "tool_calls") != NULL)
+        {
+            return LLM_DECLINED;
+        }
+
+        if (content->valuestring[0] == '\0') {
+            continue;
+        }
+
+        if (last == LLM_ROLE_ASSISTANT) {
+            return LLM_DECLINED;
+        }
+
+        last = LLM_ROLE_ASSISTANT;
+    }
+
+    if (last == 0) {
+        return LLM_DECLINED;
+    }
+
+    /* llm_anthropic_options(): its failures */
+
+    item = f->item[LLM_FAST_STOP];
+
+    if (cJSON_IsArray(item)) {
+        for (item = item->child; item != NULL; item = item->next) {
+            if (!cJSON_IsString(item)) {
+                return LLM_DECLINED;
+            }
+        }
+    }
+
+    item = f->item[LLM_FAST_USER];
+
+    if (item != NULL && !cJSON_IsString(item)) {
+        return LLM_DECLINED;
+    }
+
+    f->max_tokens = llm_anthropic_max_tokens(f->item[LLM_FAST_MAX_COMPLETION],
+                                             f->item[LLM_FAST_MAX_TOKENS], p);
+    f->stream = req->stream;
+
+    return LLM_OK;
+}
+
+
+/*
+ * The top-level members the direct writer takes: those it writes, those
+ * the tree path leaves out whatever their value, and those the tree path
+ * only checks (llm_anthropic_fast_check() checks them the same way).  Any
+ * other member declines the request unless it is null, which the tree
+ * path takes as absent: tools, tool_choice, the members
+ * llm_anthropic_check() rejects, unknown ones.
+ */
+
+static const llm_anthropic_fast_key_t  llm_anthropic_fast_keys[] = {
+    { "model", LLM_FAST_IGNORED },            /* req->model */
+    { "messages", LLM_FAST_MESSAGES },
+    { "stream", LLM_FAST_IGNORED },           /* req->stream */
+    { "stream_options", LLM_FAST_IGNORED },
+    { "max_tokens", LLM_FAST_MAX_TOKENS },
+    { "max_completion_tokens", LLM_FAST_MAX_COMPLETION },
+    { "temperature", LLM_FAST_TEMPERATURE },
+    { "top_p", LLM_FAST_TOP_P },
+    { "stop", LLM_FAST_STOP },
+    { "user", LLM_FAST_USER },
+    { "n", LLM_FAST_N },
+    { "logprobs", LLM_FAST_LOGPROBS },
+    { "response_format", LLM_FAST_RESPONSE_FORMAT },
+    { "frequency_penalty", LLM_FAST_IGNORED },
+    { "presence_penalty", LLM_FAST_IGNORED },
+    { "seed", LLM_FAST_IGNORED },
+    { "logit_bias", LLM_FAST_IGNORED },
+    { "store", LLM_FAST_IGNORED },
+    { "metadata", LLM_FAST_IGNORED },
+    { "service_tier", LLM_FAST_IGNORED },
+    { NULL, 0 }
+};
+
+
+static int
+llm_anthropic_fast_key(const cJSON *item, llm_anthropic_fast_t *f)
+{
+    int                              k;
+    const char                      *name;
+    const llm_anthropic_fast_key_t  *key;
+
+    name = item->string;
+
+    if (name == NULL) {
+        return LLM_DECLINED;
+    }
+
+    for (key = llm_anthropic_fast_keys; key->name != NULL; key++) {
+        if (name[0] == key->name[0] && strcmp(name, key->name) == 0) {
+            k = key->item;
+
+            if (k != LLM_FAST_IGNORED && f->item[k] == NULL) {
+                f->item[k] = item;
+            }
+
+            return LLM_OK;
+        }
+    }
+
+    return cJSON_IsNull(item) ? LLM_OK : LLM_DECLINED;
+}
+
+
+/* the llm_json_writer_pt of the direct writer: f is llm_anthropic_fast_t */
+
+static void
+llm_anthropic_fast_write(llm_out_t *out, llm_json_splices_t *sp,
+    const void *data)
+{
+    int                          first;
+    double                       d;
+    const char                  *name, *s;
+    const cJSON                 *m, *content, *item, *stop;
+    const llm_anthropic_fast_t  *f;
+
+    f = data;
+
+    llm_out_lit(out, "{\"model\":");
+    llm_out_nstr(out, f->model);
+
+    llm_out_lit(out, ",\"max_tokens\":");
+    llm_out_double(out, f->max_tokens);
+
+    /* llm_anthropic_system(): one string as is, several joined */
+
+    if (f->nsystem == 1 && f->system[0] != '\0') {
+        llm_out_lit(out, ",\"system\":");
+        llm_json_out_ref(out, sp, f->system);
+
+    } else if (f->nsystem > 1 && f->system_text) {
+        llm_out_lit(out, ",\"system\":\"");
+
+        first = 1;
+
+        for (m = f->item[LLM_FAST_MESSAGES]->child; m != NULL; m = m->next) {
+            name = llm_json_message(m, &content);
+
+            if (name == NULL
+                || (strcmp(name, "system") != 0
+                    && strcmp(name, "developer") != 0))
+            {
+                continue;
+            }
+
+            s = content->valuestring;
+
+            if (s[0] == '\0') {
+                continue;
+            }
+
+            if (!first) {
+                llm_out_raw(out, "\\n\\n", 4);
+            }
+
+            llm_out_escaped(out, s, strlen(s));
+            first = 0;
+        }
+
+        llm_out_raw(out, "\"", 1);
+    }
+
+    llm_out_lit(out, ",\"messages\":[");
+
+    first = 1;
+
+    for (m = f->item[LLM_FAST_MESSAGES]->child; m != NULL; m = m->next) {
+        name = llm_json_message(m, &content);
+
+        if (name == NULL) {
+            continue;
+        }
+
+        if (strcmp(name, "user") == 0) {
+            s = "{\"role\":\"user\",\"content\":";
+
+        } else if (strcmp(name, "assistant") == 0) {
+            s = "{\"role\":\"assistant\",\"content\":";
+
+        } else {
+            continue;
+        }
+
+        if (content->valuestring[0] == '\0') {
+            continue;
+        }
+
+        if (!first) {
+            llm_out_raw(out, ",", 1);
+        }
+
+        llm_out_cstr(out, s);
+        llm_json_out_ref(out, sp, content->valuestring);
+        llm_out_raw(out, "}", 1);
+
+        first = 0;
+    }
+
+    llm_out_raw(out, "]", 1);
+
+    /* llm_anthropic_options() */
+
+    item = f->item[LLM_FAST_TEMPERATURE];
+
+    if (cJSON_IsNumber(item)) {
+        d = item->valuedouble;
+
+        llm_out_lit(out, ",\"temperature\":");
+        llm_out_double(out, d > 1 ? 1 : d);
+    }
+
+    item = f->item[LLM_FAST_TOP_P];
+
+    if (cJSON_IsNumber(item)) {
+        llm_out_lit(out, ",\"top_p\":");
+        llm_out_double(out, item->valuedouble);
+    }
+
+    stop = f->item[LLM_FAST_STOP];
+    item = stop;
+
+    if (cJSON_IsString(item) || (cJSON_IsArray(item) && item->child != NULL))
+    {
+        /* copies in the tree: never by reference */
+
+        llm_out_lit(out, ",\"stop_sequences\":[");
+
+        for (item = cJSON_IsString(item) ? item : item->child;
+             item != NULL;
+             item = (item == stop) ? NULL : item->next)
+        {
+            llm_out_nstr(out, item->valuestring);
+
+            if (item != stop && item->next != NULL) {
+                llm_out_raw(out, ",", 1);
+            }
+        }
+
+        llm_out_raw(out, "]", 1);
+    }
+
+    item = f->item[LLM_FAST_USER];
+
+    if (item != NULL) {
+        llm_out_lit(out, ",\"metadata\":{\"user_id\":");
+        llm_out_nstr(out, item->valuestring);
+        llm_out_raw(out, "}", 1);
+    }
+
+    if (f->stream) {
+        llm_out_lit(out, ",\"stream\":true");
+    }
+
+    llm_out_raw(out, "}", 1);
 }
 
 
@@ -308,7 +774,7 @@ llm_anthropic_build(const llm_request_t *req, const llm_provider_t *p,
     double        max;
     cJSON        *root;
     const char   *model;
-    const cJSON  *item, *messages;
+    const cJSON  *messages;
 
     model = p->model;
 
@@ -322,21 +788,9 @@ llm_anthropic_build(const llm_request_t *req, const llm_provider_t *p,
         return NULL;
     }
 
-    item = llm_anthropic_item(req->root, "max_completion_tokens");
-
-    if (item == NULL) {
-        item = llm_anthropic_item(req->root, "max_tokens");
-    }
-
-    if (cJSON_IsNumber(item)) {
-        max = item->valuedouble;
-
-    } else if (p->max_tokens > 0) {
-        max = (double) p->max_tokens;
-
-    } else {
-        max = LLM_ANTHROPIC_MAX_TOKENS;
-    }
+    max = llm_anthropic_max_tokens(
+              llm_anthropic_item(req->root, "max_completion_tokens"),
+              llm_anthropic_item(req->root, "max_tokens"), p);
 
     messages = llm_json_get(req->root, "messages");
 
@@ -375,6 +829,31 @@ nomem:
     llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
 
     return NULL;
+}
+
+
+/*
+ * max_completion_tokens, max_tokens (either NULL when absent or null), the
+ * provider's, or the default
+ */
+
+static double
+llm_anthropic_max_tokens(const cJSON *max_completion, const cJSON *max,
+    const llm_provider_t *p)
+{
+    const cJSON  *item;
+
+    item = (max_completion != NULL) ? max_completion : max;
+
+    if (cJSON_IsNumber(item)) {
+        return item->valuedouble;
+    }
+
+    if (p->max_tokens > 0) {
+        return (double) p->max_tokens;
+    }
+
+    return LLM_ANTHROPIC_MAX_TOKENS;
 }
 
 
@@ -1892,10 +2371,28 @@ llm_anthropic_error_type(const char *kind, int *status, const char **type,
 }
 
 
-/* the cJSON trees of encode() on the pool (llm_arena.c) */
+/* the direct writer when it applies, else the cJSON tree */
 
 static int
 llm_anthropic_encode(const llm_request_t *req, const llm_provider_t *p,
+    llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
+{
+    int  rc;
+
+    rc = llm_anthropic_encode_fast(req, p, pool, out, err);
+
+    if (rc != LLM_DECLINED) {
+        return rc;
+    }
+
+    return llm_anthropic_encode_tree(req, p, pool, out, err);
+}
+
+
+/* the cJSON trees of encode() on the pool (llm_arena.c) */
+
+int
+llm_anthropic_encode_tree(const llm_request_t *req, const llm_provider_t *p,
     llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
 {
     int          rc;
@@ -1903,7 +2400,7 @@ llm_anthropic_encode(const llm_request_t *req, const llm_provider_t *p,
 
     llm_arena_enter(&arena, pool);
 
-    rc = llm_anthropic_encode_tree(req, p, pool, out, err);
+    rc = llm_anthropic_encode_cjson(req, p, pool, out, err);
 
     return llm_arena_done(&arena, rc, err);
 }

@@ -3,9 +3,10 @@
  * ngx_http_llm_router_module: Cohere Chat v2 adapter (the provider's API
  * reference).
  *
- * Cohere v2 messages are close to OpenAI's, but the body is rebuilt with
- * cJSON all the same: Cohere rejects fields it does not know, names some
- * differently (top_p is "p", stop is "stop_sequences"), has no named
+ * Cohere v2 messages are close to OpenAI's, but the body is rebuilt (with
+ * cJSON, or for plain requests written straight from the client's tree,
+ * byte for byte the same): Cohere rejects fields it does not know, names
+ * some differently (top_p is "p", stop is "stop_sequences"), has no named
  * tool_choice and no "n".  The answer's text parts and tool calls become
  * one OpenAI choice through llm_completion_render().
  */
@@ -21,9 +22,50 @@
 #define LLM_SERVER_ERROR    "server_error"
 
 
+/* the top-level members the direct writer reads: llm_cohere_fast_t */
+
+#define LLM_COHERE_FAST_MESSAGES         0
+#define LLM_COHERE_FAST_MAX_COMPLETION   1
+#define LLM_COHERE_FAST_MAX_TOKENS       2
+#define LLM_COHERE_FAST_TEMPERATURE      3
+#define LLM_COHERE_FAST_TOP_P            4
+#define LLM_COHERE_FAST_STOP             5
+#define LLM_COHERE_FAST_SEED             6
+#define LLM_COHERE_FAST_FREQUENCY        7
+#define LLM_COHERE_FAST_PRESENCE         8
+#define LLM_COHERE_FAST_N                9
+#define LLM_COHERE_FAST_RESPONSE_FORMAT  10
+#define LLM_COHERE_FAST_ITEMS            11
+
+#define LLM_COHERE_FAST_IGNORED          -1  /* left out by the tree path */
+
+
+/*
+ * What the direct writer needs of a plain request, read once by
+ * llm_cohere_fast_check()
+ */
+typedef struct {
+    const cJSON  *item[LLM_COHERE_FAST_ITEMS];    /* the first of each */
+    const char   *model;
+    long          max_tokens;                     /* the provider's */
+    int           stream;
+} llm_cohere_fast_t;
+
+
+typedef struct {
+    const char   *name;
+    int           item;        /* LLM_COHERE_FAST_*, or _IGNORED */
+} llm_cohere_fast_key_t;
+
+
 static int llm_cohere_encode(const llm_request_t *req,
     const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
     llm_error_t *err);
+static int llm_cohere_fast_check(const llm_request_t *req,
+    const llm_provider_t *p, llm_cohere_fast_t *f);
+static int llm_cohere_fast_key(const cJSON *item, llm_cohere_fast_t *f);
+static void llm_cohere_fast_write(llm_out_t *out, llm_json_splices_t *sp,
+    const void *data);
 static cJSON *llm_cohere_build(const llm_request_t *req,
     const llm_provider_t *p, const char *model, llm_pool_t *pool,
     llm_error_t *err);
@@ -60,7 +102,7 @@ static unsigned long long llm_cohere_hash(const char *s, size_t len);
 static int llm_cohere_nomem(llm_error_t *err);
 static const cJSON *llm_cohere_item(const cJSON *obj, const char *name);
 
-static int llm_cohere_encode_tree(const llm_request_t *req,
+static int llm_cohere_encode_cjson(const llm_request_t *req,
     const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
     llm_error_t *err);
 static int llm_cohere_decode_tree(const llm_request_t *req,
@@ -81,7 +123,7 @@ const llm_adapter_t  llm_cohere_adapter = {
 
 
 static int
-llm_cohere_encode_tree(const llm_request_t *req, const llm_provider_t *p,
+llm_cohere_encode_cjson(const llm_request_t *req, const llm_provider_t *p,
     llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
 {
     cJSON       *root;
@@ -114,9 +156,378 @@ llm_cohere_encode_tree(const llm_request_t *req, const llm_provider_t *p,
 
     /* the provider's body is about as long as the client's */
 
-    /* root goes with the pool: see llm_cohere_encode() */
+    /* root goes with the pool: see llm_cohere_encode_tree() */
 
     return llm_json_body(req, root, pool, out, err);
+}
+
+
+/*
+ * The direct writer: the body llm_cohere_encode_tree() would send, byte
+ * for byte, written from req->root without a tree, for requests of the
+ * plain shapes llm_cohere_fast_check() takes.  LLM_DECLINED for any other
+ * request (nothing done then), else LLM_OK or LLM_ERROR.
+ */
+
+int
+llm_cohere_encode_fast(const llm_request_t *req, const llm_provider_t *p,
+    llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
+{
+    llm_cohere_fast_t  f;
+
+    if (llm_cohere_fast_check(req, p, &f) != LLM_OK) {
+        return LLM_DECLINED;
+    }
+
+    if (llm_compat_head(p, "/chat", pool, out, err) != LLM_OK) {
+        return LLM_ERROR;
+    }
+
+    if (llm_json_write_body(llm_cohere_fast_write, &f, LLM_BODY_HINT(req),
+                            &req->refs, pool, out)
+        != LLM_OK)
+    {
+        out->body_len = 0;
+        return llm_cohere_nomem(err);
+    }
+
+    return LLM_OK;
+}
+
+
+/*
+ * LLM_OK when the tree would be built from nothing but string messages
+ * of the roles system, developer, user and assistant (without tool
+ * calls) and the members of llm_cohere_fast_keys[], and would not fail;
+ * f filled then.  What the tree path reads is read here the same way.
+ */
+
+static int
+llm_cohere_fast_check(const llm_request_t *req, const llm_provider_t *p,
+    llm_cohere_fast_t *f)
+{
+    double        d;
+    size_t        i;
+    const char   *name, *type;
+    const cJSON  *root, *item, *m, *content;
+
+    root = req->root;
+
+    if (!cJSON_IsObject(root)) {
+        return LLM_DECLINED;
+    }
+
+    for (i = 0; i < LLM_COHERE_FAST_ITEMS; i++) {
+        f->item[i] = NULL;
+    }
+
+    for (item = root->child; item != NULL; item = item->next) {
+        if (llm_cohere_fast_key(item, f) != LLM_OK) {
+            return LLM_DECLINED;
+        }
+    }
+
+    /* the first member of each name, null as absent (llm_cohere_item()) */
+
+    for (i = 0; i < LLM_COHERE_FAST_ITEMS; i++) {
+        if (cJSON_IsNull(f->item[i])) {
+            f->item[i] = NULL;
+        }
+    }
+
+    f->model = (p->model != NULL && p->model[0] != '\0') ? p->model
+                                                          : req->model;
+
+    if (f->model == NULL || f->model[0] == '\0') {
+        return LLM_DECLINED;
+    }
+
+    item = f->item[LLM_COHERE_FAST_N];
+
+    if (cJSON_IsNumber(item) && item->valuedouble != 1) {
+        return LLM_DECLINED;
+    }
+
+    if (!cJSON_IsArray(f->item[LLM_COHERE_FAST_MESSAGES])) {
+        return LLM_DECLINED;
+    }
+
+    for (m = f->item[LLM_COHERE_FAST_MESSAGES]->child;
+         m != NULL;
+         m = m->next)
+    {
+        name = llm_json_message(m, &content);
+
+        if (name == NULL || !cJSON_IsString(content)) {
+            return LLM_DECLINED;
+        }
+
+        if (strcmp(name, "assistant") == 0) {
+            if (llm_cohere_item(m, "tool_calls") != NULL) {
+                return LLM_DECLINED;
+            }
+
+            continue;
+        }
+
+        if (strcmp(name, "user") != 0 && strcmp(name, "system") != 0
+            && strcmp(name, "developer") != 0)
+        {
+            return LLM_DECLINED;
+        }
+    }
+
+    item = f->item[LLM_COHERE_FAST_RESPONSE_FORMAT];
+
+    if (item != NULL) {
+        type = llm_json_str(item, "type");
+
+        if (type == NULL || strcmp(type, "text") != 0) {
+            return LLM_DECLINED;
+        }
+    }
+
+    item = f->item[LLM_COHERE_FAST_STOP];
+
+    if (cJSON_IsArray(item)) {
+        for (item = item->child; item != NULL; item = item->next) {
+            if (!cJSON_IsString(item)) {
+                return LLM_DECLINED;
+            }
+        }
+    }
+
+    item = f->item[LLM_COHERE_FAST_SEED];
+
+    if (item != NULL) {
+        d = cJSON_IsNumber(item) ? item->valuedouble : 0.5;
+
+        /* the range first: a cast of a double out of it is undefined */
+
+        if (d < 0 || d > 9007199254740992.0 || d != (double) (long long) d) {
+            return LLM_DECLINED;
+        }
+    }
+
+    f->stream = req->stream;
+    f->max_tokens = p->max_tokens;
+
+    return LLM_OK;
+}
+
+
+/*
+ * The top-level members the direct writer takes: those it writes, those
+ * the tree path leaves out whatever their value, and those the tree path
+ * only checks.  Any other member declines the request unless it is null:
+ * tools, tool_choice, unknown ones.
+ */
+
+static const llm_cohere_fast_key_t  llm_cohere_fast_keys[] = {
+    { "model", LLM_COHERE_FAST_IGNORED },     /* req->model */
+    { "messages", LLM_COHERE_FAST_MESSAGES },
+    { "stream", LLM_COHERE_FAST_IGNORED },    /* req->stream */
+    { "stream_options", LLM_COHERE_FAST_IGNORED },
+    { "max_tokens", LLM_COHERE_FAST_MAX_TOKENS },
+    { "max_completion_tokens", LLM_COHERE_FAST_MAX_COMPLETION },
+    { "temperature", LLM_COHERE_FAST_TEMPERATURE },
+    { "top_p", LLM_COHERE_FAST_TOP_P },
+    { "stop", LLM_COHERE_FAST_STOP },
+    { "seed", LLM_COHERE_FAST_SEED },
+    { "frequency_penalty", LLM_COHERE_FAST_FREQUENCY },
+    { "presence_penalty", LLM_COHERE_FAST_PRESENCE },
+    { "n", LLM_COHERE_FAST_N },
+    { "response_format", LLM_COHERE_FAST_RESPONSE_FORMAT },
+    { "user", LLM_COHERE_FAST_IGNORED },
+    { "metadata", LLM_COHERE_FAST_IGNORED },
+    { "store", LLM_COHERE_FAST_IGNORED },
+    { "service_tier", LLM_COHERE_FAST_IGNORED },
+    { "logit_bias", LLM_COHERE_FAST_IGNORED },
+    { NULL, 0 }
+};
+
+
+static int
+llm_cohere_fast_key(const cJSON *item, llm_cohere_fast_t *f)
+{
+    int                           k;
+    const char                   *name;
+    const llm_cohere_fast_key_t  *key;
+
+    name = item->string;
+
+    if (name == NULL) {
+        return LLM_DECLINED;
+    }
+
+    for (key = llm_cohere_fast_keys; key->name != NULL; key++) {
+        if (name[0] == key->name[0] && strcmp(name, key->name) == 0) {
+            k = key->item;
+
+            if (k != LLM_COHERE_FAST_IGNORED && f->item[k] == NULL) {
+                f->item[k] = item;
+            }
+
+            return LLM_OK;
+        }
+    }
+
+    return cJSON_IsNull(item) ? LLM_OK : LLM_DECLINED;
+}
+
+
+/* the llm_json_writer_pt of the direct writer: f is llm_cohere_fast_t */
+
+static void
+llm_cohere_fast_write(llm_out_t *out, llm_json_splices_t *sp,
+    const void *data)
+{
+    int                       first;
+    double                    d;
+    const char               *name;
+    const cJSON              *m, *content, *item, *stop;
+    const llm_cohere_fast_t  *f;
+
+    f = data;
+
+    llm_out_lit(out, "{\"model\":");
+    llm_out_nstr(out, f->model);
+
+    /* llm_cohere_messages() */
+
+    llm_out_lit(out, ",\"messages\":[");
+
+    first = 1;
+
+    for (m = f->item[LLM_COHERE_FAST_MESSAGES]->child;
+         m != NULL;
+         m = m->next)
+    {
+        name = llm_json_message(m, &content);
+
+        if (strcmp(name, "assistant") == 0) {
+
+            /* a copy in the tree (llm_cohere_text()): never by reference */
+
+            if (content->valuestring[0] == '\0') {
+                continue;
+            }
+
+            if (!first) {
+                llm_out_raw(out, ",", 1);
+            }
+
+            llm_out_cstr(out, "{\"role\":\"assistant\",\"content\":");
+            llm_out_nstr(out, content->valuestring);
+
+        } else {
+            if (!first) {
+                llm_out_raw(out, ",", 1);
+            }
+
+            llm_out_cstr(out, (strcmp(name, "user") == 0)
+                              ? "{\"role\":\"user\",\"content\":"
+                              : "{\"role\":\"system\",\"content\":");
+            llm_json_out_ref(out, sp, content->valuestring);
+        }
+
+        llm_out_raw(out, "}", 1);
+        first = 0;
+    }
+
+    llm_out_raw(out, "]", 1);
+
+    /* llm_cohere_options() */
+
+    item = f->item[LLM_COHERE_FAST_MAX_COMPLETION];
+
+    if (item == NULL) {
+        item = f->item[LLM_COHERE_FAST_MAX_TOKENS];
+    }
+
+    if (cJSON_IsNumber(item)) {
+        d = item->valuedouble;
+
+    } else {
+        d = (f->max_tokens > 0) ? (double) f->max_tokens : 0;
+    }
+
+    if (d > 0) {
+        llm_out_lit(out, ",\"max_tokens\":");
+        llm_out_double(out, d);
+    }
+
+    item = f->item[LLM_COHERE_FAST_TEMPERATURE];
+
+    if (cJSON_IsNumber(item)) {
+        llm_out_lit(out, ",\"temperature\":");
+        llm_out_double(out, item->valuedouble);
+    }
+
+    item = f->item[LLM_COHERE_FAST_TOP_P];
+
+    if (cJSON_IsNumber(item)) {
+        d = item->valuedouble;
+        d = (d < 0.01) ? 0.01 : (d > 0.99) ? 0.99 : d;
+
+        llm_out_lit(out, ",\"p\":");
+        llm_out_double(out, d);
+    }
+
+    stop = f->item[LLM_COHERE_FAST_STOP];
+    item = stop;
+
+    if (cJSON_IsString(item) || (cJSON_IsArray(item) && item->child != NULL))
+    {
+        /* copies in the tree: never by reference */
+
+        llm_out_lit(out, ",\"stop_sequences\":[");
+
+        for (item = cJSON_IsString(item) ? item : item->child;
+             item != NULL;
+             item = (item == stop) ? NULL : item->next)
+        {
+            llm_out_nstr(out, item->valuestring);
+
+            if (item != stop && item->next != NULL) {
+                llm_out_raw(out, ",", 1);
+            }
+        }
+
+        llm_out_raw(out, "]", 1);
+    }
+
+    item = f->item[LLM_COHERE_FAST_SEED];
+
+    if (item != NULL) {
+        llm_out_lit(out, ",\"seed\":");
+        llm_out_double(out, item->valuedouble);
+    }
+
+    item = f->item[LLM_COHERE_FAST_FREQUENCY];
+
+    if (cJSON_IsNumber(item)) {
+        d = item->valuedouble;
+
+        llm_out_lit(out, ",\"frequency_penalty\":");
+        llm_out_double(out, (d < 0) ? 0 : (d > 1) ? 1 : d);
+    }
+
+    item = f->item[LLM_COHERE_FAST_PRESENCE];
+
+    if (cJSON_IsNumber(item)) {
+        d = item->valuedouble;
+
+        llm_out_lit(out, ",\"presence_penalty\":");
+        llm_out_double(out, (d < 0) ? 0 : (d > 1) ? 1 : d);
+    }
+
+    if (f->stream) {
+        llm_out_lit(out, ",\"stream\":true}");
+
+    } else {
+        llm_out_lit(out, ",\"stream\":false}");
+    }
 }
 
 
@@ -904,7 +1315,9 @@ llm_cohere_options(const llm_request_t *req, const llm_provider_t *p,
     if (v != NULL) {
         d = cJSON_IsNumber(v) ? v->valuedouble : 0.5;
 
-        if (d != (double) (long long) d || d < 0 || d > 9007199254740992.0) {
+        /* the range first: a cast of a double out of it is undefined */
+
+        if (d < 0 || d > 9007199254740992.0 || d != (double) (long long) d) {
             llm_error_set(err, 400, LLM_INVALID, "seed", NULL,
                           "'seed' must be a non-negative integer for "
                           "cohere");
@@ -1341,10 +1754,28 @@ llm_cohere_item(const cJSON *obj, const char *name)
 }
 
 
-/* the cJSON trees of encode() on the pool (llm_arena.c) */
+/* the direct writer when it applies, else the cJSON tree */
 
 static int
 llm_cohere_encode(const llm_request_t *req, const llm_provider_t *p,
+    llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
+{
+    int  rc;
+
+    rc = llm_cohere_encode_fast(req, p, pool, out, err);
+
+    if (rc != LLM_DECLINED) {
+        return rc;
+    }
+
+    return llm_cohere_encode_tree(req, p, pool, out, err);
+}
+
+
+/* the cJSON trees of encode() on the pool (llm_arena.c) */
+
+int
+llm_cohere_encode_tree(const llm_request_t *req, const llm_provider_t *p,
     llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
 {
     int          rc;
@@ -1352,7 +1783,7 @@ llm_cohere_encode(const llm_request_t *req, const llm_provider_t *p,
 
     llm_arena_enter(&arena, pool);
 
-    rc = llm_cohere_encode_tree(req, p, pool, out, err);
+    rc = llm_cohere_encode_cjson(req, p, pool, out, err);
 
     return llm_arena_done(&arena, rc, err);
 }

@@ -374,6 +374,42 @@ llm_json_str(const cJSON *obj, const char *name)
 }
 
 
+const char *
+llm_json_message(const cJSON *m, const cJSON **content)
+{
+    const char   *name;
+    const cJSON  *item, *role;
+
+    role = NULL;
+    *content = NULL;
+
+    if (!cJSON_IsObject(m)) {
+        return NULL;
+    }
+
+    for (item = m->child; item != NULL && item->string != NULL;
+         item = item->next)
+    {
+        name = item->string;
+
+        if (role == NULL && name[0] == 'r' && strcmp(name, "role") == 0) {
+            role = item;
+
+        } else if (*content == NULL && name[0] == 'c'
+                   && strcmp(name, "content") == 0)
+        {
+            *content = item;
+        }
+
+        if (role != NULL && *content != NULL) {
+            break;
+        }
+    }
+
+    return cJSON_IsString(role) ? role->valuestring : NULL;
+}
+
+
 long long
 llm_json_count(const cJSON *obj, const char *name)
 {

@@ -3,11 +3,13 @@
  * ngx_http_llm_router_module: Google Gemini adapter, Generative Language
  * API v1beta (the provider's API reference).
  *
- * The request is rebuilt with cJSON: the model goes into the URL path,
- * system/developer messages into systemInstruction, assistant turns become
- * "model" contents, tool calls functionCall parts and tool results
- * functionResponse parts named after the call they answer.  The answer's
- * candidates become OpenAI choices through llm_completion_render().
+ * The request is rebuilt with cJSON (or for plain requests written
+ * straight from the client's tree, byte for byte the same): the model
+ * goes into the URL path, system/developer messages into
+ * systemInstruction, assistant turns become "model" contents, tool calls
+ * functionCall parts and tool results functionResponse parts named after
+ * the call they answer.  The answer's candidates become OpenAI choices
+ * through llm_completion_render().
  */
 
 
@@ -25,6 +27,42 @@
 
 /* prefix of URLs that fileData accepts (Files API) */
 #define LLM_GEMINI_FILES    "https://generativelanguage.googleapis.com/"
+
+
+/* the top-level members the direct writer reads: llm_gemini_fast_t */
+
+#define LLM_GEMINI_FAST_MESSAGES         0
+#define LLM_GEMINI_FAST_MAX_COMPLETION   1
+#define LLM_GEMINI_FAST_MAX_TOKENS       2
+#define LLM_GEMINI_FAST_TEMPERATURE      3
+#define LLM_GEMINI_FAST_TOP_P            4
+#define LLM_GEMINI_FAST_STOP             5
+#define LLM_GEMINI_FAST_N                6
+#define LLM_GEMINI_FAST_SEED             7
+#define LLM_GEMINI_FAST_PRESENCE         8
+#define LLM_GEMINI_FAST_FREQUENCY        9
+#define LLM_GEMINI_FAST_RESPONSE_FORMAT  10
+#define LLM_GEMINI_FAST_ITEMS            11
+
+#define LLM_GEMINI_FAST_IGNORED          -1  /* left out by the tree path */
+
+
+/*
+ * What the direct writer needs of a plain request, read once by
+ * llm_gemini_fast_check()
+ */
+typedef struct {
+    const cJSON  *item[LLM_GEMINI_FAST_ITEMS];    /* the first of each */
+    const char   *model;                          /* for the path */
+    long          max_tokens;                     /* the provider's */
+    int           system;             /* a system text not empty */
+} llm_gemini_fast_t;
+
+
+typedef struct {
+    const char   *name;
+    int           item;        /* LLM_GEMINI_FAST_*, or _IGNORED */
+} llm_gemini_fast_key_t;
 
 
 typedef struct {
@@ -48,6 +86,11 @@ static int llm_gemini_head(const llm_provider_t *p, const char *model,
 static void llm_gemini_path(llm_out_t *out, const char *base,
     size_t base_len, const char *model, int stream, const char *query);
 static int llm_gemini_check(const char *s);
+static int llm_gemini_fast_check(const llm_request_t *req,
+    const llm_provider_t *p, llm_gemini_fast_t *f);
+static int llm_gemini_fast_key(const cJSON *item, llm_gemini_fast_t *f);
+static void llm_gemini_fast_write(llm_out_t *out, llm_json_splices_t *sp,
+    const void *data);
 static cJSON *llm_gemini_build(const llm_request_t *req,
     const llm_provider_t *p, llm_pool_t *pool, llm_error_t *err);
 static int llm_gemini_messages(llm_gemini_ctx_t *ctx);
@@ -88,7 +131,7 @@ static int llm_gemini_bad(llm_error_t *err, const char *what);
 static int llm_gemini_nomem(llm_error_t *err);
 static const cJSON *llm_gemini_item(const cJSON *obj, const char *name);
 
-static int llm_gemini_encode_tree(const llm_request_t *req,
+static int llm_gemini_encode_cjson(const llm_request_t *req,
     const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
     llm_error_t *err);
 static int llm_gemini_decode_tree(const llm_request_t *req,
@@ -147,7 +190,7 @@ static const char  *const llm_gemini_codes[][2] = {
 
 
 static int
-llm_gemini_encode_tree(const llm_request_t *req, const llm_provider_t *p,
+llm_gemini_encode_cjson(const llm_request_t *req, const llm_provider_t *p,
     llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
 {
     cJSON       *root;
@@ -174,7 +217,7 @@ llm_gemini_encode_tree(const llm_request_t *req, const llm_provider_t *p,
 
     /* the provider's body is about as long as the client's */
 
-    /* root goes with the pool: see llm_gemini_encode() */
+    /* root goes with the pool: see llm_gemini_encode_tree() */
 
     return llm_json_body(req, root, pool, out, err);
 }
@@ -345,6 +388,410 @@ llm_gemini_path(llm_out_t *out, const char *base, size_t base_len,
         llm_out_raw(out, "&", 1);
         llm_out_cstr(out, query + 1);
     }
+}
+
+
+/*
+ * The direct writer: the body llm_gemini_encode_tree() would send, byte
+ * for byte, written from req->root without a tree, for requests of the
+ * plain shapes llm_gemini_fast_check() takes.  LLM_DECLINED for any other
+ * request (nothing done then), else LLM_OK or LLM_ERROR.
+ */
+
+int
+llm_gemini_encode_fast(const llm_request_t *req, const llm_provider_t *p,
+    llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
+{
+    llm_gemini_fast_t  f;
+
+    if (llm_gemini_fast_check(req, p, &f) != LLM_OK) {
+        return LLM_DECLINED;
+    }
+
+    memset(out, 0, sizeof(llm_http_request_t));
+
+    if (llm_gemini_head(p, f.model, req->stream, pool, out, err) != LLM_OK) {
+        return LLM_ERROR;
+    }
+
+    if (llm_json_write_body(llm_gemini_fast_write, &f, LLM_BODY_HINT(req),
+                            &req->refs, pool, out)
+        != LLM_OK)
+    {
+        out->body_len = 0;
+        return llm_gemini_nomem(err);
+    }
+
+    return LLM_OK;
+}
+
+
+/*
+ * LLM_OK when the tree would be built from nothing but string messages
+ * of the roles system, developer, user and assistant (without tool
+ * calls) and the members of llm_gemini_fast_keys[], and would not fail;
+ * f filled then.  What the tree path reads is read here the same way.
+ */
+
+static int
+llm_gemini_fast_check(const llm_request_t *req, const llm_provider_t *p,
+    llm_gemini_fast_t *f)
+{
+    int           contents;
+    double        d;
+    size_t        i;
+    const char   *name, *type;
+    llm_error_t   err;
+    const cJSON  *root, *item, *m, *content;
+
+    root = req->root;
+
+    if (!cJSON_IsObject(root)) {
+        return LLM_DECLINED;
+    }
+
+    for (i = 0; i < LLM_GEMINI_FAST_ITEMS; i++) {
+        f->item[i] = NULL;
+    }
+
+    for (item = root->child; item != NULL; item = item->next) {
+        if (llm_gemini_fast_key(item, f) != LLM_OK) {
+            return LLM_DECLINED;
+        }
+    }
+
+    /* the first member of each name, null as absent (llm_gemini_item()) */
+
+    for (i = 0; i < LLM_GEMINI_FAST_ITEMS; i++) {
+        if (cJSON_IsNull(f->item[i])) {
+            f->item[i] = NULL;
+        }
+    }
+
+    if (llm_gemini_model(req, p, &f->model, &err) != LLM_OK
+        || !cJSON_IsArray(f->item[LLM_GEMINI_FAST_MESSAGES]))
+    {
+        return LLM_DECLINED;
+    }
+
+    f->system = 0;
+    contents = 0;
+
+    for (m = f->item[LLM_GEMINI_FAST_MESSAGES]->child;
+         m != NULL;
+         m = m->next)
+    {
+        name = llm_json_message(m, &content);
+
+        if (name == NULL || !cJSON_IsString(content)) {
+            return LLM_DECLINED;
+        }
+
+        if (strcmp(name, "system") == 0 || strcmp(name, "developer") == 0) {
+            f->system |= (content->valuestring[0] != '\0');
+            continue;
+        }
+
+        if (strcmp(name, "user") != 0
+            && (strcmp(name, "assistant") != 0
+                || llm_gemini_item(m, "tool_calls") != NULL))
+        {
+            return LLM_DECLINED;
+        }
+
+        contents |= (content->valuestring[0] != '\0');
+    }
+
+    if (!contents) {
+        return LLM_DECLINED;
+    }
+
+    /* llm_gemini_config(): its failures */
+
+    item = f->item[LLM_GEMINI_FAST_STOP];
+
+    if (cJSON_IsArray(item)) {
+        for (item = item->child; item != NULL; item = item->next) {
+            if (!cJSON_IsString(item)) {
+                return LLM_DECLINED;
+            }
+        }
+    }
+
+    item = f->item[LLM_GEMINI_FAST_SEED];
+
+    if (item != NULL) {
+        d = cJSON_IsNumber(item) ? item->valuedouble : 0.5;
+
+        if (d < -2147483648.0 || d > 2147483647.0
+            || d != (double) (long long) d)
+        {
+            return LLM_DECLINED;
+        }
+    }
+
+    item = f->item[LLM_GEMINI_FAST_RESPONSE_FORMAT];
+
+    if (item != NULL) {
+        type = llm_json_str(item, "type");
+
+        if (type == NULL || strcmp(type, "text") != 0) {
+            return LLM_DECLINED;
+        }
+    }
+
+    f->max_tokens = p->max_tokens;
+
+    return LLM_OK;
+}
+
+
+/*
+ * The top-level members the direct writer takes: those it writes, those
+ * the tree path leaves out whatever their value, and those the tree path
+ * only checks.  Any other member declines the request unless it is null:
+ * tools, tool_choice, unknown ones.
+ */
+
+static const llm_gemini_fast_key_t  llm_gemini_fast_keys[] = {
+    { "model", LLM_GEMINI_FAST_IGNORED },     /* req->model */
+    { "messages", LLM_GEMINI_FAST_MESSAGES },
+    { "stream", LLM_GEMINI_FAST_IGNORED },    /* req->stream */
+    { "stream_options", LLM_GEMINI_FAST_IGNORED },
+    { "max_tokens", LLM_GEMINI_FAST_MAX_TOKENS },
+    { "max_completion_tokens", LLM_GEMINI_FAST_MAX_COMPLETION },
+    { "temperature", LLM_GEMINI_FAST_TEMPERATURE },
+    { "top_p", LLM_GEMINI_FAST_TOP_P },
+    { "stop", LLM_GEMINI_FAST_STOP },
+    { "n", LLM_GEMINI_FAST_N },
+    { "seed", LLM_GEMINI_FAST_SEED },
+    { "presence_penalty", LLM_GEMINI_FAST_PRESENCE },
+    { "frequency_penalty", LLM_GEMINI_FAST_FREQUENCY },
+    { "response_format", LLM_GEMINI_FAST_RESPONSE_FORMAT },
+    { "user", LLM_GEMINI_FAST_IGNORED },
+    { "metadata", LLM_GEMINI_FAST_IGNORED },
+    { "store", LLM_GEMINI_FAST_IGNORED },
+    { "service_tier", LLM_GEMINI_FAST_IGNORED },
+    { "logit_bias", LLM_GEMINI_FAST_IGNORED },
+    { NULL, 0 }
+};
+
+
+static int
+llm_gemini_fast_key(const cJSON *item, llm_gemini_fast_t *f)
+{
+    int                           k;
+    const char                   *name;
+    const llm_gemini_fast_key_t  *key;
+
+    name = item->string;
+
+    if (name == NULL) {
+        return LLM_DECLINED;
+    }
+
+    for (key = llm_gemini_fast_keys; key->name != NULL; key++) {
+        if (name[0] == key->name[0] && strcmp(name, key->name) == 0) {
+            k = key->item;
+
+            if (k != LLM_GEMINI_FAST_IGNORED && f->item[k] == NULL) {
+                f->item[k] = item;
+            }
+
+            return LLM_OK;
+        }
+    }
+
+    return cJSON_IsNull(item) ? LLM_OK : LLM_DECLINED;
+}
+
+
+/* the llm_json_writer_pt of the direct writer: f is llm_gemini_fast_t */
+
+static void
+llm_gemini_fast_write(llm_out_t *out, llm_json_splices_t *sp,
+    const void *data)
+{
+    int                       first, role, last, gc;
+    const char               *name, *s;
+    const cJSON              *m, *item, *stop, *content;
+    const llm_gemini_fast_t  *f;
+
+    static const char  *const config[] = {
+        ",\"generationConfig\":{\"",      /* the first member */
+        ",\""
+    };
+
+    f = data;
+
+    llm_out_lit(out, "{");
+
+    /* system and developer texts: systemInstruction.parts */
+
+    if (f->system) {
+        llm_out_lit(out, "\"systemInstruction\":{\"parts\":[");
+
+        first = 1;
+
+        for (m = f->item[LLM_GEMINI_FAST_MESSAGES]->child;
+             m != NULL;
+             m = m->next)
+        {
+            name = llm_json_message(m, &content);
+            s = content->valuestring;
+
+            if ((strcmp(name, "system") != 0
+                 && strcmp(name, "developer") != 0)
+                || s[0] == '\0')
+            {
+                continue;
+            }
+
+            llm_out_cstr(out, first ? "{\"text\":" : ",{\"text\":");
+            llm_json_out_ref(out, sp, s);
+            llm_out_lit(out, "}");
+
+            first = 0;
+        }
+
+        llm_out_lit(out, "]},");
+    }
+
+    /* contents: the turns of one role in a row merged (llm_gemini_append) */
+
+    llm_out_lit(out, "\"contents\":[");
+
+    last = 0;
+
+    for (m = f->item[LLM_GEMINI_FAST_MESSAGES]->child; m != NULL; m = m->next)
+    {
+        name = llm_json_message(m, &content);
+        s = content->valuestring;
+
+        if (strcmp(name, "user") == 0) {
+            role = 1;
+
+        } else if (strcmp(name, "assistant") == 0) {
+            role = 2;
+
+        } else {
+            continue;
+        }
+
+        if (s[0] == '\0') {
+            continue;
+        }
+
+        if (role == last) {
+            llm_out_lit(out, ",{\"text\":");
+
+        } else {
+            if (last != 0) {
+                llm_out_lit(out, "]},");
+            }
+
+            llm_out_cstr(out, (role == 1)
+                              ? "{\"role\":\"user\",\"parts\":[{\"text\":"
+                              : "{\"role\":\"model\",\"parts\":[{\"text\":");
+            last = role;
+        }
+
+        llm_json_out_ref(out, sp, s);
+        llm_out_lit(out, "}");
+    }
+
+    llm_out_lit(out, "]}]");
+
+    /* llm_gemini_config(): generationConfig, when it has a member */
+
+    gc = 0;
+
+    item = f->item[LLM_GEMINI_FAST_MAX_COMPLETION];
+
+    if (item == NULL) {
+        item = f->item[LLM_GEMINI_FAST_MAX_TOKENS];
+    }
+
+    if (cJSON_IsNumber(item) || f->max_tokens > 0) {
+        llm_out_cstr(out, config[gc++ > 0]);
+        llm_out_lit(out, "maxOutputTokens\":");
+        llm_out_double(out, cJSON_IsNumber(item) ? item->valuedouble
+                                                 : (double) f->max_tokens);
+    }
+
+    item = f->item[LLM_GEMINI_FAST_TEMPERATURE];
+
+    if (cJSON_IsNumber(item)) {
+        llm_out_cstr(out, config[gc++ > 0]);
+        llm_out_lit(out, "temperature\":");
+        llm_out_double(out, item->valuedouble);
+    }
+
+    item = f->item[LLM_GEMINI_FAST_TOP_P];
+
+    if (cJSON_IsNumber(item)) {
+        llm_out_cstr(out, config[gc++ > 0]);
+        llm_out_lit(out, "topP\":");
+        llm_out_double(out, item->valuedouble);
+    }
+
+    stop = f->item[LLM_GEMINI_FAST_STOP];
+    item = stop;
+
+    if (cJSON_IsString(item) || (cJSON_IsArray(item) && item->child != NULL))
+    {
+        /* copies in the tree: never by reference */
+
+        llm_out_cstr(out, config[gc++ > 0]);
+        llm_out_lit(out, "stopSequences\":[");
+
+        for (item = cJSON_IsString(item) ? item : item->child;
+             item != NULL;
+             item = (item == stop) ? NULL : item->next)
+        {
+            llm_out_nstr(out, item->valuestring);
+
+            if (item != stop && item->next != NULL) {
+                llm_out_lit(out, ",");
+            }
+        }
+
+        llm_out_lit(out, "]");
+    }
+
+    item = f->item[LLM_GEMINI_FAST_N];
+
+    if (cJSON_IsNumber(item)) {
+        llm_out_cstr(out, config[gc++ > 0]);
+        llm_out_lit(out, "candidateCount\":");
+        llm_out_double(out, item->valuedouble);
+    }
+
+    item = f->item[LLM_GEMINI_FAST_SEED];
+
+    if (item != NULL) {
+        llm_out_cstr(out, config[gc++ > 0]);
+        llm_out_lit(out, "seed\":");
+        llm_out_double(out, item->valuedouble);
+    }
+
+    item = f->item[LLM_GEMINI_FAST_PRESENCE];
+
+    if (cJSON_IsNumber(item) && item->valuedouble != 0) {
+        llm_out_cstr(out, config[gc++ > 0]);
+        llm_out_lit(out, "presencePenalty\":");
+        llm_out_double(out, item->valuedouble);
+    }
+
+    item = f->item[LLM_GEMINI_FAST_FREQUENCY];
+
+    if (cJSON_IsNumber(item) && item->valuedouble != 0) {
+        llm_out_cstr(out, config[gc++ > 0]);
+        llm_out_lit(out, "frequencyPenalty\":");
+        llm_out_double(out, item->valuedouble);
+    }
+
+    llm_out_cstr(out, gc ? "}}" : "}");
 }
 
 
@@ -1046,8 +1493,10 @@ llm_gemini_config(const llm_request_t *req, const llm_provider_t *p,
     if (v != NULL) {
         d = cJSON_IsNumber(v) ? v->valuedouble : 0.5;
 
-        if (d != (double) (long long) d
-            || d < -2147483648.0 || d > 2147483647.0)
+        /* the range first: a cast of a double out of it is undefined */
+
+        if (d < -2147483648.0 || d > 2147483647.0
+            || d != (double) (long long) d)
         {
             llm_error_set(err, 400, LLM_INVALID, "seed", NULL,
                           "'seed' must be a 32-bit integer for gemini");
@@ -1996,10 +2445,28 @@ llm_gemini_item(const cJSON *obj, const char *name)
 }
 
 
-/* the cJSON trees of encode() on the pool (llm_arena.c) */
+/* the direct writer when it applies, else the cJSON tree */
 
 static int
 llm_gemini_encode(const llm_request_t *req, const llm_provider_t *p,
+    llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
+{
+    int  rc;
+
+    rc = llm_gemini_encode_fast(req, p, pool, out, err);
+
+    if (rc != LLM_DECLINED) {
+        return rc;
+    }
+
+    return llm_gemini_encode_tree(req, p, pool, out, err);
+}
+
+
+/* the cJSON trees of encode() on the pool (llm_arena.c) */
+
+int
+llm_gemini_encode_tree(const llm_request_t *req, const llm_provider_t *p,
     llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
 {
     int          rc;
@@ -2007,7 +2474,7 @@ llm_gemini_encode(const llm_request_t *req, const llm_provider_t *p,
 
     llm_arena_enter(&arena, pool);
 
-    rc = llm_gemini_encode_tree(req, p, pool, out, err);
+    rc = llm_gemini_encode_cjson(req, p, pool, out, err);
 
     return llm_arena_done(&arena, rc, err);
 }

@@ -102,8 +102,12 @@ char *llm_pstrdup(llm_pool_t *pool, const char *s, size_t len);
 void llm_out_raw(llm_out_t *out, const char *s, size_t len);
 void llm_out_cstr(llm_out_t *out, const char *s);
 void llm_out_str(llm_out_t *out, const char *s, size_t len);
+void llm_out_escaped(llm_out_t *out, const char *s, size_t len); /* no "" */
 void llm_out_nstr(llm_out_t *out, const char *s);      /* NULL: "" */
 void llm_out_int(llm_out_t *out, long long n);
+
+/* a number as cJSON prints it (llm_json_print()), NaN and Inf as null */
+void llm_out_double(llm_out_t *out, double d);
 
 /* a string literal: its length is known when compiled */
 #define llm_out_lit(out, s)  llm_out_raw(out, s, sizeof(s) - 1)
@@ -239,6 +243,42 @@ int llm_json_print_body(const cJSON *root, size_t hint,
     const llm_json_refs_t *refs, llm_pool_t *pool, llm_http_request_t *out);
 
 /*
+ * Strings of refs written as references while a provider's body is
+ * written: each leaves its quotes in the text, and at[i] is where the
+ * client's bytes of ref[i] go between them.
+ */
+typedef struct {
+    const llm_json_refs_t  *refs;
+    size_t                  n;
+    size_t                  at[LLM_JSON_REFS];
+    const llm_json_ref_t   *ref[LLM_JSON_REFS];
+} llm_json_splices_t;
+
+/*
+ * A writer of a provider's body as JSON text: the same text each time it
+ * is called (it may be called twice, see llm_json_print_size()), strings
+ * of the request's tree written with llm_json_out_ref().  sp may be NULL.
+ */
+typedef void (*llm_json_writer_pt)(llm_out_t *out, llm_json_splices_t *sp,
+    const void *data);
+
+/*
+ * llm_json_print_body() of the text that write writes from data: the
+ * body in out->body, or in out->parts around the client's bytes
+ */
+int llm_json_write_body(llm_json_writer_pt write, const void *data,
+    size_t hint, const llm_json_refs_t *refs, llm_pool_t *pool,
+    llm_http_request_t *out);
+
+/*
+ * s, a string of the request's tree, as a JSON string: by reference to
+ * the client's bytes when it is one of sp's refs (and sp has room), as
+ * llm_json_print_body() prints it, else escaped (NULL as "")
+ */
+void llm_json_out_ref(llm_out_t *out, llm_json_splices_t *sp,
+    const char *s);
+
+/*
  * Raw scanner over a validated JSON object (json may start with
  * whitespace): finds the first top-level member whose key, once unescaped,
  * equals name (cJSON semantics: an escaped NUL ends the key).  Never reads
@@ -336,6 +376,12 @@ void llm_json_keys_mark(cJSON *obj);
 
 /* the string member name of obj (an object or not), NULL if none */
 const char *llm_json_str(const cJSON *obj, const char *name);
+
+/*
+ * llm_json_str(m, "role") and llm_json_get(m, "content") in one walk of
+ * a message: its role, and its content in *content (NULL if none)
+ */
+const char *llm_json_message(const cJSON *m, const cJSON **content);
 
 /*
  * The member name of obj as a token count: a non-negative number, its
@@ -564,6 +610,35 @@ int llm_gemini_stream(llm_stream_t *st, const llm_sse_event_t *ev,
     llm_stream_out_t *out, llm_error_t *err);
 int llm_cohere_stream(llm_stream_t *st, const llm_sse_event_t *ev,
     llm_stream_out_t *out, llm_error_t *err);
+
+/*
+ * The two ways of the Anthropic adapter's encode(), which takes the first
+ * when it applies: _fast() writes the body of a plain request from the
+ * client's tree (LLM_DECLINED, nothing done, for any other request), and
+ * _tree() builds it with cJSON, for every request.  Where _fast() applies
+ * both give the same body, byte for byte, and the same headers (the unit
+ * tests and fuzz_decode check it).
+ */
+int llm_anthropic_encode_fast(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
+    llm_error_t *err);
+int llm_anthropic_encode_tree(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
+    llm_error_t *err);
+
+/* the same two ways for the Cohere and Gemini adapters */
+int llm_gemini_encode_fast(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
+    llm_error_t *err);
+int llm_gemini_encode_tree(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
+    llm_error_t *err);
+int llm_cohere_encode_fast(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
+    llm_error_t *err);
+int llm_cohere_encode_tree(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
+    llm_error_t *err);
 
 /* stop_reason (NULL: none) into an OpenAI finish_reason */
 const char *llm_anthropic_finish(const char *stop_reason);

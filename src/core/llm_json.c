@@ -34,19 +34,6 @@ typedef enum {
 } llm_jv_state_e;
 
 
-/*
- * Strings of refs printed as references while a provider's body is
- * printed: each leaves its quotes in the text, and at[i] is where the
- * client's bytes of ref[i] go between them.
- */
-typedef struct {
-    const llm_json_refs_t  *refs;
-    size_t                  n;
-    size_t                  at[LLM_JSON_REFS];
-    const llm_json_ref_t   *ref[LLM_JSON_REFS];
-} llm_json_splices_t;
-
-
 static const llm_uchar_t *llm_json_skip_lax_ws(const llm_uchar_t *p,
     const llm_uchar_t *last);
 static const llm_uchar_t *llm_json_check_string(const llm_uchar_t *p,
@@ -55,11 +42,12 @@ static const llm_uchar_t *llm_json_check_literal(const llm_uchar_t *p,
     const llm_uchar_t *last);
 static const llm_uchar_t *llm_json_skip_string(const llm_uchar_t *p,
     const llm_uchar_t *last);
-static char *llm_json_print_to(const cJSON *item, size_t hint,
-    llm_json_splices_t *sp, llm_pool_t *pool, size_t *len);
+static char *llm_json_print_to(llm_json_writer_pt write, const void *data,
+    size_t hint, llm_json_splices_t *sp, llm_pool_t *pool, size_t *len);
+static void llm_json_print_tree(llm_out_t *out, llm_json_splices_t *sp,
+    const void *data);
 static void llm_json_print_item(llm_out_t *out, const cJSON *item,
     llm_json_splices_t *sp);
-static void llm_json_print_number(llm_out_t *out, const cJSON *item);
 
 
 static const char  llm_hex[] = "0123456789abcdef";
@@ -320,9 +308,16 @@ llm_out_cstr(llm_out_t *out, const char *s)
 void
 llm_out_str(llm_out_t *out, const char *s, size_t len)
 {
-    size_t  n;
-
     llm_out_raw(out, "\"", 1);
+    llm_out_escaped(out, s, len);
+    llm_out_raw(out, "\"", 1);
+}
+
+
+void
+llm_out_escaped(llm_out_t *out, const char *s, size_t len)
+{
+    size_t  n;
 
     if (out->buf != NULL && out->len <= out->size) {
         n = llm_json_escape(out->buf + out->len, out->size - out->len,
@@ -333,8 +328,6 @@ llm_out_str(llm_out_t *out, const char *s, size_t len)
     }
 
     out->len += n;
-
-    llm_out_raw(out, "\"", 1);
 }
 
 
@@ -1218,7 +1211,7 @@ llm_json_print(const cJSON *item, llm_pool_t *pool, size_t *len)
 {
     /* the two passes of llm_out_t: measure, then write */
 
-    return llm_json_print_to(item, 0, NULL, pool, len);
+    return llm_json_print_to(llm_json_print_tree, item, 0, NULL, pool, len);
 }
 
 
@@ -1226,12 +1219,22 @@ char *
 llm_json_print_size(const cJSON *item, size_t hint, llm_pool_t *pool,
     size_t *len)
 {
-    return llm_json_print_to(item, hint, NULL, pool, len);
+    return llm_json_print_to(llm_json_print_tree, item, hint, NULL, pool,
+                             len);
 }
 
 
 int
 llm_json_print_body(const cJSON *root, size_t hint,
+    const llm_json_refs_t *refs, llm_pool_t *pool, llm_http_request_t *out)
+{
+    return llm_json_write_body(llm_json_print_tree, root, hint, refs, pool,
+                               out);
+}
+
+
+int
+llm_json_write_body(llm_json_writer_pt write, const void *data, size_t hint,
     const llm_json_refs_t *refs, llm_pool_t *pool, llm_http_request_t *out)
 {
     char                *buf;
@@ -1241,7 +1244,7 @@ llm_json_print_body(const cJSON *root, size_t hint,
     sp.refs = refs;
     sp.n = 0;
 
-    buf = llm_json_print_to(root, hint,
+    buf = llm_json_print_to(write, data, hint,
                             (refs != NULL && refs->n) ? &sp : NULL,
                             pool, &len);
     if (buf == NULL) {
@@ -1288,15 +1291,15 @@ llm_json_print_body(const cJSON *root, size_t hint,
 
 
 static char *
-llm_json_print_to(const cJSON *item, size_t hint, llm_json_splices_t *sp,
-    llm_pool_t *pool, size_t *len)
+llm_json_print_to(llm_json_writer_pt write, const void *data, size_t hint,
+    llm_json_splices_t *sp, llm_pool_t *pool, size_t *len)
 {
     llm_out_t  out;
 
     if (hint == 0 || hint + 1 == 0) {
         memset(&out, 0, sizeof(llm_out_t));
 
-        llm_json_print_item(&out, item, sp);
+        write(&out, sp, data);
 
         if (sp != NULL) {
             sp->n = 0;
@@ -1311,7 +1314,7 @@ llm_json_print_to(const cJSON *item, size_t hint, llm_json_splices_t *sp,
         out.size = hint;
         out.len = 0;
 
-        llm_json_print_item(&out, item, sp);
+        write(&out, sp, data);
 
         if (out.len <= out.size) {
             goto done;
@@ -1331,7 +1334,7 @@ llm_json_print_to(const cJSON *item, size_t hint, llm_json_splices_t *sp,
         return NULL;
     }
 
-    llm_json_print_item(&out, item, sp);
+    write(&out, sp, data);
 
 done:
 
@@ -1342,6 +1345,37 @@ done:
     }
 
     return out.buf;
+}
+
+
+/* the llm_json_writer_pt of a cJSON tree */
+
+static void
+llm_json_print_tree(llm_out_t *out, llm_json_splices_t *sp,
+    const void *data)
+{
+    llm_json_print_item(out, data, sp);
+}
+
+
+void
+llm_json_out_ref(llm_out_t *out, llm_json_splices_t *sp, const char *s)
+{
+    size_t  i;
+
+    if (sp != NULL && sp->n < LLM_JSON_REFS) {
+        for (i = 0; i < sp->refs->n; i++) {
+            if (sp->refs->ref[i].value == s) {
+                llm_out_raw(out, "\"", 1);
+                sp->at[sp->n] = out->len;
+                sp->ref[sp->n++] = &sp->refs->ref[i];
+                llm_out_raw(out, "\"", 1);
+                return;
+            }
+        }
+    }
+
+    llm_out_nstr(out, s);
 }
 
 
@@ -1388,7 +1422,6 @@ static void
 llm_json_print_item(llm_out_t *out, const cJSON *item,
     llm_json_splices_t *sp)
 {
-    size_t        i;
     const cJSON  *child;
 
     switch (item->type & 0xff) {
@@ -1402,23 +1435,11 @@ llm_json_print_item(llm_out_t *out, const cJSON *item,
         break;
 
     case cJSON_Number:
-        llm_json_print_number(out, item);
+        llm_out_double(out, item->valuedouble);
         break;
 
     case cJSON_String:
-        if (sp != NULL && sp->n < LLM_JSON_REFS) {
-            for (i = 0; i < sp->refs->n; i++) {
-                if (sp->refs->ref[i].value == item->valuestring) {
-                    llm_out_raw(out, "\"", 1);
-                    sp->at[sp->n] = out->len;
-                    sp->ref[sp->n++] = &sp->refs->ref[i];
-                    llm_out_raw(out, "\"", 1);
-                    return;
-                }
-            }
-        }
-
-        llm_out_nstr(out, item->valuestring);
+        llm_json_out_ref(out, sp, item->valuestring);
         break;
 
     case cJSON_Raw:
@@ -1468,14 +1489,12 @@ llm_json_print_item(llm_out_t *out, const cJSON *item,
 
 /* the digits cJSON prints: 15 significant digits, 17 when 15 lose */
 
-static void
-llm_json_print_number(llm_out_t *out, const cJSON *item)
+void
+llm_out_double(llm_out_t *out, double d)
 {
     int     n;
     char    buf[32];
-    double  d, t, ad, at;
-
-    d = item->valuedouble;
+    double  t, ad, at;
 
     if (isnan(d) || isinf(d)) {
         llm_out_raw(out, "null", 4);

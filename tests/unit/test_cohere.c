@@ -687,6 +687,11 @@ test_cohere_options(void **state)
     test_co_reject(ctx, REQ(",'seed':1.5"), 400, "seed", "integer");
     test_co_reject(ctx, REQ(",'seed':-1"), 400, "seed", "integer");
     test_co_reject(ctx, REQ(",'seed':'1'"), 400, "seed", "integer");
+
+    /* past any integer type, and past a double (infinity) */
+
+    test_co_reject(ctx, REQ(",'seed':1e300"), 400, "seed", "integer");
+    test_co_reject(ctx, REQ(",'seed':1e999"), 400, "seed", "integer");
 }
 
 

@@ -1048,6 +1048,8 @@ test_gemini_config(void **state)
     test_gm_reject(ctx, REQ(",'seed':1.5"), 400, "seed", "32-bit");
     test_gm_reject(ctx, REQ(",'seed':'7'"), 400, "seed", "32-bit");
     test_gm_reject(ctx, REQ(",'seed':4294967296"), 400, "seed", "32-bit");
+    test_gm_reject(ctx, REQ(",'seed':-1e300"), 400, "seed", "32-bit");
+    test_gm_reject(ctx, REQ(",'seed':1e999"), 400, "seed", "32-bit");
 }
 
 

@@ -103,6 +103,7 @@ void test_mistral_register(void);
 void test_redact_register(void);
 void test_fast_register(void);
 void test_cache_register(void);
+void test_encode_fast_register(void);
 
 
 #endif /* _TEST_UTIL_H_INCLUDED_ */
