@@ -480,4 +480,4 @@ $::HttpConfig . q{
 [200, 200]
 --- response_body_like eval
 ['"content":"Hello"',
- '"name":"claude-err",[^{]*"requests":1,"successes":0,"failures":\{[^}]*"http_5xx":1,[^}]*\},"failovers":1,']
+ '"name":"claude-err",[^{]*"cache":\{[^}]*\{[^}]*\}[^}]*\},"requests":1,"successes":0,"failures":\{[^}]*"http_5xx":1,[^}]*\},"failovers":1,']
