@@ -14,7 +14,10 @@
  * So buffers of 1 KB to 2 MB come from free lists of the worker, in
  * power-of-two classes, and go back to them when the request's pool is
  * destroyed; the free lists keep at most NGX_HTTP_LLM_BLOCKS_KEEP bytes,
- * what is over is freed.  Smaller and larger buffers come from the pool.
+ * what is over is freed.  A large request in flight holds two such
+ * buffers (its body, read whole into one, and its parsed strings): 16 MB
+ * keep what 64 requests of 100 KB in flight use, so that a busy worker
+ * does not go back to malloc() for them.  Smaller and larger buffers come from the pool.
  * Even at 1 KB a buffer from the pool costs more: the request pool's
  * blocks are 4 KB, so that a few such buffers (the parsed strings of a
  * 1 KB body, a 4 KB chunk of cJSON nodes, the provider's body) made the
@@ -31,7 +34,7 @@
 
 #define NGX_HTTP_LLM_BLOCK_MIN      2048
 #define NGX_HTTP_LLM_BLOCK_CLASSES  11           /* 2 KB .. 2 MB */
-#define NGX_HTTP_LLM_BLOCKS_KEEP    (4 * 1024 * 1024)
+#define NGX_HTTP_LLM_BLOCKS_KEEP    (16 * 1024 * 1024)
 
 
 typedef struct ngx_http_llm_block_s  ngx_http_llm_block_t;
