@@ -17,7 +17,8 @@
  * what is over is freed.  A large request in flight holds two such
  * buffers (its body, read whole into one, and its parsed strings): 16 MB
  * keep what 64 requests of 100 KB in flight use, so that a busy worker
- * does not go back to malloc() for them.  Smaller and larger buffers come from the pool.
+ * does not go back to malloc() for them.  Smaller and larger buffers
+ * come from the pool.
  * Even at 1 KB a buffer from the pool costs more: the request pool's
  * blocks are 4 KB, so that a few such buffers (the parsed strings of a
  * 1 KB body, a 4 KB chunk of cJSON nodes, the provider's body) made the

@@ -49,8 +49,6 @@ typedef struct {
 #define LLM_FAST_RESPONSE_FORMAT  9
 #define LLM_FAST_ITEMS            10
 
-#define LLM_FAST_IGNORED          -1  /* left out by the tree path */
-
 
 /*
  * What the direct writer needs of a plain request, read once by
@@ -65,12 +63,6 @@ typedef struct {
     int           system_text;        /* and any of them not empty */
     int           stream;
 } llm_anthropic_fast_t;
-
-
-typedef struct {
-    const char   *name;
-    int           item;               /* LLM_FAST_*, or LLM_FAST_IGNORED */
-} llm_anthropic_fast_key_t;
 
 
 typedef struct {
@@ -89,8 +81,6 @@ static int llm_anthropic_encode_cjson(const llm_request_t *req,
     llm_error_t *err);
 static int llm_anthropic_fast_check(const llm_request_t *req,
     const llm_provider_t *p, llm_anthropic_fast_t *f);
-static int llm_anthropic_fast_key(const cJSON *item,
-    llm_anthropic_fast_t *f);
 static void llm_anthropic_fast_write(llm_out_t *out,
     llm_json_splices_t *sp, const void *data);
 static double llm_anthropic_max_tokens(const cJSON *max_completion,
@@ -273,11 +263,36 @@ llm_anthropic_encode_fast(const llm_request_t *req, const llm_provider_t *p,
 }
 
 
+static const llm_fast_key_t  llm_anthropic_fast_keys[] = {
+    { "model", LLM_FAST_IGNORED },            /* req->model */
+    { "messages", LLM_FAST_MESSAGES },
+    { "stream", LLM_FAST_IGNORED },           /* req->stream */
+    { "stream_options", LLM_FAST_IGNORED },
+    { "max_tokens", LLM_FAST_MAX_TOKENS },
+    { "max_completion_tokens", LLM_FAST_MAX_COMPLETION },
+    { "temperature", LLM_FAST_TEMPERATURE },
+    { "top_p", LLM_FAST_TOP_P },
+    { "stop", LLM_FAST_STOP },
+    { "user", LLM_FAST_USER },
+    { "n", LLM_FAST_N },
+    { "logprobs", LLM_FAST_LOGPROBS },
+    { "response_format", LLM_FAST_RESPONSE_FORMAT },
+    { "frequency_penalty", LLM_FAST_IGNORED },
+    { "presence_penalty", LLM_FAST_IGNORED },
+    { "seed", LLM_FAST_IGNORED },
+    { "logit_bias", LLM_FAST_IGNORED },
+    { "store", LLM_FAST_IGNORED },
+    { "metadata", LLM_FAST_IGNORED },
+    { "service_tier", LLM_FAST_IGNORED },
+    { NULL, 0 }
+};
+
+
 /*
  * LLM_OK when the tree would be built from nothing but string messages
  * (system and developer ones, then user and assistant ones that take
  * turns once the empty ones are left out) and the fields of
- * llm_anthropic_fast_key(), and would not fail; f filled then.  Whatever
+ * llm_fast_key(), and would not fail; f filled then.  Whatever
  * the tree path reads is read here the same way, so that both agree.
  */
 
@@ -301,7 +316,9 @@ llm_anthropic_fast_check(const llm_request_t *req, const llm_provider_t *p,
     }
 
     for (item = root->child; item != NULL; item = item->next) {
-        if (llm_anthropic_fast_key(item, f) != LLM_OK) {
+        if (llm_fast_key(item, llm_anthropic_fast_keys, f->item)
+            != LLM_OK)
+        {
             return LLM_DECLINED;
         }
     }
@@ -447,59 +464,6 @@ llm_anthropic_fast_check(const llm_request_t *req, const llm_provider_t *p,
  * path takes as absent: tools, tool_choice, the members
  * llm_anthropic_check() rejects, unknown ones.
  */
-
-static const llm_anthropic_fast_key_t  llm_anthropic_fast_keys[] = {
-    { "model", LLM_FAST_IGNORED },            /* req->model */
-    { "messages", LLM_FAST_MESSAGES },
-    { "stream", LLM_FAST_IGNORED },           /* req->stream */
-    { "stream_options", LLM_FAST_IGNORED },
-    { "max_tokens", LLM_FAST_MAX_TOKENS },
-    { "max_completion_tokens", LLM_FAST_MAX_COMPLETION },
-    { "temperature", LLM_FAST_TEMPERATURE },
-    { "top_p", LLM_FAST_TOP_P },
-    { "stop", LLM_FAST_STOP },
-    { "user", LLM_FAST_USER },
-    { "n", LLM_FAST_N },
-    { "logprobs", LLM_FAST_LOGPROBS },
-    { "response_format", LLM_FAST_RESPONSE_FORMAT },
-    { "frequency_penalty", LLM_FAST_IGNORED },
-    { "presence_penalty", LLM_FAST_IGNORED },
-    { "seed", LLM_FAST_IGNORED },
-    { "logit_bias", LLM_FAST_IGNORED },
-    { "store", LLM_FAST_IGNORED },
-    { "metadata", LLM_FAST_IGNORED },
-    { "service_tier", LLM_FAST_IGNORED },
-    { NULL, 0 }
-};
-
-
-static int
-llm_anthropic_fast_key(const cJSON *item, llm_anthropic_fast_t *f)
-{
-    int                              k;
-    const char                      *name;
-    const llm_anthropic_fast_key_t  *key;
-
-    name = item->string;
-
-    if (name == NULL) {
-        return LLM_DECLINED;
-    }
-
-    for (key = llm_anthropic_fast_keys; key->name != NULL; key++) {
-        if (name[0] == key->name[0] && strcmp(name, key->name) == 0) {
-            k = key->item;
-
-            if (k != LLM_FAST_IGNORED && f->item[k] == NULL) {
-                f->item[k] = item;
-            }
-
-            return LLM_OK;
-        }
-    }
-
-    return cJSON_IsNull(item) ? LLM_OK : LLM_DECLINED;
-}
 
 
 /* the llm_json_writer_pt of the direct writer: f is llm_anthropic_fast_t */

@@ -37,8 +37,6 @@
 #define LLM_COHERE_FAST_RESPONSE_FORMAT  10
 #define LLM_COHERE_FAST_ITEMS            11
 
-#define LLM_COHERE_FAST_IGNORED          -1  /* left out by the tree path */
-
 
 /*
  * What the direct writer needs of a plain request, read once by
@@ -52,18 +50,11 @@ typedef struct {
 } llm_cohere_fast_t;
 
 
-typedef struct {
-    const char   *name;
-    int           item;        /* LLM_COHERE_FAST_*, or _IGNORED */
-} llm_cohere_fast_key_t;
-
-
 static int llm_cohere_encode(const llm_request_t *req,
     const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
     llm_error_t *err);
 static int llm_cohere_fast_check(const llm_request_t *req,
     const llm_provider_t *p, llm_cohere_fast_t *f);
-static int llm_cohere_fast_key(const cJSON *item, llm_cohere_fast_t *f);
 static void llm_cohere_fast_write(llm_out_t *out, llm_json_splices_t *sp,
     const void *data);
 static cJSON *llm_cohere_build(const llm_request_t *req,
@@ -195,6 +186,30 @@ llm_cohere_encode_fast(const llm_request_t *req, const llm_provider_t *p,
 }
 
 
+static const llm_fast_key_t  llm_cohere_fast_keys[] = {
+    { "model", LLM_FAST_IGNORED },     /* req->model */
+    { "messages", LLM_COHERE_FAST_MESSAGES },
+    { "stream", LLM_FAST_IGNORED },    /* req->stream */
+    { "stream_options", LLM_FAST_IGNORED },
+    { "max_tokens", LLM_COHERE_FAST_MAX_TOKENS },
+    { "max_completion_tokens", LLM_COHERE_FAST_MAX_COMPLETION },
+    { "temperature", LLM_COHERE_FAST_TEMPERATURE },
+    { "top_p", LLM_COHERE_FAST_TOP_P },
+    { "stop", LLM_COHERE_FAST_STOP },
+    { "seed", LLM_COHERE_FAST_SEED },
+    { "frequency_penalty", LLM_COHERE_FAST_FREQUENCY },
+    { "presence_penalty", LLM_COHERE_FAST_PRESENCE },
+    { "n", LLM_COHERE_FAST_N },
+    { "response_format", LLM_COHERE_FAST_RESPONSE_FORMAT },
+    { "user", LLM_FAST_IGNORED },
+    { "metadata", LLM_FAST_IGNORED },
+    { "store", LLM_FAST_IGNORED },
+    { "service_tier", LLM_FAST_IGNORED },
+    { "logit_bias", LLM_FAST_IGNORED },
+    { NULL, 0 }
+};
+
+
 /*
  * LLM_OK when the tree would be built from nothing but string messages
  * of the roles system, developer, user and assistant (without tool
@@ -222,7 +237,9 @@ llm_cohere_fast_check(const llm_request_t *req, const llm_provider_t *p,
     }
 
     for (item = root->child; item != NULL; item = item->next) {
-        if (llm_cohere_fast_key(item, f) != LLM_OK) {
+        if (llm_fast_key(item, llm_cohere_fast_keys, f->item)
+            != LLM_OK)
+        {
             return LLM_DECLINED;
         }
     }
@@ -322,58 +339,6 @@ llm_cohere_fast_check(const llm_request_t *req, const llm_provider_t *p,
  * only checks.  Any other member declines the request unless it is null:
  * tools, tool_choice, unknown ones.
  */
-
-static const llm_cohere_fast_key_t  llm_cohere_fast_keys[] = {
-    { "model", LLM_COHERE_FAST_IGNORED },     /* req->model */
-    { "messages", LLM_COHERE_FAST_MESSAGES },
-    { "stream", LLM_COHERE_FAST_IGNORED },    /* req->stream */
-    { "stream_options", LLM_COHERE_FAST_IGNORED },
-    { "max_tokens", LLM_COHERE_FAST_MAX_TOKENS },
-    { "max_completion_tokens", LLM_COHERE_FAST_MAX_COMPLETION },
-    { "temperature", LLM_COHERE_FAST_TEMPERATURE },
-    { "top_p", LLM_COHERE_FAST_TOP_P },
-    { "stop", LLM_COHERE_FAST_STOP },
-    { "seed", LLM_COHERE_FAST_SEED },
-    { "frequency_penalty", LLM_COHERE_FAST_FREQUENCY },
-    { "presence_penalty", LLM_COHERE_FAST_PRESENCE },
-    { "n", LLM_COHERE_FAST_N },
-    { "response_format", LLM_COHERE_FAST_RESPONSE_FORMAT },
-    { "user", LLM_COHERE_FAST_IGNORED },
-    { "metadata", LLM_COHERE_FAST_IGNORED },
-    { "store", LLM_COHERE_FAST_IGNORED },
-    { "service_tier", LLM_COHERE_FAST_IGNORED },
-    { "logit_bias", LLM_COHERE_FAST_IGNORED },
-    { NULL, 0 }
-};
-
-
-static int
-llm_cohere_fast_key(const cJSON *item, llm_cohere_fast_t *f)
-{
-    int                           k;
-    const char                   *name;
-    const llm_cohere_fast_key_t  *key;
-
-    name = item->string;
-
-    if (name == NULL) {
-        return LLM_DECLINED;
-    }
-
-    for (key = llm_cohere_fast_keys; key->name != NULL; key++) {
-        if (name[0] == key->name[0] && strcmp(name, key->name) == 0) {
-            k = key->item;
-
-            if (k != LLM_COHERE_FAST_IGNORED && f->item[k] == NULL) {
-                f->item[k] = item;
-            }
-
-            return LLM_OK;
-        }
-    }
-
-    return cJSON_IsNull(item) ? LLM_OK : LLM_DECLINED;
-}
 
 
 /* the llm_json_writer_pt of the direct writer: f is llm_cohere_fast_t */

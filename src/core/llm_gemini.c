@@ -44,8 +44,6 @@
 #define LLM_GEMINI_FAST_RESPONSE_FORMAT  10
 #define LLM_GEMINI_FAST_ITEMS            11
 
-#define LLM_GEMINI_FAST_IGNORED          -1  /* left out by the tree path */
-
 
 /*
  * What the direct writer needs of a plain request, read once by
@@ -57,12 +55,6 @@ typedef struct {
     long          max_tokens;                     /* the provider's */
     int           system;             /* a system text not empty */
 } llm_gemini_fast_t;
-
-
-typedef struct {
-    const char   *name;
-    int           item;        /* LLM_GEMINI_FAST_*, or _IGNORED */
-} llm_gemini_fast_key_t;
 
 
 typedef struct {
@@ -88,7 +80,6 @@ static void llm_gemini_path(llm_out_t *out, const char *base,
 static int llm_gemini_check(const char *s);
 static int llm_gemini_fast_check(const llm_request_t *req,
     const llm_provider_t *p, llm_gemini_fast_t *f);
-static int llm_gemini_fast_key(const cJSON *item, llm_gemini_fast_t *f);
 static void llm_gemini_fast_write(llm_out_t *out, llm_json_splices_t *sp,
     const void *data);
 static cJSON *llm_gemini_build(const llm_request_t *req,
@@ -426,6 +417,30 @@ llm_gemini_encode_fast(const llm_request_t *req, const llm_provider_t *p,
 }
 
 
+static const llm_fast_key_t  llm_gemini_fast_keys[] = {
+    { "model", LLM_FAST_IGNORED },     /* req->model */
+    { "messages", LLM_GEMINI_FAST_MESSAGES },
+    { "stream", LLM_FAST_IGNORED },    /* req->stream */
+    { "stream_options", LLM_FAST_IGNORED },
+    { "max_tokens", LLM_GEMINI_FAST_MAX_TOKENS },
+    { "max_completion_tokens", LLM_GEMINI_FAST_MAX_COMPLETION },
+    { "temperature", LLM_GEMINI_FAST_TEMPERATURE },
+    { "top_p", LLM_GEMINI_FAST_TOP_P },
+    { "stop", LLM_GEMINI_FAST_STOP },
+    { "n", LLM_GEMINI_FAST_N },
+    { "seed", LLM_GEMINI_FAST_SEED },
+    { "presence_penalty", LLM_GEMINI_FAST_PRESENCE },
+    { "frequency_penalty", LLM_GEMINI_FAST_FREQUENCY },
+    { "response_format", LLM_GEMINI_FAST_RESPONSE_FORMAT },
+    { "user", LLM_FAST_IGNORED },
+    { "metadata", LLM_FAST_IGNORED },
+    { "store", LLM_FAST_IGNORED },
+    { "service_tier", LLM_FAST_IGNORED },
+    { "logit_bias", LLM_FAST_IGNORED },
+    { NULL, 0 }
+};
+
+
 /*
  * LLM_OK when the tree would be built from nothing but string messages
  * of the roles system, developer, user and assistant (without tool
@@ -455,7 +470,9 @@ llm_gemini_fast_check(const llm_request_t *req, const llm_provider_t *p,
     }
 
     for (item = root->child; item != NULL; item = item->next) {
-        if (llm_gemini_fast_key(item, f) != LLM_OK) {
+        if (llm_fast_key(item, llm_gemini_fast_keys, f->item)
+            != LLM_OK)
+        {
             return LLM_DECLINED;
         }
     }
@@ -552,58 +569,6 @@ llm_gemini_fast_check(const llm_request_t *req, const llm_provider_t *p,
  * only checks.  Any other member declines the request unless it is null:
  * tools, tool_choice, unknown ones.
  */
-
-static const llm_gemini_fast_key_t  llm_gemini_fast_keys[] = {
-    { "model", LLM_GEMINI_FAST_IGNORED },     /* req->model */
-    { "messages", LLM_GEMINI_FAST_MESSAGES },
-    { "stream", LLM_GEMINI_FAST_IGNORED },    /* req->stream */
-    { "stream_options", LLM_GEMINI_FAST_IGNORED },
-    { "max_tokens", LLM_GEMINI_FAST_MAX_TOKENS },
-    { "max_completion_tokens", LLM_GEMINI_FAST_MAX_COMPLETION },
-    { "temperature", LLM_GEMINI_FAST_TEMPERATURE },
-    { "top_p", LLM_GEMINI_FAST_TOP_P },
-    { "stop", LLM_GEMINI_FAST_STOP },
-    { "n", LLM_GEMINI_FAST_N },
-    { "seed", LLM_GEMINI_FAST_SEED },
-    { "presence_penalty", LLM_GEMINI_FAST_PRESENCE },
-    { "frequency_penalty", LLM_GEMINI_FAST_FREQUENCY },
-    { "response_format", LLM_GEMINI_FAST_RESPONSE_FORMAT },
-    { "user", LLM_GEMINI_FAST_IGNORED },
-    { "metadata", LLM_GEMINI_FAST_IGNORED },
-    { "store", LLM_GEMINI_FAST_IGNORED },
-    { "service_tier", LLM_GEMINI_FAST_IGNORED },
-    { "logit_bias", LLM_GEMINI_FAST_IGNORED },
-    { NULL, 0 }
-};
-
-
-static int
-llm_gemini_fast_key(const cJSON *item, llm_gemini_fast_t *f)
-{
-    int                           k;
-    const char                   *name;
-    const llm_gemini_fast_key_t  *key;
-
-    name = item->string;
-
-    if (name == NULL) {
-        return LLM_DECLINED;
-    }
-
-    for (key = llm_gemini_fast_keys; key->name != NULL; key++) {
-        if (name[0] == key->name[0] && strcmp(name, key->name) == 0) {
-            k = key->item;
-
-            if (k != LLM_GEMINI_FAST_IGNORED && f->item[k] == NULL) {
-                f->item[k] = item;
-            }
-
-            return LLM_OK;
-        }
-    }
-
-    return cJSON_IsNull(item) ? LLM_OK : LLM_DECLINED;
-}
 
 
 /* the llm_json_writer_pt of the direct writer: f is llm_gemini_fast_t */

@@ -674,4 +674,21 @@ const char *llm_cohere_finish(const cJSON *obj, size_t ncalls);
 void llm_cohere_usage(const cJSON *usage, llm_usage_t *u);
 
 
+/*
+ * The members a direct writer takes (llm_*_fast_check()): a name and its
+ * slot in the writer's items, or LLM_FAST_IGNORED for one that the tree
+ * path leaves out too.  llm_fast_key() files a top-level member: LLM_OK
+ * (the first member of a name is kept), LLM_DECLINED for a member the
+ * writer does not take, unless it is null (null counts as absent).
+ */
+#define LLM_FAST_IGNORED  -1
+
+typedef struct {
+    const char   *name;
+    int           item;
+} llm_fast_key_t;
+
+int llm_fast_key(const cJSON *item, const llm_fast_key_t *keys,
+    const cJSON **items);
+
 #endif /* _LLM_INTERNAL_H_INCLUDED_ */

@@ -1549,3 +1549,30 @@ llm_json_escaped_byte(int c)
         return c;
     }
 }
+
+
+int
+llm_fast_key(const cJSON *item, const llm_fast_key_t *keys,
+    const cJSON **items)
+{
+    const char            *name;
+    const llm_fast_key_t  *key;
+
+    name = item->string;
+
+    if (name == NULL) {
+        return LLM_DECLINED;
+    }
+
+    for (key = keys; key->name != NULL; key++) {
+        if (name[0] == key->name[0] && strcmp(name, key->name) == 0) {
+            if (key->item != LLM_FAST_IGNORED && items[key->item] == NULL) {
+                items[key->item] = item;
+            }
+
+            return LLM_OK;
+        }
+    }
+
+    return cJSON_IsNull(item) ? LLM_OK : LLM_DECLINED;
+}
