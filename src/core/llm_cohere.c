@@ -446,20 +446,9 @@ llm_cohere_fast_write(llm_out_t *out, llm_json_splices_t *sp,
     {
         /* copies in the tree: never by reference */
 
-        llm_out_lit(out, ",\"stop_sequences\":[");
+        llm_out_lit(out, ",\"stop_sequences\":");
 
-        for (item = cJSON_IsString(item) ? item : item->child;
-             item != NULL;
-             item = (item == stop) ? NULL : item->next)
-        {
-            llm_out_nstr(out, item->valuestring);
-
-            if (item != stop && item->next != NULL) {
-                llm_out_raw(out, ",", 1);
-            }
-        }
-
-        llm_out_raw(out, "]", 1);
+        llm_fast_strings(out, stop);
     }
 
     item = f->item[LLM_COHERE_FAST_SEED];

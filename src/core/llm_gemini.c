@@ -708,20 +708,9 @@ llm_gemini_fast_write(llm_out_t *out, llm_json_splices_t *sp,
         /* copies in the tree: never by reference */
 
         llm_out_cstr(out, config[gc++ > 0]);
-        llm_out_lit(out, "stopSequences\":[");
+        llm_out_lit(out, "stopSequences\":");
 
-        for (item = cJSON_IsString(item) ? item : item->child;
-             item != NULL;
-             item = (item == stop) ? NULL : item->next)
-        {
-            llm_out_nstr(out, item->valuestring);
-
-            if (item != stop && item->next != NULL) {
-                llm_out_lit(out, ",");
-            }
-        }
-
-        llm_out_lit(out, "]");
+        llm_fast_strings(out, stop);
     }
 
     item = f->item[LLM_GEMINI_FAST_N];

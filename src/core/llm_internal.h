@@ -691,4 +691,7 @@ typedef struct {
 int llm_fast_key(const cJSON *item, const llm_fast_key_t *keys,
     const cJSON **items);
 
+/* a string, or an array of strings, as a JSON array of copies */
+void llm_fast_strings(llm_out_t *out, const cJSON *item);
+
 #endif /* _LLM_INTERNAL_H_INCLUDED_ */

@@ -1576,3 +1576,25 @@ llm_fast_key(const cJSON *item, const llm_fast_key_t *keys,
 
     return cJSON_IsNull(item) ? LLM_OK : LLM_DECLINED;
 }
+
+
+void
+llm_fast_strings(llm_out_t *out, const cJSON *item)
+{
+    const cJSON  *s;
+
+    llm_out_raw(out, "[", 1);
+
+    for (s = cJSON_IsString(item) ? item : item->child;
+         s != NULL;
+         s = (s == item) ? NULL : s->next)
+    {
+        llm_out_nstr(out, s->valuestring);
+
+        if (s != item && s->next != NULL) {
+            llm_out_raw(out, ",", 1);
+        }
+    }
+
+    llm_out_raw(out, "]", 1);
+}
