@@ -112,6 +112,18 @@ typedef struct {
     long          blocks;             /* of the tree on the pool */
     llm_pool_t    pool;
     llm_json_refs_t  refs;            /* long strings of body */
+
+    /* embeddings requests only (llm_embed_parse_pool()) */
+    int           embed;              /* 1: an embeddings request */
+    const cJSON  *input;              /* "input": string or array */
+    size_t        ninputs;            /* texts or token arrays */
+    int           tokens;             /* input is token ids: int[] or
+                                         int[][] */
+    int           base64;             /* "encoding_format": "base64" */
+    long          dimensions;         /* "dimensions"; 0: not set */
+    const char   *input_type;         /* "input_type" extension, or NULL:
+                                         search_document, search_query,
+                                         classification, clustering */
 } llm_request_t;
 
 /*
@@ -220,6 +232,10 @@ typedef struct {
     long          max_tokens;         /* default when the client sets
                                          none (providers that require
                                          one: Anthropic); 0 = none */
+    const char   *input_type;         /* embeddings: the default
+                                         input_type (Cohere: required,
+                                         "search_document" when NULL;
+                                         Gemini: taskType); NULL */
 } llm_provider_t;
 
 
@@ -551,6 +567,36 @@ typedef struct {
      * before stream_event returned LLM_DONE is a cut stream.
      */
     unsigned      stream_ends_with_body:1;
+
+    /*
+     * Embeddings (llm_embed.c and the provider's file).  embed_encode:
+     * NULL when the provider has no embeddings API (Anthropic); like
+     * encode, with err status 400 for a request this provider cannot
+     * take (token input, more than embed_max_inputs inputs).
+     */
+    int         (*embed_encode)(const llm_request_t *req,
+                                const llm_provider_t *p, llm_pool_t *pool,
+                                llm_http_request_t *out, llm_error_t *err);
+
+    /*
+     * A 2xx answer into an OpenAI embeddings list (out->usage: what the
+     * provider reported, -1 where it reported nothing; finish_reason and
+     * content NULL).  Errors as decode's.  NULL: the answer is OpenAI's
+     * and relayed as it is.
+     */
+    int         (*embed_decode)(const llm_request_t *req,
+                                const llm_provider_t *p, const char *body,
+                                size_t len, llm_pool_t *pool,
+                                llm_response_t *out, llm_error_t *err);
+
+    size_t        embed_max_inputs;   /* per request; 0: no limit */
+
+    /*
+     * The answer is in OpenAI's format and is relayed as it is when the
+     * client asked for floats; embed_decode runs only to convert it to
+     * base64 (Mistral).
+     */
+    unsigned      embed_relay_float:1;
 } llm_adapter_t;
 
 
@@ -767,6 +813,45 @@ int llm_cache_acc_chunk(llm_cache_acc_t *a, const char *data, size_t len,
  */
 int llm_cache_acc_finish(llm_cache_acc_t *a, llm_pool_t *pool, char **body,
     size_t *len);
+
+
+/*
+ * Embeddings (llm_embed.c).
+ *
+ * llm_embed_parse_pool() parses and validates an OpenAI embeddings request
+ * body as llm_request_parse_pool() does a chat request (strict JSON, a
+ * BOM skipped, null counts as absent, no duplicated top-level member) and
+ * fills req->embed = 1, input, ninputs, tokens, base64, dimensions,
+ * input_type, model; stream is 0.  "input" is required: a non-empty
+ * string, an array of 1 to 2048 non-empty strings, an array of 1 to 2048
+ * token ids (integers 0 to 2^31-1: one input), or an array of 1 to 2048
+ * such non-empty arrays.  "encoding_format": "float" or "base64";
+ * "dimensions": an integer 1 to 65536; "user": a string; "input_type":
+ * one of the four values above.  Other members are kept (the OpenAI
+ * adapter relays them).  Errors: 400 with param, as for chat.
+ */
+#define LLM_EMBED_MAX_INPUTS  2048
+
+int llm_embed_parse_pool(llm_request_t *req, const char *body, size_t len,
+    llm_pool_t *pool, llm_error_t *err);
+
+/*
+ * The OpenAI embeddings answer the decoders render, from the raw JSON
+ * text of each vector (a validated JSON array of numbers, copied as it
+ * is for floats; converted to little-endian float32 and base64 for
+ * base64):
+ *
+ *   {"object":"list","data":[{"object":"embedding","index":0,
+ *    "embedding":[...]|"..."},...],"model":"...",
+ *    "usage":{"prompt_tokens":N,"total_tokens":N}}
+ *
+ * "usage" is left out when usage->prompt_tokens < 0 (not reported).
+ * LLM_ERROR with err (502 invalid_provider_response) when a vector is not
+ * an array of numbers, or on allocation failure (500).
+ */
+int llm_embed_render(const llm_request_t *req, const char *model,
+    const llm_slice_t *vectors, size_t n, const llm_usage_t *usage,
+    llm_pool_t *pool, llm_response_t *out, llm_error_t *err);
 
 
 /* name need not be NUL-terminated; ASCII case-insensitive; NULL if unknown */
