@@ -234,7 +234,9 @@ ngx_http_llm_cache_lookup(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
 
-    if (lcf->cache_zone == NULL || r != r->main) {
+    /* chat answers only: an embeddings request is not cached */
+
+    if (lcf->cache_zone == NULL || r != r->main || ctx->embed) {
         return NGX_DECLINED;
     }
 

@@ -7,6 +7,7 @@
 /*
  * The content handler of a gateway location: the request body is read
  * and parsed once, a provider is chosen, and the upstream is started;
+ * POST .../chat/completions and POST .../embeddings are served so, and
  * GET .../models lists the providers.
  */
 
@@ -66,19 +67,30 @@ ngx_http_llm_handler(ngx_http_request_t *r)
         return ngx_http_llm_models(r, lcf);
     }
 
-    len = sizeof("/chat/completions") - 1;
+    len = sizeof("/embeddings") - 1;
 
-    if (uri->len < len
-        || ngx_strncmp(uri->data + uri->len - len, "/chat/completions", len)
-           != 0)
+    if (uri->len >= len
+        && ngx_strncmp(uri->data + uri->len - len, "/embeddings", len) == 0)
     {
-        ngx_http_llm_set_error(r, ctx, NGX_HTTP_NOT_FOUND,
-                               "invalid_request_error", "unknown_url",
-                               "Unknown request URL: %V %V. This gateway "
-                               "serves POST .../chat/completions and "
-                               "GET .../models.",
-                               &r->method_name, &r->uri);
-        return NGX_HTTP_NOT_FOUND;
+        ctx->embed = 1;
+
+    } else {
+        len = sizeof("/chat/completions") - 1;
+
+        if (uri->len < len
+            || ngx_strncmp(uri->data + uri->len - len, "/chat/completions",
+                           len)
+               != 0)
+        {
+            ngx_http_llm_set_error(r, ctx, NGX_HTTP_NOT_FOUND,
+                                   "invalid_request_error", "unknown_url",
+                                   "Unknown request URL: %V %V. This "
+                                   "gateway serves POST .../chat/completions,"
+                                   " POST .../embeddings and "
+                                   "GET .../models.",
+                                   &r->method_name, &r->uri);
+            return NGX_HTTP_NOT_FOUND;
+        }
     }
 
     if (r->method != NGX_HTTP_POST) {
@@ -257,10 +269,13 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
     pool.alloc = ngx_http_llm_pool_alloc;
     pool.data = r->pool;
 
-    if (llm_request_parse_pool(&ctx->req, (const char *) body, len, &pool,
-                               &ctx->err)
-        != LLM_OK)
-    {
+    rc = ctx->embed
+         ? llm_embed_parse_pool(&ctx->req, (const char *) body, len, &pool,
+                                &ctx->err)
+         : llm_request_parse_pool(&ctx->req, (const char *) body, len, &pool,
+                                  &ctx->err);
+
+    if (rc != LLM_OK) {
         ctx->has_err = 1;
 
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -457,6 +472,7 @@ ngx_http_llm_models(ngx_http_request_t *r, ngx_http_llm_loc_conf_t *lcf)
     ngx_int_t                  rc;
     ngx_buf_t                 *b;
     ngx_uint_t                 i, n;
+    unsigned                  *serves;
     ngx_chain_t                out;
     llm_pool_t                 pool;
     const char               **ids, **owners;
@@ -477,16 +493,22 @@ ngx_http_llm_models(ngx_http_request_t *r, ngx_http_llm_loc_conf_t *lcf)
 
     owners = ids + n;
 
+    serves = ngx_palloc(r->pool, n * sizeof(unsigned));
+    if (serves == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     for (i = 0; i < n; i++) {
         ids[i] = (const char *) pp[i]->name.data;
         owners[i] = pp[i]->adapter->name;
+        serves[i] = (unsigned) pp[i]->serves;
     }
 
     pool.alloc = ngx_http_llm_pool_alloc;
     pool.data = r->pool;
 
-    json = llm_models_render(ids, owners, n, (long) ngx_cached_time->sec,
-                             &pool, &len);
+    json = llm_models_render(ids, owners, serves, n,
+                             (long) ngx_cached_time->sec, &pool, &len);
     if (json == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -28,6 +28,10 @@ static char *ngx_http_llm_provider_url(ngx_conf_t *cf,
     ngx_http_llm_provider_t *p);
 static char *ngx_http_llm_provider_key(ngx_conf_t *cf,
     ngx_http_llm_provider_t *p, ngx_str_t *value);
+static char *ngx_http_llm_provider_serves(ngx_conf_t *cf,
+    ngx_http_llm_provider_t *p);
+static char *ngx_http_llm_provider_embed(ngx_conf_t *cf,
+    ngx_http_llm_provider_t *p);
 static char *ngx_http_llm_provider_price(ngx_conf_t *cf,
     ngx_http_llm_provider_t *p);
 
@@ -131,6 +135,10 @@ ngx_http_llm_provider_param(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
         return NGX_CONF_OK;
     }
 
+    if (ngx_strcmp(name->data, "serves") == 0) {
+        return ngx_http_llm_provider_serves(cf, p);
+    }
+
     if (cf->args->nelts != 2) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid number of arguments in \"%V\" "
@@ -186,6 +194,26 @@ ngx_http_llm_provider_param(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
 
         p->key_set = 1;
         return ngx_http_llm_provider_key(cf, p, &value[1]);
+    }
+
+    if (ngx_strcmp(name->data, "embedding_group") == 0) {
+
+        if (p->embedding_group.data) {
+            goto duplicate;
+        }
+
+        p->embedding_group = value[1];
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(name->data, "input_type") == 0) {
+
+        if (p->input_type.data) {
+            goto duplicate;
+        }
+
+        p->input_type = value[1];
+        return NGX_CONF_OK;
     }
 
     if (ngx_strcmp(name->data, "max_tokens") == 0) {
@@ -280,6 +308,11 @@ ngx_http_llm_provider_check(ngx_conf_t *cf, ngx_http_llm_provider_t *p)
         return rv;
     }
 
+    rv = ngx_http_llm_provider_embed(cf, p);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
     p->core.name = (const char *) p->name.data;
     p->core.model = p->model.len ? (const char *) p->model.data : NULL;
     p->core.api_key = p->api_key.len ? (const char *) p->api_key.data
@@ -291,6 +324,135 @@ ngx_http_llm_provider_check(ngx_conf_t *cf, ngx_http_llm_provider_t *p)
     {
         return NGX_CONF_ERROR;
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/* "serves chat | embeddings ...": what the provider is routed for */
+
+static char *
+ngx_http_llm_provider_serves(ngx_conf_t *cf, ngx_http_llm_provider_t *p)
+{
+    ngx_str_t   *value;
+    ngx_uint_t   i, bit;
+
+    value = cf->args->elts;
+
+    if (p->serves) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"serves\" is duplicate in llm_provider \"%V\"",
+                           &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts < 2) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid number of arguments in \"serves\" "
+                           "of llm_provider \"%V\"", &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strcmp(value[i].data, "chat") == 0) {
+            bit = NGX_HTTP_LLM_SERVES_CHAT;
+
+        } else if (ngx_strcmp(value[i].data, "embeddings") == 0) {
+            bit = NGX_HTTP_LLM_SERVES_EMBED;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"serves\" value \"%V\" in "
+                               "llm_provider \"%V\" (chat, embeddings)",
+                               &value[i], &p->name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (p->serves & bit) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" is given twice in \"serves\" of "
+                               "llm_provider \"%V\"", &value[i], &p->name);
+            return NGX_CONF_ERROR;
+        }
+
+        p->serves |= bit;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Embeddings: by default a provider serves them when its type has an
+ * embeddings API; "input_type" is checked against what the type takes.
+ */
+
+static char *
+ngx_http_llm_provider_embed(ngx_conf_t *cf, ngx_http_llm_provider_t *p)
+{
+    u_char      c;
+    ngx_uint_t  i, ok;
+
+    if (p->serves == 0) {
+        p->serves = NGX_HTTP_LLM_SERVES_CHAT;
+
+        if (p->adapter->embed_encode) {
+            p->serves |= NGX_HTTP_LLM_SERVES_EMBED;
+        }
+
+    } else if ((p->serves & NGX_HTTP_LLM_SERVES_EMBED)
+               && p->adapter->embed_encode == NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "llm_provider \"%V\" cannot serve embeddings: "
+                           "type %s has no embeddings API",
+                           &p->name, p->adapter->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (p->input_type.data == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    ok = 0;
+
+    if (ngx_strcmp(p->adapter->name, "cohere") == 0) {
+        ok = (ngx_strcmp(p->input_type.data, "search_document") == 0
+              || ngx_strcmp(p->input_type.data, "search_query") == 0
+              || ngx_strcmp(p->input_type.data, "classification") == 0
+              || ngx_strcmp(p->input_type.data, "clustering") == 0);
+
+    } else if (ngx_strcmp(p->adapter->name, "gemini") == 0) {
+
+        /* Gemini's own task names: RETRIEVAL_DOCUMENT, ... */
+
+        ok = (p->input_type.len > 0);
+
+        for (i = 0; i < p->input_type.len; i++) {
+            c = p->input_type.data[i];
+
+            if (!((c >= 'A' && c <= 'Z') || c == '_')) {
+                ok = 0;
+                break;
+            }
+        }
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"input_type\" of llm_provider \"%V\" is for "
+                           "cohere and gemini providers", &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (!ok) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid input_type \"%V\" in llm_provider "
+                           "\"%V\"", &p->input_type, &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    p->core.input_type = (const char *) p->input_type.data;
 
     return NGX_CONF_OK;
 }

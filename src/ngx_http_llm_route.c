@@ -30,6 +30,12 @@ static void ngx_http_llm_route_weighted(ngx_http_request_t *r,
     ngx_http_llm_route_t *rt, ngx_http_llm_ctx_t *ctx);
 static void ngx_http_llm_route_sort(ngx_http_llm_ctx_t *ctx,
     uint64_t *keys);
+static ngx_int_t ngx_http_llm_route_serves(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static ngx_uint_t ngx_http_llm_route_comparable(ngx_http_request_t *r,
+    ngx_http_llm_provider_t *a, ngx_http_llm_provider_t *b);
+static void ngx_http_llm_route_model(ngx_http_llm_ctx_t *ctx,
+    ngx_http_llm_provider_t *p, ngx_str_t *model);
 static ngx_http_llm_provider_t *ngx_http_llm_route_find(ngx_array_t *list,
     ngx_str_t *name);
 
@@ -490,6 +496,7 @@ ngx_int_t
 ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
     uint64_t                   *keys;
+    ngx_int_t                   rc;
     ngx_str_t                   model;
     ngx_msec_t                  retry, probed;
     ngx_uint_t                  i, n;
@@ -589,6 +596,11 @@ ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         ctx->candidates[0] = pinned;
     }
 
+    rc = ngx_http_llm_route_serves(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     /* the arm is what the rule chose, whether it answers or not */
 
     if (rt->arms) {
@@ -612,6 +624,22 @@ ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     for (i = 0, n = 0; i < ctx->ncandidates; i++) {
         p = ctx->candidates[i];
+
+        /*
+         * vectors of different models cannot be compared: an embeddings
+         * request goes on only to providers of the first one's kind
+         */
+
+        if (n > 0 && ctx->embed
+            && !ngx_http_llm_route_comparable(r, ctx->candidates[0], p))
+        {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "llm: provider \"%V\" is left out of the "
+                          "embeddings request's failover: its vectors "
+                          "are not comparable with those of \"%V\"",
+                          &p->name, &ctx->candidates[0]->name);
+            continue;
+        }
 
         if (!ngx_http_llm_health_available(r, p, &probed)) {
             continue;
@@ -662,6 +690,115 @@ ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     ctx->ncandidates = n;
 
     return NGX_OK;
+}
+
+
+/*
+ * The candidates that serve the request's endpoint, chat or embeddings,
+ * in their order; a 400 when none does.
+ */
+
+static ngx_int_t
+ngx_http_llm_route_serves(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_uint_t                i, n, bit;
+    ngx_http_llm_provider_t  *p;
+
+    bit = ctx->embed ? NGX_HTTP_LLM_SERVES_EMBED : NGX_HTTP_LLM_SERVES_CHAT;
+
+    for (i = 0, n = 0; i < ctx->ncandidates; i++) {
+        p = ctx->candidates[i];
+
+        if (p->serves & bit) {
+            ctx->candidates[n++] = p;
+        }
+    }
+
+    if (n > 0) {
+        ctx->ncandidates = n;
+        return NGX_OK;
+    }
+
+    p = ctx->candidates[0];
+
+    if (ctx->embed && p->adapter->embed_encode == NULL) {
+        ngx_http_llm_set_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                               "invalid_request_error", "unsupported_endpoint",
+                               "No provider of this route serves embeddings: "
+                               "\"%V\" is of type %s, which has no "
+                               "embeddings API.",
+                               &p->name, p->adapter->name);
+
+    } else {
+        ngx_http_llm_set_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+                               "invalid_request_error", "unsupported_endpoint",
+                               "No provider of this route serves %s: "
+                               "\"%V\" serves %s only.",
+                               ctx->embed ? "embeddings" : "chat completions",
+                               &p->name,
+                               ctx->embed ? "chat completions"
+                                          : "embeddings");
+    }
+
+    return NGX_HTTP_BAD_REQUEST;
+}
+
+
+/*
+ * Whether the vectors of two providers can be compared: the same
+ * embedding_group, or, without one, the same model (the provider's, or
+ * the client's when the provider sets none); llm_embeddings_failover any
+ * takes every provider.
+ */
+
+static ngx_uint_t
+ngx_http_llm_route_comparable(ngx_http_request_t *r,
+    ngx_http_llm_provider_t *a, ngx_http_llm_provider_t *b)
+{
+    ngx_str_t                 ma, mb;
+    ngx_http_llm_ctx_t       *ctx;
+    ngx_http_llm_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    if (lcf->embeddings_failover == NGX_HTTP_LLM_EMBED_ANY || a == b) {
+        return 1;
+    }
+
+    if (a->embedding_group.len || b->embedding_group.len) {
+        return a->embedding_group.len == b->embedding_group.len
+               && ngx_strncmp(a->embedding_group.data,
+                              b->embedding_group.data,
+                              a->embedding_group.len)
+                  == 0;
+    }
+
+    ngx_http_llm_route_model(ctx, a, &ma);
+    ngx_http_llm_route_model(ctx, b, &mb);
+
+    return ma.len == mb.len && ngx_strncmp(ma.data, mb.data, ma.len) == 0;
+}
+
+
+/* the model a provider is asked for */
+
+static void
+ngx_http_llm_route_model(ngx_http_llm_ctx_t *ctx,
+    ngx_http_llm_provider_t *p, ngx_str_t *model)
+{
+    if (p->model.len) {
+        *model = p->model;
+        return;
+    }
+
+    if (ctx->req.model) {
+        model->data = (u_char *) ctx->req.model;
+        model->len = ngx_strlen(ctx->req.model);
+        return;
+    }
+
+    ngx_str_null(model);
 }
 
 

@@ -71,6 +71,14 @@
 
 #define NGX_HTTP_LLM_MAX_BUCKETS      16
 
+/* what a provider serves (llm_provider's "serves") */
+#define NGX_HTTP_LLM_SERVES_CHAT      LLM_SERVES_CHAT
+#define NGX_HTTP_LLM_SERVES_EMBED     LLM_SERVES_EMBED
+
+/* llm_embeddings_failover */
+#define NGX_HTTP_LLM_EMBED_COMPATIBLE 0
+#define NGX_HTTP_LLM_EMBED_ANY        1
+
 
 typedef struct ngx_http_llm_provider_s  ngx_http_llm_provider_t;
 typedef struct ngx_http_llm_health_s    ngx_http_llm_health_t;
@@ -88,6 +96,7 @@ typedef struct {
 typedef struct {
     ngx_atomic_t                   outcomes[NGX_HTTP_LLM_NOUTCOMES];
     ngx_atomic_t                   failovers;
+    ngx_atomic_t                   embeddings;    /* answers to them */
     ngx_atomic_t                   finish[NGX_HTTP_LLM_NFINISH];
     ngx_atomic_t                   tokens[NGX_HTTP_LLM_NTOKENS];
     ngx_atomic_t                   usage_unknown;
@@ -147,6 +156,10 @@ struct ngx_http_llm_provider_s {
 
     ngx_str_t                      model;
     ngx_str_t                      api_key;       /* NUL-terminated */
+
+    ngx_uint_t                     serves;        /* NGX_HTTP_LLM_SERVES_* */
+    ngx_str_t                      embedding_group;
+    ngx_str_t                      input_type;
 
     llm_provider_t                 core;          /* the core's view */
 
@@ -231,6 +244,7 @@ typedef struct {
     off_t                          max_stream_size;
     ngx_msec_t                     stream_timeout;
     ngx_flag_t                     headers;
+    ngx_uint_t                     embeddings_failover;
     ngx_flag_t                     stats;
     ngx_flag_t                     prompt_log;
     size_t                         prompt_log_size;
@@ -380,6 +394,7 @@ typedef struct {
     unsigned                       discard:1;     /* a mirror's answer */
     unsigned                       cache_store:1; /* the answer, if sound */
     unsigned                       cache_cleanup:1;
+    unsigned                       embed:1;       /* POST .../embeddings */
 } ngx_http_llm_ctx_t;
 
 

@@ -41,6 +41,13 @@ static ngx_conf_bitmask_t  ngx_http_llm_next_upstream_masks[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_llm_embeddings_failover[] = {
+    { ngx_string("compatible"), NGX_HTTP_LLM_EMBED_COMPATIBLE },
+    { ngx_string("any"), NGX_HTTP_LLM_EMBED_ANY },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_http_llm_commands[] = {
 
     { ngx_string("llm_provider"),
@@ -154,6 +161,13 @@ static ngx_command_t  ngx_http_llm_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_llm_loc_conf_t, headers),
       NULL },
+
+    { ngx_string("llm_embeddings_failover"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, embeddings_failover),
+      &ngx_http_llm_embeddings_failover },
 
     { ngx_string("llm_max_response_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -376,6 +390,7 @@ ngx_http_llm_create_loc_conf(ngx_conf_t *cf)
     conf->max_stream_size = NGX_CONF_UNSET;
     conf->stream_timeout = NGX_CONF_UNSET_MSEC;
     conf->headers = NGX_CONF_UNSET;
+    conf->embeddings_failover = NGX_CONF_UNSET_UINT;
     conf->stats = NGX_CONF_UNSET;
     conf->prompt_log = NGX_CONF_UNSET;
     conf->prompt_log_size = NGX_CONF_UNSET_SIZE;
@@ -429,6 +444,9 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               3600000);
 
     ngx_conf_merge_value(conf->headers, prev->headers, 1);
+    ngx_conf_merge_uint_value(conf->embeddings_failover,
+                              prev->embeddings_failover,
+                              NGX_HTTP_LLM_EMBED_COMPATIBLE);
     ngx_conf_merge_value(conf->stats, prev->stats, 1);
     ngx_conf_merge_value(conf->prompt_log, prev->prompt_log, 0);
     ngx_conf_merge_size_value(conf->prompt_log_size, prev->prompt_log_size,

@@ -788,8 +788,16 @@ ngx_http_llm_count(ngx_http_llm_counters_t *c, ngx_http_llm_main_conf_t *lmcf,
         return;
     }
 
-    (void) ngx_atomic_fetch_add(&c->finish[ngx_http_llm_finish_index(
-                                               ctx->finish_reason)], 1);
+    if (ctx->embed) {
+
+        /* an embeddings answer has no finish reason and no output */
+
+        (void) ngx_atomic_fetch_add(&c->embeddings, 1);
+
+    } else {
+        (void) ngx_atomic_fetch_add(&c->finish[ngx_http_llm_finish_index(
+                                                   ctx->finish_reason)], 1);
+    }
 
     ngx_http_llm_observe(&c->hist[NGX_HTTP_LLM_HIST_LATENCY],
                          lmcf->bounds[NGX_HTTP_LLM_HIST_LATENCY], duration);
@@ -836,9 +844,12 @@ ngx_http_llm_count(ngx_http_llm_counters_t *c, ngx_http_llm_main_conf_t *lmcf,
     ngx_http_llm_observe(&c->hist[NGX_HTTP_LLM_HIST_INPUT],
                          lmcf->bounds[NGX_HTTP_LLM_HIST_INPUT],
                          u->prompt_tokens > 0 ? u->prompt_tokens : 0);
-    ngx_http_llm_observe(&c->hist[NGX_HTTP_LLM_HIST_OUTPUT],
-                         lmcf->bounds[NGX_HTTP_LLM_HIST_OUTPUT],
-                         u->completion_tokens > 0 ? u->completion_tokens : 0);
+    if (!ctx->embed) {
+        ngx_http_llm_observe(&c->hist[NGX_HTTP_LLM_HIST_OUTPUT],
+                             lmcf->bounds[NGX_HTTP_LLM_HIST_OUTPUT],
+                             u->completion_tokens > 0
+                             ? u->completion_tokens : 0);
+    }
 
     if (ctx->priced && ctx->cost) {
         (void) ngx_atomic_fetch_add(&c->cost, ctx->cost);

@@ -377,8 +377,9 @@ ngx_http_llm_status_json_counters(ngx_http_llm_status_out_t *out,
                                   c->outcomes[i]);
     }
 
-    ngx_http_llm_status_print(out, "},\"failovers\":%uA,\"finish_reasons\":{",
-                              c->failovers);
+    ngx_http_llm_status_print(out, "},\"failovers\":%uA,\"embeddings\":%uA,"
+                              "\"finish_reasons\":{",
+                              c->failovers, c->embeddings);
 
     for (i = 0; i < NGX_HTTP_LLM_NFINISH; i++) {
         ngx_http_llm_status_print(out, "%s\"%s\":%uA", i ? "," : "",
@@ -521,6 +522,17 @@ ngx_http_llm_status_prometheus(ngx_http_llm_status_out_t *out,
             ngx_http_llm_status_print(out, "llm_router_failovers_total{%V} "
                                       "%uA\n", &labels[i],
                                       st[i].c.failovers);
+        }
+    }
+
+    ngx_http_llm_family("llm_router_embeddings_total", "counter",
+                        "Successful answers to embeddings requests.");
+
+    for (i = 0; i < n; i++) {
+        if (st[i].provider) {
+            ngx_http_llm_status_print(out, "llm_router_embeddings_total{%V} "
+                                      "%uA\n", &labels[i],
+                                      st[i].c.embeddings);
         }
     }
 

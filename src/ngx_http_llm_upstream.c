@@ -63,6 +63,7 @@ static ngx_int_t ngx_http_llm_process_status_line(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_process_header(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_header_done(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
+static ngx_uint_t ngx_http_llm_decodes(ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_check_answer(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static ngx_int_t ngx_http_llm_first_chunk(ngx_http_request_t *r);
@@ -243,6 +244,7 @@ static ngx_int_t
 ngx_http_llm_encode(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_http_llm_provider_t *p)
 {
+    int                  rc;
     size_t               len, method_len, path_len, name_len, value_len;
     u_char              *last;
     ngx_buf_t           *b;
@@ -259,9 +261,12 @@ ngx_http_llm_encode(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     ngx_memzero(&hr, sizeof(llm_http_request_t));
 
-    if (p->adapter->encode(&ctx->req, &p->core, &pool, &hr, &ctx->err)
-        != LLM_OK)
-    {
+    rc = ctx->embed
+         ? p->adapter->embed_encode(&ctx->req, &p->core, &pool, &hr,
+                                    &ctx->err)
+         : p->adapter->encode(&ctx->req, &p->core, &pool, &hr, &ctx->err);
+
+    if (rc != LLM_OK) {
         ctx->has_err = 1;
 
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -600,7 +605,7 @@ ngx_http_llm_header_done(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
          */
 
         if (u->headers_in.chunked
-            && ctx->provider->adapter->decode == NULL
+            && !ngx_http_llm_decodes(ctx)
             && !(ctx->req.stream && ctx->provider->adapter->stream_event))
         {
             u->process_header = ngx_http_llm_first_chunk;
@@ -621,7 +626,7 @@ ngx_http_llm_header_done(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     if (status < NGX_HTTP_BAD_REQUEST
         && (status < NGX_HTTP_OK || status >= NGX_HTTP_SPECIAL_RESPONSE
             || ctx->req.stream
-            || ctx->provider->adapter->decode == NULL))
+            || !ngx_http_llm_decodes(ctx)))
     {
         return NGX_OK;
     }
@@ -660,6 +665,32 @@ ngx_http_llm_header_done(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     u->process_header = ngx_http_llm_process_body;
 
     return ngx_http_llm_process_body(r);
+}
+
+
+/*
+ * Whether a 2xx non-streamed answer is read whole and translated, rather
+ * than relayed as it arrives.
+ */
+
+static ngx_uint_t
+ngx_http_llm_decodes(ngx_http_llm_ctx_t *ctx)
+{
+    const llm_adapter_t  *ad;
+
+    ad = ctx->provider->adapter;
+
+    if (!ctx->embed) {
+        return ad->decode != NULL;
+    }
+
+    if (ad->embed_decode == NULL) {
+        return 0;
+    }
+
+    /* Mistral's floats are OpenAI's: only base64 is converted */
+
+    return !(ad->embed_relay_float && !ctx->req.base64);
 }
 
 
@@ -1037,6 +1068,7 @@ ngx_http_llm_collect(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 static ngx_int_t
 ngx_http_llm_translate(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
+    int                       rc;
     u_char                    msg[sizeof(ctx->err.message)];
     ngx_uint_t                status;
     llm_pool_t                pool;
@@ -1087,11 +1119,16 @@ ngx_http_llm_translate(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     } else {
         ngx_memzero(&resp, sizeof(llm_response_t));
 
-        if (p->adapter->decode(&ctx->req, &p->core, (const char *) ctx->acc,
-                               ctx->acc_len, (long long) ngx_time(), &pool,
-                               &resp, &ctx->err)
-            != LLM_OK)
-        {
+        rc = ctx->embed
+             ? p->adapter->embed_decode(&ctx->req, &p->core,
+                                        (const char *) ctx->acc, ctx->acc_len,
+                                        &pool, &resp, &ctx->err)
+             : p->adapter->decode(&ctx->req, &p->core,
+                                  (const char *) ctx->acc, ctx->acc_len,
+                                  (long long) ngx_time(), &pool, &resp,
+                                  &ctx->err);
+
+        if (rc != LLM_OK) {
             ngx_cpystrn(msg, (u_char *) ctx->err.message, sizeof(msg));
 
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

@@ -862,13 +862,19 @@ extern const llm_adapter_t  *const llm_adapters[];     /* NULL-terminated */
 
 /*
  * {"object":"list","data":[{"id":ids[i],"object":"model",
- *  "created":created,"owned_by":owners[i]},...]}
+ *  "created":created,"owned_by":owners[i][,"endpoints":[...]]},...]}
  *
- * owners (or owners[i]) may be NULL: "system" is used.  Returns a
- * NUL-terminated pool buffer or NULL on allocation failure.
+ * owners (or owners[i]) may be NULL: "system" is used.  With serves,
+ * "endpoints" lists what serves[i] says the model serves:
+ * "chat.completions" (LLM_SERVES_CHAT), "embeddings" (LLM_SERVES_EMBED).
+ * Returns a NUL-terminated pool buffer or NULL on allocation failure.
  */
+#define LLM_SERVES_CHAT   0x01
+#define LLM_SERVES_EMBED  0x02
+
 char *llm_models_render(const char *const *ids, const char *const *owners,
-    size_t n, long created, llm_pool_t *pool, size_t *len);
+    const unsigned *serves, size_t n, long created, llm_pool_t *pool,
+    size_t *len);
 
 
 #endif /* _LLM_CORE_H_INCLUDED_ */

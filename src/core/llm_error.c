@@ -13,7 +13,8 @@
 
 
 static void llm_models_write(llm_out_t *out, const char *const *ids,
-    const char *const *owners, size_t n, const char *created);
+    const char *const *owners, const unsigned *serves, size_t n,
+    const char *created);
 
 
 void
@@ -118,7 +119,8 @@ llm_error_write(llm_out_t *out, const char *message, size_t message_len,
 
 char *
 llm_models_render(const char *const *ids, const char *const *owners,
-    size_t n, long created, llm_pool_t *pool, size_t *len)
+    const unsigned *serves, size_t n, long created, llm_pool_t *pool,
+    size_t *len)
 {
     char       num[32];
     llm_out_t  out;
@@ -133,13 +135,13 @@ llm_models_render(const char *const *ids, const char *const *owners,
     out.len = 0;
     out.size = 0;
 
-    llm_models_write(&out, ids, owners, n, num);
+    llm_models_write(&out, ids, owners, serves, n, num);
 
     if (llm_out_alloc(&out, pool) == NULL) {
         return NULL;
     }
 
-    llm_models_write(&out, ids, owners, n, num);
+    llm_models_write(&out, ids, owners, serves, n, num);
 
     out.buf[out.len] = '\0';
 
@@ -153,7 +155,8 @@ llm_models_render(const char *const *ids, const char *const *owners,
 
 static void
 llm_models_write(llm_out_t *out, const char *const *ids,
-    const char *const *owners, size_t n, const char *created)
+    const char *const *owners, const unsigned *serves, size_t n,
+    const char *created)
 {
     size_t       i;
     const char  *id, *owner;
@@ -174,6 +177,27 @@ llm_models_write(llm_out_t *out, const char *const *ids,
         llm_out_cstr(out, created);
         llm_out_cstr(out, ",\"owned_by\":");
         llm_out_str(out, owner, strlen(owner));
+
+        if (serves != NULL) {
+            llm_out_cstr(out, ",\"endpoints\":[");
+
+            if (serves[i] & LLM_SERVES_CHAT) {
+                llm_out_cstr(out, "\"chat.completions\"");
+            }
+
+            if ((serves[i] & LLM_SERVES_CHAT)
+                && (serves[i] & LLM_SERVES_EMBED))
+            {
+                llm_out_raw(out, ",", 1);
+            }
+
+            if (serves[i] & LLM_SERVES_EMBED) {
+                llm_out_cstr(out, "\"embeddings\"");
+            }
+
+            llm_out_raw(out, "]", 1);
+        }
+
         llm_out_raw(out, "}", 1);
     }
 

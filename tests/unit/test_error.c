@@ -256,7 +256,7 @@ test_models_render(void **state)
 
     ctx = *state;
 
-    out = llm_models_render(test_ids, test_owners, 2, 1767225600L,
+    out = llm_models_render(test_ids, test_owners, NULL, 2, 1767225600L,
                             &ctx->pool, &len);
 
     want = "{\"object\":\"list\",\"data\":["
@@ -282,7 +282,7 @@ test_models_render_empty(void **state)
 
     ctx = *state;
 
-    out = llm_models_render(NULL, NULL, 0, 0, &ctx->pool, &len);
+    out = llm_models_render(NULL, NULL, NULL, 0, 0, &ctx->pool, &len);
 
     assert_string_equal(out, "{\"object\":\"list\",\"data\":[]}");
     assert_int_equal(len, strlen(out));
@@ -299,7 +299,7 @@ test_models_render_default_owner(void **state)
 
     ctx = *state;
 
-    out = llm_models_render(test_ids, NULL, 2, -1L, &ctx->pool, &len);
+    out = llm_models_render(test_ids, NULL, NULL, 2, -1L, &ctx->pool, &len);
     root = test_json(out, len);
 
     m = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "data"), 1);
@@ -311,7 +311,7 @@ test_models_render_default_owner(void **state)
 
     cJSON_Delete(root);
 
-    out = llm_models_render(test_ids, test_owners_partial, 2, 5L, &ctx->pool,
+    out = llm_models_render(test_ids, test_owners_partial, NULL, 2, 5L, &ctx->pool,
                             &len);
     root = test_json(out, len);
 
@@ -327,6 +327,42 @@ test_models_render_default_owner(void **state)
 
 
 static void
+test_models_render_endpoints(void **state)
+{
+    char         *out;
+    size_t        len;
+    unsigned      serves[3];
+    test_ctx_t   *ctx;
+    const char   *ids[3], *want;
+
+    ctx = *state;
+
+    ids[0] = "chat";
+    ids[1] = "both";
+    ids[2] = "embed";
+
+    serves[0] = LLM_SERVES_CHAT;
+    serves[1] = LLM_SERVES_CHAT | LLM_SERVES_EMBED;
+    serves[2] = LLM_SERVES_EMBED;
+
+    out = llm_models_render(ids, NULL, serves, 3, 7L, &ctx->pool, &len);
+
+    want = "{\"object\":\"list\",\"data\":["
+           "{\"id\":\"chat\",\"object\":\"model\",\"created\":7,"
+           "\"owned_by\":\"system\",\"endpoints\":[\"chat.completions\"]},"
+           "{\"id\":\"both\",\"object\":\"model\",\"created\":7,"
+           "\"owned_by\":\"system\",\"endpoints\":[\"chat.completions\","
+           "\"embeddings\"]},"
+           "{\"id\":\"embed\",\"object\":\"model\",\"created\":7,"
+           "\"owned_by\":\"system\",\"endpoints\":[\"embeddings\"]}]}";
+
+    assert_non_null(out);
+    assert_string_equal(out, want);
+    assert_int_equal(len, strlen(want));
+}
+
+
+static void
 test_models_render_nomem(void **state)
 {
     test_ctx_t         *ctx;
@@ -334,7 +370,7 @@ test_models_render_nomem(void **state)
     ctx = *state;
     ctx->fail_at = 1;
 
-    assert_null(llm_models_render(test_ids, NULL, 1, 0, &ctx->pool, NULL));
+    assert_null(llm_models_render(test_ids, NULL, NULL, 1, 0, &ctx->pool, NULL));
 }
 
 
@@ -353,5 +389,6 @@ test_error_register(void)
     TEST_ADD(test_models_render);
     TEST_ADD(test_models_render_empty);
     TEST_ADD(test_models_render_default_owner);
+    TEST_ADD(test_models_render_endpoints);
     TEST_ADD(test_models_render_nomem);
 }
