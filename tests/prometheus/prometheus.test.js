@@ -29,6 +29,7 @@ const tokenKinds = ['input', 'output', 'cached', 'cache_write', 'reasoning'];
 const families = {
     llm_router_requests_total: 'counter',
     llm_router_failovers_total: 'counter',
+    llm_router_embeddings_total: 'counter',
     llm_router_finish_reasons_total: 'counter',
     llm_router_tokens_total: 'counter',
     llm_router_usage_unknown_total: 'counter',

@@ -65,5 +65,6 @@ serve gateway.conf chat.test.js
 serve knowledge-assistant.conf examples/knowledge-assistant.test.js
 serve indie.conf examples/indie.test.js
 serve cache.conf examples/cache.test.js
+serve retrieval.conf examples/retrieval.test.js
 
 exit $status
