@@ -17,6 +17,7 @@
 #   make bench-workers   the throughput part alone with two gateway workers
 #                        (WORKERS=2 CONNECTIONS=64 TUNED=0 PARTS=throughput)
 #   make bench-cache     response cache hits against proxy_cache hits
+#   make bench-embeddings  embeddings (~1 MB answers) against proxy_pass
 #   make bench-failover  kill and restart a provider under load: no errors
 #   make bench-stats     instructions per request, llm_stats on and off
 #   make bench-reload    nginx -s reload every second under load, against
@@ -53,7 +54,7 @@ DEPS_STAMP := $(BUILD)/.deps
 .PHONY: all deps module run test unit integration sdk test-reload test-cache \
         test-asan \
         test-valgrind certs bench bench-workers bench-failover bench-stats \
-        bench-reload bench-tls bench-cache \
+        bench-reload bench-tls bench-cache bench-embeddings \
         fuzz clean
 
 all: module
@@ -250,6 +251,10 @@ bench-workers: deps module
 bench-cache: deps module
 	@scripts/deps.sh bench
 	TUNED=0 PARTS=cache bench/bench.sh
+
+bench-embeddings: deps module
+	@scripts/deps.sh bench
+	TUNED=0 PARTS=embeddings bench/bench.sh
 
 clean:
 	rm -rf $(BUILD) t/servroot

@@ -23,6 +23,9 @@
 #                per stream event, translated and relayed (bench/streams/)
 #   cache        a hit of llm_cache against a hit of proxy_cache on the
 #                same answer: RPS, CPU, and the latency at one connection
+#   embeddings   96 inputs, 1024 dimensions (a ~1 MB answer): relayed,
+#                translated (Cohere, Gemini) and converted to base64,
+#                against proxy_pass relaying the same vectors
 #   statistics   instructions of the whole worker per request with
 #                llm_stats on and off (bench/stats-cost.sh)
 #
@@ -35,6 +38,8 @@
 #        PARTS=memory bench/bench.sh   the memory per open stream alone
 #        PARTS=cache bench/bench.sh    cache hits against proxy_cache alone
 #                 (make bench-cache)
+#        PARTS=embeddings bench/bench.sh   embeddings alone
+#                 (make bench-embeddings)
 #
 # The gateway counts every request in an llm_zone (shared by its workers),
 # as a gateway with statistics does.
@@ -69,8 +74,9 @@ cc -O2 -g -std=c99 -Wall -Wextra -Werror -I"$top/src/core" \
 . "$top/bench/mock.sh"
 
 case "$parts" in
-all|throughput|memory|cache) ;;
-*) echo "bench: PARTS is all, throughput, memory or cache" >&2; exit 2 ;;
+all|throughput|memory|cache|embeddings) ;;
+*) echo "bench: PARTS is all, throughput, memory, cache or embeddings" >&2
+   exit 2 ;;
 esac
 
 for t in openai anthropic gemini cohere; do
@@ -78,7 +84,54 @@ for t in openai anthropic gemini cohere; do
 done
 cp "$dir/data/answer-openai.json" "$dir/data/answer-mistral.json"
 
-mock_conf 9401 > "$dir/mock/nginx.conf"
+# embeddings: 96 vectors of 1024 dimensions, the same numbers in OpenAI's
+# shape and in Cohere's and Gemini's, served as files by the mock
+
+awk 'BEGIN {
+    srand(7);
+    for (i = 0; i < 96; i++) {
+        v = "";
+        for (k = 0; k < 1024; k++) {
+            v = v (k ? "," : "") sprintf("%.9f", rand() * 0.2 - 0.1);
+        }
+        print v;
+    }
+}' > "$dir/data/vectors"
+
+mkdir -p "$dir/data/files"
+
+awk 'BEGIN { printf "{\"object\":\"list\",\"data\":[" }
+     { printf "%s{\"object\":\"embedding\",\"index\":%d,\"embedding\":[%s]}", NR > 1 ? "," : "", NR - 1, $0 }
+     END { printf "],\"model\":\"text-embedding-3-small\",\"usage\":{\"prompt_tokens\":2400,\"total_tokens\":2400}}" }' \
+    "$dir/data/vectors" > "$dir/data/files/embed-openai.json"
+
+awk 'BEGIN { printf "{\"id\":\"e-b\",\"embeddings\":{\"float\":[" }
+     { printf "%s[%s]", NR > 1 ? "," : "", $0 }
+     END { printf "]},\"meta\":{\"api_version\":{\"version\":\"2\"},\"billed_units\":{\"input_tokens\":2400}},\"response_type\":\"embeddings_by_type\"}" }' \
+    "$dir/data/vectors" > "$dir/data/files/embed-cohere.json"
+
+awk 'BEGIN { printf "{\"embeddings\":[" }
+     { printf "%s{\"values\":[%s]}", NR > 1 ? "," : "", $0 }
+     END { printf "]}" }' \
+    "$dir/data/vectors" > "$dir/data/files/embed-gemini.json"
+
+# 96 inputs of ~100 bytes
+embed_body() {
+    awk -v m="$1" -v f="$2" 'BEGIN {
+        printf "{\"model\":\"%s\",\"input\":[", m;
+        for (i = 0; i < 96; i++) {
+            printf "%s\"Passage %d: NGINX is a web server that can also be used as a reverse proxy and a cache.\"", i ? "," : "", i;
+        }
+        printf "]%s}", f ? ",\"encoding_format\":\"base64\"" : "";
+    }'
+}
+
+for m in openai mistral cohere gemini; do
+    embed_body "embed-$m" "" > "$dir/data/embed-$m.json"
+    embed_body "embed-$m" 1 > "$dir/data/embed-$m-b64.json"
+done
+
+MOCK_FILES=$dir/data/files mock_conf 9401 > "$dir/mock/nginx.conf"
 
 provider() {
     echo "llm_provider $1 { type $2; url http://127.0.0.1:9401/$3; model $4; api_key off; keepalive 64; }"
@@ -139,6 +192,18 @@ http {
             proxy_cache_methods POST;
             proxy_cache_key \$request_uri\$request_body;
             proxy_cache_valid 200 1h;
+        }
+
+        location /proxy-embed/ {
+            proxy_pass http://mock/embed-openai/;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+
+        location /embed/ {
+            llm_headers off;
+            llm_max_response_size 8m;
+            llm_route embed-openai embed-mistral embed-cohere embed-gemini;
         }
 
         location /cached/ {
@@ -432,9 +497,65 @@ if [ "$parts" = all ] || [ "$parts" = cache ]; then
 fi
 
 
-# PARTS=memory or cache: that is all
+# embeddings: 96 inputs of 1024 dimensions (~1 MB answers), the answer
+# relayed or translated, against proxy_pass relaying OpenAI's form of the
+# same vectors; cases in turn, ratios against the round's proxy_pass
 
-if [ "$parts" = memory ] || [ "$parts" = cache ]; then
+if [ "$parts" = all ] || [ "$parts" = embeddings ]; then
+    echo
+    echo "## Embeddings: 96 inputs, 1024 dimensions (~1 MB answer; wrk -t1 -c$connections, ${duration} s; cases in turn, median of $rounds rounds)"
+    echo
+    echo "| case | RPS | p50 ms | p99 ms | x proxy_pass | worker CPU us/req | errors |"
+    echo "|---|--:|--:|--:|--:|--:|--:|"
+
+    ecases="proxy openai mistral-b64 cohere cohere-b64 gemini"
+
+    for i in $(seq 1 "$rounds"); do
+        for m in $ecases; do
+            url=http://127.0.0.1:9400/embed/embeddings
+            body=$dir/data/embed-$m.json
+
+            if [ "$m" = proxy ]; then
+                url=http://127.0.0.1:9400/proxy-embed/embeddings
+                body=$dir/data/embed-openai.json
+            fi
+
+            r=$(wrk_round "$url" "$body" "$connections" "$worker")
+            echo "$r" >> "$dir/embed-$m.rounds"
+
+            [ "$m" = proxy ] && base=${r%% *}
+            ratio "${r%% *}" "$base" >> "$dir/embed-$m.ratios"
+            echo >> "$dir/embed-$m.ratios"
+        done
+    done
+
+    for m in $ecases; do
+        case $m in
+        proxy)      name="proxy_pass (baseline)" ;;
+        openai)     name="module -> openai (relayed)" ;;
+        mistral-b64) name="module -> mistral, base64 (converted)" ;;
+        cohere)     name="module -> cohere (translated)" ;;
+        cohere-b64) name="module -> cohere, base64 (translated, converted)" ;;
+        gemini)     name="module -> gemini (translated)" ;;
+        esac
+
+        rps=$(awk '{ print $1 }' "$dir/embed-$m.rounds" | median)
+        p50=$(awk '{ print $2 }' "$dir/embed-$m.rounds" | median)
+        p99=$(awk '{ print $3 }' "$dir/embed-$m.rounds" | median)
+        bad=$(awk '{ n += $4 } END { print n + 0 }' "$dir/embed-$m.rounds")
+        cpu_us=$(awk '{ print $5 }' "$dir/embed-$m.rounds" | median)
+        x=$(median < "$dir/embed-$m.ratios")
+        [ "$m" = proxy ] && x=1.00
+        echo "| $name | $rps | $(ms "$p50") | $(ms "$p99") | $x | $cpu_us | $bad |"
+    done
+fi
+
+
+# PARTS=memory, cache or embeddings: that is all
+
+if [ "$parts" = memory ] || [ "$parts" = cache ] \
+   || [ "$parts" = embeddings ]
+then
     exec 1>&3
     cat "$report"
     exit 0

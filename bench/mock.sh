@@ -53,9 +53,23 @@ http {
     client_body_buffer_size 256k;
     client_max_body_size 1m;
     keepalive_requests 1000000;
+    upstream self { server 127.0.0.1:$1; keepalive 16; }
     server {
         listen 127.0.0.1:$1;
         location /openai/ { return 200 '$answer_openai'; }
+
+        # embeddings answers: files, fetched with GET from the mock itself
+        # (a POST is not served from a file)
+        location ~ ^/(embed-openai|embed-cohere|embed-gemini)/ {
+            rewrite ^/([^/]+)/ /files/\$1.json break;
+            proxy_pass http://self;
+            proxy_method GET;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+        location /files/ { alias ${MOCK_FILES:-/nonexistent}/; }
         location /anthropic/ { return 200 '$answer_anthropic'; }
         location /gemini/ { return 200 '$answer_gemini'; }
         location /cohere/ { return 200 '$answer_cohere'; }
