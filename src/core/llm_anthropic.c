@@ -145,6 +145,10 @@ const llm_adapter_t  llm_anthropic_adapter = {
     llm_anthropic_error,
     llm_anthropic_decode,
     llm_anthropic_stream,
+    0,
+    NULL,                             /* no embeddings API */
+    NULL,
+    0,
     0
 };
 

@@ -21,6 +21,8 @@
 #define LLM_INVALID         "invalid_request_error"
 #define LLM_SERVER_ERROR    "server_error"
 
+#define LLM_COHERE_EMBED_MAX  96      /* texts per Embed v2 request */
+
 
 /* the top-level members the direct writer reads: llm_cohere_fast_t */
 
@@ -101,6 +103,17 @@ static int llm_cohere_decode_tree(const llm_request_t *req,
     llm_pool_t *pool, llm_response_t *out, llm_error_t *err);
 static int llm_cohere_error_tree(int status, const char *body, size_t len,
     llm_pool_t *pool, llm_provider_error_t *out);
+static int llm_cohere_embed_encode(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
+    llm_error_t *err);
+static void llm_cohere_embed_write(llm_out_t *out, llm_json_splices_t *sp,
+    const void *data);
+static int llm_cohere_embed_decode(const llm_request_t *req,
+    const llm_provider_t *p, const char *body, size_t len,
+    llm_pool_t *pool, llm_response_t *out, llm_error_t *err);
+static int llm_cohere_embed_tree(const llm_request_t *req,
+    const llm_provider_t *p, const char *body, size_t len,
+    llm_pool_t *pool, llm_response_t *out, llm_error_t *err);
 
 const llm_adapter_t  llm_cohere_adapter = {
     "cohere",
@@ -109,6 +122,10 @@ const llm_adapter_t  llm_cohere_adapter = {
     llm_cohere_error,
     llm_cohere_decode,
     llm_cohere_stream,
+    0,
+    llm_cohere_embed_encode,
+    llm_cohere_embed_decode,
+    LLM_COHERE_EMBED_MAX,
     0
 };
 
@@ -1777,4 +1794,168 @@ llm_cohere_error(int status, const char *body, size_t len,
     llm_arena_leave(&arena);
 
     return rc;
+}
+
+
+/*
+ * Embeddings, Embed v2: {"model","input_type","embedding_types":["float"],
+ * "texts":[...][,"output_dimension"]}.  input_type is required: the
+ * request's extension, else the provider's, else "search_document".
+ */
+
+static int
+llm_cohere_embed_encode(const llm_request_t *req, const llm_provider_t *p,
+    llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
+{
+    llm_embed_body_t  b;
+
+    if (llm_embed_check(req, "cohere", LLM_COHERE_EMBED_MAX, 0, err)
+        != LLM_OK)
+    {
+        return LLM_ERROR;
+    }
+
+    b.req = req;
+    b.model = llm_embed_model(req, p, err);
+
+    if (b.model == NULL
+        || llm_compat_head(p, "/embed", pool, out, err) != LLM_OK)
+    {
+        return LLM_ERROR;
+    }
+
+    b.input_type = (req->input_type != NULL) ? req->input_type
+                   : (p->input_type != NULL && p->input_type[0] != '\0')
+                     ? p->input_type : "search_document";
+
+    if (llm_json_write_body(llm_cohere_embed_write, &b,
+                            LLM_BODY_HINT(req), &req->refs, pool, out)
+        != LLM_OK)
+    {
+        return llm_cohere_nomem(err);
+    }
+
+    return LLM_OK;
+}
+
+
+static void
+llm_cohere_embed_write(llm_out_t *out, llm_json_splices_t *sp,
+    const void *data)
+{
+    const llm_embed_body_t  *b = data;
+
+    llm_out_lit(out, "{\"model\":");
+    llm_out_nstr(out, b->model);
+    llm_out_lit(out, ",\"input_type\":");
+    llm_out_nstr(out, b->input_type);
+    llm_out_lit(out, ",\"embedding_types\":[\"float\"],\"texts\":");
+    llm_embed_out_texts(out, sp, b->req);
+
+    if (b->req->dimensions) {
+        llm_out_lit(out, ",\"output_dimension\":");
+        llm_out_int(out, b->req->dimensions);
+    }
+
+    llm_out_raw(out, "}", 1);
+}
+
+
+/* the cJSON tree of "meta" on the pool (llm_arena.c) */
+
+static int
+llm_cohere_embed_decode(const llm_request_t *req, const llm_provider_t *p,
+    const char *body, size_t len, llm_pool_t *pool, llm_response_t *out,
+    llm_error_t *err)
+{
+    int          rc;
+    llm_arena_t  arena;
+
+    llm_arena_enter(&arena, pool);
+
+    rc = llm_cohere_embed_tree(req, p, body, len, pool, out, err);
+
+    return llm_arena_done(&arena, rc, err);
+}
+
+
+/*
+ * {"id","response_type":"embeddings_by_type","texts":[...],
+ *  "embeddings":{"float":[[...],...]},
+ *  "meta":{"billed_units":{"input_tokens":N}}}
+ *
+ * The answer names no model: the one sent.
+ */
+
+static int
+llm_cohere_embed_tree(const llm_request_t *req, const llm_provider_t *p,
+    const char *body, size_t len, llm_pool_t *pool, llm_response_t *out,
+    llm_error_t *err)
+{
+    int               rc;
+    cJSON            *meta;
+    size_t            at;
+    llm_slice_t      *vectors;
+    llm_usage_t       usage;
+    llm_json_span_t   span, f;
+
+    if (body == NULL || llm_json_validate(body, len, NULL) != LLM_OK) {
+        llm_invalid_response(err, "the embeddings answer is not valid JSON");
+        return LLM_ERROR;
+    }
+
+    rc = llm_json_member(body, len, "embeddings", &span);
+
+    if (rc != LLM_OK) {
+        llm_invalid_response(err, (rc == LLM_ERROR)
+                             ? "the embeddings answer is not an object"
+                             : "the embeddings answer has no "
+                               "\"embeddings\"");
+        return LLM_ERROR;
+    }
+
+    at = span.value;
+
+    rc = llm_json_member(body + at, span.end - at, "float", &f);
+
+    if (rc != LLM_OK) {
+        llm_invalid_response(err, "the embeddings answer has no "
+                             "\"embeddings\".\"float\"");
+        return LLM_ERROR;
+    }
+
+    vectors = llm_palloc(pool, req->ninputs * sizeof(llm_slice_t) + 1);
+    if (vectors == NULL) {
+        return llm_cohere_nomem(err);
+    }
+
+    if (llm_embed_vectors(body + at + f.value, f.end - f.value, vectors,
+                          req->ninputs, "\"embeddings\".\"float\"", err)
+        != LLM_OK)
+    {
+        return LLM_ERROR;
+    }
+
+    llm_usage_none(&usage);
+
+    rc = llm_json_member(body, len, "meta", &span);
+
+    if (rc == LLM_OK) {
+        meta = llm_json_parse_pool(body + span.value, span.end - span.value,
+                                   pool);
+
+        if (!cJSON_IsObject(meta) && !cJSON_IsNull(meta)) {
+            llm_invalid_response(err, "the embeddings answer's \"meta\" is "
+                                 "not an object");
+            return LLM_ERROR;
+        }
+
+        usage.prompt_tokens =
+            llm_json_count(llm_cohere_item(meta, "billed_units"),
+                           "input_tokens");
+        usage.total_tokens = usage.prompt_tokens;
+    }
+
+    return llm_embed_render(req, llm_embed_model(req, p, NULL), vectors,
+                            req->ninputs, &usage, pool, out, err);
 }

@@ -26,6 +26,9 @@
 #define LLM_GEMINI_SIGNATURE  "skip_thought_signature_validator"
 
 /* prefix of URLs that fileData accepts (Files API) */
+#define LLM_GEMINI_EMBED    2        /* llm_gemini_head(): embeddings */
+#define LLM_GEMINI_EMBED_MAX  100     /* requests per batchEmbedContents */
+
 #define LLM_GEMINI_FILES    "https://generativelanguage.googleapis.com/"
 
 
@@ -130,6 +133,16 @@ static int llm_gemini_decode_tree(const llm_request_t *req,
     llm_pool_t *pool, llm_response_t *out, llm_error_t *err);
 static int llm_gemini_error_tree(int status, const char *body, size_t len,
     llm_pool_t *pool, llm_provider_error_t *out);
+static int llm_gemini_embed_encode(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
+    llm_error_t *err);
+static const char *llm_gemini_task_type(const llm_request_t *req,
+    const llm_provider_t *p);
+static void llm_gemini_embed_write(llm_out_t *out, llm_json_splices_t *sp,
+    const void *data);
+static int llm_gemini_embed_decode(const llm_request_t *req,
+    const llm_provider_t *p, const char *body, size_t len,
+    llm_pool_t *pool, llm_response_t *out, llm_error_t *err);
 
 const llm_adapter_t  llm_gemini_adapter = {
     "gemini",
@@ -138,7 +151,11 @@ const llm_adapter_t  llm_gemini_adapter = {
     llm_gemini_error,
     llm_gemini_decode,
     llm_gemini_stream,
-    1
+    1,
+    llm_gemini_embed_encode,
+    llm_gemini_embed_decode,
+    LLM_GEMINI_EMBED_MAX,
+    0
 };
 
 
@@ -287,7 +304,8 @@ llm_gemini_check(const char *s)
 
 /*
  * base_path + "/models/" + model + ":generateContent", or
- * ":streamGenerateContent?alt=sse" for a stream; a query in base_path is
+ * ":streamGenerateContent?alt=sse" for a stream (stream 1), or
+ * ":batchEmbedContents" (stream LLM_GEMINI_EMBED); a query in base_path is
  * kept.  The key goes into "x-goog-api-key", never into the URL.
  */
 
@@ -363,8 +381,9 @@ llm_gemini_path(llm_out_t *out, const char *base, size_t base_len,
     llm_out_cstr(out, "/models/");
     llm_out_cstr(out, model);
 
-    if (!stream) {
-        llm_out_cstr(out, ":generateContent");
+    if (stream != 1) {
+        llm_out_cstr(out, (stream == LLM_GEMINI_EMBED) ? ":batchEmbedContents"
+                                                       : ":generateContent");
 
         if (query != NULL) {
             llm_out_cstr(out, query);
@@ -2468,4 +2487,215 @@ llm_gemini_error(int status, const char *body, size_t len,
     llm_arena_leave(&arena);
 
     return rc;
+}
+
+
+/*
+ * Embeddings: always batchEmbedContents, one request per text:
+ * {"requests":[{"model":"models/<model>","content":{"parts":[{"text"}]}
+ * [,"taskType"][,"outputDimensionality"]},...]}
+ */
+
+static int
+llm_gemini_embed_encode(const llm_request_t *req, const llm_provider_t *p,
+    llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
+{
+    size_t            hint;
+    llm_embed_body_t  b;
+
+    memset(out, 0, sizeof(llm_http_request_t));
+
+    if (llm_embed_check(req, "gemini", LLM_GEMINI_EMBED_MAX, 0, err)
+        != LLM_OK
+        || llm_gemini_model(req, p, &b.model, err) != LLM_OK
+        || llm_gemini_head(p, b.model, LLM_GEMINI_EMBED, pool, out, err)
+           != LLM_OK)
+    {
+        return LLM_ERROR;
+    }
+
+    b.req = req;
+    b.input_type = llm_gemini_task_type(req, p);
+
+    hint = LLM_BODY_HINT(req)
+           + req->ninputs * (strlen(b.model) + 128);
+
+    if (llm_json_write_body(llm_gemini_embed_write, &b, hint, &req->refs,
+                            pool, out)
+        != LLM_OK)
+    {
+        return llm_gemini_nomem(err);
+    }
+
+    return LLM_OK;
+}
+
+
+/*
+ * The request's input_type as Gemini's taskType, else the provider's
+ * (Gemini's own names), else none
+ */
+
+static const char *
+llm_gemini_task_type(const llm_request_t *req, const llm_provider_t *p)
+{
+    size_t  i;
+
+    static const char  *const types[] = {
+        "search_document", "RETRIEVAL_DOCUMENT",
+        "search_query", "RETRIEVAL_QUERY",
+        "classification", "CLASSIFICATION",
+        "clustering", "CLUSTERING",
+        NULL
+    };
+
+    if (req->input_type != NULL) {
+        for (i = 0; types[i] != NULL; i += 2) {
+            if (strcmp(req->input_type, types[i]) == 0) {
+                return types[i + 1];
+            }
+        }
+    }
+
+    if (p->input_type != NULL && p->input_type[0] != '\0') {
+        return p->input_type;
+    }
+
+    return NULL;
+}
+
+
+static void
+llm_gemini_embed_write(llm_out_t *out, llm_json_splices_t *sp,
+    const void *data)
+{
+    const llm_embed_body_t  *b = data;
+
+    const cJSON  *item;
+
+    llm_out_lit(out, "{\"requests\":[");
+
+    for (item = llm_embed_text(b->req, NULL); item != NULL;
+         item = llm_embed_text(b->req, item))
+    {
+        if (item != b->req->input && item != b->req->input->child) {
+            llm_out_raw(out, ",", 1);
+        }
+
+        /* the model has only [A-Za-z0-9._-]: llm_gemini_model() */
+
+        llm_out_lit(out, "{\"model\":\"models/");
+        llm_out_cstr(out, b->model);
+        llm_out_lit(out, "\",\"content\":{\"parts\":[{\"text\":");
+        llm_json_out_ref(out, sp, item->valuestring);
+        llm_out_lit(out, "}]}");
+
+        if (b->input_type != NULL) {
+            llm_out_lit(out, ",\"taskType\":");
+            llm_out_nstr(out, b->input_type);
+        }
+
+        if (b->req->dimensions) {
+            llm_out_lit(out, ",\"outputDimensionality\":");
+            llm_out_int(out, b->req->dimensions);
+        }
+
+        llm_out_raw(out, "}", 1);
+    }
+
+    llm_out_lit(out, "]}");
+}
+
+
+/*
+ * {"embeddings":[{"values":[...]},...]}, in the order of the requests.
+ * Gemini reports no token counts: the answer has no "usage".  No cJSON
+ * tree is built.
+ */
+
+static int
+llm_gemini_embed_decode(const llm_request_t *req, const llm_provider_t *p,
+    const char *body, size_t len, llm_pool_t *pool, llm_response_t *out,
+    llm_error_t *err)
+{
+    int               rc;
+    size_t            pos, i, n;
+    const char       *e, *model;
+    llm_error_t       bad;
+    llm_slice_t      *vectors;
+    llm_json_span_t   span, el, v;
+
+    if (body == NULL || llm_json_validate(body, len, NULL) != LLM_OK) {
+        llm_invalid_response(err, "the embeddings answer is not valid JSON");
+        return LLM_ERROR;
+    }
+
+    rc = llm_json_member(body, len, "embeddings", &span);
+
+    if (rc != LLM_OK) {
+        llm_invalid_response(err, (rc == LLM_ERROR)
+                             ? "the embeddings answer is not an object"
+                             : "the embeddings answer has no "
+                               "\"embeddings\"");
+        return LLM_ERROR;
+    }
+
+    n = req->ninputs;
+
+    vectors = llm_palloc(pool, n * sizeof(llm_slice_t) + 1);
+    if (vectors == NULL) {
+        return llm_gemini_nomem(err);
+    }
+
+    body += span.value;
+    len = span.end - span.value;
+    pos = 0;
+
+    for (i = 0; /* void */ ; i++) {
+        rc = llm_json_element(body, len, &pos, &el);
+
+        if (rc == LLM_DECLINED) {
+            break;
+        }
+
+        if (rc != LLM_OK) {
+            llm_invalid_response(err, "the embeddings answer's "
+                                 "\"embeddings\" is not an array");
+            return LLM_ERROR;
+        }
+
+        if (i >= n) {
+            continue;
+        }
+
+        e = body + el.value;
+
+        rc = llm_json_member(e, el.end - el.value, "values", &v);
+
+        if (rc != LLM_OK) {
+            llm_invalid_response(err, (rc == LLM_ERROR)
+                                 ? "embeddings[%lu] is not an object"
+                                 : "embeddings[%lu] has no \"values\"",
+                                 (unsigned long) i);
+            return LLM_ERROR;
+        }
+
+        vectors[i].data = e + v.value;
+        vectors[i].len = v.end - v.value;
+    }
+
+    if (i != n) {
+        llm_invalid_response(err, "the embeddings answer has %lu embeddings "
+                             "for %lu inputs", (unsigned long) i,
+                             (unsigned long) n);
+        return LLM_ERROR;
+    }
+
+    /* the model sent: the encoder checked it */
+
+    if (llm_gemini_model(req, p, &model, &bad) != LLM_OK) {
+        model = NULL;
+    }
+
+    return llm_embed_render(req, model, vectors, n, NULL, pool, out, err);
 }

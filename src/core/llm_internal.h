@@ -157,6 +157,25 @@ const unsigned char *llm_json_number_end(const unsigned char *p,
     const unsigned char *last);
 
 /*
+ * p is at a JSON array of numbers, whitespace before it allowed: past its
+ * ']' with *n the count of its numbers (0 for []), NULL when it is not
+ * such an array (strict RFC 8259 numbers, whitespace, commas).  Never
+ * reads past last, whatever the input.
+ */
+const unsigned char *llm_json_numbers(const unsigned char *p,
+    const unsigned char *last, size_t *n);
+
+/*
+ * The elements of the array json[0..len) (checked JSON, whitespace around
+ * it allowed), one a call: *pos = 0 before the first.  LLM_OK with
+ * span->value and span->end (span->key = span->value), LLM_DECLINED after
+ * the last, LLM_ERROR when json is not an array.  Never reads outside
+ * json[0..len), whatever the input.
+ */
+int llm_json_element(const char *json, size_t len, size_t *pos,
+    llm_json_span_t *span);
+
+/*
  * 1 when the raw bytes of a checked member name between its quotes,
  * p..last, stand for name, as cJSON compares them: unescaped, up to an
  * escaped NUL
@@ -300,6 +319,32 @@ int llm_json_object_open(const char *json, size_t len, size_t *pos,
 char *llm_error_render_raw(const char *message, size_t message_len,
     const char *type, const char *param, const char *code, llm_pool_t *pool,
     size_t *len);
+
+/* a member, with JSON null taken as absent */
+#define llm_json_value(item)                                                  \
+    (((item) == NULL || ((item)->type & 0xff) == cJSON_NULL) ? NULL : (item))
+
+/*
+ * The parse of a request body shared by llm_request_parse_pool() and
+ * llm_embed_parse_pool() (llm_request.c): req initialised, a UTF-8 BOM
+ * skipped, an empty body, strict JSON and a top-level object checked (400
+ * otherwise), the tree on pool (NULL: malloc()); then check() reads and
+ * validates the members of root into req (LLM_OK, or LLM_ERROR with err
+ * filled), and req->root is set only when it succeeds.
+ */
+typedef int (*llm_request_check_pt)(llm_request_t *req, cJSON *root,
+    llm_error_t *err);
+
+int llm_request_parse_with(llm_request_t *req, const char *body, size_t len,
+    llm_pool_t *pool, llm_request_check_pt check, llm_error_t *err);
+
+/*
+ * The members of obj named in keys (NULL-terminated), in one pass:
+ * items[i] is the member named keys[i], or NULL.  A name that comes twice
+ * is a 400 (param: the name; with index, a message's: param "messages").
+ */
+int llm_request_members(const cJSON *obj, const char *const *keys,
+    const cJSON **items, const size_t *index, llm_error_t *err);
 
 /*
  * OpenAI-compatible encoding shared by adapters: method, path
@@ -693,5 +738,56 @@ int llm_fast_key(const cJSON *item, const llm_fast_key_t *keys,
 
 /* a string, or an array of strings, as a JSON array of copies */
 void llm_fast_strings(llm_out_t *out, const cJSON *item);
+
+
+/*
+ * Embeddings (llm_embed.c): what the providers' embed_encode and
+ * embed_decode share.
+ */
+
+/* llm_request_prompt_tokens() of an embeddings request */
+long llm_embed_prompt_tokens(const llm_request_t *req);
+
+/*
+ * The texts of a text request in order: the first with prev NULL, then
+ * the one after prev; NULL after the last, and for token input.
+ */
+const cJSON *llm_embed_text(const llm_request_t *req, const cJSON *prev);
+
+/*
+ * What every embed_encode checks first: a parsed embeddings request (500
+ * otherwise); token input only when tokens is set, and at most max inputs
+ * (0: any number): a 400 naming the provider (type "invalid_request_error",
+ * param "input", code "too_many_inputs" for the count).
+ */
+int llm_embed_check(const llm_request_t *req, const char *provider,
+    size_t max, int tokens, llm_error_t *err);
+
+/*
+ * the provider's model, else the client's; when neither, NULL with a 400
+ * in err (err NULL: the client's NULL or "", no error)
+ */
+const char *llm_embed_model(const llm_request_t *req,
+    const llm_provider_t *p, llm_error_t *err);
+
+/* what the providers' embeddings body writers get */
+typedef struct {
+    const llm_request_t  *req;
+    const char           *model;
+    const char           *input_type;     /* Cohere's, Gemini's taskType */
+} llm_embed_body_t;
+
+/* the texts as a JSON array of strings, long ones by reference */
+void llm_embed_out_texts(llm_out_t *out, llm_json_splices_t *sp,
+    const llm_request_t *req);
+
+/*
+ * json[0..len) an array of n vectors (the provider's answer, validated
+ * JSON): the text of each element in vectors[0..n), checked by
+ * llm_embed_render() later.  LLM_ERROR (502, the message about what) when
+ * it is not an array or has another number of elements.
+ */
+int llm_embed_vectors(const char *json, size_t len, llm_slice_t *vectors,
+    size_t n, const char *what, llm_error_t *err);
 
 #endif /* _LLM_INTERNAL_H_INCLUDED_ */

@@ -1598,3 +1598,128 @@ llm_fast_strings(llm_out_t *out, const cJSON *item)
 
     llm_out_raw(out, "]", 1);
 }
+
+
+const unsigned char *
+llm_json_numbers(const unsigned char *p, const unsigned char *last,
+    size_t *n)
+{
+    size_t  k;
+
+    *n = 0;
+
+    p = llm_json_skip_ws(p, last);
+
+    if (p == last || *p != '[') {
+        return NULL;
+    }
+
+    p = llm_json_skip_ws(p + 1, last);
+
+    if (p < last && *p == ']') {
+        return p + 1;
+    }
+
+    k = 0;
+
+    for ( ;; ) {
+        p = llm_json_number_end(p, last);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        k++;
+
+        /* the providers write "0.1,-0.2" or "0.1, -0.2" */
+
+        if (p < last && *p == ',') {
+            p++;
+
+            if (p < last && *p == ' ') {
+                p++;
+            }
+
+            if (p < last && (*p == '-' || (*p >= '0' && *p <= '9'))) {
+                continue;
+            }
+        }
+
+        p = llm_json_skip_ws(p, last);
+
+        if (p == last) {
+            return NULL;
+        }
+
+        if (*p == ']') {
+            *n = k;
+            return p + 1;
+        }
+
+        if (*p != ',') {
+            return NULL;
+        }
+
+        p = llm_json_skip_ws(p + 1, last);
+    }
+}
+
+
+int
+llm_json_element(const char *json, size_t len, size_t *pos,
+    llm_json_span_t *span)
+{
+    const llm_uchar_t  *p, *v, *start, *last;
+
+    start = (const llm_uchar_t *) json;
+    last = start + len;
+
+    if (*pos == 0) {
+        p = llm_json_skip_ws(start, last);
+
+        if (p == last || *p != '[') {
+            return LLM_ERROR;
+        }
+
+        p = llm_json_skip_ws(p + 1, last);
+
+    } else {
+        p = llm_json_skip_ws(start + *pos, last);
+
+        if (p < last && *p == ']') {
+            return LLM_DECLINED;
+        }
+
+        if (p == last || *p != ',') {
+            return LLM_ERROR;
+        }
+
+        p = llm_json_skip_ws(p + 1, last);
+
+        if (p < last && *p == ']') {
+            return LLM_ERROR;
+        }
+    }
+
+    if (p == last) {
+        return LLM_ERROR;
+    }
+
+    if (*p == ']') {
+        return LLM_DECLINED;
+    }
+
+    v = p;
+
+    p = llm_json_skip_value(v, last);
+    if (p == NULL || p == v) {
+        return LLM_ERROR;
+    }
+
+    span->key = (size_t) (v - start);
+    span->value = (size_t) (v - start);
+    span->end = (size_t) (p - start);
+
+    *pos = span->end;
+
+    return LLM_OK;
+}

@@ -120,6 +120,19 @@ static int llm_mistral_decode(const llm_request_t *req,
     llm_error_t *err);
 static int llm_mistral_fix_choice(cJSON *choice, int *change,
     const char **reason, llm_error_t *err);
+static int llm_mistral_embed_encode(const llm_request_t *req,
+    const llm_provider_t *p, llm_pool_t *pool, llm_http_request_t *out,
+    llm_error_t *err);
+static void llm_mistral_embed_write(llm_out_t *out, llm_json_splices_t *sp,
+    const void *data);
+static int llm_mistral_embed_decode(const llm_request_t *req,
+    const llm_provider_t *p, const char *body, size_t len,
+    llm_pool_t *pool, llm_response_t *out, llm_error_t *err);
+static int llm_mistral_embed_tree(const llm_request_t *req,
+    const llm_provider_t *p, const char *body, size_t len,
+    llm_pool_t *pool, llm_response_t *out, llm_error_t *err);
+static int llm_mistral_embed_data(const char *data, size_t len,
+    llm_slice_t *vectors, size_t n, llm_error_t *err);
 
 
 const llm_adapter_t  llm_mistral_adapter = {
@@ -129,7 +142,11 @@ const llm_adapter_t  llm_mistral_adapter = {
     llm_compat_error,
     llm_mistral_decode,
     llm_mistral_stream_event,
-    0
+    0,
+    llm_mistral_embed_encode,
+    llm_mistral_embed_decode,
+    0,                                /* Mistral enforces its own limit */
+    1                                 /* OpenAI's answer for floats */
 };
 
 
@@ -1559,4 +1576,261 @@ nomem:
     llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
 
     return LLM_ERROR;
+}
+
+
+/*
+ * Embeddings: {"model","input"[,"output_dimension"]}, nothing else
+ * (Mistral rejects what it does not know); floats are always asked for,
+ * and an answer the client wants in base64 is converted here.
+ */
+
+static int
+llm_mistral_embed_encode(const llm_request_t *req, const llm_provider_t *p,
+    llm_pool_t *pool, llm_http_request_t *out, llm_error_t *err)
+{
+    llm_embed_body_t  b;
+
+    if (llm_embed_check(req, "mistral", 0, 0, err) != LLM_OK) {
+        return LLM_ERROR;
+    }
+
+    b.req = req;
+    b.input_type = NULL;
+    b.model = llm_embed_model(req, p, err);
+
+    if (b.model == NULL
+        || llm_compat_head(p, "/embeddings", pool, out, err) != LLM_OK)
+    {
+        return LLM_ERROR;
+    }
+
+    if (llm_json_write_body(llm_mistral_embed_write, &b, LLM_BODY_HINT(req),
+                            &req->refs, pool, out)
+        != LLM_OK)
+    {
+        llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+        return LLM_ERROR;
+    }
+
+    return LLM_OK;
+}
+
+
+static void
+llm_mistral_embed_write(llm_out_t *out, llm_json_splices_t *sp,
+    const void *data)
+{
+    const llm_embed_body_t  *b = data;
+
+    llm_out_lit(out, "{\"model\":");
+    llm_out_nstr(out, b->model);
+    llm_out_lit(out, ",\"input\":");
+
+    if (cJSON_IsString(b->req->input)) {
+        llm_json_out_ref(out, sp, b->req->input->valuestring);
+
+    } else {
+        llm_embed_out_texts(out, sp, b->req);
+    }
+
+    if (b->req->dimensions) {
+        llm_out_lit(out, ",\"output_dimension\":");
+        llm_out_int(out, b->req->dimensions);
+    }
+
+    llm_out_raw(out, "}", 1);
+}
+
+
+/* the cJSON trees of the small parts on the pool (llm_arena.c) */
+
+static int
+llm_mistral_embed_decode(const llm_request_t *req, const llm_provider_t *p,
+    const char *body, size_t len, llm_pool_t *pool, llm_response_t *out,
+    llm_error_t *err)
+{
+    int          rc;
+    llm_arena_t  arena;
+
+    llm_arena_enter(&arena, pool);
+
+    rc = llm_mistral_embed_tree(req, p, body, len, pool, out, err);
+
+    return llm_arena_done(&arena, rc, err);
+}
+
+
+/*
+ * {"id","object":"list","data":[{"object":"embedding","embedding":[...],
+ *  "index":i},...],"model","usage":{"prompt_tokens","total_tokens"}}
+ */
+
+static int
+llm_mistral_embed_tree(const llm_request_t *req, const llm_provider_t *p,
+    const char *body, size_t len, llm_pool_t *pool, llm_response_t *out,
+    llm_error_t *err)
+{
+    int               rc;
+    cJSON            *item;
+    const char       *model;
+    llm_slice_t      *vectors;
+    llm_usage_t       usage;
+    llm_json_span_t   span;
+
+    if (body == NULL || llm_json_validate(body, len, NULL) != LLM_OK) {
+        llm_invalid_response(err, "the embeddings answer is not valid JSON");
+        return LLM_ERROR;
+    }
+
+    rc = llm_json_member(body, len, "data", &span);
+
+    if (rc != LLM_OK) {
+        llm_invalid_response(err, (rc == LLM_ERROR)
+                             ? "the embeddings answer is not an object"
+                             : "the embeddings answer has no \"data\"");
+        return LLM_ERROR;
+    }
+
+    vectors = llm_palloc(pool, req->ninputs * sizeof(llm_slice_t) + 1);
+    if (vectors == NULL) {
+        llm_error_set(err, 500, "server_error", NULL, NULL, "out of memory");
+        return LLM_ERROR;
+    }
+
+    memset(vectors, 0, req->ninputs * sizeof(llm_slice_t));
+
+    if (llm_mistral_embed_data(body + span.value, span.end - span.value,
+                               vectors, req->ninputs, err)
+        != LLM_OK)
+    {
+        return LLM_ERROR;
+    }
+
+    model = (p->model != NULL && p->model[0] != '\0') ? p->model
+                                                       : req->model;
+
+    rc = llm_json_member(body, len, "model", &span);
+
+    if (rc == LLM_OK) {
+        item = llm_json_parse_pool(body + span.value, span.end - span.value,
+                                   pool);
+
+        if (!cJSON_IsString(item)) {
+            llm_invalid_response(err, "the embeddings answer's \"model\" "
+                                 "is not a string");
+            return LLM_ERROR;
+        }
+
+        model = item->valuestring;
+    }
+
+    llm_usage_none(&usage);
+
+    rc = llm_json_member(body, len, "usage", &span);
+
+    if (rc == LLM_OK) {
+        item = llm_json_parse_pool(body + span.value, span.end - span.value,
+                                   pool);
+
+        if (cJSON_IsObject(item)) {
+            llm_openai_usage(item, &usage);
+
+        } else if (!cJSON_IsNull(item)) {
+            llm_invalid_response(err, "the embeddings answer's \"usage\" "
+                                 "is not an object");
+            return LLM_ERROR;
+        }
+    }
+
+    return llm_embed_render(req, model, vectors, req->ninputs, &usage, pool,
+                            out, err);
+}
+
+
+/* the "data" array: each vector at its "index" (its place without one) */
+
+static int
+llm_mistral_embed_data(const char *data, size_t len, llm_slice_t *vectors,
+    size_t n, llm_error_t *err)
+{
+    int               rc;
+    size_t            pos, i, k, j;
+    const char       *e;
+    llm_json_span_t   el, v, x;
+
+    pos = 0;
+
+    for (i = 0; /* void */ ; i++) {
+        rc = llm_json_element(data, len, &pos, &el);
+
+        if (rc == LLM_DECLINED) {
+            break;
+        }
+
+        if (rc != LLM_OK) {
+            llm_invalid_response(err, "the embeddings answer's \"data\" is "
+                                 "not an array");
+            return LLM_ERROR;
+        }
+
+        if (i >= n) {
+            continue;
+        }
+
+        e = data + el.value;
+
+        rc = llm_json_member(e, el.end - el.value, "embedding", &v);
+
+        if (rc != LLM_OK) {
+            llm_invalid_response(err, (rc == LLM_ERROR)
+                                 ? "data[%lu] is not an object"
+                                 : "data[%lu] has no \"embedding\"",
+                                 (unsigned long) i);
+            return LLM_ERROR;
+        }
+
+        k = i;
+
+        rc = llm_json_member(e, el.end - el.value, "index", &x);
+
+        if (rc == LLM_OK) {
+            k = 0;
+
+            for (j = x.value; j < x.end; j++) {
+                if (e[j] < '0' || e[j] > '9' || k >= n) {
+                    break;
+                }
+
+                k = k * 10 + (size_t) (e[j] - '0');
+            }
+
+            if (j != x.end || x.end == x.value || k >= n
+                || vectors[k].data != NULL)
+            {
+                llm_invalid_response(err, "data[%lu] has an \"index\" out "
+                                     "of range, or one seen before",
+                                     (unsigned long) i);
+                return LLM_ERROR;
+            }
+        }
+
+        if (vectors[k].data != NULL) {
+            llm_invalid_response(err, "data[%lu]: index %lu was seen before",
+                                 (unsigned long) i, (unsigned long) k);
+            return LLM_ERROR;
+        }
+
+        vectors[k].data = e + v.value;
+        vectors[k].len = v.end - v.value;
+    }
+
+    if (i != n) {
+        llm_invalid_response(err, "the embeddings answer has %lu embeddings "
+                             "for %lu inputs", (unsigned long) i,
+                             (unsigned long) n);
+        return LLM_ERROR;
+    }
+
+    return LLM_OK;
 }

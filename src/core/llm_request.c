@@ -12,16 +12,13 @@
 
 #define LLM_INVALID         "invalid_request_error"
 
-/* a member, with JSON null taken as absent */
-#define llm_request_value(item)                                               \
-    (((item) == NULL || ((item)->type & 0xff) == cJSON_NULL) ? NULL : (item))
 #define LLM_INT_MAX         2147483647.0
 
 
 static int llm_request_parse_tree(llm_request_t *req, const char *body,
-    size_t len, llm_error_t *err);
-static int llm_request_members(const cJSON *obj, const char *const *keys,
-    const cJSON **items, const size_t *index, llm_error_t *err);
+    size_t len, llm_request_check_pt check, llm_error_t *err);
+static int llm_request_check_chat(llm_request_t *req, cJSON *root,
+    llm_error_t *err);
 static int llm_request_check_messages(const cJSON *messages,
     llm_error_t *err);
 static int llm_request_check_message(const cJSON *m, size_t i,
@@ -122,13 +119,22 @@ int
 llm_request_parse_pool(llm_request_t *req, const char *body, size_t len,
     llm_pool_t *pool, llm_error_t *err)
 {
+    return llm_request_parse_with(req, body, len, pool,
+                                  llm_request_check_chat, err);
+}
+
+
+int
+llm_request_parse_with(llm_request_t *req, const char *body, size_t len,
+    llm_pool_t *pool, llm_request_check_pt check, llm_error_t *err)
+{
     int          rc;
     llm_arena_t  arena;
 
     memset(req, 0, sizeof(llm_request_t));
 
     if (pool == NULL) {
-        return llm_request_parse_tree(req, body, len, err);
+        return llm_request_parse_tree(req, body, len, check, err);
     }
 
     req->pool = *pool;
@@ -136,7 +142,7 @@ llm_request_parse_pool(llm_request_t *req, const char *body, size_t len,
 
     llm_arena_enter(&arena, pool);
 
-    rc = llm_request_parse_tree(req, body, len, err);
+    rc = llm_request_parse_tree(req, body, len, check, err);
 
     llm_arena_leave(&arena);
 
@@ -148,12 +154,11 @@ llm_request_parse_pool(llm_request_t *req, const char *body, size_t len,
 
 static int
 llm_request_parse_tree(llm_request_t *req, const char *body, size_t len,
-    llm_error_t *err)
+    llm_request_check_pt check, llm_error_t *err)
 {
-    int           rc;
-    cJSON        *root;
-    size_t        off, bom;
-    const cJSON  *item, *items[LLM_REQ_KEYS];
+    int      rc;
+    cJSON   *root;
+    size_t   off, bom;
 
     if (body == NULL) {
         len = 0;
@@ -213,25 +218,46 @@ llm_request_parse_tree(llm_request_t *req, const char *body, size_t len,
 
     llm_json_keys_mark(root);
 
+    if (check(req, root, err) != LLM_OK) {
+        goto failed;
+    }
+
+    req->root = root;
+
+    return LLM_OK;
+
+failed:
+
+    cJSON_Delete(root);
+
+    return LLM_ERROR;
+}
+
+
+/* a chat.completions request: its members checked and read into req */
+
+static int
+llm_request_check_chat(llm_request_t *req, cJSON *root, llm_error_t *err)
+{
+    const cJSON  *item, *items[LLM_REQ_KEYS];
+
     if (llm_request_members(root, llm_request_keys, items, NULL, err)
         != LLM_OK
         || llm_request_check_messages(items[LLM_REQ_MESSAGES], err)
            != LLM_OK
         || llm_request_check_options(items, err) != LLM_OK)
     {
-        goto failed;
+        return LLM_ERROR;
     }
 
-    req->root = root;
-
-    item = llm_request_value(items[LLM_REQ_MODEL]);
+    item = llm_json_value(items[LLM_REQ_MODEL]);
     if (item != NULL) {
         req->model = item->valuestring;
     }
 
     req->stream = cJSON_IsTrue(items[LLM_REQ_STREAM]);
 
-    item = llm_request_value(items[LLM_REQ_STREAM_OPTIONS]);
+    item = llm_json_value(items[LLM_REQ_STREAM_OPTIONS]);
     if (item != NULL) {
         req->include_usage =
                       cJSON_IsTrue(llm_request_item(item, "include_usage"));
@@ -248,12 +274,6 @@ llm_request_parse_tree(llm_request_t *req, const char *body, size_t len,
     req->max_tokens = cJSON_IsNumber(item) ? (long) item->valuedouble : 0;
 
     return LLM_OK;
-
-failed:
-
-    cJSON_Delete(root);
-
-    return LLM_ERROR;
 }
 
 
@@ -288,7 +308,7 @@ llm_request_item(const cJSON *obj, const char *name)
 
     item = llm_json_get(obj, name);
 
-    return llm_request_value(item);
+    return llm_json_value(item);
 }
 
 
@@ -298,7 +318,7 @@ llm_request_item(const cJSON *obj, const char *name)
  * comes twice is an error, reported at its second member.
  */
 
-static int
+int
 llm_request_members(const cJSON *obj, const char *const *keys,
     const cJSON **items, const size_t *index, llm_error_t *err)
 {
@@ -360,7 +380,7 @@ llm_request_check_messages(const cJSON *messages, llm_error_t *err)
     size_t        i;
     const cJSON  *m;
 
-    messages = llm_request_value(messages);
+    messages = llm_json_value(messages);
 
     if (messages == NULL) {
         llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
@@ -447,7 +467,7 @@ llm_request_check_message(const cJSON *m, size_t i, llm_error_t *err)
         return LLM_ERROR;
     }
 
-    item = llm_request_value(items[LLM_MSG_TOOL_CALLS]);
+    item = llm_json_value(items[LLM_MSG_TOOL_CALLS]);
 
     if (item != NULL && !cJSON_IsArray(item)) {
         llm_error_set(err, 400, LLM_INVALID, "messages", NULL,
@@ -516,7 +536,7 @@ llm_request_check_options(const cJSON **items, llm_error_t *err)
 {
     const cJSON  *item;
 
-    item = llm_request_value(items[LLM_REQ_MODEL]);
+    item = llm_json_value(items[LLM_REQ_MODEL]);
 
     if (item != NULL && !cJSON_IsString(item)) {
         llm_error_set(err, 400, LLM_INVALID, "model", NULL,
@@ -524,7 +544,7 @@ llm_request_check_options(const cJSON **items, llm_error_t *err)
         return LLM_ERROR;
     }
 
-    item = llm_request_value(items[LLM_REQ_STREAM]);
+    item = llm_json_value(items[LLM_REQ_STREAM]);
 
     if (item != NULL && !cJSON_IsBool(item)) {
         llm_error_set(err, 400, LLM_INVALID, "stream", NULL,
@@ -532,7 +552,7 @@ llm_request_check_options(const cJSON **items, llm_error_t *err)
         return LLM_ERROR;
     }
 
-    item = llm_request_value(items[LLM_REQ_STREAM_OPTIONS]);
+    item = llm_json_value(items[LLM_REQ_STREAM_OPTIONS]);
 
     if (item != NULL) {
         if (!cJSON_IsObject(item)) {
@@ -579,7 +599,7 @@ llm_request_check_int(const cJSON *item, const char *name, double max,
 {
     double  d;
 
-    item = llm_request_value(item);
+    item = llm_json_value(item);
 
     if (item == NULL) {
         return LLM_OK;
@@ -611,7 +631,7 @@ static int
 llm_request_check_range(const cJSON *item, const char *name, double max,
     llm_error_t *err)
 {
-    item = llm_request_value(item);
+    item = llm_json_value(item);
 
     if (item == NULL
         || (cJSON_IsNumber(item)
@@ -632,7 +652,7 @@ llm_request_check_stop(const cJSON *item, llm_error_t *err)
 {
     const cJSON  *s;
 
-    item = llm_request_value(item);
+    item = llm_json_value(item);
 
     if (item == NULL || cJSON_IsString(item)) {
         return LLM_OK;
@@ -663,7 +683,7 @@ llm_request_check_tools(const cJSON *item, llm_error_t *err)
     size_t        i;
     const cJSON  *t;
 
-    item = llm_request_value(item);
+    item = llm_json_value(item);
 
     if (item == NULL) {
         return LLM_OK;
@@ -706,6 +726,10 @@ llm_request_prompt_tokens(const llm_request_t *req)
 
     if (req->root == NULL) {
         return 0;
+    }
+
+    if (req->embed) {
+        return llm_embed_prompt_tokens(req);
     }
 
     messages = llm_request_item(req->root, "messages");
