@@ -369,9 +369,9 @@ qq|{"object":"list","data":[{"object":"embedding","index":0,"embedding":"$::A64"
     }
 --- request eval
 ['POST /cohere/embeddings
-{"model":"any","input":[' . join(',', map { '"t"' } 1 .. 97) . ']}',
+{"model":"any","input":[' . CORE::join(',', map { '"t"' } 1 .. 97) . ']}',
 'POST /gemini/embeddings
-{"model":"any","input":[' . join(',', map { '"t"' } 1 .. 101) . ']}']
+{"model":"any","input":[' . CORE::join(',', map { '"t"' } 1 .. 101) . ']}']
 --- error_code eval
 [400, 400]
 --- response_body_like eval
@@ -566,7 +566,7 @@ GET /v1/models
 'GET /status?format=prometheus']
 --- response_body_like eval
 [qr/"usage"/, qr/"model":"gemini-embedding-001"/, qr/"id":"e1"/,
- qr/"name":"co".*"successes":1,.*"embeddings":1,"finish_reasons":\{"stop":0,"length":0,"tool_calls":0,"content_filter":0,"other":0\},"tokens":\{"input":2,"output":0,.*"usage_unknown":0,"cost_usd":0\.000000240000.*"name":"ge".*"embeddings":1,.*"usage_unknown":1,.*"name":"mi".*"embeddings":1,.*"tokens":\{"input":4,.*"cost_usd":0\.000000400000/s,
+ qr/"name":"mi".*?"embeddings":1,.*?"tokens":\{"input":4,.*?"cost_usd":0\.000000400000.*"name":"co".*?"successes":1,.*?"embeddings":1,"finish_reasons":\{"stop":0,"length":0,"tool_calls":0,"content_filter":0,"other":0\},"tokens":\{"input":2,"output":0,.*?"usage_unknown":0,"cost_usd":0\.000000240000.*"name":"ge".*?"embeddings":1,.*?"usage_unknown":1,/s,
  qr/llm_router_embeddings_total\{provider="co",type="cohere"\} 1\n/]
 
 
@@ -575,6 +575,7 @@ GET /v1/models
 --- http_config
     llm_provider c {
         type     anthropic;
+        url      http://127.0.0.1:1/v1;
         api_key  off;
         serves   embeddings;
     }
@@ -589,6 +590,7 @@ llm_provider "c" cannot serve embeddings: type anthropic has no embeddings API
 --- http_config
     llm_provider o {
         type        openai;
+        url         http://127.0.0.1:1/v1;
         api_key     off;
         input_type  search_query;
     }
@@ -603,6 +605,7 @@ llm_provider "c" cannot serve embeddings: type anthropic has no embeddings API
 --- http_config
     llm_provider o {
         type     openai;
+        url      http://127.0.0.1:1/v1;
         api_key  off;
         serves   images;
     }
