@@ -101,17 +101,17 @@ awk 'BEGIN {
 mkdir -p "$dir/data/files"
 
 awk 'BEGIN { printf "{\"object\":\"list\",\"data\":[" }
-     { printf "%s{\"object\":\"embedding\",\"index\":%d,\"embedding\":[%s]}", NR > 1 ? "," : "", NR - 1, $0 }
+     { printf "%s{\"object\":\"embedding\",\"index\":%d,\"embedding\":[%s]}", (NR > 1 ? "," : ""), NR - 1, $0 }
      END { printf "],\"model\":\"text-embedding-3-small\",\"usage\":{\"prompt_tokens\":2400,\"total_tokens\":2400}}" }' \
     "$dir/data/vectors" > "$dir/data/files/embed-openai.json"
 
 awk 'BEGIN { printf "{\"id\":\"e-b\",\"embeddings\":{\"float\":[" }
-     { printf "%s[%s]", NR > 1 ? "," : "", $0 }
+     { printf "%s[%s]", (NR > 1 ? "," : ""), $0 }
      END { printf "]},\"meta\":{\"api_version\":{\"version\":\"2\"},\"billed_units\":{\"input_tokens\":2400}},\"response_type\":\"embeddings_by_type\"}" }' \
     "$dir/data/vectors" > "$dir/data/files/embed-cohere.json"
 
 awk 'BEGIN { printf "{\"embeddings\":[" }
-     { printf "%s{\"values\":[%s]}", NR > 1 ? "," : "", $0 }
+     { printf "%s{\"values\":[%s]}", (NR > 1 ? "," : ""), $0 }
      END { printf "]}" }' \
     "$dir/data/vectors" > "$dir/data/files/embed-gemini.json"
 
@@ -120,9 +120,9 @@ embed_body() {
     awk -v m="$1" -v f="$2" 'BEGIN {
         printf "{\"model\":\"%s\",\"input\":[", m;
         for (i = 0; i < 96; i++) {
-            printf "%s\"Passage %d: NGINX is a web server that can also be used as a reverse proxy and a cache.\"", i ? "," : "", i;
+            printf "%s\"Passage %d: NGINX is a web server that can also be used as a reverse proxy and a cache.\"", (i ? "," : ""), i;
         }
-        printf "]%s}", f ? ",\"encoding_format\":\"base64\"" : "";
+        printf "]%s}", (f ? ",\"encoding_format\":\"base64\"" : "");
     }'
 }
 
@@ -167,6 +167,10 @@ http {
     $(provider stream-anthropic anthropic stream-anthropic/v1 claude-b)
     $(provider stream-short anthropic stream-short/v1 claude-b)
     $(provider stream-long anthropic stream-long/v1 claude-b)
+    $(provider embed-openai openai embed-openai/v1 text-embedding-3-small)
+    $(provider embed-mistral mistral embed-openai/v1 mistral-embed)
+    $(provider embed-cohere cohere embed-cohere/v2 embed-v4.0)
+    $(provider embed-gemini gemini embed-gemini/v1beta gemini-embedding-001)
 
     server {
         listen 127.0.0.1:$1;
