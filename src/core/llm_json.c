@@ -1630,18 +1630,16 @@ llm_json_numbers(const unsigned char *p, const unsigned char *last,
 
         k++;
 
-        /* the providers write "0.1,-0.2" or "0.1, -0.2" */
+        /* most write "0.1,-0.2": no whitespace to skip */
 
         if (p < last && *p == ',') {
             p++;
 
-            if (p < last && *p == ' ') {
-                p++;
+            if (p < last && *p != '-' && (*p < '0' || *p > '9')) {
+                p = llm_json_skip_ws(p, last);
             }
 
-            if (p < last && (*p == '-' || (*p >= '0' && *p <= '9'))) {
-                continue;
-            }
+            continue;
         }
 
         p = llm_json_skip_ws(p, last);

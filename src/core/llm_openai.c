@@ -330,7 +330,18 @@ llm_openai_embed_body(const llm_request_t *req, const char *model,
     }
 
     if (pos < len && b[pos] == ',') {
-        e[0].end = pos + 1;
+
+        /* the comma and the whitespace after it */
+
+        for (pos++; pos < len; pos++) {
+            if (b[pos] != ' ' && b[pos] != '\t' && b[pos] != '\n'
+                && b[pos] != '\r')
+            {
+                break;
+            }
+        }
+
+        e[0].end = pos;
 
     } else {
         for (pos = drop->key; pos > 0; pos--) {
