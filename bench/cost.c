@@ -22,6 +22,13 @@
  *   cost cache-key any BODY-FILE N   the response cache's key of a
  *                                    client's body (parsed once, before):
  *                                    N times
+ *   cost embed TYPE ANSWER-FILE N    a provider's embeddings answer to 96
+ *                                    texts into an OpenAI list of floats
+ *                                    (ANSWER-FILE "-": one of 96 x 1024
+ *                                    numbers in TYPE's shape, made here):
+ *                                    N times
+ *   cost embed-base64 TYPE ANSWER-FILE N
+ *                                    the same, in base64
  *
  * A stream's work is the glue's for any streamed answer, relayed (openai)
  * or translated: the look-ahead that decodes the first events until the
@@ -56,6 +63,7 @@ typedef struct {
     int                   scan;         /* 1 none, 2 with a text buffer */
     int                   stream;       /* 1 one read, 2 one per event */
     int                   key;          /* the cache key */
+    int                   embed;        /* 1 floats, 2 base64 */
     const llm_adapter_t  *adapter;
     const char           *data;
     size_t                len;
@@ -93,6 +101,8 @@ static void cost_split(cost_op_t *op);
 static void *cost_alloc(void *data, size_t size);
 static void cost_reset(cost_pool_t *cp);
 static char *cost_read(const char *name, size_t *len);
+static char *cost_embed_answer(const char *type, size_t *len);
+static char *cost_embed_request(int base64, size_t *len);
 int cost_measure(const cost_op_t *op);
 
 
@@ -148,12 +158,15 @@ main(int argc, char **argv)
                       && strcmp(argv[1], "scan") != 0
                       && strcmp(argv[1], "stream") != 0
                       && strcmp(argv[1], "stream-events") != 0
-                      && strcmp(argv[1], "cache-key") != 0))
+                      && strcmp(argv[1], "cache-key") != 0
+                      && strcmp(argv[1], "embed") != 0
+                      && strcmp(argv[1], "embed-base64") != 0))
     {
         fprintf(stderr, "usage: cost request|response TYPE FILE N\n"
                         "       cost scan none|text FILE|- N\n"
                         "       cost stream|stream-events TYPE FILE N\n"
-                        "       cost cache-key any FILE N\n");
+                        "       cost cache-key any FILE N\n"
+                        "       cost embed|embed-base64 TYPE FILE|- N\n");
         return 2;
     }
 
@@ -167,6 +180,10 @@ main(int argc, char **argv)
     }
 
     op.key = (strcmp(argv[1], "cache-key") == 0);
+
+    if (strncmp(argv[1], "embed", 5) == 0) {
+        op.embed = (argv[1][5] == '\0') ? 1 : 2;
+    }
 
     if (strcmp(argv[1], "scan") == 0) {
         op.scan = (strcmp(argv[2], "text") == 0) ? 2
@@ -224,6 +241,26 @@ main(int argc, char **argv)
         op.req = &req;
 
         if (llm_request_parse(&req, op.data, op.len, &err) != 0) {
+            return 1;
+        }
+
+    } else if (op.embed) {
+        if (ad->embed_decode == NULL) {
+            fprintf(stderr, "cost: \"%s\" has no embeddings decoder\n",
+                    argv[2]);
+            return 2;
+        }
+
+        op.answer = (strcmp(argv[3], "-") == 0)
+                    ? cost_embed_answer(argv[2], &op.answer_len)
+                    : cost_read(argv[3], &op.answer_len);
+
+        /* the tree with malloc(): it outlives the pool's resets */
+
+        op.data = cost_embed_request(op.embed == 2, &op.len);
+        op.req = &req;
+
+        if (llm_embed_parse_pool(&req, op.data, op.len, NULL, &err) != 0) {
             return 1;
         }
 
@@ -299,6 +336,12 @@ cost_measure(const cost_op_t *op)
     p.name = "bench";
     p.model = "bench-model";
     p.base_path = "/v1";
+
+    if (op->embed) {
+        return op->adapter->embed_decode(op->req, &p, op->answer,
+                                         op->answer_len, op->pool, &resp,
+                                         &err);
+    }
 
     if (op->response) {
         if (op->adapter->decode == NULL) {
@@ -626,6 +669,104 @@ cost_read(const char *name, size_t *len)
 
     buf[n] = '\0';
     *len = (size_t) n;
+
+    return buf;
+}
+
+
+#define COST_EMBED_N    96
+#define COST_EMBED_DIM  1024
+
+
+/*
+ * An answer to COST_EMBED_N texts of COST_EMBED_DIM numbers as the
+ * providers write them ("-0.012924194": nine decimals), in TYPE's shape
+ */
+
+static char *
+cost_embed_answer(const char *type, size_t *len)
+{
+    int            gemini, mistral;
+    char          *buf, *p;
+    size_t         i, k;
+    unsigned long  x;
+
+    gemini = (strcmp(type, "gemini") == 0);
+    mistral = (strcmp(type, "mistral") == 0);
+
+    buf = malloc(COST_EMBED_N * (COST_EMBED_DIM * 14 + 128) + 256);
+    if (buf == NULL) {
+        exit(2);
+    }
+
+    p = buf;
+    p += sprintf(p, gemini ? "{\"embeddings\":["
+                    : mistral ? "{\"id\":\"e1\",\"object\":\"list\","
+                                "\"data\":["
+                    : "{\"id\":\"e1\",\"response_type\":"
+                      "\"embeddings_by_type\",\"embeddings\":"
+                      "{\"float\":[");
+
+    x = 12345;
+
+    for (i = 0; i < COST_EMBED_N; i++) {
+        p += sprintf(p, "%s%s", i ? "," : "",
+                     gemini ? "{\"values\":["
+                     : mistral ? "{\"object\":\"embedding\","
+                                 "\"embedding\":[" : "[");
+
+        for (k = 0; k < COST_EMBED_DIM; k++) {
+            x = x * 1103515245 + 12345;
+            p += sprintf(p, "%s%s0.0%08lu", k ? "," : "",
+                         (x >> 16) & 1 ? "-" : "", (x >> 3) % 100000000);
+        }
+
+        if (gemini) {
+            p += sprintf(p, "]}");
+
+        } else if (mistral) {
+            p += sprintf(p, "],\"index\":%lu}", (unsigned long) i);
+
+        } else {
+            p += sprintf(p, "]");
+        }
+    }
+
+    p += sprintf(p, gemini ? "]}"
+                    : mistral ? "],\"model\":\"mistral-embed\","
+                                "\"usage\":{\"prompt_tokens\":96,"
+                                "\"total_tokens\":96}}"
+                    : "]},\"meta\":{\"api_version\":{\"version\":\"2\"},"
+                      "\"billed_units\":{\"input_tokens\":96}}}");
+
+    *len = (size_t) (p - buf);
+
+    return buf;
+}
+
+
+/* {"model":"m","input":["t0",...,"t95"][,"encoding_format":"base64"]} */
+
+static char *
+cost_embed_request(int base64, size_t *len)
+{
+    char    *buf, *p;
+    size_t   i;
+
+    buf = malloc(COST_EMBED_N * 8 + 128);
+    if (buf == NULL) {
+        exit(2);
+    }
+
+    p = buf + sprintf(buf, "{\"model\":\"m\",\"input\":[");
+
+    for (i = 0; i < COST_EMBED_N; i++) {
+        p += sprintf(p, "%s\"t%lu\"", i ? "," : "", (unsigned long) i);
+    }
+
+    p += sprintf(p, "]%s}", base64 ? ",\"encoding_format\":\"base64\"" : "");
+
+    *len = (size_t) (p - buf);
 
     return buf;
 }

@@ -1897,26 +1897,31 @@ llm_cohere_embed_tree(const llm_request_t *req, const llm_provider_t *p,
     size_t            at;
     llm_slice_t      *vectors;
     llm_usage_t       usage;
-    llm_json_span_t   span, f;
+    llm_json_span_t   span[2], f;
+
+    static const char  *const names[] = { "embeddings", "meta", NULL };
 
     if (body == NULL || llm_json_validate(body, len, NULL) != LLM_OK) {
         llm_invalid_response(err, "the embeddings answer is not valid JSON");
         return LLM_ERROR;
     }
 
-    rc = llm_json_member(body, len, "embeddings", &span);
+    /* one walk over the answer's members: the vectors are skipped once */
 
-    if (rc != LLM_OK) {
-        llm_invalid_response(err, (rc == LLM_ERROR)
-                             ? "the embeddings answer is not an object"
-                             : "the embeddings answer has no "
-                               "\"embeddings\"");
+    if (llm_json_members(body, len, names, span) != LLM_OK) {
+        llm_invalid_response(err, "the embeddings answer is not an object");
         return LLM_ERROR;
     }
 
-    at = span.value;
+    if (span[0].end == 0) {
+        llm_invalid_response(err, "the embeddings answer has no "
+                             "\"embeddings\"");
+        return LLM_ERROR;
+    }
 
-    rc = llm_json_member(body + at, span.end - at, "float", &f);
+    at = span[0].value;
+
+    rc = llm_json_member(body + at, span[0].end - at, "float", &f);
 
     if (rc != LLM_OK) {
         llm_invalid_response(err, "the embeddings answer has no "
@@ -1938,11 +1943,9 @@ llm_cohere_embed_tree(const llm_request_t *req, const llm_provider_t *p,
 
     llm_usage_none(&usage);
 
-    rc = llm_json_member(body, len, "meta", &span);
-
-    if (rc == LLM_OK) {
-        meta = llm_json_parse_pool(body + span.value, span.end - span.value,
-                                   pool);
+    if (span[1].end != 0) {
+        meta = llm_json_parse_pool(body + span[1].value,
+                                   span[1].end - span[1].value, pool);
 
         if (!cJSON_IsObject(meta) && !cJSON_IsNull(meta)) {
             llm_invalid_response(err, "the embeddings answer's \"meta\" is "

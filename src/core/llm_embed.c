@@ -12,6 +12,7 @@
  */
 
 
+#include <float.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ static void llm_embed_write(llm_out_t *out, const llm_request_t *req,
     const llm_usage_t *usage, unsigned char *f32);
 static void llm_embed_base64(llm_out_t *out, const llm_slice_t *v,
     size_t dim, unsigned char *f32);
+static float llm_embed_float(const char *p, const char **end);
 
 
 static const char  *const llm_embed_keys[] = {
@@ -66,6 +68,14 @@ static const char  *const llm_embed_input_types[] = {
     "classification",
     "clustering",
     NULL
+};
+
+
+/* powers of ten that a double holds exactly */
+
+static const double  llm_embed_pow10[] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+    1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
 };
 
 
@@ -646,15 +656,14 @@ llm_embed_write(llm_out_t *out, const llm_request_t *req, const char *model,
 /*
  * A checked array of dim numbers as the base64 text of their little-endian
  * float32 values, in quotes.  The measuring pass (out->buf NULL) only
- * counts.  strtof() stops at the ',', ']' or whitespace that ends each
- * number in the array, so it never reads past the vector's text.
+ * counts.
  */
 
 static void
 llm_embed_base64(llm_out_t *out, const llm_slice_t *v, size_t dim,
     unsigned char *f32)
 {
-    char           *d, *end;
+    char           *d;
     float           f;
     size_t          i, len;
     uint32_t        bits;
@@ -678,8 +687,7 @@ llm_embed_base64(llm_out_t *out, const llm_slice_t *v, size_t dim,
             p++;
         }
 
-        f = strtof(p, &end);
-        p = end;
+        f = llm_embed_float(p, &p);
 
         memcpy(&bits, &f, 4);
 
@@ -720,4 +728,128 @@ llm_embed_base64(llm_out_t *out, const llm_slice_t *v, size_t dim,
     *d++ = '"';
 
     out->len = (size_t) (d - out->buf);
+}
+
+
+/*
+ * The float32 nearest to the checked JSON number at p, as strtof() gives
+ * it, and its end.  A decimal of at most 19 significant digits times a
+ * power of ten up to 22 is the double nearest to it in one correctly
+ * rounded operation (Clinger's fast path), and that double rounds to the
+ * same float as the decimal does: a float and the midpoint between two
+ * floats are doubles too, so the decimal and its double are on the same
+ * side of each, unless the double is a midpoint itself.  There, and for
+ * anything else (more digits, a larger power, a float that is not a
+ * normal one), strtof() decides: it stops at the ',', ']' or whitespace
+ * that ends each number of a checked array, so it never reads past it.
+ */
+
+static float
+llm_embed_float(const char *p, const char **end)
+{
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+    int           neg, k, e, esign, digits;
+    float         f;
+    double        d;
+    uint64_t      m, bits;
+    const char   *start;
+
+    start = p;
+
+    neg = (*p == '-');
+    p += neg;
+
+    m = 0;
+    k = 0;
+    digits = 0;
+
+    for ( /* void */ ; *p >= '0' && *p <= '9'; p++) {
+        if (m != 0 || *p != '0') {
+            if (digits == 19) {
+                goto slow;
+            }
+
+            m = m * 10 + (uint64_t) (*p - '0');
+            digits++;
+        }
+    }
+
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++) {
+            if (m != 0 || *p != '0') {
+                if (digits == 19) {
+                    goto slow;
+                }
+
+                m = m * 10 + (uint64_t) (*p - '0');
+                digits++;
+            }
+
+            k--;
+        }
+    }
+
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        esign = 1;
+
+        if (*p == '+' || *p == '-') {
+            esign = (*p == '-') ? -1 : 1;
+            p++;
+        }
+
+        for (e = 0; *p >= '0' && *p <= '9'; p++) {
+            if (e > 1000) {
+                goto slow;
+            }
+
+            e = e * 10 + (*p - '0');
+        }
+
+        k += esign * e;
+    }
+
+    if (m == 0) {
+        *end = p;
+        return neg ? -0.0f : 0.0f;
+    }
+
+    if (m > ((uint64_t) 1 << 53) || k < -22 || k > 22) {
+        goto slow;
+    }
+
+    d = (double) m;
+    d = (k < 0) ? d / llm_embed_pow10[-k] : d * llm_embed_pow10[k];
+
+    if (d < FLT_MIN || d > FLT_MAX) {
+        goto slow;
+    }
+
+    /* a midpoint: a float's 24 bits, then 1, then 28 zero bits */
+
+    memcpy(&bits, &d, sizeof(double));
+
+    if ((bits & 0x1fffffff) == 0x10000000) {
+        goto slow;
+    }
+
+    f = (float) d;
+    *end = p;
+
+    return neg ? -f : f;
+
+slow:
+
+    p = start;
+#endif
+
+    {
+        char   *e_end;
+        float   v;
+
+        v = strtof(p, &e_end);
+        *end = e_end;
+
+        return v;
+    }
 }

@@ -309,6 +309,15 @@ int llm_json_member(const char *json, size_t len, const char *name,
     llm_json_span_t *span);
 
 /*
+ * llm_json_member() of several names (NULL-terminated) in one walk of the
+ * object: spans[i] for names[i], its first member; spans[i].end is 0 when
+ * there is none.  LLM_OK, or LLM_ERROR when json is not an object.  The
+ * walk stops once every name is found.
+ */
+int llm_json_members(const char *json, size_t len, const char *const *names,
+    llm_json_span_t *spans);
+
+/*
  * Offset just past the top-level '{' of a validated object, and whether
  * the object has no members; LLM_ERROR when json is not an object.
  */

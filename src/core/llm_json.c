@@ -53,6 +53,13 @@ static void llm_json_print_item(llm_out_t *out, const cJSON *item,
 static const char  llm_hex[] = "0123456789abcdef";
 
 
+/* the bytes that open or close a string, an array or an object */
+
+static const unsigned char  llm_json_structural[256] = {
+    ['"'] = 1, ['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1
+};
+
+
 #if defined(__SSE2__) && !defined(LLM_NO_SSE2)
 
 /*
@@ -1011,6 +1018,19 @@ llm_json_skip_value(const llm_uchar_t *p, const llm_uchar_t *last)
 
     while (p < last) {
 
+        /*
+         * numbers, literals, whitespace, ',' and ':' four at a time: an
+         * array of numbers (an embedding) is most of what is skipped
+         */
+
+        while (last - p >= 4
+               && !(llm_json_structural[p[0]] | llm_json_structural[p[1]]
+                    | llm_json_structural[p[2]]
+                    | llm_json_structural[p[3]]))
+        {
+            p += 4;
+        }
+
         switch (*p) {
 
         case '"':
@@ -1123,10 +1143,37 @@ int
 llm_json_member(const char *json, size_t len, const char *name,
     llm_json_span_t *span)
 {
+    const char  *names[2];
+
+    names[0] = name;
+    names[1] = NULL;
+
+    if (llm_json_members(json, len, names, span) != LLM_OK) {
+        return LLM_ERROR;
+    }
+
+    return (span->end != 0) ? LLM_OK : LLM_DECLINED;
+}
+
+
+int
+llm_json_members(const char *json, size_t len, const char *const *names,
+    llm_json_span_t *spans)
+{
+    size_t              i, left;
     const llm_uchar_t  *p, *k, *ke, *v, *start, *last;
 
     start = (const llm_uchar_t *) json;
     last = start + len;
+
+    left = 0;
+
+    for (i = 0; names[i] != NULL; i++) {
+        spans[i].key = 0;
+        spans[i].value = 0;
+        spans[i].end = 0;
+        left++;
+    }
 
     p = llm_json_skip_lax_ws(start, last);
 
@@ -1140,7 +1187,7 @@ llm_json_member(const char *json, size_t len, const char *name,
         p = llm_json_skip_lax_ws(p, last);
 
         if (p == last || *p == '}') {
-            return LLM_DECLINED;
+            return LLM_OK;
         }
 
         if (*p != '"') {
@@ -1167,18 +1214,26 @@ llm_json_member(const char *json, size_t len, const char *name,
             return LLM_ERROR;
         }
 
-        if (llm_json_key_eq(k + 1, ke - 1, name)) {
-            span->key = (size_t) (k - start);
-            span->value = (size_t) (v - start);
-            span->end = (size_t) (p - start);
+        for (i = 0; names[i] != NULL; i++) {
+            if (spans[i].end == 0
+                && llm_json_key_eq(k + 1, ke - 1, names[i]))
+            {
+                spans[i].key = (size_t) (k - start);
+                spans[i].value = (size_t) (v - start);
+                spans[i].end = (size_t) (p - start);
 
-            return LLM_OK;
+                if (--left == 0) {
+                    return LLM_OK;
+                }
+
+                break;
+            }
         }
 
         p = llm_json_skip_lax_ws(p, last);
 
         if (p == last || *p == '}') {
-            return LLM_DECLINED;
+            return LLM_OK;
         }
 
         if (*p != ',') {

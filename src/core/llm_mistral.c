@@ -1671,24 +1671,28 @@ llm_mistral_embed_tree(const llm_request_t *req, const llm_provider_t *p,
     const char *body, size_t len, llm_pool_t *pool, llm_response_t *out,
     llm_error_t *err)
 {
-    int               rc;
     cJSON            *item;
     const char       *model;
     llm_slice_t      *vectors;
     llm_usage_t       usage;
-    llm_json_span_t   span;
+    llm_json_span_t   span[3];
+
+    static const char  *const names[] = { "data", "model", "usage", NULL };
 
     if (body == NULL || llm_json_validate(body, len, NULL) != LLM_OK) {
         llm_invalid_response(err, "the embeddings answer is not valid JSON");
         return LLM_ERROR;
     }
 
-    rc = llm_json_member(body, len, "data", &span);
+    /* one walk over the answer's members: the vectors are skipped once */
 
-    if (rc != LLM_OK) {
-        llm_invalid_response(err, (rc == LLM_ERROR)
-                             ? "the embeddings answer is not an object"
-                             : "the embeddings answer has no \"data\"");
+    if (llm_json_members(body, len, names, span) != LLM_OK) {
+        llm_invalid_response(err, "the embeddings answer is not an object");
+        return LLM_ERROR;
+    }
+
+    if (span[0].end == 0) {
+        llm_invalid_response(err, "the embeddings answer has no \"data\"");
         return LLM_ERROR;
     }
 
@@ -1700,7 +1704,8 @@ llm_mistral_embed_tree(const llm_request_t *req, const llm_provider_t *p,
 
     memset(vectors, 0, req->ninputs * sizeof(llm_slice_t));
 
-    if (llm_mistral_embed_data(body + span.value, span.end - span.value,
+    if (llm_mistral_embed_data(body + span[0].value,
+                               span[0].end - span[0].value,
                                vectors, req->ninputs, err)
         != LLM_OK)
     {
@@ -1710,11 +1715,9 @@ llm_mistral_embed_tree(const llm_request_t *req, const llm_provider_t *p,
     model = (p->model != NULL && p->model[0] != '\0') ? p->model
                                                        : req->model;
 
-    rc = llm_json_member(body, len, "model", &span);
-
-    if (rc == LLM_OK) {
-        item = llm_json_parse_pool(body + span.value, span.end - span.value,
-                                   pool);
+    if (span[1].end != 0) {
+        item = llm_json_parse_pool(body + span[1].value,
+                                   span[1].end - span[1].value, pool);
 
         if (!cJSON_IsString(item)) {
             llm_invalid_response(err, "the embeddings answer's \"model\" "
@@ -1727,11 +1730,9 @@ llm_mistral_embed_tree(const llm_request_t *req, const llm_provider_t *p,
 
     llm_usage_none(&usage);
 
-    rc = llm_json_member(body, len, "usage", &span);
-
-    if (rc == LLM_OK) {
-        item = llm_json_parse_pool(body + span.value, span.end - span.value,
-                                   pool);
+    if (span[2].end != 0) {
+        item = llm_json_parse_pool(body + span[2].value,
+                                   span[2].end - span[2].value, pool);
 
         if (cJSON_IsObject(item)) {
             llm_openai_usage(item, &usage);
@@ -1757,7 +1758,9 @@ llm_mistral_embed_data(const char *data, size_t len, llm_slice_t *vectors,
     int               rc;
     size_t            pos, i, k, j;
     const char       *e;
-    llm_json_span_t   el, v, x;
+    llm_json_span_t   el, v[2], x;
+
+    static const char  *const names[] = { "embedding", "index", NULL };
 
     pos = 0;
 
@@ -1780,21 +1783,22 @@ llm_mistral_embed_data(const char *data, size_t len, llm_slice_t *vectors,
 
         e = data + el.value;
 
-        rc = llm_json_member(e, el.end - el.value, "embedding", &v);
+        if (llm_json_members(e, el.end - el.value, names, v) != LLM_OK) {
+            llm_invalid_response(err, "data[%lu] is not an object",
+                                 (unsigned long) i);
+            return LLM_ERROR;
+        }
 
-        if (rc != LLM_OK) {
-            llm_invalid_response(err, (rc == LLM_ERROR)
-                                 ? "data[%lu] is not an object"
-                                 : "data[%lu] has no \"embedding\"",
+        if (v[0].end == 0) {
+            llm_invalid_response(err, "data[%lu] has no \"embedding\"",
                                  (unsigned long) i);
             return LLM_ERROR;
         }
 
         k = i;
 
-        rc = llm_json_member(e, el.end - el.value, "index", &x);
-
-        if (rc == LLM_OK) {
+        if (v[1].end != 0) {
+            x = v[1];
             k = 0;
 
             for (j = x.value; j < x.end; j++) {
@@ -1821,8 +1825,8 @@ llm_mistral_embed_data(const char *data, size_t len, llm_slice_t *vectors,
             return LLM_ERROR;
         }
 
-        vectors[k].data = e + v.value;
-        vectors[k].len = v.end - v.value;
+        vectors[k].data = e + v[0].value;
+        vectors[k].len = v[0].end - v[0].value;
     }
 
     if (i != n) {

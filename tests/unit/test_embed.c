@@ -75,6 +75,9 @@ static void test_embed_mistral_decode(void **state);
 static void test_embed_decode_errors(void **state);
 static void test_embed_render_base64(void **state);
 static void test_embed_render_nomem(void **state);
+static void test_embed_float_exact(void **state);
+static void test_embed_float_one(test_ctx_t *ctx, llm_request_t *req,
+    const char *num);
 
 
 static const test_embed_parse_t  test_embed_parse_cases[] = {
@@ -1360,6 +1363,144 @@ test_embed_render_nomem(void **state)
 }
 
 
+/* base64 of one number: the float32 strtof() gives, bit for bit */
+
+static void
+test_embed_float_one(test_ctx_t *ctx, llm_request_t *req, const char *num)
+{
+    char            *v, *end;
+    float            want;
+    cJSON           *root;
+    uint32_t         bits, got;
+    llm_error_t      err;
+    llm_slice_t      s;
+    llm_response_t   out;
+    unsigned char    b[8];
+    const cJSON     *emb;
+
+    v = test_copy(ctx, NULL, strlen(num) + 3);
+    sprintf(v, "[%s]", num);
+
+    s.data = v;
+    s.len = strlen(v);
+
+    if (llm_embed_render(req, "m", &s, 1, NULL, &ctx->pool, &out, &err)
+        != LLM_OK)
+    {
+        fail_msg("%s: %s", num, err.message);
+    }
+
+    root = test_json(out.body, out.body_len);
+    emb = cJSON_GetObjectItem(cJSON_GetArrayItem(
+              cJSON_GetObjectItem(root, "data"), 0), "embedding");
+
+    assert_int_equal(test_base64_decode(emb->valuestring, b, sizeof(b)), 4);
+    cJSON_Delete(root);
+
+    want = strtof(num, &end);
+    assert_true(*end == '\0');
+
+    memcpy(&bits, &want, 4);
+    got = (uint32_t) b[0] | (uint32_t) b[1] << 8 | (uint32_t) b[2] << 16
+          | (uint32_t) b[3] << 24;
+
+    if (got != bits) {
+        fail_msg("%s: 0x%08x, strtof() gives 0x%08x", num, got, bits);
+    }
+}
+
+
+static void
+test_embed_float_exact(void **state)
+{
+    char            *p, num[64];
+    size_t           i, k, n;
+    llm_request_t    req;
+    test_ctx_t      *ctx = *state;
+    unsigned long    x;
+
+    static const char  *const edges[] = {
+        "0", "-0", "0.0", "-0.0e5", "1", "-1", "0.1", "1e-7", "3.4e38",
+        "1.0000000596046448",            /* a midpoint as a double: up */
+        "1.0000000596046446",
+        "5.223202460911125e-4",          /* a midpoint as a double, from */
+        "5.331508485478385e+20",         /*   16 digits: up, up, down */
+        "8.340712987038313e+23",
+        "1.00000005960464477539062",     /* more digits than 19 */
+        "1.000000059604644775390625",    /* the midpoint: to even */
+        "3.4028234663852886e38",         /* FLT_MAX */
+        "3.4028235677973366e38",         /* past it: inf */
+        "1.1754943508222875e-38",        /* FLT_MIN */
+        "1.1754942e-38",                 /* subnormal */
+        "1e-45", "1e-46", "7e-46", "1e39", "-1e39",
+        "9007199254740993", "9007199254740992e-22", "123456789e-22",
+        "1e22", "1e23", "12345678901234567890", "0.000000000000000000001",
+        "-0.012924194", "0.04663086", "2E+2", "5e-0", "1e0000000000000005",
+        NULL
+    };
+
+    test_embed_req(ctx, "{\"input\":\"a\",\"encoding_format\":"
+                   "\"base64\"}", &req);
+
+    for (i = 0; edges[i] != NULL; i++) {
+        test_embed_float_one(ctx, &req, edges[i]);
+    }
+
+    /* numbers of every shape the providers write, and others */
+
+    x = 1;
+
+    for (i = 0; i < 20000; i++) {
+        p = num;
+
+        x = x * 6364136223846793005UL + 1442695040888963407UL;
+
+        if (x >> 63) {
+            *p++ = '-';
+        }
+
+        n = 1 + (x >> 20) % 20;
+
+        x = x * 6364136223846793005UL + 1442695040888963407UL;
+
+        if ((x >> 40) & 1) {
+            *p++ = '0';
+            *p++ = '.';
+
+            for (k = 0; k < n; k++) {
+                x = x * 6364136223846793005UL + 1442695040888963407UL;
+                *p++ = (char) ('0' + (x >> 33) % 10);
+            }
+
+        } else {
+            x = x * 6364136223846793005UL + 1442695040888963407UL;
+            *p++ = (char) ('1' + (x >> 33) % 9);
+
+            for (k = 1; k < n; k++) {
+                x = x * 6364136223846793005UL + 1442695040888963407UL;
+                *p++ = (char) ('0' + (x >> 33) % 10);
+
+                if (k == n / 2 && k + 1 < n && ((x >> 50) & 1)) {
+                    *p++ = '.';
+                }
+            }
+        }
+
+        x = x * 6364136223846793005UL + 1442695040888963407UL;
+
+        if ((x >> 45) & 1) {
+            p += sprintf(p, "e%d", (int) ((x >> 20) % 90) - 50);
+        }
+
+        *p = '\0';
+
+        test_embed_float_one(ctx, &req, num);
+    }
+
+    llm_request_free(&req);
+}
+
+
 void
 test_embed_register(void)
 {
@@ -1381,4 +1522,5 @@ test_embed_register(void)
     TEST_ADD(test_embed_decode_errors);
     TEST_ADD(test_embed_render_base64);
     TEST_ADD(test_embed_render_nomem);
+    TEST_ADD(test_embed_float_exact);
 }
