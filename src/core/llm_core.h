@@ -157,7 +157,9 @@ void llm_request_free(llm_request_t *req);
 /*
  * An estimate of the prompt's size in tokens, for routing decisions (not
  * for billing: usage comes from the provider): the text of the messages
- * at about four bytes a token, plus a few tokens a message.
+ * at about four bytes a token, plus a few tokens a message; for an
+ * embeddings request, its texts at four bytes a token, or the number of
+ * its token ids.
  */
 long llm_request_prompt_tokens(const llm_request_t *req);
 

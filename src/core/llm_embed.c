@@ -538,16 +538,22 @@ llm_embed_render(const llm_request_t *req, const char *model,
     dim = 0;
 
     for (i = 0; i < n; i++) {
-        p = (const unsigned char *) vectors[i].data;
-        last = p + vectors[i].len;
+        k = 0;
+        p = NULL;
+        last = NULL;
 
-        p = (p != NULL) ? llm_json_numbers(p, last, &k) : NULL;
+        if (vectors[i].data != NULL) {
+            p = (const unsigned char *) vectors[i].data;
+            last = p + vectors[i].len;
 
-        if (p != NULL) {
-            p = llm_json_skip_ws(p, last);
+            p = llm_json_numbers(p, last, &k);
+
+            if (p != NULL) {
+                p = llm_json_skip_ws(p, last);
+            }
         }
 
-        if (p != last || k == 0) {
+        if (p == NULL || p != last || k == 0) {
             llm_invalid_response(err, "embedding %lu is not a non-empty "
                                  "array of numbers", (unsigned long) i);
             return LLM_ERROR;

@@ -305,7 +305,6 @@ llm_openai_embed_body(const llm_request_t *req, const char *model,
     llm_error_t *err)
 {
     int                 rc, empty;
-    char               *buf;
     size_t              i, n, at, pos, len;
     llm_out_t           o;
     const char         *b;
@@ -380,27 +379,25 @@ llm_openai_embed_body(const llm_request_t *req, const char *model,
             return LLM_ERROR;
         }
 
+        /* measured, then written: "model":"..." and a comma, or "..." */
+
         o.buf = NULL;
         o.len = 0;
         o.size = 0;
 
         for (i = 0; i < 2; i++) {
+            if (i == 1 && llm_out_alloc(&o, pool) == NULL) {
+                llm_error_set(err, 500, "server_error", NULL, NULL,
+                              "out of memory");
+                return LLM_ERROR;
+            }
+
             if (rc != LLM_OK) {
                 llm_out_lit(&o, "\"model\":");
             }
 
             llm_out_str(&o, model, strlen(model));
             llm_out_cstr(&o, e[1].tail);
-
-            if (i == 0) {
-                buf = llm_out_alloc(&o, pool);
-
-                if (buf == NULL) {
-                    llm_error_set(err, 500, "server_error", NULL, NULL,
-                                  "out of memory");
-                    return LLM_ERROR;
-                }
-            }
         }
 
         o.buf[o.len] = '\0';

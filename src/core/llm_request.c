@@ -296,6 +296,7 @@ llm_request_free(llm_request_t *req)
     }
 
     req->model = NULL;
+    req->input = NULL;
 }
 
 
