@@ -1031,6 +1031,10 @@ llm_json_skip_value(const llm_uchar_t *p, const llm_uchar_t *last)
             p += 4;
         }
 
+        if (p == last) {
+            break;
+        }
+
         switch (*p) {
 
         case '"':

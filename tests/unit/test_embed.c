@@ -76,6 +76,7 @@ static void test_embed_decode_errors(void **state);
 static void test_embed_render_base64(void **state);
 static void test_embed_render_nomem(void **state);
 static void test_embed_float_exact(void **state);
+static void test_embed_json_helpers(void **state);
 static void test_embed_float_one(test_ctx_t *ctx, llm_request_t *req,
     const char *num);
 
@@ -1501,6 +1502,105 @@ test_embed_float_exact(void **state)
 }
 
 
+/* the raw scanners the decoders use, on every prefix of their input */
+
+static void
+test_embed_json_helpers(void **state)
+{
+    char                  *b;
+    size_t                 i, n, pos, len;
+    llm_json_span_t        span, spans[3];
+    test_ctx_t            *ctx = *state;
+    const unsigned char   *p;
+
+    static const char  *const names[] = { "c", "a", "zz", NULL };
+
+    static const char  doc[] =
+        "{\"a\":[1111,2222,3333,4444],\"b\":{\"k\":\"]x\"},\"c\":[]}";
+
+    static const struct {
+        const char  *text;
+        long         n;                  /* -1: not an array of numbers */
+    } nums[] = {
+        { "[1, 2 ,3]", 3 }, { " [ ] ", 0 }, { "[-0.5e+3,1E2]", 2 },
+        { "[1,]", -1 }, { "[1 2]", -1 }, { "[01]", -1 }, { "[1", -1 },
+        { "[-]", -1 }, { "[1.]", -1 }, { "[\"1\"]", -1 }, { "[,1]", -1 },
+        { "[null]", -1 }, { "{}", -1 }, { "", -1 },
+    };
+
+    for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+        len = strlen(nums[i].text);
+        b = test_copy(ctx, nums[i].text, len);
+
+        p = llm_json_numbers((const unsigned char *) b,
+                             (const unsigned char *) b + len, &n);
+
+        if (nums[i].n < 0) {
+            assert_null(p);
+
+        } else {
+            assert_non_null(p);
+            assert_int_equal(n, nums[i].n);
+        }
+    }
+
+    len = sizeof(doc) - 1;
+    b = test_copy(ctx, doc, len);
+
+    assert_int_equal(llm_json_members(b, len, names, spans), LLM_OK);
+    assert_int_equal(spans[0].end - spans[0].value, 2);
+    assert_memory_equal(b + spans[1].value, "[1111", 5);
+    assert_int_equal(spans[2].end, 0);
+
+    assert_int_equal(llm_json_member(b, len, "b", &span), LLM_OK);
+    assert_int_equal(span.end - span.value, 10);
+    assert_memory_equal(b + span.value, "{\"k\":\"]x\"}", 10);
+
+    pos = 0;
+    n = 0;
+
+    while (llm_json_element(b + spans[1].value,
+                            spans[1].end - spans[1].value, &pos, &span)
+           == LLM_OK)
+    {
+        n++;
+    }
+
+    assert_int_equal(n, 4);
+
+    pos = 0;
+    assert_int_equal(llm_json_element("[1,]", 4, &pos, &span), LLM_OK);
+    assert_int_equal(llm_json_element("[1,]", 4, &pos, &span), LLM_ERROR);
+    pos = 0;
+    assert_int_equal(llm_json_element("[]", 2, &pos, &span), LLM_DECLINED);
+    pos = 0;
+    assert_int_equal(llm_json_element("{}", 2, &pos, &span), LLM_ERROR);
+
+    /*
+     * every cut of the document: never a byte past it (ASan), and "c" is
+     * found only once its "[]" is all there
+     */
+
+    for (i = 0; i < len; i++) {
+        b = test_copy(ctx, doc, i);
+
+        if (llm_json_members(b, i, names, spans) == LLM_OK
+            && spans[0].end != 0)
+        {
+            assert_true(i >= len - 1);
+        }
+
+        pos = 0;
+
+        if (i > 5) {
+            while (llm_json_element(b + 5, i - 5, &pos, &span) == LLM_OK) {
+                /* void */
+            }
+        }
+    }
+}
+
+
 void
 test_embed_register(void)
 {
@@ -1523,4 +1623,5 @@ test_embed_register(void)
     TEST_ADD(test_embed_render_base64);
     TEST_ADD(test_embed_render_nomem);
     TEST_ADD(test_embed_float_exact);
+    TEST_ADD(test_embed_json_helpers);
 }
