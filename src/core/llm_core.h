@@ -825,7 +825,7 @@ int llm_cache_acc_finish(llm_cache_acc_t *a, llm_pool_t *pool, char **body,
  * BOM skipped, null counts as absent, no duplicated top-level member) and
  * fills req->embed = 1, input, ninputs, tokens, base64, dimensions,
  * input_type, model; stream is 0.  "input" is required: a non-empty
- * string, an array of 1 to 2048 non-empty strings, an array of 1 to 2048
+ * string, an array of 1 to 2048 non-empty strings, an array of 1 to 8192
  * token ids (integers 0 to 2^31-1: one input), or an array of 1 to 2048
  * such non-empty arrays.  "encoding_format": "float" or "base64";
  * "dimensions": an integer 1 to 65536; "user": a string; "input_type":

@@ -25,6 +25,7 @@
 
 #define LLM_EMBED_TOKEN_MAX 2147483647.0
 #define LLM_EMBED_DIM_MAX   65536
+#define LLM_EMBED_MAX_TOKENS  8192    /* token ids in one input */
 
 
 #define LLM_EMB_MODEL               0
@@ -162,19 +163,6 @@ llm_embed_check_input(llm_request_t *req, const cJSON *input,
         goto invalid;
     }
 
-    n = 0;
-
-    for (item = input->child; item != NULL; item = item->next) {
-        n++;
-    }
-
-    if (n > LLM_EMBED_MAX_INPUTS) {
-        llm_error_set(err, 400, LLM_INVALID, "input", NULL,
-                      "'input' must have at most %d items, it has %lu",
-                      LLM_EMBED_MAX_INPUTS, (unsigned long) n);
-        return LLM_ERROR;
-    }
-
     req->input = input;
 
     if (cJSON_IsNumber(input->child)) {
@@ -189,6 +177,19 @@ llm_embed_check_input(llm_request_t *req, const cJSON *input,
         req->ninputs = 1;
 
         return LLM_OK;
+    }
+
+    n = 0;
+
+    for (item = input->child; item != NULL; item = item->next) {
+        n++;
+    }
+
+    if (n > LLM_EMBED_MAX_INPUTS) {
+        llm_error_set(err, 400, LLM_INVALID, "input", NULL,
+                      "'input' must have at most %d items, it has %lu",
+                      LLM_EMBED_MAX_INPUTS, (unsigned long) n);
+        return LLM_ERROR;
     }
 
     n = 0;
@@ -246,7 +247,11 @@ invalid:
 }
 
 
-/* 1 to LLM_EMBED_MAX_INPUTS integers from 0 to 2^31 - 1 */
+/*
+ * 1 to LLM_EMBED_MAX_TOKENS integers from 0 to 2^31 - 1 (OpenAI's models
+ * take 8192 tokens an input: clients that send token ids send chunks of up
+ * to that many)
+ */
 
 static int
 llm_embed_check_tokens(const cJSON *arr, llm_error_t *err)
@@ -272,10 +277,10 @@ llm_embed_check_tokens(const cJSON *arr, llm_error_t *err)
         n++;
     }
 
-    if (n > LLM_EMBED_MAX_INPUTS) {
+    if (n > LLM_EMBED_MAX_TOKENS) {
         llm_error_set(err, 400, LLM_INVALID, "input", NULL,
                       "an input of token ids must have at most %d of them",
-                      LLM_EMBED_MAX_INPUTS);
+                      LLM_EMBED_MAX_TOKENS);
         return LLM_ERROR;
     }
 

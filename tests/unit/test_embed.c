@@ -507,8 +507,9 @@ test_embed_parse_table(void **state)
 static void
 test_embed_parse_limits(void **state)
 {
+    int             rc;
     char           *s, *p;
-    size_t          i;
+    size_t          i, n, k;
     llm_error_t     err;
     llm_request_t   req;
     test_ctx_t     *ctx = *state;
@@ -528,22 +529,40 @@ test_embed_parse_limits(void **state)
                         "'input' must have at most 2048 items, it has 2049");
     llm_request_free(&req);
 
-    /* 2049 token ids in one input */
+    /*
+     * 8192 token ids in one input (a chunk as clients cut them), alone or
+     * in an array; 8193 are refused
+     */
 
-    s = test_copy(ctx, NULL, 32 + 2 * 2049);
-    p = s + sprintf(s, "{\"input\":[[");
+    for (n = 8192; n <= 8193; n++) {
+        for (k = 0; k < 2; k++) {
+            s = test_copy(ctx, NULL, 32 + 2 * n);
+            p = s + sprintf(s, k ? "{\"input\":[[1],[" : "{\"input\":[");
 
-    for (i = 0; i <= LLM_EMBED_MAX_INPUTS; i++) {
-        p += sprintf(p, "%s7", i ? "," : "");
+            for (i = 0; i < n; i++) {
+                p += sprintf(p, "%s7", i ? "," : "");
+            }
+
+            strcpy(p, k ? "]]}" : "]}");
+
+            rc = llm_embed_parse_pool(&req, s, strlen(s), &ctx->pool, &err);
+
+            if (n == 8192) {
+                assert_int_equal(rc, LLM_OK);
+                assert_int_equal(req.ninputs, k ? 2 : 1);
+                assert_int_equal(llm_request_prompt_tokens(&req),
+                                 (long) (n + k));
+
+            } else {
+                assert_int_equal(rc, LLM_ERROR);
+                assert_string_equal(err.param, "input");
+                assert_string_equal(err.message, "an input of token ids "
+                                    "must have at most 8192 of them");
+            }
+
+            llm_request_free(&req);
+        }
     }
-
-    strcpy(p, "]]}");
-
-    assert_int_equal(llm_embed_parse_pool(&req, s, strlen(s), &ctx->pool,
-                                          &err),
-                     LLM_ERROR);
-    assert_string_equal(err.param, "input");
-    llm_request_free(&req);
 
     /* the chat parser still refuses an embeddings body */
 
