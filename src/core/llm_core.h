@@ -839,9 +839,10 @@ int llm_embed_parse_pool(llm_request_t *req, const char *body, size_t len,
 
 /*
  * The OpenAI embeddings answer the decoders render, from the raw JSON
- * text of each vector (a validated JSON array of numbers, copied as it
- * is for floats; converted to little-endian float32 and base64 for
- * base64):
+ * text of each vector (an array of numbers in text that
+ * llm_json_validate() accepted: the elements are told apart and counted,
+ * not checked again; copied as it is for floats, converted to
+ * little-endian float32 and base64 for base64):
  *
  *   {"object":"list","data":[{"object":"embedding","index":0,
  *    "embedding":[...]|"..."},...],"model":"...",

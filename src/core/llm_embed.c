@@ -551,7 +551,10 @@ llm_embed_render(const llm_request_t *req, const char *model,
             p = (const unsigned char *) vectors[i].data;
             last = p + vectors[i].len;
 
-            p = llm_json_numbers(p, last, &k);
+            /* the decoders checked the whole answer: only the kind of
+               each element and their count are left to see */
+
+            p = llm_json_valid_numbers(p, last, &k);
 
             if (p != NULL) {
                 p = llm_json_skip_ws(p, last);

@@ -152,6 +152,25 @@ const unsigned char *llm_json_skip_ws(const unsigned char *p,
 const unsigned char *llm_json_skip_value(const unsigned char *p,
     const unsigned char *last);
 
+/*
+ * The first '"', '[', ']', '{' or '}' at or after p, or last: what a walk
+ * over JSON must look at; numbers, literals, whitespace, ',' and ':' are
+ * passed sixteen bytes at a time.
+ */
+const unsigned char *llm_json_flat(const unsigned char *p,
+    const unsigned char *last);
+
+/*
+ * p is at an array of checked JSON (llm_json_validate() said the whole
+ * text is valid), whitespace before it allowed: past its ']' with *n the
+ * count of its elements, NULL when an element is not a number (a string,
+ * a literal, an array, an object) or p is not at an array.  What the
+ * check already said is not checked again: numbers are told from other
+ * values by their first bytes, and counted by their commas.
+ */
+const unsigned char *llm_json_valid_numbers(const unsigned char *p,
+    const unsigned char *last, size_t *n);
+
 /* a strict JSON number from p: past its end, NULL if there is none */
 const unsigned char *llm_json_number_end(const unsigned char *p,
     const unsigned char *last);

@@ -1018,18 +1018,9 @@ llm_json_skip_value(const llm_uchar_t *p, const llm_uchar_t *last)
 
     while (p < last) {
 
-        /*
-         * numbers, literals, whitespace, ',' and ':' four at a time: an
-         * array of numbers (an embedding) is most of what is skipped
-         */
+        /* an array of numbers (an embedding) is most of what is skipped */
 
-        while (last - p >= 4
-               && !(llm_json_structural[p[0]] | llm_json_structural[p[1]]
-                    | llm_json_structural[p[2]]
-                    | llm_json_structural[p[3]]))
-        {
-            p += 4;
-        }
+        p = llm_json_flat(p, last);
 
         if (p == last) {
             break;
@@ -1063,6 +1054,198 @@ llm_json_skip_value(const llm_uchar_t *p, const llm_uchar_t *last)
     }
 
     return NULL;
+}
+
+
+const llm_uchar_t *
+llm_json_flat(const llm_uchar_t *p, const llm_uchar_t *last)
+{
+#if defined(__SSE2__) && !defined(LLM_NO_SSE2)
+    int      m;
+    __m128i  x, k20, kf9, k79, kq;
+
+    /*
+     * (x | 0x20) & 0xf9 is 0x79 for the four brackets, and for 'Y', 'y',
+     * '_' and DEL, which are then passed one by one
+     */
+
+    k20 = _mm_set1_epi8(0x20);
+    kf9 = _mm_set1_epi8((char) 0xf9);
+    k79 = _mm_set1_epi8(0x79);
+    kq = _mm_set1_epi8('"');
+
+    while (last - p >= 16) {
+        x = _mm_loadu_si128((const __m128i *) p);
+
+        m = _mm_movemask_epi8(_mm_or_si128(
+                _mm_cmpeq_epi8(_mm_and_si128(_mm_or_si128(x, k20), kf9), k79),
+                _mm_cmpeq_epi8(x, kq)));
+
+        if (m == 0) {
+            p += 16;
+            continue;
+        }
+
+        p += __builtin_ctz((unsigned) m);
+
+        if (llm_json_structural[*p]) {
+            return p;
+        }
+
+        p++;
+    }
+#endif
+
+    while (p < last && !llm_json_structural[*p]) {
+        p++;
+    }
+
+    return p;
+}
+
+
+const llm_uchar_t *
+llm_json_valid_numbers(const llm_uchar_t *p, const llm_uchar_t *last,
+    size_t *n)
+{
+    size_t              commas;
+    const llm_uchar_t  *start;
+#if defined(__SSE2__) && !defined(LLM_NO_SSE2)
+    int                 end, bad, comma, steps;
+    __m128i             x, lx, k20, kq, ko, kc, kt, kf, kn, kcomma, kend;
+    __m128i             acc, zero;
+#endif
+
+    *n = 0;
+
+    p = llm_json_skip_ws(p, last);
+
+    if (p == last || *p != '[') {
+        return NULL;
+    }
+
+    start = ++p;
+    commas = 0;
+
+#if defined(__SSE2__) && !defined(LLM_NO_SSE2)
+
+    /*
+     * In valid JSON, an array whose text has no '"', '[', '{', '}' and no
+     * literal ('t', 'f', 'n') before its ']' holds numbers only, one more
+     * than its commas
+     */
+
+    k20 = _mm_set1_epi8(0x20);
+    kq = _mm_set1_epi8('"');
+    ko = _mm_set1_epi8('{');
+    kc = _mm_set1_epi8('}');
+    kt = _mm_set1_epi8('t');
+    kf = _mm_set1_epi8('f');
+    kn = _mm_set1_epi8('n');
+    kcomma = _mm_set1_epi8(',');
+    kend = _mm_set1_epi8(']');
+    zero = _mm_setzero_si128();
+
+    /* commas counted per byte lane, summed every 255 steps and at the end */
+
+    acc = zero;
+    steps = 0;
+
+    while (last - p >= 16) {
+        x = _mm_loadu_si128((const __m128i *) p);
+        lx = _mm_or_si128(x, k20);
+
+        bad = _mm_movemask_epi8(_mm_or_si128(
+                  _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, kq),
+                                            _mm_cmpeq_epi8(lx, ko)),
+                               _mm_or_si128(_mm_cmpeq_epi8(x, kc),
+                                            _mm_cmpeq_epi8(lx, kt))),
+                  _mm_or_si128(_mm_cmpeq_epi8(lx, kf),
+                               _mm_cmpeq_epi8(lx, kn))));
+        end = _mm_movemask_epi8(_mm_cmpeq_epi8(x, kend));
+
+        if (end != 0) {
+            end = __builtin_ctz((unsigned) end);
+
+            if (bad & ((1 << end) - 1)) {
+                return NULL;
+            }
+
+            comma = _mm_movemask_epi8(_mm_cmpeq_epi8(x, kcomma))
+                    & ((1 << end) - 1);
+
+            for ( /* void */ ; comma; comma &= comma - 1) {
+                commas++;
+            }
+
+            p += end;
+
+            break;
+        }
+
+        if (bad) {
+            return NULL;
+        }
+
+        acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(x, kcomma));
+
+        if (++steps == 255) {
+            acc = _mm_sad_epu8(acc, zero);
+            commas += (size_t) _mm_cvtsi128_si32(acc)
+                      + (size_t) _mm_cvtsi128_si32(_mm_srli_si128(acc, 8));
+            acc = zero;
+            steps = 0;
+        }
+
+        p += 16;
+    }
+
+    acc = _mm_sad_epu8(acc, zero);
+    commas += (size_t) _mm_cvtsi128_si32(acc)
+              + (size_t) _mm_cvtsi128_si32(_mm_srli_si128(acc, 8));
+
+    if (p < last && *p == ']') {
+        goto done;
+    }
+
+#endif
+
+    for ( /* void */ ; p < last && *p != ']'; p++) {
+        switch (*p | 0x20) {
+        case '"':
+        case '{':
+        case '}':
+        case 't':
+        case 'f':
+        case 'n':
+            return NULL;
+
+        case ',':
+            if (*p == ',') {
+                commas++;
+            }
+
+            break;
+        }
+    }
+
+    if (p == last) {
+        return NULL;
+    }
+
+#if defined(__SSE2__) && !defined(LLM_NO_SSE2)
+done:
+#endif
+
+    /* "[]" or "[ ]": no number */
+
+    if (commas == 0 && llm_json_skip_ws(start, p) == p) {
+        return p + 1;
+    }
+
+    *n = commas + 1;
+
+    return p + 1;
 }
 
 

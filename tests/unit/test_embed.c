@@ -1620,6 +1620,101 @@ test_embed_json_helpers(void **state)
 }
 
 
+/*
+ * The two scanners of checked JSON: arrays of numbers told from other
+ * arrays and counted as the strict scanner counts them, at every length
+ * around the sixteen-byte steps and past the 255-step sums; the first
+ * structural byte found past letters that look like one to the vector
+ * test ('Y', 'y', '_').
+ */
+
+static void
+test_embed_valid_numbers(void **state)
+{
+    char                  *b;
+    size_t                 i, k, n, m, len;
+    test_ctx_t            *ctx = *state;
+    const unsigned char   *p, *q, *last;
+
+    static const char  *const others[] = {
+        "[1,\"2\"]", "[1,true]", "[false]", "[null,1]", "[1,[2]]",
+        "[{},1]", "{\"a\":1}", "\"x\"", "1"
+    };
+
+    static const char  *const forms[] = { "%s%d", "%s-%d.25e-3", "%s %d " };
+
+    /* up to 1200 numbers: 16-byte steps, their tails, several 255-sums */
+
+    for (k = 0; k < 3; k++) {
+        for (n = 0; n <= 1200; n += (n < 40) ? 1 : 97) {
+            len = 8 + n * 16;
+            b = test_copy(ctx, NULL, len + 1);
+            m = 0;
+            m += (size_t) sprintf(b + m, " [");
+
+            for (i = 0; i < n; i++) {
+                m += (size_t) sprintf(b + m, forms[k], i ? "," : "",
+                                      (int) (i * 7919 % 100000));
+            }
+
+            m += (size_t) sprintf(b + m, "] ");
+
+            last = (const unsigned char *) b + m;
+
+            p = llm_json_valid_numbers((const unsigned char *) b, last, &i);
+            q = llm_json_numbers((const unsigned char *) b, last, &len);
+
+            assert_non_null(p);
+            assert_ptr_equal(p, q);
+            assert_int_equal(i, n);
+            assert_int_equal(len, n);
+        }
+    }
+
+    for (i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+        len = strlen(others[i]);
+        b = test_copy(ctx, others[i], len);
+
+        assert_null(llm_json_valid_numbers((const unsigned char *) b,
+                                           (const unsigned char *) b + len,
+                                           &n));
+    }
+
+    /* a string after 40 numbers: found past the sixteen-byte steps */
+
+    b = test_copy(ctx, NULL, 256);
+    m = (size_t) sprintf(b, "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,"
+                            "18,19,20,21,22,23,24,25,26,27,28,29,30,\"x\"]");
+
+    assert_null(llm_json_valid_numbers((const unsigned char *) b,
+                                       (const unsigned char *) b + m, &n));
+
+    /* cut before its ']': not an array */
+
+    assert_null(llm_json_valid_numbers((const unsigned char *) b,
+                                       (const unsigned char *) b + 40, &n));
+
+    m = (size_t) sprintf(b, "Yy_Yy_Yy_Yy_Yy_Yy_Yy_Yy_ 1, 2 \"s\" [ ] { }");
+    last = (const unsigned char *) b + m;
+
+    p = llm_json_flat((const unsigned char *) b, last);
+    assert_int_equal((const char *) p - b, 30);
+    assert_int_equal(*p, '"');
+
+    p = llm_json_flat(p + 1, last);
+    assert_int_equal(*p, '"');
+    p = llm_json_flat(p + 1, last);
+    assert_int_equal(*p, '[');
+    p = llm_json_flat(p + 1, last);
+    assert_int_equal(*p, ']');
+    p = llm_json_flat(p + 1, last);
+    assert_int_equal(*p, '{');
+    p = llm_json_flat(p + 1, last);
+    assert_int_equal(*p, '}');
+    assert_ptr_equal(llm_json_flat(p + 1, last), last);
+}
+
+
 void
 test_embed_register(void)
 {
@@ -1643,4 +1738,5 @@ test_embed_register(void)
     TEST_ADD(test_embed_render_nomem);
     TEST_ADD(test_embed_float_exact);
     TEST_ADD(test_embed_json_helpers);
+    TEST_ADD(test_embed_valid_numbers);
 }
