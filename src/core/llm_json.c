@@ -42,6 +42,10 @@ static const llm_uchar_t *llm_json_check_literal(const llm_uchar_t *p,
     const llm_uchar_t *last);
 static const llm_uchar_t *llm_json_skip_string(const llm_uchar_t *p,
     const llm_uchar_t *last);
+static inline const llm_uchar_t *llm_json_ws(const llm_uchar_t *p,
+    const llm_uchar_t *last);
+static inline const llm_uchar_t *llm_json_number(const llm_uchar_t *p,
+    const llm_uchar_t *last);
 static char *llm_json_print_to(llm_json_writer_pt write, const void *data,
     size_t hint, llm_json_splices_t *sp, llm_pool_t *pool, size_t *len);
 static void llm_json_print_tree(llm_out_t *out, llm_json_splices_t *sp,
@@ -717,8 +721,26 @@ llm_json_check_string(const llm_uchar_t *p, const llm_uchar_t *last)
 }
 
 
-const unsigned char *
-llm_json_number_end(const unsigned char *p, const unsigned char *last)
+/*
+ * The module is built as position-independent code: the scanners of
+ * this file call their own inline copies, not the exported functions.
+ */
+
+static inline const llm_uchar_t *
+llm_json_ws(const llm_uchar_t *p, const llm_uchar_t *last)
+{
+    while (p < last
+           && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    {
+        p++;
+    }
+
+    return p;
+}
+
+
+static inline const llm_uchar_t *
+llm_json_number(const llm_uchar_t *p, const llm_uchar_t *last)
 {
     if (p < last && *p == '-') {
         p++;
@@ -772,6 +794,13 @@ llm_json_number_end(const unsigned char *p, const unsigned char *last)
 }
 
 
+const unsigned char *
+llm_json_number_end(const unsigned char *p, const unsigned char *last)
+{
+    return llm_json_number(p, last);
+}
+
+
 static const llm_uchar_t *
 llm_json_check_literal(const llm_uchar_t *p, const llm_uchar_t *last)
 {
@@ -820,7 +849,7 @@ llm_json_validate(const char *json, size_t len, size_t *off)
     memset(stack, 0, sizeof(stack));
 
     for ( ;; ) {
-        p = llm_json_skip_ws(p, last);
+        p = llm_json_ws(p, last);
 
         if (p == last) {
             if (state == llm_jv_after && depth == 0) {
@@ -866,7 +895,29 @@ llm_json_validate(const char *json, size_t len, size_t *off)
                 q = llm_json_check_string(p + 1, last);
 
             } else if (*p == '-' || (*p >= '0' && *p <= '9')) {
-                q = llm_json_number_end(p, last);
+                q = llm_json_number(p, last);
+
+                /*
+                 * an array of numbers (an embedding), "1,2" or "1, 2",
+                 * in one loop
+                 */
+
+                while (q != NULL && last - q > 2 && *q == ',' && depth > 0
+                       && !(stack[(depth - 1) / 8]
+                            & (1u << ((depth - 1) % 8))))
+                {
+                    p = q + 1;
+
+                    if (*p == ' ') {
+                        p++;
+                    }
+
+                    if (*p != '-' && (*p < '0' || *p > '9')) {
+                        break;
+                    }
+
+                    q = llm_json_number(p, last);
+                }
 
             } else {
                 q = llm_json_check_literal(p, last);
@@ -900,7 +951,7 @@ llm_json_validate(const char *json, size_t len, size_t *off)
                 goto failed;
             }
 
-            p = llm_json_skip_ws(q, last);
+            p = llm_json_ws(q, last);
 
             if (p == last || *p != ':') {
                 goto failed;
