@@ -256,7 +256,7 @@ Content-Type: application/json
 GET /v1/models
 --- response_headers
 Content-Type: application/json
---- response_body_like: ^\{"object":"list","data":\[\{"id":"mock","object":"model","created":\d+,"owned_by":"openai"\},\{"id":"second","object":"model","created":\d+,"owned_by":"mistral"\}\]\}$
+--- response_body_like: ^\{"object":"list","data":\[\{"id":"mock","object":"model","created":\d+,"owned_by":"openai","endpoints":\["chat\.completions","embeddings"\]\},\{"id":"second","object":"model","created":\d+,"owned_by":"mistral","endpoints":\["chat\.completions","embeddings"\]\}\]\}$
 
 
 
