@@ -389,7 +389,7 @@ qq|{"object":"list","data":[{"object":"embedding","index":0,"embedding":"$::A64"
 POST /v1/embeddings
 {"model":"any","input":[[1,2],[3]]}
 --- error_code: 400
---- response_body_like: "message":"[^"]*text input only[^"]*","type":"invalid_request_error","param":"input"
+--- response_body_like: "message":"[^"]*text input only[^"]*","type":"invalid_request_error","param":"input","code":"unsupported_value"
 
 
 

@@ -428,7 +428,7 @@ llm_embed_check(const llm_request_t *req, const char *provider,
     }
 
     if (req->tokens && !tokens) {
-        llm_error_set(err, 400, LLM_INVALID, "input", NULL,
+        llm_error_set(err, 400, LLM_INVALID, "input", "unsupported_value",
                       "%s takes text input only", provider);
         return LLM_ERROR;
     }

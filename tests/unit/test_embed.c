@@ -706,10 +706,10 @@ test_embed_mistral_encode(void **state)
                         "\"input\":[\"a\\n\",\"b\"],"
                         "\"output_dimension\":512}");
 
-    test_embed_refused(ctx, &llm_mistral_adapter, "{\"input\":[1,2]}", NULL,
-                       "mistral takes text input only");
+    test_embed_refused(ctx, &llm_mistral_adapter, "{\"input\":[1,2]}",
+                       "unsupported_value", "mistral takes text input only");
     test_embed_refused(ctx, &llm_mistral_adapter, "{\"input\":[[1],[2]]}",
-                       NULL, "mistral takes text input only");
+                       "unsupported_value", "mistral takes text input only");
 }
 
 
@@ -757,7 +757,7 @@ test_embed_cohere_encode(void **state)
                         "\"texts\":[\"q\"]}");
 
     test_embed_refused(ctx, &llm_cohere_adapter, "{\"input\":[[1],[2]]}",
-                       NULL, "cohere takes text input only");
+                       "unsupported_value", "cohere takes text input only");
 }
 
 
@@ -831,8 +831,8 @@ test_embed_gemini_encode(void **state)
                         "\"content\":{\"parts\":[{\"text\":\"d\"}]},"
                         "\"taskType\":\"SEMANTIC_SIMILARITY\"}]}");
 
-    test_embed_refused(ctx, &llm_gemini_adapter, "{\"input\":[1,2]}", NULL,
-                       "gemini takes text input only");
+    test_embed_refused(ctx, &llm_gemini_adapter, "{\"input\":[1,2]}",
+                       "unsupported_value", "gemini takes text input only");
 
     /* a model that cannot go into the path */
 
