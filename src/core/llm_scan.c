@@ -32,10 +32,6 @@
 
 #include "llm_internal.h"
 
-#if defined(__SSE2__) && !defined(LLM_NO_SSE2)
-#include <emmintrin.h>
-#endif
-
 
 /* the byte parser's states */
 
@@ -100,8 +96,6 @@ static void llm_scan_unit(llm_scan_t *s, unsigned u);
 static void llm_scan_code(llm_scan_t *s, unsigned code);
 static void llm_scan_emit(llm_scan_t *s, unsigned char c);
 static size_t llm_scan_run(const unsigned char *p, const unsigned char *last);
-static const unsigned char *llm_scan_flat(const unsigned char *p,
-    const unsigned char *last);
 static void llm_scan_emit_run(llm_scan_t *s, const unsigned char *p,
     size_t n);
 static void llm_scan_keep_run(llm_scan_t *s, const unsigned char *p,
@@ -255,7 +249,7 @@ llm_scan_feed(llm_scan_t *s, const char *p, size_t len)
                  * the next string or bracket
                  */
 
-                q = llm_scan_flat(q + 1, last);
+                q = llm_json_flat(q + 1, last);
 
                 if (q == last) {
                     goto done;
@@ -885,60 +879,6 @@ llm_scan_run(const unsigned char *p, const unsigned char *last)
             p++;
         } while (p < last && *p >= 0x80);
     }
-}
-
-
-/*
- * The first '"', '[', ']', '{' or '}' at or after p, or last: in a value
- * the scanner does not read, commas and numbers need no look.
- */
-
-static const unsigned char *
-llm_scan_flat(const unsigned char *p, const unsigned char *last)
-{
-#if defined(__SSE2__) && !defined(LLM_NO_SSE2)
-    int      m;
-    __m128i  x, k20, kf9, k79, kq;
-
-    /*
-     * (x | 0x20) & 0xf9 is 0x79 for the four brackets, and for a few
-     * bytes more ('Y', 'y', '_', DEL), which are then passed one by one
-     */
-
-    k20 = _mm_set1_epi8(0x20);
-    kf9 = _mm_set1_epi8((char) 0xf9);
-    k79 = _mm_set1_epi8(0x79);
-    kq = _mm_set1_epi8('"');
-
-    while (last - p >= 16) {
-        x = _mm_loadu_si128((const __m128i *) p);
-
-        m = _mm_movemask_epi8(_mm_or_si128(
-                _mm_cmpeq_epi8(_mm_and_si128(_mm_or_si128(x, k20), kf9), k79),
-                _mm_cmpeq_epi8(x, kq)));
-
-        if (m == 0) {
-            p += 16;
-            continue;
-        }
-
-        p += __builtin_ctz((unsigned) m);
-
-        if (llm_scan_tokens[*p] && *p != ',' && *p != ':') {
-            return p;
-        }
-
-        p++;
-    }
-#endif
-
-    while (p < last
-           && !(llm_scan_tokens[*p] && *p != ',' && *p != ':'))
-    {
-        p++;
-    }
-
-    return p;
 }
 
 
