@@ -85,6 +85,7 @@ ngx_http_llm_request_cleanup(void *data)
     ngx_http_llm_ctx_t  *ctx = data;
 
     ngx_http_llm_health_release(ctx);
+    ngx_http_llm_limit_settle(NULL, ctx);
     ngx_http_llm_scan_release(ctx);
     llm_request_free(&ctx->req);
 }
@@ -316,6 +317,12 @@ ngx_http_llm_header_filter(ngx_http_request_t *r)
         }
     }
 
+    if (lcf->headers && ctx
+        && ngx_http_llm_limit_headers(r, ctx) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     if (ctx && ctx->streaming && r->err_status == 0) {
 
         /* a translated stream: the events and their type are the module's */
@@ -372,7 +379,8 @@ ngx_http_llm_header_filter(ngx_http_request_t *r)
 
     if (ctx->retry_after
         && (r->headers_out.status == NGX_HTTP_TOO_MANY_REQUESTS
-            || r->headers_out.status == NGX_HTTP_SERVICE_UNAVAILABLE))
+            || r->headers_out.status == NGX_HTTP_SERVICE_UNAVAILABLE
+            || ctx->limit_status == NGX_HTTP_LLM_LIMIT_REJECTED))
     {
         /* the shortest wait a provider asked for (theirs are not passed) */
 

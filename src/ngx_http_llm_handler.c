@@ -321,6 +321,16 @@ ngx_http_llm_go(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         return;
     }
 
+    /* spend, token and request limits; the estimate is reserved */
+
+    rc = ngx_http_llm_limit_check(r, ctx);
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, rc >= NGX_HTTP_SPECIAL_RESPONSE
+                                     ? rc : NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     ctx->provider = ctx->candidates[0];
 
     if (ctx->req.stream && ctx->provider->adapter->stream_event == NULL

@@ -118,6 +118,10 @@ ngx_http_llm_provider_param(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
         return ngx_http_llm_provider_price(cf, p);
     }
 
+    if (ngx_strcmp(name->data, "limit") == 0) {
+        return ngx_http_llm_provider_limit(cf, p);
+    }
+
     if (ngx_strcmp(name->data, "resolve") == 0) {
 
         if (cf->args->nelts != 1) {

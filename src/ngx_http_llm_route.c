@@ -641,6 +641,20 @@ ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
             continue;
         }
 
+        /* a provider whose own limit has no room is skipped */
+
+        if (p->limits) {
+            rc = ngx_http_llm_limit_provider(r, ctx, p);
+
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            if (rc == NGX_BUSY) {
+                continue;
+            }
+        }
+
         if (!ngx_http_llm_health_available(r, p, &probed)) {
             continue;
         }
@@ -652,6 +666,10 @@ ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         }
 
         ctx->candidates[n++] = p;
+    }
+
+    if (n == 0 && ctx->limit_skipped) {
+        return ngx_http_llm_limit_refused(r, ctx);
     }
 
     if (n == 0) {

@@ -79,6 +79,25 @@
 #define NGX_HTTP_LLM_EMBED_COMPATIBLE 0
 #define NGX_HTTP_LLM_EMBED_ANY        1
 
+/* llm_limit_zone kinds */
+#define NGX_HTTP_LLM_LIMIT_REQUESTS   0
+#define NGX_HTTP_LLM_LIMIT_TOKENS     1
+#define NGX_HTTP_LLM_LIMIT_INPUT      2
+#define NGX_HTTP_LLM_LIMIT_OUTPUT     3
+#define NGX_HTTP_LLM_LIMIT_SPEND      4
+
+/* $llm_limit_status */
+#define NGX_HTTP_LLM_LIMIT_NONE       0
+#define NGX_HTTP_LLM_LIMIT_PASSED     1
+#define NGX_HTTP_LLM_LIMIT_REJECTED   2
+#define NGX_HTTP_LLM_LIMIT_DRY_RUN    3
+
+/* what the x-ratelimit-* headers and $llm_limit_remaining_* show */
+#define NGX_HTTP_LLM_INFO_REQUESTS    0
+#define NGX_HTTP_LLM_INFO_TOKENS      1
+#define NGX_HTTP_LLM_INFO_SPEND       2
+#define NGX_HTTP_LLM_NINFO            3
+
 
 typedef struct ngx_http_llm_provider_s  ngx_http_llm_provider_t;
 typedef struct ngx_http_llm_health_s    ngx_http_llm_health_t;
@@ -109,6 +128,8 @@ typedef struct {
     ngx_atomic_t                   cache_misses;
     ngx_atomic_t                   cache_tokens[2];   /* input, output */
     ngx_atomic_t                   cache_cost;    /* pico-USD */
+
+    ngx_atomic_t                   limited;       /* skipped for a limit */
 } ngx_http_llm_counters_t;
 
 
@@ -170,6 +191,8 @@ struct ngx_http_llm_provider_s {
     ngx_uint_t                     max_fails;
     ngx_msec_t                     fail_timeout;
 
+    ngx_array_t                   *limits;        /* "limit": shm zones */
+
     ngx_uint_t                     keepalive;     /* max idle connections */
     ngx_queue_t                    cache;         /* idle connections */
     ngx_queue_t                    free;          /* unused slots */
@@ -195,6 +218,8 @@ typedef struct {
                                          [NGX_HTTP_LLM_MAX_BUCKETS];
 
     ngx_array_t                    caches;        /* llm_cache_path zones */
+    ngx_array_t                    limit_zones;   /* llm_limit_zone's */
+    ngx_array_t                    limit_refs;    /* zones used by name */
 
     ngx_uint_t                     status;        /* llm_status is used */
     ngx_uint_t                     read_usage;    /* of relayed answers */
@@ -233,6 +258,33 @@ typedef struct {
 } ngx_http_llm_route_t;
 
 
+/* an llm_limit of a location */
+typedef struct {
+    ngx_shm_zone_t                *shm_zone;
+    ngx_uint_t                     dry_run;
+} ngx_http_llm_limit_t;
+
+
+/* what a request reserved in a limit's zone, settled when it ends */
+typedef struct {
+    ngx_shm_zone_t                *shm_zone;
+    ngx_http_llm_provider_t       *provider;      /* NULL: the location's */
+    ngx_str_t                      key;
+    uint32_t                       hash;
+    time_t                         window;        /* its start */
+    uint64_t                       reserved;
+} ngx_http_llm_limit_res_t;
+
+
+/* the first limit of a kind, for headers and variables */
+typedef struct {
+    uint64_t                       limit;
+    uint64_t                       remaining;
+    time_t                         reset;         /* seconds */
+    ngx_uint_t                     set;
+} ngx_http_llm_limit_info_t;
+
+
 typedef struct {
     ngx_array_t                   *routes;        /* NULL: not a gateway */
     ngx_array_t                   *providers;     /* every route's, once */
@@ -262,6 +314,11 @@ typedef struct {
     ngx_int_t                      cache_temperature; /* thousandths,
                                                          -1: any */
     size_t                         cache_max_size;
+
+    ngx_array_t                   *limits;        /* ngx_http_llm_limit_t */
+    ngx_flag_t                     limit_dry_run;
+    ngx_uint_t                     limit_status;
+    ngx_uint_t                     limit_log_level;
 
     ngx_flag_t                     ssl_verify;
     ngx_uint_t                     ssl_verify_depth;
@@ -377,6 +434,16 @@ typedef struct {
     llm_sse_t                     *cache_sse;     /* a streamed answer */
     llm_cache_acc_t               *cache_acc_stream;
 
+    ngx_http_llm_limit_res_t      *limit_res;     /* reservations */
+    ngx_uint_t                     nlimit_res;
+    ngx_http_llm_provider_t       *limit_provider; /* $llm_provider while
+                                                      its limit's key is
+                                                      evaluated */
+    ngx_shm_zone_t                *limit_zone;    /* the one that refused */
+    ngx_uint_t                     limit_status;  /* NGX_HTTP_LLM_LIMIT_* */
+    ngx_uint_t                     limit_skipped; /* providers, for limits */
+    ngx_http_llm_limit_info_t      limit_info[NGX_HTTP_LLM_NINFO];
+
     unsigned                       has_err:1;
     unsigned                       collect:1;     /* read whole, translate */
     unsigned                       translated:1;
@@ -395,6 +462,7 @@ typedef struct {
     unsigned                       cache_store:1; /* the answer, if sound */
     unsigned                       cache_cleanup:1;
     unsigned                       embed:1;       /* POST .../embeddings */
+    unsigned                       limit_settled:1;
 } ngx_http_llm_ctx_t;
 
 
@@ -533,6 +601,41 @@ ngx_int_t ngx_http_llm_stats_snapshot(ngx_http_request_t *r,
 
 /* ngx_http_llm_status.c: llm_status, in JSON, Prometheus text or HTML */
 char *ngx_http_llm_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
+/* ngx_http_llm_limit.c: spend and token limits in shared memory */
+char *ngx_http_llm_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_llm_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_llm_provider_limit(ngx_conf_t *cf,
+    ngx_http_llm_provider_t *p);
+ngx_int_t ngx_http_llm_limit_init_conf(ngx_conf_t *cf,
+    ngx_http_llm_main_conf_t *lmcf);
+ngx_int_t ngx_http_llm_limit_check(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+ngx_int_t ngx_http_llm_limit_provider(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_http_llm_provider_t *p);
+ngx_int_t ngx_http_llm_limit_reserve_provider(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+ngx_int_t ngx_http_llm_limit_refused(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+void ngx_http_llm_limit_settle(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+ngx_int_t ngx_http_llm_limit_headers(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+ngx_int_t ngx_http_llm_limit_snapshot(ngx_http_request_t *r,
+    ngx_array_t *out);
+u_char *ngx_http_llm_limit_usd(u_char *p, uint64_t pico);
+
+/* one zone's counters, copied for llm_status */
+typedef struct {
+    ngx_str_t                      name;
+    ngx_str_t                     *kind;
+    ngx_uint_t                     checked;
+    ngx_uint_t                     passed;
+    ngx_uint_t                     rejected;
+    ngx_uint_t                     dry_run;
+    ngx_uint_t                     evicted;
+} ngx_http_llm_limit_stat_t;
 
 /* ngx_http_llm_variables.c */
 ngx_int_t ngx_http_llm_add_variables(ngx_conf_t *cf);

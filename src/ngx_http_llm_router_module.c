@@ -48,6 +48,20 @@ static ngx_conf_enum_t  ngx_http_llm_embeddings_failover[] = {
 };
 
 
+static ngx_conf_num_bounds_t  ngx_http_llm_limit_status_bounds = {
+    ngx_conf_check_num_bounds, 400, 599
+};
+
+
+static ngx_conf_enum_t  ngx_http_llm_limit_log_levels[] = {
+    { ngx_string("info"), NGX_LOG_INFO },
+    { ngx_string("notice"), NGX_LOG_NOTICE },
+    { ngx_string("warn"), NGX_LOG_WARN },
+    { ngx_string("error"), NGX_LOG_ERR },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_http_llm_commands[] = {
 
     { ngx_string("llm_provider"),
@@ -260,6 +274,41 @@ static ngx_command_t  ngx_http_llm_commands[] = {
       offsetof(ngx_http_llm_loc_conf_t, cache_max_size),
       NULL },
 
+    { ngx_string("llm_limit_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE3|NGX_CONF_TAKE4,
+      ngx_http_llm_limit_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_llm_limit,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("llm_limit_dry_run"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, limit_dry_run),
+      NULL },
+
+    { ngx_string("llm_limit_status"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, limit_status),
+      &ngx_http_llm_limit_status_bounds },
+
+    { ngx_string("llm_limit_log_level"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_llm_loc_conf_t, limit_log_level),
+      &ngx_http_llm_limit_log_levels },
+
     { ngx_string("llm_ssl_verify"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -353,6 +402,19 @@ ngx_http_llm_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    if (ngx_array_init(&lmcf->limit_zones, cf->pool, 2,
+                       sizeof(ngx_shm_zone_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (ngx_array_init(&lmcf->limit_refs, cf->pool, 2, 3 * sizeof(void *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     return lmcf;
 }
 
@@ -375,6 +437,7 @@ ngx_http_llm_create_loc_conf(ngx_conf_t *cf)
      *     conf->ssl_trusted_certificate = { 0, NULL };
      *     conf->ssl_sessions = NULL;
      *     conf->cache_key = NULL;
+     *     conf->limits = NULL;
      */
 
     conf->upstream.connect_timeout = NGX_CONF_UNSET_MSEC;
@@ -404,6 +467,10 @@ ngx_http_llm_create_loc_conf(ngx_conf_t *cf)
     conf->no_cache = NGX_CONF_UNSET_PTR;
     conf->cache_temperature = NGX_CONF_UNSET;
     conf->cache_max_size = NGX_CONF_UNSET_SIZE;
+
+    conf->limit_dry_run = NGX_CONF_UNSET;
+    conf->limit_status = NGX_CONF_UNSET_UINT;
+    conf->limit_log_level = NGX_CONF_UNSET_UINT;
 
     conf->ssl_verify = NGX_CONF_UNSET;
     conf->ssl_verify_depth = NGX_CONF_UNSET_UINT;
@@ -472,6 +539,16 @@ ngx_http_llm_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->next_upstream_timeout,
                               prev->next_upstream_timeout, 0);
 
+    if (conf->limits == NULL) {
+        conf->limits = prev->limits;
+    }
+
+    ngx_conf_merge_value(conf->limit_dry_run, prev->limit_dry_run, 0);
+    ngx_conf_merge_uint_value(conf->limit_status, prev->limit_status,
+                              NGX_HTTP_TOO_MANY_REQUESTS);
+    ngx_conf_merge_uint_value(conf->limit_log_level, prev->limit_log_level,
+                              NGX_LOG_ERR);
+
     ngx_conf_merge_value(conf->ssl_verify, prev->ssl_verify, 1);
     ngx_conf_merge_uint_value(conf->ssl_verify_depth,
                               prev->ssl_verify_depth, 10);
@@ -515,7 +592,12 @@ ngx_http_llm_init(ngx_conf_t *cf)
      * when the counters or a variable of the configuration want it
      */
 
-    lmcf->read_usage = (lmcf->shm_zone != NULL);
+    if (ngx_http_llm_limit_init_conf(cf, lmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    lmcf->read_usage = (lmcf->shm_zone != NULL
+                        || lmcf->limit_zones.nelts > 0);
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
     v = cmcf->variables.elts;

@@ -658,6 +658,10 @@ ngx_http_llm_stats_done(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         ngx_http_llm_stats_usage(r, ctx);
     }
 
+    /* the limits' reservations take the real usage and cost */
+
+    ngx_http_llm_limit_settle(r, ctx);
+
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
 
     if (!lcf->stats) {

@@ -261,9 +261,11 @@ ngx_http_llm_status_json(ngx_http_llm_status_out_t *out,
 {
     ngx_str_t                 model;
     ngx_uint_t                i, j, n;
-    ngx_http_llm_stat_t      *st;
-    ngx_http_llm_counters_t  *c;
-    static const char        *hist[] = { "latency", "ttft", "tokens" };
+    ngx_array_t                 limits;
+    ngx_http_llm_stat_t        *st;
+    ngx_http_llm_counters_t    *c;
+    ngx_http_llm_limit_stat_t  *ls;
+    static const char          *hist[] = { "latency", "ttft", "tokens" };
 
     ngx_http_llm_status_print(out, "{\"module\":\"ngx_http_llm_router_module\","
                               "\"nginx_version\":\"" NGINX_VERSION "\","
@@ -329,6 +331,8 @@ ngx_http_llm_status_json(ngx_http_llm_status_out_t *out,
                                   c->cache_cost % NGX_HTTP_LLM_PICO,
                                   c->cache_cost);
 
+        ngx_http_llm_status_print(out, "\"limited\":%uA,", c->limited);
+
         ngx_http_llm_status_json_counters(out, snap, c);
     }
 
@@ -346,6 +350,25 @@ ngx_http_llm_status_json(ngx_http_llm_status_out_t *out,
                                   &st[i].arm->name);
 
         ngx_http_llm_status_json_counters(out, snap, &st[i].c);
+    }
+
+    ngx_http_llm_status_print(out, "],\"limits\":[");
+
+    if (ngx_http_llm_limit_snapshot(out->r, &limits) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ls = limits.elts;
+
+    for (i = 0; i < limits.nelts; i++) {
+        ngx_http_llm_status_print(out, "%s{\"zone\":\"%V\",\"kind\":\"%V\","
+                                  "\"checked\":%ui,\"passed\":%ui,"
+                                  "\"rejected\":%ui,\"dry_run\":%ui,"
+                                  "\"evicted\":%ui}",
+                                  i ? "," : "", &ls[i].name, ls[i].kind,
+                                  ls[i].checked, ls[i].passed,
+                                  ls[i].rejected, ls[i].dry_run,
+                                  ls[i].evicted);
     }
 
     return ngx_http_llm_status_print(out, "]}\n");
@@ -455,12 +478,14 @@ static ngx_int_t
 ngx_http_llm_status_prometheus(ngx_http_llm_status_out_t *out,
     ngx_http_llm_snapshot_t *snap)
 {
-    u_char                   *p;
-    ngx_str_t                *labels, *otel, model;
-    ngx_uint_t                i, j, k, n;
-    ngx_http_llm_stat_t      *st;
-    ngx_http_llm_counters_t  *c;
-    ngx_http_llm_provider_t  *pr;
+    u_char                     *p;
+    ngx_str_t                  *labels, *otel, model;
+    ngx_uint_t                  i, j, k, n;
+    ngx_array_t                 limits;
+    ngx_http_llm_stat_t        *st;
+    ngx_http_llm_counters_t    *c;
+    ngx_http_llm_provider_t    *pr;
+    ngx_http_llm_limit_stat_t  *ls;
 
     st = snap->stats.elts;
     n = snap->stats.nelts;
@@ -859,6 +884,53 @@ ngx_http_llm_status_prometheus(ngx_http_llm_status_out_t *out,
                                    &c->hist[NGX_HTTP_LLM_HIST_TTFT],
                                    snap->bounds[NGX_HTTP_LLM_HIST_TTFT], 1);
         }
+    }
+
+    ngx_http_llm_family("llm_router_provider_limited_total", "counter",
+                        "Requests that skipped a provider because its own "
+                        "limit had no room.");
+
+    for (i = 0; i < n; i++) {
+        if (st[i].provider) {
+            ngx_http_llm_status_print(out, "llm_router_provider_limited_total"
+                                      "{provider=\"%V\",type=\"%s\"} %uA\n",
+                                      &st[i].provider->name,
+                                      st[i].provider->adapter->name,
+                                      st[i].c.limited);
+        }
+    }
+
+    if (ngx_http_llm_limit_snapshot(out->r, &limits) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ls = limits.elts;
+
+    ngx_http_llm_family("llm_router_limit_requests_total", "counter",
+                        "Limit checks of each llm_limit_zone, by result "
+                        "(dry_run: would have been rejected).");
+
+    for (i = 0; i < limits.nelts; i++) {
+        ngx_http_llm_status_print(out,
+                               "llm_router_limit_requests_total{zone=\"%V\","
+                               "result=\"passed\"} %ui\n"
+                               "llm_router_limit_requests_total{zone=\"%V\","
+                               "result=\"rejected\"} %ui\n"
+                               "llm_router_limit_requests_total{zone=\"%V\","
+                               "result=\"dry_run\"} %ui\n",
+                               &ls[i].name, ls[i].passed,
+                               &ls[i].name, ls[i].rejected,
+                               &ls[i].name, ls[i].dry_run);
+    }
+
+    ngx_http_llm_family("llm_router_limit_evictions_total", "counter",
+                        "Keys of each llm_limit_zone evicted, least "
+                        "recently used first, because the zone was full.");
+
+    for (i = 0; i < limits.nelts; i++) {
+        ngx_http_llm_status_print(out, "llm_router_limit_evictions_total"
+                                  "{zone=\"%V\"} %ui\n",
+                                  &ls[i].name, ls[i].evicted);
     }
 
 #undef ngx_http_llm_family

@@ -37,6 +37,12 @@ static ngx_int_t ngx_http_llm_prompt_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llm_cache_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_limit_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_limit_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_llm_limit_remaining_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_llm_var(ngx_http_variable_value_t *v, u_char *data,
     size_t len);
 static ngx_int_t ngx_http_llm_var_end(ngx_http_variable_value_t *v,
@@ -111,6 +117,24 @@ static ngx_http_variable_t  ngx_http_llm_vars[] = {
     { ngx_string("llm_cache_status"), NULL,
       ngx_http_llm_cache_status_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("llm_limit_status"), NULL,
+      ngx_http_llm_limit_status_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_limit"), NULL, ngx_http_llm_limit_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_limit_remaining_requests"), NULL,
+      ngx_http_llm_limit_remaining_variable, NGX_HTTP_LLM_INFO_REQUESTS,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_limit_remaining_tokens"), NULL,
+      ngx_http_llm_limit_remaining_variable, NGX_HTTP_LLM_INFO_TOKENS,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("llm_limit_remaining_spend"), NULL,
+      ngx_http_llm_limit_remaining_variable, NGX_HTTP_LLM_INFO_SPEND,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
@@ -144,6 +168,14 @@ ngx_http_llm_provider_variable(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
 
+    if (ctx && ctx->limit_provider) {
+
+        /* the key of a provider's own limit */
+
+        return ngx_http_llm_var(v, ctx->limit_provider->name.data,
+                                ctx->limit_provider->name.len);
+    }
+
     if (ctx == NULL || ctx->tried.nelts == 0) {
         v->not_found = 1;
         return NGX_OK;
@@ -151,6 +183,82 @@ ngx_http_llm_provider_variable(ngx_http_request_t *r,
 
     return ngx_http_llm_var(v, ctx->provider->name.data,
                             ctx->provider->name.len);
+}
+
+
+static ngx_int_t
+ngx_http_llm_limit_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_llm_ctx_t  *ctx;
+
+    static ngx_str_t  names[] = {
+        ngx_null_string,
+        ngx_string("PASSED"),
+        ngx_string("REJECTED"),
+        ngx_string("REJECTED_DRY_RUN")
+    };
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    if (ctx == NULL || ctx->limit_status == NGX_HTTP_LLM_LIMIT_NONE) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    return ngx_http_llm_var(v, names[ctx->limit_status].data,
+                            names[ctx->limit_status].len);
+}
+
+
+static ngx_int_t
+ngx_http_llm_limit_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_llm_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    if (ctx == NULL || ctx->limit_zone == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    return ngx_http_llm_var(v, ctx->limit_zone->shm.name.data,
+                            ctx->limit_zone->shm.name.len);
+}
+
+
+static ngx_int_t
+ngx_http_llm_limit_remaining_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                     *p, *start;
+    ngx_http_llm_ctx_t         *ctx;
+    ngx_http_llm_limit_info_t  *li;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+
+    if (ctx == NULL || !ctx->limit_info[data].set) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    li = &ctx->limit_info[data];
+
+    start = ngx_pnalloc(r->pool, NGX_OFF_T_LEN + 8);
+    if (start == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (data == NGX_HTTP_LLM_INFO_SPEND) {
+        p = ngx_http_llm_limit_usd(start, li->remaining);
+
+    } else {
+        p = ngx_sprintf(start, "%uL", li->remaining);
+    }
+
+    return ngx_http_llm_var_end(v, start, p);
 }
 
 

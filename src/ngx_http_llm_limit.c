@@ -1,0 +1,1689 @@
+
+/*
+ * Copyright (C) The ngx_http_llm_router_module authors
+ */
+
+
+/*
+ * Spend and token limits on one instance: llm_limit_zone keeps, per key,
+ * what was used in the current window (requests, tokens or pico-USD) in
+ * a shared memory zone of its own: a red-black tree of the keys and a
+ * queue of them, least recently used last, as limit_req keeps its
+ * states.  Windows are fixed and aligned on the epoch (a day starts at
+ * 00:00 UTC) or on the calendar month.
+ *
+ * A request reserves its estimate (its prompt's tokens, or their price)
+ * before it is forwarded, and the reservation is settled with the real
+ * usage and cost when the request ends (ngx_http_llm_limit_settle(),
+ * from ngx_http_llm_stats_done() or the request's cleanup).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_llm_router.h"
+
+
+#define NGX_HTTP_LLM_LIMIT_COUNT    0x01
+#define NGX_HTTP_LLM_LIMIT_RESERVE  0x02
+
+/* LRU keys evicted for one new key, at most, when the zone is full */
+#define NGX_HTTP_LLM_LIMIT_EVICT    16
+
+
+typedef struct {
+    ngx_rbtree_t                   rbtree;
+    ngx_rbtree_node_t              sentinel;
+    ngx_queue_t                    queue;         /* most recent first */
+    ngx_uint_t                     kind;
+
+    ngx_atomic_t                   checked;
+    ngx_atomic_t                   passed;
+    ngx_atomic_t                   rejected;
+    ngx_atomic_t                   dry_run;
+    ngx_atomic_t                   evicted;
+} ngx_http_llm_limit_shctx_t;
+
+
+typedef struct {
+    u_char                         color;
+    u_char                         dummy;
+    u_short                        len;
+    ngx_queue_t                    queue;
+    time_t                         window;        /* its start */
+    uint64_t                       used;
+    u_char                         data[1];
+} ngx_http_llm_limit_node_t;
+
+
+typedef struct {
+    ngx_http_llm_limit_shctx_t    *sh;
+    ngx_slab_pool_t               *shpool;
+    ngx_shm_zone_t                *shm_zone;
+    ngx_http_complex_value_t       key;
+    ngx_uint_t                     kind;
+    uint64_t                       limit;         /* pico-USD for spend */
+    time_t                         period;        /* 0: calendar month */
+    ngx_str_t                      rate;          /* "100000/1m" */
+} ngx_http_llm_limit_ctx_t;
+
+
+/* a zone used by name, checked when the configuration is read */
+typedef struct {
+    ngx_shm_zone_t                *shm_zone;
+    u_char                        *file;
+    ngx_uint_t                     line;
+} ngx_http_llm_limit_ref_t;
+
+
+static ngx_int_t ngx_http_llm_limit_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static void ngx_http_llm_limit_rbtree_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_int_t ngx_http_llm_limit_ref(ngx_conf_t *cf,
+    ngx_shm_zone_t *shm_zone);
+static time_t ngx_http_llm_limit_window(ngx_http_llm_limit_ctx_t *lctx,
+    time_t now, time_t *end);
+static ngx_http_llm_limit_node_t *ngx_http_llm_limit_lookup(
+    ngx_http_llm_limit_ctx_t *lctx, uint32_t hash, ngx_str_t *key,
+    ngx_uint_t create, time_t window);
+static ngx_int_t ngx_http_llm_limit_test(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_shm_zone_t *shm_zone,
+    ngx_http_llm_provider_t *p, ngx_uint_t mode, ngx_uint_t dry_run);
+static uint64_t ngx_http_llm_limit_estimate(ngx_http_llm_ctx_t *ctx,
+    ngx_uint_t kind, ngx_http_llm_provider_t *p);
+static uint64_t ngx_http_llm_limit_real(ngx_http_llm_ctx_t *ctx,
+    ngx_uint_t kind, ngx_uint_t answered);
+static void ngx_http_llm_limit_apply(ngx_http_llm_limit_ctx_t *lctx,
+    uint32_t hash, ngx_str_t *key, time_t window, uint64_t reserved,
+    uint64_t real);
+static void ngx_http_llm_limit_give_back(ngx_http_llm_ctx_t *ctx,
+    ngx_uint_t from);
+static ngx_int_t ngx_http_llm_limit_header(ngx_http_request_t *r,
+    const char *name, size_t len, u_char *value, size_t vlen);
+static void ngx_http_llm_limit_hide(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
+static u_char *ngx_http_llm_limit_duration(u_char *p, time_t sec);
+
+
+static ngx_str_t  ngx_http_llm_limit_kinds[] = {
+    ngx_string("requests"),
+    ngx_string("tokens"),
+    ngx_string("input_tokens"),
+    ngx_string("output_tokens"),
+    ngx_string("spend")
+};
+
+
+static const char  *ngx_http_llm_limit_codes[] = {
+    "requests_limit_exceeded",
+    "tokens_limit_exceeded",
+    "input_tokens_limit_exceeded",
+    "output_tokens_limit_exceeded",
+    "spend_limit_exceeded"
+};
+
+
+static ngx_uint_t  ngx_http_llm_limit_info_index[] = {
+    NGX_HTTP_LLM_INFO_REQUESTS,
+    NGX_HTTP_LLM_INFO_TOKENS,
+    NGX_HTTP_LLM_INFO_TOKENS,
+    NGX_HTTP_LLM_INFO_TOKENS,
+    NGX_HTTP_LLM_INFO_SPEND
+};
+
+
+/* llm_limit_zone key zone=name:size KIND=N/PERIOD */
+
+char *
+ngx_http_llm_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llm_main_conf_t  *lmcf = conf;
+
+    u_char                            *p;
+    off_t                              n;
+    ssize_t                            size;
+    ngx_str_t                         *value, name, s, period;
+    ngx_int_t                          t;
+    ngx_uint_t                         i, k, kind;
+    ngx_shm_zone_t                    *shm_zone, **zp;
+    unsigned long long                 micro;
+    ngx_http_llm_limit_ctx_t          *lctx;
+    ngx_http_compile_complex_value_t   ccv;
+
+    value = cf->args->elts;
+
+    lctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_llm_limit_ctx_t));
+    if (lctx == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = &lctx->key;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    size = 0;
+    name.len = 0;
+    kind = (ngx_uint_t) -1;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+
+            name.data = value[i].data + 5;
+
+            p = (u_char *) ngx_strchr(name.data, ':');
+
+            if (p == NULL) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid zone size \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            name.len = p - name.data;
+
+            s.data = p + 1;
+            s.len = value[i].data + value[i].len - s.data;
+
+            size = ngx_parse_size(&s);
+
+            if (size == NGX_ERROR) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid zone size \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            if (size < (ssize_t) (8 * ngx_pagesize)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "zone \"%V\" is too small", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        for (k = 0; k < sizeof(ngx_http_llm_limit_kinds) / sizeof(ngx_str_t);
+             k++)
+        {
+            if (value[i].len > ngx_http_llm_limit_kinds[k].len
+                && value[i].data[ngx_http_llm_limit_kinds[k].len] == '='
+                && ngx_strncmp(value[i].data, ngx_http_llm_limit_kinds[k].data,
+                               ngx_http_llm_limit_kinds[k].len)
+                   == 0)
+            {
+                break;
+            }
+        }
+
+        if (k == sizeof(ngx_http_llm_limit_kinds) / sizeof(ngx_str_t)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (kind != (ngx_uint_t) -1) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "llm_limit_zone takes exactly one of "
+                               "requests=, tokens=, input_tokens=, "
+                               "output_tokens= or spend=, not \"%V\"",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        kind = k;
+
+        s.data = value[i].data + ngx_http_llm_limit_kinds[k].len + 1;
+        s.len = value[i].data + value[i].len - s.data;
+
+        lctx->rate = s;
+
+        p = ngx_strlchr(s.data, s.data + s.len, '/');
+
+        if (p == NULL || p == s.data || p == s.data + s.len - 1) {
+            goto invalid;
+        }
+
+        period.data = p + 1;
+        period.len = s.data + s.len - period.data;
+        s.len = p - s.data;
+
+        if (kind == NGX_HTTP_LLM_LIMIT_SPEND) {
+            if (llm_price_parse((const char *) s.data, s.len, &micro)
+                != LLM_OK
+                || micro == 0
+                || micro > 18000000000000ULL)
+            {
+                goto invalid;
+            }
+
+            lctx->limit = (uint64_t) micro * 1000000;
+
+        } else {
+            n = ngx_atoof(s.data, s.len);
+
+            if (n <= 0) {
+                goto invalid;
+            }
+
+            lctx->limit = (uint64_t) n;
+        }
+
+        if (period.len == 5 && ngx_strncmp(period.data, "month", 5) == 0) {
+            lctx->period = 0;
+            continue;
+        }
+
+        if (period.len == 1) {
+
+            /* "m" alone: one minute */
+
+            p = ngx_pnalloc(cf->pool, 2);
+            if (p == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            p[0] = '1';
+            p[1] = period.data[0];
+
+            period.data = p;
+            period.len = 2;
+        }
+
+        t = ngx_parse_time(&period, 1);
+
+        if (t == NGX_ERROR || t < 1) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid period in \"%V\": an NGINX time "
+                               "(10s, 1m, 1h, 1d) or \"month\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        lctx->period = (time_t) t;
+    }
+
+    if (name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must have \"zone\" parameter",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (kind == (ngx_uint_t) -1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must have one of requests=, tokens=, "
+                           "input_tokens=, output_tokens= or spend=",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    lctx->kind = kind;
+
+    shm_zone = ngx_shared_memory_add(cf, &name, size,
+                                     &ngx_http_llm_router_module);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate zone \"%V\"", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    lctx->shm_zone = shm_zone;
+
+    shm_zone->init = ngx_http_llm_limit_init_zone;
+    shm_zone->data = lctx;
+
+    zp = ngx_array_push(&lmcf->limit_zones);
+    if (zp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *zp = shm_zone;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid limit \"%V\": a number (USD for spend) "
+                       "and a period, as \"100000/1m\"", &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
+/* llm_limit zone=name [dry_run] */
+
+char *
+ngx_http_llm_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_llm_loc_conf_t  *lcf = conf;
+
+    ngx_str_t             *value, s;
+    ngx_uint_t             i, dry_run;
+    ngx_shm_zone_t        *shm_zone;
+    ngx_http_llm_limit_t  *limit, *limits;
+
+    value = cf->args->elts;
+
+    shm_zone = NULL;
+    dry_run = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+
+            s.len = value[i].len - 5;
+            s.data = value[i].data + 5;
+
+            if (s.len == 0) {
+                goto invalid;
+            }
+
+            shm_zone = ngx_shared_memory_add(cf, &s, 0,
+                                             &ngx_http_llm_router_module);
+            if (shm_zone == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "dry_run") == 0) {
+            dry_run = 1;
+            continue;
+        }
+
+    invalid:
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (shm_zone == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must have \"zone\" parameter",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (lcf->limits == NULL) {
+        lcf->limits = ngx_array_create(cf->pool, 2,
+                                       sizeof(ngx_http_llm_limit_t));
+        if (lcf->limits == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    limits = lcf->limits->elts;
+
+    for (i = 0; i < lcf->limits->nelts; i++) {
+        if (shm_zone == limits[i].shm_zone) {
+            return "is duplicate";
+        }
+    }
+
+    limit = ngx_array_push(lcf->limits);
+    if (limit == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    limit->shm_zone = shm_zone;
+    limit->dry_run = dry_run;
+
+    if (ngx_http_llm_limit_ref(cf, shm_zone) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* "limit name;" in an llm_provider block */
+
+char *
+ngx_http_llm_provider_limit(ngx_conf_t *cf, ngx_http_llm_provider_t *p)
+{
+    ngx_str_t        *value;
+    ngx_uint_t        i;
+    ngx_shm_zone_t   *shm_zone, **zp;
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts != 2 || value[1].len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"limit\" of llm_provider \"%V\" takes the name "
+                           "of an llm_limit_zone", &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, &value[1], 0,
+                                     &ngx_http_llm_router_module);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (p->limits == NULL) {
+        p->limits = ngx_array_create(cf->pool, 1, sizeof(ngx_shm_zone_t *));
+        if (p->limits == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    zp = p->limits->elts;
+
+    for (i = 0; i < p->limits->nelts; i++) {
+        if (zp[i] == shm_zone) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"limit %V\" is duplicate in llm_provider "
+                               "\"%V\"", &value[1], &p->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    zp = ngx_array_push(p->limits);
+    if (zp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *zp = shm_zone;
+
+    if (ngx_http_llm_limit_ref(cf, shm_zone) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_limit_ref(ngx_conf_t *cf, ngx_shm_zone_t *shm_zone)
+{
+    ngx_http_llm_limit_ref_t  *ref;
+    ngx_http_llm_main_conf_t  *lmcf;
+
+    lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llm_router_module);
+
+    ref = ngx_array_push(&lmcf->limit_refs);
+    if (ref == NULL) {
+        return NGX_ERROR;
+    }
+
+    ref->shm_zone = shm_zone;
+    ref->file = cf->conf_file->file.name.data;
+    ref->line = cf->conf_file->line;
+
+    return NGX_OK;
+}
+
+
+/* every zone used by name is an llm_limit_zone */
+
+ngx_int_t
+ngx_http_llm_limit_init_conf(ngx_conf_t *cf, ngx_http_llm_main_conf_t *lmcf)
+{
+    ngx_uint_t                 i, j;
+    ngx_shm_zone_t           **zones;
+    ngx_http_llm_limit_ref_t  *ref;
+
+    ref = lmcf->limit_refs.elts;
+    zones = lmcf->limit_zones.elts;
+
+    for (i = 0; i < lmcf->limit_refs.nelts; i++) {
+
+        for (j = 0; j < lmcf->limit_zones.nelts; j++) {
+            if (zones[j] == ref[i].shm_zone) {
+                break;
+            }
+        }
+
+        if (j == lmcf->limit_zones.nelts) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "unknown llm_limit_zone \"%V\" in %s:%ui",
+                          &ref[i].shm_zone->shm.name, ref[i].file,
+                          ref[i].line);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A zone kept across a reload keeps its keys and counters; when its kind
+ * changed, the keys counted the old kind and are dropped.
+ */
+
+static ngx_int_t
+ngx_http_llm_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_llm_limit_ctx_t  *octx = data;
+
+    size_t                      len;
+    ngx_queue_t                *q;
+    ngx_rbtree_node_t          *node;
+    ngx_http_llm_limit_ctx_t   *lctx;
+    ngx_http_llm_limit_node_t  *ln;
+
+    lctx = shm_zone->data;
+
+    if (octx) {
+        lctx->sh = octx->sh;
+        lctx->shpool = octx->shpool;
+
+        if (lctx->sh->kind == lctx->kind) {
+            return NGX_OK;
+        }
+
+        ngx_shmtx_lock(&lctx->shpool->mutex);
+
+        while (!ngx_queue_empty(&lctx->sh->queue)) {
+            q = ngx_queue_last(&lctx->sh->queue);
+            ngx_queue_remove(q);
+
+            ln = ngx_queue_data(q, ngx_http_llm_limit_node_t, queue);
+            node = (ngx_rbtree_node_t *)
+                       ((u_char *) ln - offsetof(ngx_rbtree_node_t, color));
+
+            ngx_rbtree_delete(&lctx->sh->rbtree, node);
+            ngx_slab_free_locked(lctx->shpool, node);
+        }
+
+        lctx->sh->kind = lctx->kind;
+
+        ngx_shmtx_unlock(&lctx->shpool->mutex);
+
+        ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                      "llm_limit_zone \"%V\" counts %V now: its keys are "
+                      "dropped", &shm_zone->shm.name,
+                      &ngx_http_llm_limit_kinds[lctx->kind]);
+
+        return NGX_OK;
+    }
+
+    lctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        lctx->sh = lctx->shpool->data;
+        return NGX_OK;
+    }
+
+    lctx->sh = ngx_slab_alloc(lctx->shpool,
+                              sizeof(ngx_http_llm_limit_shctx_t));
+    if (lctx->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(lctx->sh, sizeof(ngx_http_llm_limit_shctx_t));
+
+    lctx->shpool->data = lctx->sh;
+
+    ngx_rbtree_init(&lctx->sh->rbtree, &lctx->sh->sentinel,
+                    ngx_http_llm_limit_rbtree_insert_value);
+
+    ngx_queue_init(&lctx->sh->queue);
+
+    lctx->sh->kind = lctx->kind;
+
+    len = sizeof(" in llm_limit_zone \"\"") + shm_zone->shm.name.len;
+
+    lctx->shpool->log_ctx = ngx_slab_alloc(lctx->shpool, len);
+    if (lctx->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(lctx->shpool->log_ctx, " in llm_limit_zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    /* a full zone evicts keys: no alert for it */
+
+    lctx->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_llm_limit_rbtree_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t          **p;
+    ngx_http_llm_limit_node_t   *ln, *lnt;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+
+        } else { /* node->key == temp->key */
+
+            ln = (ngx_http_llm_limit_node_t *) &node->color;
+            lnt = (ngx_http_llm_limit_node_t *) &temp->color;
+
+            p = (ngx_memn2cmp(ln->data, lnt->data, ln->len, lnt->len) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+/* the window "now" is in: its start, and its end in *end */
+
+static time_t
+ngx_http_llm_limit_window(ngx_http_llm_limit_ctx_t *lctx, time_t now,
+    time_t *end)
+{
+    time_t      start;
+    ngx_tm_t    tm;
+    ngx_uint_t  days, year, mon;
+
+    static ngx_uint_t  mdays[] = { 31, 28, 31, 30, 31, 30,
+                                   31, 31, 30, 31, 30, 31 };
+
+    if (lctx->period) {
+        start = now - now % lctx->period;
+        *end = start + lctx->period;
+        return start;
+    }
+
+    /* the calendar month, UTC */
+
+    ngx_gmtime(now, &tm);
+
+    year = (ngx_uint_t) tm.ngx_tm_year;
+    mon = (ngx_uint_t) tm.ngx_tm_mon;             /* 1..12 */
+
+    start = now - ((tm.ngx_tm_mday - 1) * 86400 + tm.ngx_tm_hour * 3600
+                   + tm.ngx_tm_min * 60 + tm.ngx_tm_sec);
+
+    days = mdays[mon - 1];
+
+    if (mon == 2
+        && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0))
+    {
+        days = 29;
+    }
+
+    *end = start + (time_t) days * 86400;
+
+    return start;
+}
+
+
+/*
+ * The key's node, first in the queue; a node of an older window starts
+ * the new one at zero.  With "create", a missing key is added: keys of
+ * ended windows go first, then, when the zone is full, the least
+ * recently used ones.  Called with the zone locked.
+ */
+
+static ngx_http_llm_limit_node_t *
+ngx_http_llm_limit_lookup(ngx_http_llm_limit_ctx_t *lctx, uint32_t hash,
+    ngx_str_t *key, ngx_uint_t create, time_t window)
+{
+    size_t                      size;
+    ngx_int_t                   rc;
+    ngx_uint_t                  i;
+    ngx_queue_t                *q;
+    ngx_rbtree_node_t          *node, *sentinel;
+    ngx_http_llm_limit_node_t  *ln;
+
+    node = lctx->sh->rbtree.root;
+    sentinel = lctx->sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if (hash > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        /* hash == node->key */
+
+        ln = (ngx_http_llm_limit_node_t *) &node->color;
+
+        rc = ngx_memn2cmp(key->data, ln->data, key->len, (size_t) ln->len);
+
+        if (rc == 0) {
+            ngx_queue_remove(&ln->queue);
+            ngx_queue_insert_head(&lctx->sh->queue, &ln->queue);
+
+            if (ln->window != window) {
+                ln->window = window;
+                ln->used = 0;
+            }
+
+            return ln;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    if (!create) {
+        return NULL;
+    }
+
+    /* up to two keys of ended windows go */
+
+    for (i = 0; i < 2 && !ngx_queue_empty(&lctx->sh->queue); i++) {
+        q = ngx_queue_last(&lctx->sh->queue);
+        ln = ngx_queue_data(q, ngx_http_llm_limit_node_t, queue);
+
+        if (ln->window >= window) {
+            break;
+        }
+
+        ngx_queue_remove(q);
+
+        node = (ngx_rbtree_node_t *)
+                   ((u_char *) ln - offsetof(ngx_rbtree_node_t, color));
+
+        ngx_rbtree_delete(&lctx->sh->rbtree, node);
+        ngx_slab_free_locked(lctx->shpool, node);
+    }
+
+    size = offsetof(ngx_rbtree_node_t, color)
+           + offsetof(ngx_http_llm_limit_node_t, data)
+           + key->len;
+
+    for (i = 0; /* void */ ; i++) {
+
+        node = ngx_slab_alloc_locked(lctx->shpool, size);
+
+        if (node) {
+            break;
+        }
+
+        if (i == NGX_HTTP_LLM_LIMIT_EVICT
+            || ngx_queue_empty(&lctx->sh->queue))
+        {
+            return NULL;
+        }
+
+        /* the zone is full: the least recently used key goes */
+
+        q = ngx_queue_last(&lctx->sh->queue);
+        ngx_queue_remove(q);
+
+        ln = ngx_queue_data(q, ngx_http_llm_limit_node_t, queue);
+        node = (ngx_rbtree_node_t *)
+                   ((u_char *) ln - offsetof(ngx_rbtree_node_t, color));
+
+        ngx_rbtree_delete(&lctx->sh->rbtree, node);
+        ngx_slab_free_locked(lctx->shpool, node);
+
+        (void) ngx_atomic_fetch_add(&lctx->sh->evicted, 1);
+    }
+
+    node->key = hash;
+
+    ln = (ngx_http_llm_limit_node_t *) &node->color;
+
+    ln->len = (u_short) key->len;
+    ln->window = window;
+    ln->used = 0;
+    ngx_memcpy(ln->data, key->data, key->len);
+
+    ngx_rbtree_insert(&lctx->sh->rbtree, node);
+    ngx_queue_insert_head(&lctx->sh->queue, &ln->queue);
+
+    return ln;
+}
+
+
+/* what a request is expected to use of a limit's kind */
+
+static uint64_t
+ngx_http_llm_limit_estimate(ngx_http_llm_ctx_t *ctx, ngx_uint_t kind,
+    ngx_http_llm_provider_t *p)
+{
+    uint64_t  tokens;
+
+    tokens = ctx->prompt_tokens > 0 ? (uint64_t) ctx->prompt_tokens : 0;
+
+    switch (kind) {
+
+    case NGX_HTTP_LLM_LIMIT_REQUESTS:
+        return 1;
+
+    case NGX_HTTP_LLM_LIMIT_TOKENS:
+    case NGX_HTTP_LLM_LIMIT_INPUT:
+        return tokens;
+
+    case NGX_HTTP_LLM_LIMIT_OUTPUT:
+        return 0;
+
+    default: /* NGX_HTTP_LLM_LIMIT_SPEND */
+
+        /* micro-USD per million tokens are pico-USD per token */
+
+        return (p && p->priced) ? tokens * p->price.input : 0;
+    }
+}
+
+
+/* what a request used of a limit's kind, when it is over */
+
+static uint64_t
+ngx_http_llm_limit_real(ngx_http_llm_ctx_t *ctx, ngx_uint_t kind,
+    ngx_uint_t answered)
+{
+    uint64_t      in, out;
+    llm_usage_t  *u;
+
+    if (kind == NGX_HTTP_LLM_LIMIT_REQUESTS) {
+        return answered ? 1 : 0;
+    }
+
+    if (!answered || !ctx->usage_known) {
+        return 0;
+    }
+
+    u = &ctx->usage;
+
+    in = u->prompt_tokens > 0 ? (uint64_t) u->prompt_tokens : 0;
+    out = u->completion_tokens > 0 ? (uint64_t) u->completion_tokens : 0;
+
+    switch (kind) {
+
+    case NGX_HTTP_LLM_LIMIT_TOKENS:
+        return in + out;
+
+    case NGX_HTTP_LLM_LIMIT_INPUT:
+        return in;
+
+    case NGX_HTTP_LLM_LIMIT_OUTPUT:
+        return out;
+
+    default: /* NGX_HTTP_LLM_LIMIT_SPEND */
+        return ctx->priced ? ctx->cost : 0;
+    }
+}
+
+
+/*
+ * One limit's test for a request: NGX_OK, room (reserved with "reserve";
+ * NGX_AGAIN: none, but in dry run), NGX_BUSY: no room, NGX_DECLINED: not
+ * limited (an empty key, a full zone).
+ */
+
+static ngx_int_t
+ngx_http_llm_limit_test(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_shm_zone_t *shm_zone, ngx_http_llm_provider_t *p, ngx_uint_t mode,
+    ngx_uint_t dry_run)
+{
+    time_t                      now, window, end;
+    uint64_t                    estimate, used, remaining;
+    uint32_t                    hash;
+    ngx_int_t                   rc;
+    ngx_str_t                   key;
+    ngx_uint_t                  room, info;
+    ngx_http_llm_limit_ctx_t   *lctx;
+    ngx_http_llm_limit_res_t   *res;
+    ngx_http_llm_limit_node_t  *ln;
+    ngx_http_llm_loc_conf_t    *lcf;
+
+    lctx = shm_zone->data;
+
+    ctx->limit_provider = p;
+
+    rc = ngx_http_complex_value(r, &lctx->key, &key);
+
+    ctx->limit_provider = NULL;
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (key.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (key.len > 65535) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "llm: the key of llm_limit_zone \"%V\" is longer "
+                      "than 65535 bytes: not limited", &shm_zone->shm.name);
+        return NGX_DECLINED;
+    }
+
+    estimate = ngx_http_llm_limit_estimate(ctx, lctx->kind,
+                                           p ? p : ctx->candidates[0]);
+
+    hash = ngx_crc32_short(key.data, key.len);
+
+    now = ngx_time();
+    window = ngx_http_llm_limit_window(lctx, now, &end);
+
+    ngx_shmtx_lock(&lctx->shpool->mutex);
+
+    ln = ngx_http_llm_limit_lookup(lctx, hash, &key, 1, window);
+
+    if (ln == NULL) {
+        ngx_shmtx_unlock(&lctx->shpool->mutex);
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "llm: llm_limit_zone \"%V\" is full: the request is "
+                      "not limited by it", &shm_zone->shm.name);
+        return NGX_DECLINED;
+    }
+
+    used = ln->used;
+
+    room = estimate ? (used + estimate <= lctx->limit)
+                    : (used < lctx->limit);
+
+    rc = NGX_OK;
+
+    if (mode & NGX_HTTP_LLM_LIMIT_COUNT) {
+        (void) ngx_atomic_fetch_add(&lctx->sh->checked, 1);
+
+        if (room) {
+            (void) ngx_atomic_fetch_add(&lctx->sh->passed, 1);
+
+        } else if (dry_run) {
+            (void) ngx_atomic_fetch_add(&lctx->sh->dry_run, 1);
+            rc = NGX_AGAIN;
+
+        } else {
+            (void) ngx_atomic_fetch_add(&lctx->sh->rejected, 1);
+            rc = NGX_BUSY;
+        }
+    }
+
+    if (rc != NGX_BUSY && (mode & NGX_HTTP_LLM_LIMIT_RESERVE)) {
+        ln->used += estimate;
+    }
+
+    ngx_shmtx_unlock(&lctx->shpool->mutex);
+
+    remaining = (used + estimate < lctx->limit)
+                ? lctx->limit - used - estimate : 0;
+
+    if (rc == NGX_BUSY) {
+        remaining = (used < lctx->limit) ? lctx->limit - used : 0;
+    }
+
+    info = ngx_http_llm_limit_info_index[lctx->kind];
+
+    if (!ctx->limit_info[info].set && p == NULL) {
+        ctx->limit_info[info].set = 1;
+        ctx->limit_info[info].limit = lctx->limit;
+        ctx->limit_info[info].remaining = remaining;
+        ctx->limit_info[info].reset = end - now;
+    }
+
+    if (rc == NGX_BUSY) {
+        ctx->limit_zone = shm_zone;
+        ngx_http_llm_retry_after(ctx, end - now);
+
+        lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+        if (p == NULL) {
+            ngx_log_error(lcf->limit_log_level, r->connection->log, 0,
+                          "llm: limit \"%V\" refuses the request: "
+                          "%uL used + %uL > %uL",
+                          &shm_zone->shm.name, used, estimate,
+                          lctx->limit);
+        }
+
+        return NGX_BUSY;
+    }
+
+    if (rc == NGX_AGAIN) {
+        lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+        ngx_log_error(lcf->limit_log_level, r->connection->log, 0,
+                      "llm: limit \"%V\" would refuse the request: "
+                      "%uL used + %uL > %uL (dry run)",
+                      &shm_zone->shm.name, used, estimate, lctx->limit);
+    }
+
+    if (mode & NGX_HTTP_LLM_LIMIT_RESERVE) {
+        res = &ctx->limit_res[ctx->nlimit_res++];
+
+        res->shm_zone = shm_zone;
+        res->provider = p;
+        res->key = key;
+        res->hash = hash;
+        res->window = window;
+        res->reserved = estimate;
+    }
+
+    return rc;
+}
+
+
+/*
+ * The location's limits, before the request is forwarded to the first
+ * candidate (whose input price estimates the spend); then that
+ * candidate's own limits are reserved.
+ */
+
+ngx_int_t
+ngx_http_llm_limit_check(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_int_t                 rc;
+    ngx_uint_t                i, n, dry, applied;
+    ngx_http_llm_limit_t     *limits;
+    ngx_http_llm_provider_t  *p;
+    ngx_http_llm_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    p = ctx->candidates[0];
+
+    n = (lcf->limits ? lcf->limits->nelts : 0)
+        + (p->limits ? p->limits->nelts : 0);
+
+    if (n == 0) {
+        return NGX_OK;
+    }
+
+    ctx->limit_res = ngx_palloc(r->pool, n * sizeof(ngx_http_llm_limit_res_t));
+    if (ctx->limit_res == NULL) {
+        return NGX_ERROR;
+    }
+
+    dry = 0;
+    applied = 0;
+
+    if (lcf->limits) {
+        limits = lcf->limits->elts;
+
+        for (i = 0; i < lcf->limits->nelts; i++) {
+
+            rc = ngx_http_llm_limit_test(r, ctx, limits[i].shm_zone, NULL,
+                                         NGX_HTTP_LLM_LIMIT_COUNT
+                                         |NGX_HTTP_LLM_LIMIT_RESERVE,
+                                         limits[i].dry_run
+                                         || lcf->limit_dry_run);
+
+            if (rc == NGX_ERROR) {
+                ngx_http_llm_limit_give_back(ctx, 0);
+                return NGX_ERROR;
+            }
+
+            if (rc == NGX_BUSY) {
+                ngx_http_llm_limit_give_back(ctx, 0);
+                return ngx_http_llm_limit_refused(r, ctx);
+            }
+
+            if (rc == NGX_AGAIN) {
+                dry = 1;
+            }
+
+            if (rc != NGX_DECLINED) {
+                applied = 1;
+            }
+        }
+    }
+
+    if (dry) {
+        ctx->limit_status = NGX_HTTP_LLM_LIMIT_DRY_RUN;
+
+    } else if (applied
+               && ctx->limit_status != NGX_HTTP_LLM_LIMIT_DRY_RUN)
+    {
+        ctx->limit_status = NGX_HTTP_LLM_LIMIT_PASSED;
+    }
+
+    return ngx_http_llm_limit_reserve_provider(r, ctx);
+}
+
+
+/* a provider's limits while the candidates are chosen: NGX_BUSY, none */
+
+ngx_int_t
+ngx_http_llm_limit_provider(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_http_llm_provider_t *p)
+{
+    ngx_int_t                 rc;
+    ngx_uint_t                i;
+    ngx_shm_zone_t          **zp;
+    ngx_http_llm_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    zp = p->limits->elts;
+
+    for (i = 0; i < p->limits->nelts; i++) {
+
+        rc = ngx_http_llm_limit_test(r, ctx, zp[i], p,
+                                     NGX_HTTP_LLM_LIMIT_COUNT,
+                                     lcf->limit_dry_run);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_BUSY) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "llm: provider \"%V\" is skipped: its limit "
+                          "\"%V\" has no room", &p->name, &zp[i]->shm.name);
+
+            if (p->counters) {
+                (void) ngx_atomic_fetch_add(&p->counters->limited, 1);
+            }
+
+            ctx->limit_skipped++;
+
+            return NGX_BUSY;
+        }
+
+        if (rc == NGX_AGAIN) {
+            ctx->limit_status = NGX_HTTP_LLM_LIMIT_DRY_RUN;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* the first candidate's own limits take the request's estimate */
+
+ngx_int_t
+ngx_http_llm_limit_reserve_provider(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx)
+{
+    ngx_int_t                 rc;
+    ngx_uint_t                i;
+    ngx_shm_zone_t          **zp;
+    ngx_http_llm_provider_t  *p;
+
+    p = ctx->candidates[0];
+
+    if (p->limits == NULL) {
+        return NGX_OK;
+    }
+
+    zp = p->limits->elts;
+
+    for (i = 0; i < p->limits->nelts; i++) {
+        rc = ngx_http_llm_limit_test(r, ctx, zp[i], p,
+                                     NGX_HTTP_LLM_LIMIT_RESERVE, 1);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK && ctx->limit_status == NGX_HTTP_LLM_LIMIT_NONE) {
+            ctx->limit_status = NGX_HTTP_LLM_LIMIT_PASSED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* the answer to a request refused by ctx->limit_zone */
+
+ngx_int_t
+ngx_http_llm_limit_refused(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    u_char                    *p, usd[NGX_OFF_T_LEN + 8];
+    ngx_http_llm_limit_ctx_t  *lctx;
+    ngx_http_llm_loc_conf_t   *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+    lctx = ctx->limit_zone->data;
+
+    ctx->limit_status = NGX_HTTP_LLM_LIMIT_REJECTED;
+
+    if (lctx->kind == NGX_HTTP_LLM_LIMIT_SPEND) {
+        p = ngx_http_llm_limit_usd(usd, lctx->limit);
+        *p = '\0';
+
+        ngx_http_llm_set_error(r, ctx, lcf->limit_status, "rate_limit_error",
+                               ngx_http_llm_limit_codes[lctx->kind],
+                               "Limit \"%V\" reached: %s USD per %s; it "
+                               "resets in %T s.",
+                               &ctx->limit_zone->shm.name, usd,
+                               (char *) ngx_strchr(lctx->rate.data, '/') + 1,
+                               ctx->retry_after);
+
+    } else {
+        ngx_http_llm_set_error(r, ctx, lcf->limit_status, "rate_limit_error",
+                               ngx_http_llm_limit_codes[lctx->kind],
+                               "Limit \"%V\" reached: %uL %V per %s; it "
+                               "resets in %T s.",
+                               &ctx->limit_zone->shm.name, lctx->limit,
+                               &ngx_http_llm_limit_kinds[lctx->kind],
+                               (char *) ngx_strchr(lctx->rate.data, '/') + 1,
+                               ctx->retry_after);
+    }
+
+    return lcf->limit_status;
+}
+
+
+/* reservations from "from" on are given back whole: a refused request */
+
+static void
+ngx_http_llm_limit_give_back(ngx_http_llm_ctx_t *ctx, ngx_uint_t from)
+{
+    ngx_uint_t                 i;
+    ngx_http_llm_limit_res_t  *res;
+
+    for (i = from; i < ctx->nlimit_res; i++) {
+        res = &ctx->limit_res[i];
+
+        ngx_http_llm_limit_apply(res->shm_zone->data, res->hash, &res->key,
+                                 res->window, res->reserved, 0);
+    }
+
+    ctx->nlimit_res = from;
+}
+
+
+/*
+ * The request is over: each reservation takes the real amount instead of
+ * the estimate.  The limits of a provider other than the one that
+ * answered are given back; those of the one that answered (with r, from
+ * ngx_http_llm_stats_done()) get the real amount.
+ */
+
+void
+ngx_http_llm_limit_settle(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    time_t                     now, window, end;
+    uint32_t                   hash;
+    ngx_str_t                  key;
+    ngx_uint_t                 i, answered, reserved;
+    ngx_shm_zone_t           **zp;
+    ngx_http_llm_limit_ctx_t  *lctx;
+    ngx_http_llm_limit_res_t  *res;
+    ngx_http_llm_provider_t   *p;
+
+    if (ctx->limit_settled
+        || ctx->limit_status == NGX_HTTP_LLM_LIMIT_REJECTED)
+    {
+        return;
+    }
+
+    ctx->limit_settled = 1;
+
+    p = ctx->tried.nelts ? ctx->provider : NULL;
+    reserved = 0;
+
+    for (i = 0; i < ctx->nlimit_res; i++) {
+        res = &ctx->limit_res[i];
+        lctx = res->shm_zone->data;
+
+        answered = (res->provider == NULL || res->provider == p);
+
+        if (res->provider && res->provider == p) {
+            reserved = 1;
+        }
+
+        ngx_http_llm_limit_apply(lctx, res->hash, &res->key, res->window,
+                                 res->reserved,
+                                 ngx_http_llm_limit_real(ctx, lctx->kind,
+                                                         answered));
+    }
+
+    if (r == NULL || p == NULL || p->limits == NULL || reserved) {
+        return;
+    }
+
+    /* a provider tried after a failover: its limits count what it used */
+
+    zp = p->limits->elts;
+
+    for (i = 0; i < p->limits->nelts; i++) {
+        lctx = zp[i]->data;
+
+        ctx->limit_provider = p;
+
+        if (ngx_http_complex_value(r, &lctx->key, &key) != NGX_OK) {
+            ctx->limit_provider = NULL;
+            return;
+        }
+
+        ctx->limit_provider = NULL;
+
+        if (key.len == 0 || key.len > 65535) {
+            continue;
+        }
+
+        hash = ngx_crc32_short(key.data, key.len);
+
+        now = ngx_time();
+        window = ngx_http_llm_limit_window(lctx, now, &end);
+
+        ngx_http_llm_limit_apply(lctx, hash, &key, window, 0,
+                                 ngx_http_llm_limit_real(ctx, lctx->kind, 1));
+    }
+}
+
+
+/*
+ * The real amount replaces what was reserved in "window"; when that
+ * window is over, the real amount goes to the current one.
+ */
+
+static void
+ngx_http_llm_limit_apply(ngx_http_llm_limit_ctx_t *lctx, uint32_t hash,
+    ngx_str_t *key, time_t window, uint64_t reserved, uint64_t real)
+{
+    time_t                      now, current, end;
+    ngx_http_llm_limit_node_t  *ln;
+
+    if (real == reserved && real == 0) {
+        return;
+    }
+
+    now = ngx_time();
+    current = ngx_http_llm_limit_window(lctx, now, &end);
+
+    ngx_shmtx_lock(&lctx->shpool->mutex);
+
+    ln = ngx_http_llm_limit_lookup(lctx, hash, key, real > 0, current);
+
+    if (ln) {
+        if (window == current) {
+            ln->used = (ln->used + real > reserved)
+                       ? ln->used + real - reserved : 0;
+
+        } else {
+            ln->used += real;
+        }
+    }
+
+    ngx_shmtx_unlock(&lctx->shpool->mutex);
+}
+
+
+/* pico-USD as USD with six decimals: "49.999870" */
+
+u_char *
+ngx_http_llm_limit_usd(u_char *p, uint64_t pico)
+{
+    return ngx_sprintf(p, "%uL.%06uL", pico / 1000000000000ULL,
+                       (pico % 1000000000000ULL) / 1000000);
+}
+
+
+/* "12s", "6m0s", "1h0m0s": a duration as OpenAI's headers write it */
+
+static u_char *
+ngx_http_llm_limit_duration(u_char *p, time_t sec)
+{
+    if (sec >= 3600) {
+        p = ngx_sprintf(p, "%Th", sec / 3600);
+        sec %= 3600;
+        return ngx_sprintf(p, "%Tm%Ts", sec / 60, sec % 60);
+    }
+
+    if (sec >= 60) {
+        return ngx_sprintf(p, "%Tm%Ts", sec / 60, sec % 60);
+    }
+
+    return ngx_sprintf(p, "%Ts", sec);
+}
+
+
+/*
+ * The x-ratelimit-* headers of the first requests, tokens and spend
+ * limits of the request, instead of the provider's of the same kind.
+ */
+
+ngx_int_t
+ngx_http_llm_limit_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    u_char                     *p, buf[64];
+    ngx_http_llm_limit_info_t  *li;
+
+    if (ctx->limit_status == NGX_HTTP_LLM_LIMIT_NONE) {
+        return NGX_OK;
+    }
+
+    ngx_http_llm_limit_hide(r, ctx);
+
+    li = &ctx->limit_info[NGX_HTTP_LLM_INFO_REQUESTS];
+
+    if (li->set) {
+        p = ngx_sprintf(buf, "%uL", li->limit);
+
+        if (ngx_http_llm_limit_header(r, "x-ratelimit-limit-requests",
+                                      sizeof("x-ratelimit-limit-requests")
+                                      - 1, buf, p - buf)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        p = ngx_sprintf(buf, "%uL", li->remaining);
+
+        if (ngx_http_llm_limit_header(r, "x-ratelimit-remaining-requests",
+                                      sizeof("x-ratelimit-remaining-requests")
+                                      - 1, buf, p - buf)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        p = ngx_http_llm_limit_duration(buf, li->reset);
+
+        if (ngx_http_llm_limit_header(r, "x-ratelimit-reset-requests",
+                                      sizeof("x-ratelimit-reset-requests")
+                                      - 1, buf, p - buf)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    li = &ctx->limit_info[NGX_HTTP_LLM_INFO_TOKENS];
+
+    if (li->set) {
+        p = ngx_sprintf(buf, "%uL", li->limit);
+
+        if (ngx_http_llm_limit_header(r, "x-ratelimit-limit-tokens",
+                                      sizeof("x-ratelimit-limit-tokens") - 1,
+                                      buf, p - buf)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        p = ngx_sprintf(buf, "%uL", li->remaining);
+
+        if (ngx_http_llm_limit_header(r, "x-ratelimit-remaining-tokens",
+                                      sizeof("x-ratelimit-remaining-tokens")
+                                      - 1, buf, p - buf)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        p = ngx_http_llm_limit_duration(buf, li->reset);
+
+        if (ngx_http_llm_limit_header(r, "x-ratelimit-reset-tokens",
+                                      sizeof("x-ratelimit-reset-tokens") - 1,
+                                      buf, p - buf)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    li = &ctx->limit_info[NGX_HTTP_LLM_INFO_SPEND];
+
+    if (li->set) {
+        p = ngx_http_llm_limit_usd(buf, li->limit);
+
+        if (ngx_http_llm_limit_header(r, "x-ratelimit-limit-spend",
+                                      sizeof("x-ratelimit-limit-spend") - 1,
+                                      buf, p - buf)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        p = ngx_http_llm_limit_usd(buf, li->remaining);
+
+        if (ngx_http_llm_limit_header(r, "x-ratelimit-remaining-spend",
+                                      sizeof("x-ratelimit-remaining-spend")
+                                      - 1, buf, p - buf)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_llm_limit_header(ngx_http_request_t *r, const char *name,
+    size_t len, u_char *value, size_t vlen)
+{
+    ngx_str_t  n, v;
+
+    n.data = (u_char *) name;
+    n.len = len;
+
+    v.data = ngx_pnalloc(r->pool, vlen);
+    if (v.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(v.data, value, vlen);
+    v.len = vlen;
+
+    return ngx_http_llm_add_header(r, &n, &v);
+}
+
+
+/* the provider's x-ratelimit-* headers of the kinds the gateway sets */
+
+static void
+ngx_http_llm_limit_hide(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    size_t            len;
+    ngx_uint_t        i, k;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    static ngx_str_t  suffix[] = {
+        ngx_string("-requests"),
+        ngx_string("-tokens"),
+        ngx_string("-spend")
+    };
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        len = sizeof("x-ratelimit-") - 1;
+
+        if (h[i].hash == 0 || h[i].key.len <= len
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "x-ratelimit-", len)
+               != 0)
+        {
+            continue;
+        }
+
+        for (k = 0; k < NGX_HTTP_LLM_NINFO; k++) {
+            if (ctx->limit_info[k].set
+                && h[i].key.len > suffix[k].len
+                && ngx_strncasecmp(h[i].key.data + h[i].key.len
+                                   - suffix[k].len,
+                                   suffix[k].data, suffix[k].len)
+                   == 0)
+            {
+                h[i].hash = 0;
+            }
+        }
+    }
+}
+
+
+/* every zone's counters, for llm_status */
+
+ngx_int_t
+ngx_http_llm_limit_snapshot(ngx_http_request_t *r, ngx_array_t *out)
+{
+    ngx_uint_t                  i;
+    ngx_shm_zone_t            **zp;
+    ngx_http_llm_limit_ctx_t   *lctx;
+    ngx_http_llm_limit_stat_t  *st;
+    ngx_http_llm_main_conf_t   *lmcf;
+
+    lmcf = ngx_http_get_module_main_conf(r, ngx_http_llm_router_module);
+
+    if (ngx_array_init(out, r->pool, lmcf->limit_zones.nelts + 1,
+                       sizeof(ngx_http_llm_limit_stat_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    zp = lmcf->limit_zones.elts;
+
+    for (i = 0; i < lmcf->limit_zones.nelts; i++) {
+        lctx = zp[i]->data;
+
+        if (lctx->sh == NULL) {
+            continue;
+        }
+
+        st = ngx_array_push(out);
+        if (st == NULL) {
+            return NGX_ERROR;
+        }
+
+        st->name = zp[i]->shm.name;
+        st->kind = &ngx_http_llm_limit_kinds[lctx->kind];
+        st->checked = lctx->sh->checked;
+        st->passed = lctx->sh->passed;
+        st->rejected = lctx->sh->rejected;
+        st->dry_run = lctx->sh->dry_run;
+        st->evicted = lctx->sh->evicted;
+    }
+
+    return NGX_OK;
+}
