@@ -47,7 +47,8 @@ static ngx_uint_t ngx_http_llm_status_format(ngx_http_request_t *r);
 static ngx_int_t ngx_http_llm_status_json(ngx_http_llm_status_out_t *out,
     ngx_http_llm_snapshot_t *snap);
 static void ngx_http_llm_status_json_counters(ngx_http_llm_status_out_t *out,
-    ngx_http_llm_snapshot_t *snap, ngx_http_llm_counters_t *c);
+    ngx_http_llm_snapshot_t *snap, ngx_http_llm_counters_t *c,
+    ngx_uint_t provider);
 static void ngx_http_llm_status_json_hist(ngx_http_llm_status_out_t *out,
     const char *name, ngx_http_llm_hist_t *h, ngx_msec_t *bounds,
     ngx_uint_t seconds);
@@ -331,9 +332,7 @@ ngx_http_llm_status_json(ngx_http_llm_status_out_t *out,
                                   c->cache_cost % NGX_HTTP_LLM_PICO,
                                   c->cache_cost);
 
-        ngx_http_llm_status_print(out, "\"limited\":%uA,", c->limited);
-
-        ngx_http_llm_status_json_counters(out, snap, c);
+        ngx_http_llm_status_json_counters(out, snap, c, 1);
     }
 
     ngx_http_llm_status_print(out, "],\"routes\":[");
@@ -349,7 +348,7 @@ ngx_http_llm_status_json(ngx_http_llm_status_out_t *out,
                                   n++ ? "," : "", &st[i].arm->route,
                                   &st[i].arm->name);
 
-        ngx_http_llm_status_json_counters(out, snap, &st[i].c);
+        ngx_http_llm_status_json_counters(out, snap, &st[i].c, 0);
     }
 
     ngx_http_llm_status_print(out, "],\"limits\":[");
@@ -377,7 +376,8 @@ ngx_http_llm_status_json(ngx_http_llm_status_out_t *out,
 
 static void
 ngx_http_llm_status_json_counters(ngx_http_llm_status_out_t *out,
-    ngx_http_llm_snapshot_t *snap, ngx_http_llm_counters_t *c)
+    ngx_http_llm_snapshot_t *snap, ngx_http_llm_counters_t *c,
+    ngx_uint_t provider)
 {
     ngx_uint_t         i;
     ngx_atomic_uint_t  requests, failures;
@@ -422,6 +422,13 @@ ngx_http_llm_status_json_counters(ngx_http_llm_status_out_t *out,
                               "\"cost_usd\":%uA.%012uA,\"cost_picousd\":%uA,",
                               c->usage_unknown, c->cost / NGX_HTTP_LLM_PICO,
                               c->cost % NGX_HTTP_LLM_PICO, c->cost);
+
+    if (provider) {
+
+        /* requests that skipped the provider for its own limit */
+
+        ngx_http_llm_status_print(out, "\"limited\":%uA,", c->limited);
+    }
 
     ngx_http_llm_status_json_hist(out, "latency",
                                   &c->hist[NGX_HTTP_LLM_HIST_LATENCY],

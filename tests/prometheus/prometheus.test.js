@@ -49,6 +49,9 @@ const families = {
     llm_router_route_cost_usd_total: 'counter',
     llm_router_route_duration_seconds: 'histogram',
     llm_router_route_ttft_seconds: 'histogram',
+    llm_router_provider_limited_total: 'counter',
+    llm_router_limit_requests_total: 'counter',
+    llm_router_limit_evictions_total: 'counter',
 };
 
 const otelNames = { openai: 'openai', mistral: 'mistral_ai',
