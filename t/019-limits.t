@@ -448,3 +448,50 @@ invalid period in "requests=1/1x"
 --- must_die
 --- error_log
 unknown llm_limit_zone "nope"
+
+
+
+=== TEST 22: the "virtual keys" recipe of docs/limits.md: keys mapped to teams, team budgets, unknown keys refused
+--- http_config eval
+$::HttpConfig . <<'_EOC_';
+    map $http_authorization $team {
+        default                                  "";
+        "Bearer sk-gw-research-8c1f0e7a29d4b6"   research;
+        "Bearer sk-gw-support-51d3a9e0c7f2b8"    support;
+    }
+
+    map $team $budget_100 { research $team; default ""; }
+    map $team $budget_20  { support  $team; default ""; }
+
+    llm_limit_zone $budget_100 zone=budget_100:1m spend=0.00003/1d;
+    llm_limit_zone $budget_20  zone=budget_20:1m  spend=0.000015/1d;
+    llm_limit_zone $team       zone=team_tpm:1m   tokens=200000/1m;
+_EOC_
+--- config
+    location /v1/ {
+        default_type application/json;
+
+        if ($team = "") {
+            return 401 '{"error":{"message":"Invalid API key.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}';
+        }
+
+        llm_limit zone=budget_100;
+        llm_limit zone=budget_20;
+        llm_limit zone=team_tpm;
+
+        llm_route a;
+    }
+--- more_headers eval
+["Authorization: Bearer sk-gw-unknown",
+ "Authorization: Bearer sk-gw-support-51d3a9e0c7f2b8",
+ "Authorization: Bearer sk-gw-support-51d3a9e0c7f2b8",
+ "Authorization: Bearer sk-gw-research-8c1f0e7a29d4b6",
+ "Authorization: Bearer sk-gw-research-8c1f0e7a29d4b6"]
+--- request eval
+[main::chat('/v1'), main::chat('/v1'), main::chat('/v1'), main::chat('/v1'), main::chat('/v1')]
+--- error_code eval
+[401, 200, 429, 200, 200]
+--- response_headers_like eval
+["", "x-ratelimit-limit-spend: ^0\\.000015\$", "", "x-ratelimit-limit-spend: ^0\\.000030\$", ""]
+--- response_body_like eval
+['^\{"error":\{"message":"Invalid API key\.","type":"invalid_request_error","param":null,"code":"invalid_api_key"\}\}$', 'Hello', 'Limit ..budget_20.. reached', 'Hello', 'Hello']
