@@ -288,6 +288,19 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
     ctx->prompt_tokens = llm_request_prompt_tokens(&ctx->req);
     ctx->max_tokens = ctx->req.max_tokens;
 
+    /*
+     * spend, token and request limits, before the cache is asked: an
+     * answer from the cache gives its reservation back
+     */
+
+    rc = ngx_http_llm_limit_check(r, ctx);
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, rc >= NGX_HTTP_SPECIAL_RESPONSE
+                                     ? rc : NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     rc = ngx_http_llm_cache_lookup(r, ctx);
 
     if (rc == NGX_DONE) {
@@ -321,13 +334,10 @@ ngx_http_llm_go(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         return;
     }
 
-    /* spend, token and request limits; the estimate is reserved */
+    /* the first candidate's own limits take the request's estimate */
 
-    rc = ngx_http_llm_limit_check(r, ctx);
-
-    if (rc != NGX_OK) {
-        ngx_http_finalize_request(r, rc >= NGX_HTTP_SPECIAL_RESPONSE
-                                     ? rc : NGX_HTTP_INTERNAL_SERVER_ERROR);
+    if (ngx_http_llm_limit_reserve_provider(r, ctx) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 

@@ -91,7 +91,8 @@ static ngx_http_llm_limit_node_t *ngx_http_llm_limit_lookup(
     ngx_uint_t create, time_t window);
 static ngx_int_t ngx_http_llm_limit_test(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_shm_zone_t *shm_zone,
-    ngx_http_llm_provider_t *p, ngx_uint_t mode, ngx_uint_t dry_run);
+    ngx_http_llm_provider_t *p, ngx_http_llm_provider_t *priced,
+    ngx_uint_t mode, ngx_uint_t dry_run);
 static uint64_t ngx_http_llm_limit_estimate(ngx_http_llm_ctx_t *ctx,
     ngx_uint_t kind, ngx_http_llm_provider_t *p);
 static uint64_t ngx_http_llm_limit_real(ngx_http_llm_ctx_t *ctx,
@@ -935,13 +936,15 @@ ngx_http_llm_limit_real(ngx_http_llm_ctx_t *ctx, ngx_uint_t kind,
 /*
  * One limit's test for a request: NGX_OK, room (reserved with "reserve";
  * NGX_AGAIN: none, but in dry run), NGX_BUSY: no room, NGX_DECLINED: not
- * limited (an empty key, a full zone).
+ * limited (an empty key, a full zone).  "p" is the provider whose own
+ * limit it is (NULL: the location's), "priced" the one whose input price
+ * estimates the spend.
  */
 
 static ngx_int_t
 ngx_http_llm_limit_test(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
-    ngx_shm_zone_t *shm_zone, ngx_http_llm_provider_t *p, ngx_uint_t mode,
-    ngx_uint_t dry_run)
+    ngx_shm_zone_t *shm_zone, ngx_http_llm_provider_t *p,
+    ngx_http_llm_provider_t *priced, ngx_uint_t mode, ngx_uint_t dry_run)
 {
     time_t                      now, window, end;
     uint64_t                    estimate, used, remaining;
@@ -977,8 +980,7 @@ ngx_http_llm_limit_test(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
-    estimate = ngx_http_llm_limit_estimate(ctx, lctx->kind,
-                                           p ? p : ctx->candidates[0]);
+    estimate = ngx_http_llm_limit_estimate(ctx, lctx->kind, priced);
 
     hash = ngx_crc32_short(key.data, key.len);
 
@@ -1085,80 +1087,73 @@ ngx_http_llm_limit_test(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
 
 /*
- * The location's limits, before the request is forwarded to the first
- * candidate (whose input price estimates the spend); then that
- * candidate's own limits are reserved.
+ * The location's limits, before the cache is asked and the request is
+ * forwarded; the spend is estimated at the input price of the provider
+ * the request would go to first.
  */
 
 ngx_int_t
 ngx_http_llm_limit_check(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
     ngx_int_t                 rc;
-    ngx_uint_t                i, n, dry, applied;
+    ngx_uint_t                i, dry, applied;
     ngx_http_llm_limit_t     *limits;
-    ngx_http_llm_provider_t  *p;
+    ngx_http_llm_provider_t  *first;
     ngx_http_llm_loc_conf_t  *lcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
 
-    p = ctx->candidates[0];
-
-    n = (lcf->limits ? lcf->limits->nelts : 0)
-        + (p->limits ? p->limits->nelts : 0);
-
-    if (n == 0) {
+    if (lcf->limits == NULL || r != r->main) {
         return NGX_OK;
     }
 
-    ctx->limit_res = ngx_palloc(r->pool, n * sizeof(ngx_http_llm_limit_res_t));
+    ctx->limit_res = ngx_palloc(r->pool, lcf->limits->nelts
+                                         * sizeof(ngx_http_llm_limit_res_t));
     if (ctx->limit_res == NULL) {
         return NGX_ERROR;
     }
 
+    first = ngx_http_llm_route_first(r, ctx);
+
     dry = 0;
     applied = 0;
 
-    if (lcf->limits) {
-        limits = lcf->limits->elts;
+    limits = lcf->limits->elts;
 
-        for (i = 0; i < lcf->limits->nelts; i++) {
+    for (i = 0; i < lcf->limits->nelts; i++) {
 
-            rc = ngx_http_llm_limit_test(r, ctx, limits[i].shm_zone, NULL,
-                                         NGX_HTTP_LLM_LIMIT_COUNT
-                                         |NGX_HTTP_LLM_LIMIT_RESERVE,
-                                         limits[i].dry_run
-                                         || lcf->limit_dry_run);
+        rc = ngx_http_llm_limit_test(r, ctx, limits[i].shm_zone, NULL, first,
+                                     NGX_HTTP_LLM_LIMIT_COUNT
+                                     |NGX_HTTP_LLM_LIMIT_RESERVE,
+                                     limits[i].dry_run || lcf->limit_dry_run);
 
-            if (rc == NGX_ERROR) {
-                ngx_http_llm_limit_give_back(ctx, 0);
-                return NGX_ERROR;
-            }
+        if (rc == NGX_ERROR) {
+            ngx_http_llm_limit_give_back(ctx, 0);
+            return NGX_ERROR;
+        }
 
-            if (rc == NGX_BUSY) {
-                ngx_http_llm_limit_give_back(ctx, 0);
-                return ngx_http_llm_limit_refused(r, ctx);
-            }
+        if (rc == NGX_BUSY) {
+            ngx_http_llm_limit_give_back(ctx, 0);
+            return ngx_http_llm_limit_refused(r, ctx);
+        }
 
-            if (rc == NGX_AGAIN) {
-                dry = 1;
-            }
+        if (rc == NGX_AGAIN) {
+            dry = 1;
+        }
 
-            if (rc != NGX_DECLINED) {
-                applied = 1;
-            }
+        if (rc != NGX_DECLINED) {
+            applied = 1;
         }
     }
 
     if (dry) {
         ctx->limit_status = NGX_HTTP_LLM_LIMIT_DRY_RUN;
 
-    } else if (applied
-               && ctx->limit_status != NGX_HTTP_LLM_LIMIT_DRY_RUN)
-    {
+    } else if (applied) {
         ctx->limit_status = NGX_HTTP_LLM_LIMIT_PASSED;
     }
 
-    return ngx_http_llm_limit_reserve_provider(r, ctx);
+    return NGX_OK;
 }
 
 
@@ -1173,13 +1168,17 @@ ngx_http_llm_limit_provider(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_shm_zone_t          **zp;
     ngx_http_llm_loc_conf_t  *lcf;
 
+    if (r != r->main) {
+        return NGX_OK;
+    }
+
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
 
     zp = p->limits->elts;
 
     for (i = 0; i < p->limits->nelts; i++) {
 
-        rc = ngx_http_llm_limit_test(r, ctx, zp[i], p,
+        rc = ngx_http_llm_limit_test(r, ctx, zp[i], p, p,
                                      NGX_HTTP_LLM_LIMIT_COUNT,
                                      lcf->limit_dry_run);
 
@@ -1216,21 +1215,35 @@ ngx_int_t
 ngx_http_llm_limit_reserve_provider(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx)
 {
-    ngx_int_t                 rc;
-    ngx_uint_t                i;
-    ngx_shm_zone_t          **zp;
-    ngx_http_llm_provider_t  *p;
+    ngx_int_t                  rc;
+    ngx_uint_t                 i;
+    ngx_shm_zone_t           **zp;
+    ngx_http_llm_provider_t   *p;
+    ngx_http_llm_limit_res_t  *res;
 
     p = ctx->candidates[0];
 
-    if (p->limits == NULL) {
+    if (p->limits == NULL || r != r->main) {
         return NGX_OK;
     }
+
+    res = ngx_palloc(r->pool, (ctx->nlimit_res + p->limits->nelts)
+                              * sizeof(ngx_http_llm_limit_res_t));
+    if (res == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ctx->nlimit_res) {
+        ngx_memcpy(res, ctx->limit_res,
+                   ctx->nlimit_res * sizeof(ngx_http_llm_limit_res_t));
+    }
+
+    ctx->limit_res = res;
 
     zp = p->limits->elts;
 
     for (i = 0; i < p->limits->nelts; i++) {
-        rc = ngx_http_llm_limit_test(r, ctx, zp[i], p,
+        rc = ngx_http_llm_limit_test(r, ctx, zp[i], p, p,
                                      NGX_HTTP_LLM_LIMIT_RESERVE, 1);
 
         if (rc == NGX_ERROR) {
@@ -1257,6 +1270,10 @@ ngx_http_llm_limit_refused(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
     lctx = ctx->limit_zone->data;
+
+    /* a refused request is not counted by the limits that let it pass */
+
+    ngx_http_llm_limit_give_back(ctx, 0);
 
     ctx->limit_status = NGX_HTTP_LLM_LIMIT_REJECTED;
 
@@ -1319,7 +1336,7 @@ ngx_http_llm_limit_settle(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     time_t                     now, window, end;
     uint32_t                   hash;
     ngx_str_t                  key;
-    ngx_uint_t                 i, answered, reserved;
+    ngx_uint_t                 i, answered, reserved, hit;
     ngx_shm_zone_t           **zp;
     ngx_http_llm_limit_ctx_t  *lctx;
     ngx_http_llm_limit_res_t  *res;
@@ -1336,11 +1353,15 @@ ngx_http_llm_limit_settle(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
     p = ctx->tried.nelts ? ctx->provider : NULL;
     reserved = 0;
 
+    /* an answer from the cache reached no provider: it is not counted */
+
+    hit = (p == NULL && ctx->cache_status == NGX_HTTP_CACHE_HIT);
+
     for (i = 0; i < ctx->nlimit_res; i++) {
         res = &ctx->limit_res[i];
         lctx = res->shm_zone->data;
 
-        answered = (res->provider == NULL || res->provider == p);
+        answered = !hit && (res->provider == NULL || res->provider == p);
 
         if (res->provider && res->provider == p) {
             reserved = 1;

@@ -488,6 +488,48 @@ ngx_http_llm_route_find(ngx_array_t *list, ngx_str_t *name)
 
 
 /*
+ * The provider a request would be sent to first, for the spend limits'
+ * estimate before the providers are chosen: the one the client's "model"
+ * names, else the first of the first rule that matches; NULL: none.
+ */
+
+ngx_http_llm_provider_t *
+ngx_http_llm_route_first(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_str_t                   model;
+    ngx_uint_t                  i;
+    ngx_http_llm_route_t       *rt;
+    ngx_http_llm_provider_t    *p;
+    ngx_http_llm_loc_conf_t    *lcf;
+    ngx_http_llm_route_peer_t  *peer;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    if (ctx->req.model) {
+        model.data = (u_char *) ctx->req.model;
+        model.len = ngx_strlen(ctx->req.model);
+
+        p = ngx_http_llm_route_find(lcf->providers, &model);
+
+        if (p) {
+            return p;
+        }
+    }
+
+    rt = lcf->routes->elts;
+
+    for (i = 0; i < lcf->routes->nelts; i++) {
+        if (ngx_http_llm_route_match(r, &rt[i])) {
+            peer = rt[i].peers.elts;
+            return rt[i].peers.nelts ? peer[0].provider : NULL;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
  * The providers of the first rule that matches, in the order the rule's
  * balance gives; a provider named by the client's "model" goes first.
  */

@@ -524,6 +524,8 @@ ngx_int_t ngx_http_llm_route_select(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 uint64_t ngx_http_llm_route_cost(ngx_http_llm_provider_t *p,
     ngx_http_llm_ctx_t *ctx);
+ngx_http_llm_provider_t *ngx_http_llm_route_first(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
 
 /* ngx_http_llm_health.c: circuit breaker and latency per provider */
 ngx_int_t ngx_http_llm_health_init(ngx_conf_t *cf,

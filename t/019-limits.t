@@ -11,6 +11,7 @@
 # Periods are an hour unless a test crosses a window's end.
 
 use Test::Nginx::Socket 'no_plan';
+use Time::Local ();
 
 BEGIN {
     $ENV{LLM_TEST_KEY} = 'sk-test-limits-key';
@@ -30,6 +31,17 @@ sub chat {
     $args //= '';
     return "POST $uri/chat/completions$args\n"
            . qq/{"model":"any","messages":[{"role":"user","content":"hi"}]$extra}/;
+}
+
+# the hours left in the calendar month (UTC), and one less: what
+# x-ratelimit-reset-* of a monthly limit starts with
+sub hours_to_next_month {
+    my @t = gmtime();
+    my ($y, $m) = ($t[5] + 1900, $t[4] + 1);
+    ($y, $m) = $m == 12 ? ($y + 1, 1) : ($y, $m + 1);
+    my $left = Time::Local::timegm(0, 0, 0, 1, $m - 1, $y) - time();
+    my $h = int($left / 3600);
+    return ($h, $h - 1);
 }
 
 # the first status answer triggers a reload and is left out
@@ -71,6 +83,10 @@ our $HttpConfig = <<'_EOC_';
     llm_limit_zone $http_x_key zone=many:1m requests=10/h;
     llm_limit_zone $llm_provider zone=prov:1m requests=1/1h;
     llm_limit_zone $arg_k zone=tiny:32k requests=5/1h;
+    llm_limit_zone $http_x_key zone=monthly:1m spend=10/month;
+    llm_limit_zone $http_x_key zone=monthly_r:1m requests=5/month;
+
+    llm_cache_path cache levels=1:2 keys_zone=answers:1m max_size=10m;
 
     llm_provider a {
         type     openai;
@@ -149,6 +165,11 @@ our $Config = <<'_EOC_';
     location /prov/    { llm_route pa pb; }
     location /provonly/ { llm_route pa; }
     location /tiny/    { llm_limit zone=tiny; llm_route a; }
+    location /cached/  { llm_limit zone=rpm; llm_cache answers;
+                         llm_cache_key $http_x_key; llm_route a; }
+    location /provlim/ { llm_limit zone=many; llm_route pa; }
+    location /monthly/ { llm_limit zone=monthly; llm_limit zone=monthly_r;
+                         llm_route a; }
     location /s503/    { llm_limit zone=rpm; llm_limit_status 503;
                          llm_limit_log_level warn; llm_route a; }
 
@@ -403,6 +424,38 @@ x-ratelimit-limit-requests: 999
 [200, 200, 200, 429]
 --- response_body_like eval
 ['Hello', 'Hello', '^$', 'requests_limit_exceeded']
+
+
+
+=== TEST 17a: answers from the cache are checked, not counted
+--- request eval
+[main::chat('/cached'), main::chat('/cached'), main::chat('/cached'), main::chat('/cached')]
+--- error_code eval
+[200, 200, 200, 200]
+--- response_headers eval
+["X-LLM-Cache: MISS\nX-Rem-Requests: 1", "X-LLM-Cache: HIT\nX-Rem-Requests: 0",
+ "X-LLM-Cache: HIT\nX-Rem-Requests: 0", "X-LLM-Cache: HIT\nX-Rem-Requests: 0"]
+
+
+
+=== TEST 17b: a request refused by its providers' limits gives the location's reservations back
+--- request eval
+[main::chat('/provlim'), main::chat('/provlim'), main::chat('/many')]
+--- error_code eval
+[200, 429, 200]
+--- response_headers eval
+["X-Rem-Requests: 9", "X-Limit: prov", "X-Rem-Requests: 8"]
+
+
+
+=== TEST 17c: a monthly spend limit resets at the end of the calendar month
+--- request eval
+main::chat('/monthly')
+--- response_headers_like eval
+"x-ratelimit-limit-spend: ^10\\.000000\$\n"
+. "x-ratelimit-remaining-spend: ^9\\.999992\$\n"
+. "x-ratelimit-limit-requests: ^5\$\n"
+. "x-ratelimit-reset-requests: ^(?:" . join('|', main::hours_to_next_month()) . ")h\\d+m\\d+s\$"
 
 
 
