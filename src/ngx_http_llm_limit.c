@@ -1047,7 +1047,6 @@ ngx_http_llm_limit_test(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     if (rc == NGX_BUSY) {
         ctx->limit_zone = shm_zone;
-        ngx_http_llm_retry_after(ctx, end - now);
 
         lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
 
@@ -1265,11 +1264,19 @@ ngx_int_t
 ngx_http_llm_limit_refused(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
     u_char                    *p, usd[NGX_OFF_T_LEN + 8];
+    time_t                     now, end;
     ngx_http_llm_limit_ctx_t  *lctx;
     ngx_http_llm_loc_conf_t   *lcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
     lctx = ctx->limit_zone->data;
+
+    /* Retry-After: the end of the window */
+
+    now = ngx_time();
+    (void) ngx_http_llm_limit_window(lctx, now, &end);
+
+    ngx_http_llm_retry_after(ctx, end - now);
 
     /* a refused request is not counted by the limits that let it pass */
 
@@ -1287,7 +1294,7 @@ ngx_http_llm_limit_refused(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                                "resets in %T s.",
                                &ctx->limit_zone->shm.name, usd,
                                (char *) ngx_strchr(lctx->rate.data, '/') + 1,
-                               ctx->retry_after);
+                               end - now);
 
     } else {
         ngx_http_llm_set_error(r, ctx, lcf->limit_status, "rate_limit_error",
@@ -1297,7 +1304,7 @@ ngx_http_llm_limit_refused(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
                                &ctx->limit_zone->shm.name, lctx->limit,
                                &ngx_http_llm_limit_kinds[lctx->kind],
                                (char *) ngx_strchr(lctx->rate.data, '/') + 1,
-                               ctx->retry_after);
+                               end - now);
     }
 
     return lcf->limit_status;

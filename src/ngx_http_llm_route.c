@@ -714,6 +714,10 @@ ngx_http_llm_route_select(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         return ngx_http_llm_limit_refused(r, ctx);
     }
 
+    /* a provider skipped for its limit did not refuse the request */
+
+    ctx->limit_zone = NULL;
+
     if (n == 0) {
         retry = ngx_http_llm_health_retry_after(ctx->candidates,
                                                 ctx->ncandidates);
