@@ -20,6 +20,8 @@
 #   make bench-embeddings  embeddings (~1 MB answers) against proxy_pass
 #   make bench-failover  kill and restart a provider under load: no errors
 #   make bench-stats     instructions per request, llm_stats on and off
+#   make bench-limits    instructions per request, no limit, one and three
+#                        llm_limit checks in shared memory
 #   make bench-reload    nginx -s reload every second under load, against
 #                        proxy_pass: requests lost, streams cut, counters
 #   make bench-tls       new TLS connections to a provider, session reuse
@@ -54,7 +56,7 @@ DEPS_STAMP := $(BUILD)/.deps
 .PHONY: all deps module run test unit integration sdk test-reload test-cache \
         test-asan \
         test-valgrind certs bench bench-workers bench-failover bench-stats \
-        bench-reload bench-tls bench-cache bench-embeddings \
+        bench-limits bench-reload bench-tls bench-cache bench-embeddings \
         fuzz clean
 
 all: module
@@ -237,6 +239,9 @@ bench-tls: deps module certs
 
 bench-stats: deps module
 	bench/stats-cost.sh
+
+bench-limits: deps module
+	bench/limits-cost.sh
 
 bench: deps module
 	@scripts/deps.sh bench

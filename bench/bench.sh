@@ -28,6 +28,8 @@
 #                against proxy_pass relaying the same vectors
 #   statistics   instructions of the whole worker per request with
 #                llm_stats on and off (bench/stats-cost.sh)
+#   limits       instructions of the whole worker per request without a
+#                limit, with one and with three (bench/limits-cost.sh)
 #
 # Usage: bench/bench.sh   (make bench installs what it needs and builds)
 #        ROUNDS=5 DURATION=5 CONNECTIONS=64 STREAMS=1000 TUNED=0 \
@@ -829,6 +831,16 @@ echo "The whole stream (20 text deltas, start and stop events) as the module" \
 echo
 stats=0
 NGINX=$nginx MODULE=$module "$top/bench/stats-cost.sh" || stats=$?
+
+
+# what a limit check costs, in the same instructions (bench/limits-cost.sh,
+# its own ports)
+
+echo
+limits=0
+NGINX=$nginx MODULE=$module "$top/bench/limits-cost.sh" || limits=$?
+
+[ $stats != 0 ] || stats=$limits
 
 exec 1>&3
 cat "$report"
