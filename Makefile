@@ -7,7 +7,8 @@
 #                        OpenAI SDK tests, the status page in Chromium and
 #                        a real Prometheus (installs what it needs)
 #   make integration     the t/ tests only (T=t/009-translate.t: one file)
-#   make test-reload     nginx -s reload / nginx -t with env: keys
+#   make test-reload     nginx -s reload / nginx -t with env: keys; limits'
+#                        counts across a reload
 #   make test-cache      the response cache across workers, restarts,
 #                        damaged files, expiry and max_size
 #   make test-asan       unit and t/ tests, module built with ASan + UBSan

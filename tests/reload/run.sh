@@ -9,7 +9,9 @@
 #      the key still reaches the provider;
 #   3. "nginx -t" without the variable fails and names the variable, with
 #      it succeeds;
-#   4. "nginx -s quit" without the variable stops the gateway.
+#   4. the counts of an llm_limit_zone are kept across the reload of 2.;
+#      a reload that changes the zone's kind drops its keys;
+#   5. "nginx -s quit" without the variable stops the gateway.
 #
 # Everything started here is stopped on exit.
 #
@@ -47,7 +49,8 @@ seen="auth=Bearer $(printf '%*s' ${#key} '' | tr ' ' '*')"
 rm -rf "$prefix"
 mkdir -p "$prefix/logs"
 
-# $1: the value of the X-Generation header of the gateway's answers
+# $1: the value of the X-Generation header of the gateway's answers,
+# $2: what the llm_limit_zone "rl" counts
 write_conf() {
     cat > "$conf" <<CONF
 load_module $module;
@@ -58,6 +61,7 @@ events { worker_connections 64; }
 http {
     access_log off;
     llm_zone llm 1m;
+    llm_limit_zone \$http_x_key zone=rl:1m ${2:-requests=2/1h};
 
     llm_provider mock {
         type     openai;
@@ -70,6 +74,10 @@ http {
         location /v1/ {
             llm_route mock;
             add_header X-Generation $1;
+        }
+        location /limited/ {
+            llm_limit zone=rl;
+            llm_route mock;
         }
     }
 
@@ -119,6 +127,31 @@ ask() {
         http://127.0.0.1:1993/v1/chat/completions
 }
 
+# prints the answer's headers of a request of the limited location
+ask_limited() {
+    curl -s -i --max-time 5 -H 'Content-Type: application/json' \
+        -H 'X-Key: team-a' -o /dev/null -D - \
+        -d '{"model":"m","messages":[{"role":"user","content":"hi"}]}' \
+        http://127.0.0.1:1993/limited/chat/completions
+}
+
+# $1: the configuration's generation; waits for its workers
+reload() {
+    write_conf "$1" "$2"
+    out=$(env -u LLM_RELOAD_TEST_KEY "$nginx" -p "$prefix" -c "$conf" \
+              -s reload 2>&1)
+    rc=$?
+
+    reloaded=1
+    for _ in $(seq 50); do
+        if ask | grep -q "X-Generation: $1"; then
+            reloaded=0
+            break
+        fi
+        sleep 0.1
+    done
+}
+
 write_conf 1
 LLM_RELOAD_TEST_KEY=$key "$nginx" -p "$prefix" -c "$conf"
 
@@ -127,6 +160,10 @@ set +e
 out=$(ask)
 echo "$out" | grep -qF "$seen" && echo "$out" | grep -q 'X-Generation: 1'
 check "the key from the master's environment reaches the provider" $? "$out"
+
+out=$(ask_limited)
+echo "$out" | grep -q 'x-ratelimit-remaining-requests: 1'
+check "a limit counts the first request" $? "$out"
 
 # the shell that signals has no key
 write_conf 2
@@ -150,6 +187,15 @@ check "the master loaded the new configuration" $reloaded \
 echo "$out" | grep -qF "$seen"
 check "the key still reaches the provider after the reload" $? "$out"
 
+out=$(ask_limited)
+echo "$out" | grep -q '^HTTP/1.1 200' \
+    && echo "$out" | grep -q 'x-ratelimit-remaining-requests: 0'
+check "the limit's count is kept across the reload" $? "$out"
+
+out=$(ask_limited)
+echo "$out" | grep -q '^HTTP/1.1 429' && echo "$out" | grep -q 'Retry-After: '
+check "the limit refuses the third request" $? "$out"
+
 if grep -q 'LLM_RELOAD_TEST_KEY' "$prefix/logs/error.log"; then
     check "the master found the variable on reload" 1 \
           "$(grep LLM_RELOAD_TEST_KEY "$prefix/logs/error.log")"
@@ -166,6 +212,22 @@ check "nginx -t with the variable" $? "$out"
 if echo "$out" | grep -q "$key"; then
     check "nginx -t does not print the key" 1 "$out"
 fi
+
+# the zone counts tokens now: the counts of requests are dropped
+reload 3 tokens=1000/1h
+check "nginx -s reload with the zone's kind changed" $rc "$out"
+check "the master loaded the configuration of the new kind" $reloaded \
+      "$(tail -20 "$prefix/logs/error.log")"
+
+out=$(ask_limited)
+echo "$out" | grep -q '^HTTP/1.1 200' \
+    && echo "$out" | grep -q 'x-ratelimit-remaining-tokens: 992'
+check "a zone whose kind changed starts from zero" $? "$out"
+
+grep -q 'llm_limit_zone "rl" counts tokens now: its keys are dropped' \
+    "$prefix/logs/error.log"
+check "the dropped keys are logged" $? \
+      "$(tail -20 "$prefix/logs/error.log")"
 
 pid=$(cat "$prefix/nginx.pid")
 out=$(env -u LLM_RELOAD_TEST_KEY "$nginx" -p "$prefix" -c "$conf" \
