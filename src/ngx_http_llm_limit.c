@@ -515,6 +515,14 @@ ngx_http_llm_limit_ref(ngx_conf_t *cf, ngx_shm_zone_t *shm_zone)
 
     lmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_llm_router_module);
 
+    if (lmcf->limit_refs.elts == NULL
+        && ngx_array_init(&lmcf->limit_refs, cf->pool, 4,
+                          sizeof(ngx_http_llm_limit_ref_t))
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     ref = ngx_array_push(&lmcf->limit_refs);
     if (ref == NULL) {
         return NGX_ERROR;

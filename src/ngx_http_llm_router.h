@@ -219,7 +219,8 @@ typedef struct {
 
     ngx_array_t                    caches;        /* llm_cache_path zones */
     ngx_array_t                    limit_zones;   /* llm_limit_zone's */
-    ngx_array_t                    limit_refs;    /* zones used by name */
+    ngx_array_t                    limit_refs;    /* zones used by name,
+                                                     limit.c's */
 
     ngx_uint_t                     status;        /* llm_status is used */
     ngx_uint_t                     read_usage;    /* of relayed answers */

@@ -409,12 +409,6 @@ ngx_http_llm_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    if (ngx_array_init(&lmcf->limit_refs, cf->pool, 2, 3 * sizeof(void *))
-        != NGX_OK)
-    {
-        return NULL;
-    }
-
     return lmcf;
 }
 
