@@ -103,10 +103,20 @@ static void ngx_http_llm_limit_apply(ngx_http_llm_limit_ctx_t *lctx,
 static void ngx_http_llm_limit_give_back(ngx_http_llm_ctx_t *ctx,
     ngx_uint_t from);
 static ngx_int_t ngx_http_llm_limit_header(ngx_http_request_t *r,
-    const char *name, size_t len, u_char *value, size_t vlen);
+    ngx_str_t *name, u_char *value, size_t vlen);
 static void ngx_http_llm_limit_hide(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static u_char *ngx_http_llm_limit_duration(u_char *p, time_t sec);
+
+
+/* the x-ratelimit-* headers of a kind, as OpenAI names them */
+typedef struct {
+    ngx_str_t                      limit;
+    ngx_str_t                      remaining;
+    ngx_str_t                      reset;         /* empty: none */
+    ngx_uint_t                     info;          /* NGX_HTTP_LLM_INFO_* */
+    ngx_uint_t                     usd;           /* pico-USD, as USD */
+} ngx_http_llm_limit_hdr_t;
 
 
 static ngx_str_t  ngx_http_llm_limit_kinds[] = {
@@ -124,6 +134,24 @@ static const char  *ngx_http_llm_limit_codes[] = {
     "input_tokens_limit_exceeded",
     "output_tokens_limit_exceeded",
     "spend_limit_exceeded"
+};
+
+
+static ngx_http_llm_limit_hdr_t  ngx_http_llm_limit_hdrs[] = {
+    { ngx_string("x-ratelimit-limit-requests"),
+      ngx_string("x-ratelimit-remaining-requests"),
+      ngx_string("x-ratelimit-reset-requests"),
+      NGX_HTTP_LLM_INFO_REQUESTS, 0 },
+
+    { ngx_string("x-ratelimit-limit-tokens"),
+      ngx_string("x-ratelimit-remaining-tokens"),
+      ngx_string("x-ratelimit-reset-tokens"),
+      NGX_HTTP_LLM_INFO_TOKENS, 0 },
+
+    { ngx_string("x-ratelimit-limit-spend"),
+      ngx_string("x-ratelimit-remaining-spend"),
+      ngx_null_string,
+      NGX_HTTP_LLM_INFO_SPEND, 1 }
 };
 
 
@@ -1498,6 +1526,8 @@ ngx_int_t
 ngx_http_llm_limit_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
     u_char                     *p, buf[64];
+    ngx_uint_t                  i;
+    ngx_http_llm_limit_hdr_t   *hd;
     ngx_http_llm_limit_info_t  *li;
 
     if (ctx->limit_status == NGX_HTTP_LLM_LIMIT_NONE) {
@@ -1506,92 +1536,41 @@ ngx_http_llm_limit_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
     ngx_http_llm_limit_hide(r, ctx);
 
-    li = &ctx->limit_info[NGX_HTTP_LLM_INFO_REQUESTS];
+    for (i = 0; i < sizeof(ngx_http_llm_limit_hdrs)
+                    / sizeof(ngx_http_llm_limit_hdr_t); i++)
+    {
+        hd = &ngx_http_llm_limit_hdrs[i];
+        li = &ctx->limit_info[hd->info];
 
-    if (li->set) {
-        p = ngx_sprintf(buf, "%uL", li->limit);
+        if (!li->set) {
+            continue;
+        }
 
-        if (ngx_http_llm_limit_header(r, "x-ratelimit-limit-requests",
-                                      sizeof("x-ratelimit-limit-requests")
-                                      - 1, buf, p - buf)
+        p = hd->usd ? ngx_http_llm_limit_usd(buf, li->limit)
+                    : ngx_sprintf(buf, "%uL", li->limit);
+
+        if (ngx_http_llm_limit_header(r, &hd->limit, buf, p - buf)
             != NGX_OK)
         {
             return NGX_ERROR;
         }
 
-        p = ngx_sprintf(buf, "%uL", li->remaining);
+        p = hd->usd ? ngx_http_llm_limit_usd(buf, li->remaining)
+                    : ngx_sprintf(buf, "%uL", li->remaining);
 
-        if (ngx_http_llm_limit_header(r, "x-ratelimit-remaining-requests",
-                                      sizeof("x-ratelimit-remaining-requests")
-                                      - 1, buf, p - buf)
+        if (ngx_http_llm_limit_header(r, &hd->remaining, buf, p - buf)
             != NGX_OK)
         {
             return NGX_ERROR;
         }
 
-        p = ngx_http_llm_limit_duration(buf, li->reset);
-
-        if (ngx_http_llm_limit_header(r, "x-ratelimit-reset-requests",
-                                      sizeof("x-ratelimit-reset-requests")
-                                      - 1, buf, p - buf)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    li = &ctx->limit_info[NGX_HTTP_LLM_INFO_TOKENS];
-
-    if (li->set) {
-        p = ngx_sprintf(buf, "%uL", li->limit);
-
-        if (ngx_http_llm_limit_header(r, "x-ratelimit-limit-tokens",
-                                      sizeof("x-ratelimit-limit-tokens") - 1,
-                                      buf, p - buf)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        p = ngx_sprintf(buf, "%uL", li->remaining);
-
-        if (ngx_http_llm_limit_header(r, "x-ratelimit-remaining-tokens",
-                                      sizeof("x-ratelimit-remaining-tokens")
-                                      - 1, buf, p - buf)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
+        if (hd->reset.len == 0) {
+            continue;
         }
 
         p = ngx_http_llm_limit_duration(buf, li->reset);
 
-        if (ngx_http_llm_limit_header(r, "x-ratelimit-reset-tokens",
-                                      sizeof("x-ratelimit-reset-tokens") - 1,
-                                      buf, p - buf)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    li = &ctx->limit_info[NGX_HTTP_LLM_INFO_SPEND];
-
-    if (li->set) {
-        p = ngx_http_llm_limit_usd(buf, li->limit);
-
-        if (ngx_http_llm_limit_header(r, "x-ratelimit-limit-spend",
-                                      sizeof("x-ratelimit-limit-spend") - 1,
-                                      buf, p - buf)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        p = ngx_http_llm_limit_usd(buf, li->remaining);
-
-        if (ngx_http_llm_limit_header(r, "x-ratelimit-remaining-spend",
-                                      sizeof("x-ratelimit-remaining-spend")
-                                      - 1, buf, p - buf)
+        if (ngx_http_llm_limit_header(r, &hd->reset, buf, p - buf)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -1603,13 +1582,10 @@ ngx_http_llm_limit_headers(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 
 
 static ngx_int_t
-ngx_http_llm_limit_header(ngx_http_request_t *r, const char *name,
-    size_t len, u_char *value, size_t vlen)
+ngx_http_llm_limit_header(ngx_http_request_t *r, ngx_str_t *name,
+    u_char *value, size_t vlen)
 {
-    ngx_str_t  n, v;
-
-    n.data = (u_char *) name;
-    n.len = len;
+    ngx_str_t  v;
 
     v.data = ngx_pnalloc(r->pool, vlen);
     if (v.data == NULL) {
@@ -1619,7 +1595,7 @@ ngx_http_llm_limit_header(ngx_http_request_t *r, const char *name,
     ngx_memcpy(v.data, value, vlen);
     v.len = vlen;
 
-    return ngx_http_llm_add_header(r, &n, &v);
+    return ngx_http_llm_add_header(r, name, &v);
 }
 
 
