@@ -86,6 +86,8 @@ static ngx_int_t ngx_http_llm_limit_ref(ngx_conf_t *cf,
     ngx_shm_zone_t *shm_zone);
 static time_t ngx_http_llm_limit_window(ngx_http_llm_limit_ctx_t *lctx,
     time_t now, time_t *end);
+static void ngx_http_llm_limit_free(ngx_http_llm_limit_ctx_t *lctx,
+    ngx_http_llm_limit_node_t *ln);
 static ngx_http_llm_limit_node_t *ngx_http_llm_limit_lookup(
     ngx_http_llm_limit_ctx_t *lctx, uint32_t hash, ngx_str_t *key,
     ngx_uint_t create, time_t window);
@@ -609,7 +611,6 @@ ngx_http_llm_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     size_t                      len;
     ngx_queue_t                *q;
-    ngx_rbtree_node_t          *node;
     ngx_http_llm_limit_ctx_t   *lctx;
     ngx_http_llm_limit_node_t  *ln;
 
@@ -627,14 +628,9 @@ ngx_http_llm_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
         while (!ngx_queue_empty(&lctx->sh->queue)) {
             q = ngx_queue_last(&lctx->sh->queue);
-            ngx_queue_remove(q);
-
             ln = ngx_queue_data(q, ngx_http_llm_limit_node_t, queue);
-            node = (ngx_rbtree_node_t *)
-                       ((u_char *) ln - offsetof(ngx_rbtree_node_t, color));
 
-            ngx_rbtree_delete(&lctx->sh->rbtree, node);
-            ngx_slab_free_locked(lctx->shpool, node);
+            ngx_http_llm_limit_free(lctx, ln);
         }
 
         lctx->sh->kind = lctx->kind;
@@ -773,6 +769,24 @@ ngx_http_llm_limit_window(ngx_http_llm_limit_ctx_t *lctx, time_t now,
 }
 
 
+/* a key out of the tree and the queue, under the zone's lock */
+
+static void
+ngx_http_llm_limit_free(ngx_http_llm_limit_ctx_t *lctx,
+    ngx_http_llm_limit_node_t *ln)
+{
+    ngx_rbtree_node_t  *node;
+
+    ngx_queue_remove(&ln->queue);
+
+    node = (ngx_rbtree_node_t *)
+               ((u_char *) ln - offsetof(ngx_rbtree_node_t, color));
+
+    ngx_rbtree_delete(&lctx->sh->rbtree, node);
+    ngx_slab_free_locked(lctx->shpool, node);
+}
+
+
 /*
  * The key's node, first in the queue; a node of an older window starts
  * the new one at zero.  With "create", a missing key is added: keys of
@@ -841,13 +855,7 @@ ngx_http_llm_limit_lookup(ngx_http_llm_limit_ctx_t *lctx, uint32_t hash,
             break;
         }
 
-        ngx_queue_remove(q);
-
-        node = (ngx_rbtree_node_t *)
-                   ((u_char *) ln - offsetof(ngx_rbtree_node_t, color));
-
-        ngx_rbtree_delete(&lctx->sh->rbtree, node);
-        ngx_slab_free_locked(lctx->shpool, node);
+        ngx_http_llm_limit_free(lctx, ln);
     }
 
     size = offsetof(ngx_rbtree_node_t, color)
@@ -871,14 +879,9 @@ ngx_http_llm_limit_lookup(ngx_http_llm_limit_ctx_t *lctx, uint32_t hash,
         /* the zone is full: the least recently used key goes */
 
         q = ngx_queue_last(&lctx->sh->queue);
-        ngx_queue_remove(q);
-
         ln = ngx_queue_data(q, ngx_http_llm_limit_node_t, queue);
-        node = (ngx_rbtree_node_t *)
-                   ((u_char *) ln - offsetof(ngx_rbtree_node_t, color));
 
-        ngx_rbtree_delete(&lctx->sh->rbtree, node);
-        ngx_slab_free_locked(lctx->shpool, node);
+        ngx_http_llm_limit_free(lctx, ln);
 
         (void) ngx_atomic_fetch_add(&lctx->sh->evicted, 1);
     }
