@@ -880,4 +880,59 @@ char *llm_models_render(const char *const *ids, const char *const *owners,
     size_t *len);
 
 
+/*
+ * Redis's protocol (RESP2): commands out, replies in (llm_resp.c).
+ * No allocation; the glue owns the buffers.
+ */
+
+typedef struct {
+    const char   *data;
+    size_t        len;
+} llm_resp_arg_t;
+
+/*
+ * A command as an array of bulk strings:
+ * "*<argc>\r\n$<len>\r\n<arg>\r\n..."; returns the length it needs;
+ * writes it only when that is <= size (else writes nothing).  Arguments
+ * are any bytes ("\r\n" and NUL included); no NUL is written after.
+ */
+size_t llm_resp_command(char *buf, size_t size,
+    const llm_resp_arg_t *argv, size_t argc);
+
+#define LLM_RESP_MAX_ITEMS  8
+#define LLM_RESP_MAX_BULK   4096      /* bytes of a bulk string or a line */
+
+typedef struct {
+    int           type;        /* '+', '-', ':', '$', '*' */
+    long long     integer;     /* ':' */
+    const char   *str;         /* '+', '-', '$': into the buffer, not
+                                  NUL-terminated; NULL: null bulk
+                                  ("$-1") or null array ("*-1") */
+    size_t        len;         /* of str */
+    size_t        nitems;      /* '*' */
+    long long     items[LLM_RESP_MAX_ITEMS];  /* '*' of ':' items */
+    int           item_types[LLM_RESP_MAX_ITEMS];  /* each item's */
+} llm_resp_reply_t;
+
+/*
+ * One reply at the start of buf: returns the bytes it takes (> 0) and
+ * fills *reply; 0 when buf holds only part of it (call again with
+ * more); -1 when it is not RESP2 or more than the parser takes.
+ *
+ * Taken: simple strings '+' and errors '-' (lines of at most
+ * LLM_RESP_MAX_BULK bytes, no '\r' or '\n' in them), integers ':' (an
+ * optional '-' and digits, no leading zeros, no "-0", within long long),
+ * bulk strings '$' of 0 to LLM_RESP_MAX_BULK bytes or null ("$-1"),
+ * arrays '*' of 0 to LLM_RESP_MAX_ITEMS items or null ("*-1").  An
+ * array's items are any of these but arrays: items[i] is an integer's
+ * value, -1 for a null bulk string, 0 for the others (their text is not
+ * kept); item_types[i] is the item's type.  A non-null array's str is
+ * buf (len 0), so that "*0" and "*-1" differ; ':' has str NULL.  Only
+ * the first nitems items are set.  Every prefix of a valid reply gives
+ * 0; no byte past buf + len, or past the reply, is read.
+ */
+long llm_resp_parse(const char *buf, size_t len,
+    llm_resp_reply_t *reply);
+
+
 #endif /* _LLM_CORE_H_INCLUDED_ */

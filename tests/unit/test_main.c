@@ -412,6 +412,7 @@ main(void)
     test_cache_register();
     test_encode_fast_register();
     test_embed_register();
+    test_resp_register();
 
     return _cmocka_run_group_tests("llm_core", test_list, test_n, NULL, NULL);
 }

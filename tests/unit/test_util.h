@@ -105,6 +105,7 @@ void test_fast_register(void);
 void test_cache_register(void);
 void test_encode_fast_register(void);
 void test_embed_register(void);
+void test_resp_register(void);
 
 
 #endif /* _TEST_UTIL_H_INCLUDED_ */
