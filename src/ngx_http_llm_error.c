@@ -85,7 +85,7 @@ ngx_http_llm_request_cleanup(void *data)
     ngx_http_llm_ctx_t  *ctx = data;
 
     ngx_http_llm_health_release(ctx);
-    ngx_http_llm_limit_settle(NULL, ctx);
+    ngx_http_llm_limit_cleanup(ctx);
     ngx_http_llm_scan_release(ctx);
     llm_request_free(&ctx->req);
 }

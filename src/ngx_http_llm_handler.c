@@ -295,11 +295,29 @@ ngx_http_llm_body_handler(ngx_http_request_t *r)
 
     rc = ngx_http_llm_limit_check(r, ctx);
 
+    if (rc == NGX_AGAIN) {
+
+        /* limits kept in Redis: the last reply goes on */
+
+        return;
+    }
+
     if (rc != NGX_OK) {
         ngx_http_finalize_request(r, rc >= NGX_HTTP_SPECIAL_RESPONSE
                                      ? rc : NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
+
+    ngx_http_llm_proceed(r, ctx);
+}
+
+
+/* the limits let the request go: the cache, then a provider */
+
+void
+ngx_http_llm_proceed(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_int_t  rc;
 
     rc = ngx_http_llm_cache_lookup(r, ctx);
 

@@ -21,6 +21,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <ngx_sha1.h>
 #include <ngx_http.h>
 
 #include "ngx_http_llm_router.h"
@@ -31,6 +32,21 @@
 
 /* LRU keys evicted for one new key, at most, when the zone is full */
 #define NGX_HTTP_LLM_LIMIT_EVICT    16
+
+#define NGX_HTTP_LLM_LIMIT_REDIS_ALLOW  0
+#define NGX_HTTP_LLM_LIMIT_REDIS_DENY   1
+
+/* the longest zone name of a zone in Redis, and its keys' length */
+#define NGX_HTTP_LLM_LIMIT_REDIS_NAME   128
+#define NGX_HTTP_LLM_LIMIT_RKEY_LEN                                          \
+    (sizeof("llm:::output_tokens::") - 1 + NGX_HTTP_LLM_LIMIT_REDIS_NAME      \
+     + 40 + NGX_TIME_T_LEN)
+
+/*
+ * 2^53: amounts above it would lose their units in Lua's numbers (spend
+ * is kept in Redis in nano-USD: 9,007,199 USD)
+ */
+#define NGX_HTTP_LLM_LIMIT_REDIS_MAX    9007199254740992ULL
 
 
 typedef struct {
@@ -44,6 +60,7 @@ typedef struct {
     ngx_atomic_t                   rejected;
     ngx_atomic_t                   dry_run;
     ngx_atomic_t                   evicted;
+    ngx_atomic_t                   unavailable;   /* Redis did not answer */
 } ngx_http_llm_limit_shctx_t;
 
 
@@ -67,7 +84,39 @@ typedef struct {
     uint64_t                       limit;         /* pico-USD for spend */
     time_t                         period;        /* 0: calendar month */
     ngx_str_t                      rate;          /* "100000/1m" */
+    ngx_http_llm_redis_t          *redis;         /* NULL: this instance */
+    ngx_uint_t                     redis_fail;
 } ngx_http_llm_limit_ctx_t;
+
+
+/* a limit tested for a request; on its pool while Redis is asked */
+typedef struct {
+    ngx_shm_zone_t                *shm_zone;
+    ngx_http_llm_provider_t       *provider;      /* NULL: the location's */
+    ngx_http_llm_provider_t       *priced;        /* prices the estimate */
+    ngx_uint_t                     mode;          /* NGX_HTTP_LLM_LIMIT_* */
+    ngx_uint_t                     dry_run;
+    ngx_str_t                      key;
+    uint32_t                       hash;
+    time_t                         now;
+    time_t                         window;        /* its start */
+    time_t                         end;
+    uint64_t                       estimate;
+    ngx_str_t                      rkey;          /* in Redis */
+    ngx_http_request_t            *request;
+    ngx_http_llm_redis_cmd_t      *cmd;           /* its reply is awaited */
+} ngx_http_llm_limit_call_t;
+
+
+/* the location limits of a request, while Redis is asked */
+typedef struct {
+    ngx_uint_t                     pending;       /* replies awaited */
+    ngx_shm_zone_t                *denied;        /* unasked, redis_fail=deny */
+    unsigned                       applied:1;
+    unsigned                       dry:1;
+    unsigned                       refused:1;
+    unsigned                       unavailable:1;
+} ngx_http_llm_limit_wait_t;
 
 
 /* a zone used by name, checked when the configuration is read */
@@ -91,10 +140,21 @@ static void ngx_http_llm_limit_free(ngx_http_llm_limit_ctx_t *lctx,
 static ngx_http_llm_limit_node_t *ngx_http_llm_limit_lookup(
     ngx_http_llm_limit_ctx_t *lctx, uint32_t hash, ngx_str_t *key,
     ngx_uint_t create, time_t window);
+static ngx_int_t ngx_http_llm_limit_prepare(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_http_llm_limit_call_t *call);
+static ngx_int_t ngx_http_llm_limit_room(ngx_http_llm_limit_ctx_t *lctx,
+    ngx_http_llm_limit_call_t *call, uint64_t used);
 static ngx_int_t ngx_http_llm_limit_test(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_shm_zone_t *shm_zone,
     ngx_http_llm_provider_t *p, ngx_http_llm_provider_t *priced,
     ngx_uint_t mode, ngx_uint_t dry_run);
+static ngx_int_t ngx_http_llm_limit_decide(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_http_llm_limit_call_t *call, uint64_t used,
+    ngx_int_t rc);
+static void ngx_http_llm_limit_tested(ngx_http_llm_limit_wait_t *wait,
+    ngx_int_t rc);
+static ngx_int_t ngx_http_llm_limit_end(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx);
 static uint64_t ngx_http_llm_limit_estimate(ngx_http_llm_ctx_t *ctx,
     ngx_uint_t kind, ngx_http_llm_provider_t *p);
 static uint64_t ngx_http_llm_limit_real(ngx_http_llm_ctx_t *ctx,
@@ -109,6 +169,35 @@ static ngx_int_t ngx_http_llm_limit_header(ngx_http_request_t *r,
 static void ngx_http_llm_limit_hide(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 static u_char *ngx_http_llm_limit_duration(u_char *p, time_t sec);
+static ngx_int_t ngx_http_llm_limit_redis_check(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_shm_zone_t *shm_zone,
+    ngx_http_llm_provider_t *priced, ngx_uint_t dry_run);
+static ngx_int_t ngx_http_llm_limit_redis_prepare(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_http_llm_limit_call_t *call);
+static u_char *ngx_http_llm_limit_redis_key(u_char *buf,
+    ngx_shm_zone_t *shm_zone, ngx_str_t *key, time_t window);
+static ngx_http_llm_redis_cmd_t *ngx_http_llm_limit_redis_send(
+    ngx_http_llm_limit_ctx_t *lctx, ngx_str_t *rkey, int64_t amount,
+    time_t end, u_char mode, ngx_http_llm_redis_handler_pt handler,
+    void *data);
+static uint64_t ngx_http_llm_limit_units(ngx_http_llm_limit_ctx_t *lctx,
+    uint64_t v);
+static ngx_int_t ngx_http_llm_limit_redis_reply(
+    ngx_http_llm_limit_ctx_t *lctx, llm_resp_reply_t *reply, uint64_t *used);
+static void ngx_http_llm_limit_redis_checked(void *data,
+    llm_resp_reply_t *reply);
+static void ngx_http_llm_limit_redis_failed(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_http_llm_limit_call_t *call);
+static ngx_int_t ngx_http_llm_limit_unavailable(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_shm_zone_t *shm_zone);
+static void ngx_http_llm_limit_mirror(ngx_http_llm_limit_ctx_t *lctx,
+    ngx_http_llm_limit_call_t *call, uint64_t used);
+static ngx_int_t ngx_http_llm_limit_redis_reserve(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_http_llm_limit_call_t *local);
+static void ngx_http_llm_limit_redis_seen(void *data,
+    llm_resp_reply_t *reply);
+static void ngx_http_llm_limit_redis_settle(ngx_http_llm_limit_res_t *res,
+    uint64_t real);
 
 
 /* the x-ratelimit-* headers of a kind, as OpenAI names them */
@@ -157,6 +246,34 @@ static ngx_http_llm_limit_hdr_t  ngx_http_llm_limit_hdrs[] = {
 };
 
 
+/*
+ * The check and the reservation in Redis, atomic there: KEYS[1] the key
+ * of a window, ARGV the amount, the limit, the key's expiry (Unix time)
+ * and the mode: '0' reserves when there is room, '1' reserves anyway (dry
+ * run, a provider's reservation), '2' adds the amount (a settlement; it
+ * may be negative, and the count stays at 0 or above).  The reply is
+ * {1 if there was room, the count before}.
+ */
+
+static ngx_str_t  ngx_http_llm_limit_script = ngx_string(
+    "local used = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
+    "local n = tonumber(ARGV[1])\n"
+    "if ARGV[4] == '2' then\n"
+    "  local v = redis.call('INCRBY', KEYS[1], ARGV[1])\n"
+    "  if v < 0 then redis.call('SET', KEYS[1], '0') end\n"
+    "  redis.call('EXPIREAT', KEYS[1], ARGV[3])\n"
+    "  return {1, used}\n"
+    "end\n"
+    "local room = 0\n"
+    "if (n > 0 and used + n <= tonumber(ARGV[2]))\n"
+    "   or (n == 0 and used < tonumber(ARGV[2])) then room = 1 end\n"
+    "if n > 0 and (room == 1 or ARGV[4] == '1') then\n"
+    "  redis.call('INCRBY', KEYS[1], ARGV[1])\n"
+    "  redis.call('EXPIREAT', KEYS[1], ARGV[3])\n"
+    "end\n"
+    "return {room, used}\n");
+
+
 static ngx_uint_t  ngx_http_llm_limit_info_index[] = {
     NGX_HTTP_LLM_INFO_REQUESTS,
     NGX_HTTP_LLM_INFO_TOKENS,
@@ -176,9 +293,10 @@ ngx_http_llm_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     u_char                            *p;
     off_t                              n;
     ssize_t                            size;
-    ngx_str_t                         *value, name, s, period;
+    ngx_str_t                         *value, name, s, period, redis;
     ngx_int_t                          t;
-    ngx_uint_t                         i, k, kind;
+    ngx_uint_t                         i, k, kind, fail;
+    ngx_msec_t                         timeout;
     ngx_shm_zone_t                    *shm_zone, **zp;
     unsigned long long                 micro;
     ngx_http_llm_limit_ctx_t          *lctx;
@@ -204,8 +322,61 @@ ngx_http_llm_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     size = 0;
     name.len = 0;
     kind = (ngx_uint_t) -1;
+    redis.len = 0;
+    timeout = NGX_CONF_UNSET_MSEC;
+    fail = NGX_CONF_UNSET_UINT;
 
     for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "redis=", 6) == 0) {
+
+            redis.data = value[i].data + 6;
+            redis.len = value[i].len - 6;
+
+            if (redis.len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid redis \"%V\": host:port",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "redis_timeout=", 14) == 0) {
+
+            s.data = value[i].data + 14;
+            s.len = value[i].len - 14;
+
+            timeout = ngx_parse_time(&s, 0);
+
+            if (timeout == (ngx_msec_t) NGX_ERROR || timeout == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid redis_timeout \"%V\"",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "redis_fail=", 11) == 0) {
+
+            if (ngx_strcmp(value[i].data + 11, "allow") == 0) {
+                fail = NGX_HTTP_LLM_LIMIT_REDIS_ALLOW;
+
+            } else if (ngx_strcmp(value[i].data + 11, "deny") == 0) {
+                fail = NGX_HTTP_LLM_LIMIT_REDIS_DENY;
+
+            } else {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid redis_fail \"%V\": \"allow\" "
+                                   "or \"deny\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
 
         if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
 
@@ -356,6 +527,44 @@ ngx_http_llm_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     lctx->kind = kind;
+
+    if (redis.len == 0) {
+        if (timeout != NGX_CONF_UNSET_MSEC || fail != NGX_CONF_UNSET_UINT) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "redis_timeout= and redis_fail= of \"%V\" "
+                               "need redis=", &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+    } else {
+        if (name.len > NGX_HTTP_LLM_LIMIT_REDIS_NAME) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "the name of a zone kept in Redis is at "
+                               "most %d bytes long",
+                               NGX_HTTP_LLM_LIMIT_REDIS_NAME);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_http_llm_limit_units(lctx, lctx->limit)
+            >= NGX_HTTP_LLM_LIMIT_REDIS_MAX)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "the limit of a zone kept in Redis is below "
+                               "2^53 (9,007,199 USD for spend)");
+            return NGX_CONF_ERROR;
+        }
+
+        lctx->redis = ngx_http_llm_redis_add(cf, &redis,
+                                             timeout == NGX_CONF_UNSET_MSEC
+                                             ? 100 : timeout,
+                                             &ngx_http_llm_limit_script);
+        if (lctx->redis == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        lctx->redis_fail = (fail == NGX_CONF_UNSET_UINT)
+                           ? NGX_HTTP_LLM_LIMIT_REDIS_ALLOW : fail;
+    }
 
     shm_zone = ngx_shared_memory_add(cf, &name, size,
                                      &ngx_http_llm_router_module);
@@ -973,34 +1182,22 @@ ngx_http_llm_limit_real(ngx_http_llm_ctx_t *ctx, ngx_uint_t kind,
 
 
 /*
- * One limit's test for a request: NGX_OK, room (reserved with "reserve";
- * NGX_AGAIN: none, but in dry run), NGX_BUSY: no room, NGX_DECLINED: not
- * limited (an empty key, a full zone).  "p" is the provider whose own
- * limit it is (NULL: the location's), "priced" the one whose input price
- * estimates the spend.
+ * A limit's key, estimate and window for a request: NGX_DECLINED when
+ * the request is not limited by it (an empty key).
  */
 
 static ngx_int_t
-ngx_http_llm_limit_test(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
-    ngx_shm_zone_t *shm_zone, ngx_http_llm_provider_t *p,
-    ngx_http_llm_provider_t *priced, ngx_uint_t mode, ngx_uint_t dry_run)
+ngx_http_llm_limit_prepare(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_http_llm_limit_call_t *call)
 {
-    time_t                      now, window, end;
-    uint64_t                    estimate, used, remaining;
-    uint32_t                    hash;
-    ngx_int_t                   rc;
-    ngx_str_t                   key;
-    ngx_uint_t                  room, info;
-    ngx_http_llm_limit_ctx_t   *lctx;
-    ngx_http_llm_limit_res_t   *res;
-    ngx_http_llm_limit_node_t  *ln;
-    ngx_http_llm_loc_conf_t    *lcf;
+    ngx_int_t                  rc;
+    ngx_http_llm_limit_ctx_t  *lctx;
 
-    lctx = shm_zone->data;
+    lctx = call->shm_zone->data;
 
-    ctx->limit_provider = p;
+    ctx->limit_provider = call->provider;
 
-    rc = ngx_http_complex_value(r, &lctx->key, &key);
+    rc = ngx_http_complex_value(r, &lctx->key, &call->key);
 
     ctx->limit_provider = NULL;
 
@@ -1008,27 +1205,94 @@ ngx_http_llm_limit_test(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    if (key.len == 0) {
+    if (call->key.len == 0) {
         return NGX_DECLINED;
     }
 
-    if (key.len > 65535) {
+    if (call->key.len > 65535) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "llm: the key of llm_limit_zone \"%V\" is longer "
-                      "than 65535 bytes: not limited", &shm_zone->shm.name);
+                      "than 65535 bytes: not limited",
+                      &call->shm_zone->shm.name);
         return NGX_DECLINED;
     }
 
-    estimate = ngx_http_llm_limit_estimate(ctx, lctx->kind, priced);
+    call->estimate = ngx_http_llm_limit_estimate(ctx, lctx->kind,
+                                                 call->priced);
 
-    hash = ngx_crc32_short(key.data, key.len);
+    call->hash = ngx_crc32_short(call->key.data, call->key.len);
 
-    now = ngx_time();
-    window = ngx_http_llm_limit_window(lctx, now, &end);
+    call->now = ngx_time();
+    call->window = ngx_http_llm_limit_window(lctx, call->now, &call->end);
+
+    return NGX_OK;
+}
+
+
+/* NGX_OK: room; NGX_AGAIN: none, in dry run; NGX_BUSY: none */
+
+static ngx_int_t
+ngx_http_llm_limit_room(ngx_http_llm_limit_ctx_t *lctx,
+    ngx_http_llm_limit_call_t *call, uint64_t used)
+{
+    ngx_uint_t  room;
+
+    if (!(call->mode & NGX_HTTP_LLM_LIMIT_COUNT)) {
+        return NGX_OK;
+    }
+
+    room = call->estimate ? (used + call->estimate <= lctx->limit)
+                          : (used < lctx->limit);
+
+    if (room) {
+        return NGX_OK;
+    }
+
+    return call->dry_run ? NGX_AGAIN : NGX_BUSY;
+}
+
+
+/*
+ * One limit's test for a request, in the zone: NGX_OK, room (reserved
+ * with "reserve"; NGX_AGAIN: none, but in dry run), NGX_BUSY: no room,
+ * NGX_DECLINED: not limited (an empty key, a full zone).  "p" is the
+ * provider whose own limit it is (NULL: the location's), "priced" the one
+ * whose input price estimates the spend.  A zone kept in Redis is tested
+ * here too, on what this instance last knew of it: for a provider's
+ * limit.
+ */
+
+static ngx_int_t
+ngx_http_llm_limit_test(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_shm_zone_t *shm_zone, ngx_http_llm_provider_t *p,
+    ngx_http_llm_provider_t *priced, ngx_uint_t mode, ngx_uint_t dry_run)
+{
+    uint64_t                    used;
+    ngx_int_t                   rc;
+    ngx_http_llm_limit_ctx_t   *lctx;
+    ngx_http_llm_limit_call_t   call;
+    ngx_http_llm_limit_node_t  *ln;
+
+    ngx_memzero(&call, sizeof(ngx_http_llm_limit_call_t));
+
+    call.shm_zone = shm_zone;
+    call.provider = p;
+    call.priced = priced;
+    call.mode = mode;
+    call.dry_run = dry_run;
+
+    rc = ngx_http_llm_limit_prepare(r, ctx, &call);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    lctx = shm_zone->data;
 
     ngx_shmtx_lock(&lctx->shpool->mutex);
 
-    ln = ngx_http_llm_limit_lookup(lctx, hash, &key, 1, window);
+    ln = ngx_http_llm_limit_lookup(lctx, call.hash, &call.key, 1,
+                                   call.window);
 
     if (ln == NULL) {
         ngx_shmtx_unlock(&lctx->shpool->mutex);
@@ -1041,32 +1305,65 @@ ngx_http_llm_limit_test(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     used = ln->used;
 
-    room = estimate ? (used + estimate <= lctx->limit)
-                    : (used < lctx->limit);
-
-    rc = NGX_OK;
-
-    if (mode & NGX_HTTP_LLM_LIMIT_COUNT) {
-        (void) ngx_atomic_fetch_add(&lctx->sh->checked, 1);
-
-        if (room) {
-            (void) ngx_atomic_fetch_add(&lctx->sh->passed, 1);
-
-        } else if (dry_run) {
-            (void) ngx_atomic_fetch_add(&lctx->sh->dry_run, 1);
-            rc = NGX_AGAIN;
-
-        } else {
-            (void) ngx_atomic_fetch_add(&lctx->sh->rejected, 1);
-            rc = NGX_BUSY;
-        }
-    }
+    rc = ngx_http_llm_limit_room(lctx, &call, used);
 
     if (rc != NGX_BUSY && (mode & NGX_HTTP_LLM_LIMIT_RESERVE)) {
-        ln->used += estimate;
+        ln->used += call.estimate;
     }
 
     ngx_shmtx_unlock(&lctx->shpool->mutex);
+
+    rc = ngx_http_llm_limit_decide(r, ctx, &call, used, rc);
+
+    if (rc != NGX_BUSY && (mode & NGX_HTTP_LLM_LIMIT_RESERVE)
+        && lctx->redis)
+    {
+        /* a provider's limit in Redis: the reservation goes there too */
+
+        if (ngx_http_llm_limit_redis_reserve(r, ctx, &call) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return rc;
+}
+
+
+/*
+ * What a test found, "used" before the request: the counters, the
+ * headers' values, the log, and the reservation to settle.
+ */
+
+static ngx_int_t
+ngx_http_llm_limit_decide(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_http_llm_limit_call_t *call, uint64_t used, ngx_int_t rc)
+{
+    uint64_t                   estimate, remaining;
+    ngx_uint_t                 info;
+    ngx_http_llm_limit_ctx_t  *lctx;
+    ngx_http_llm_limit_res_t  *res;
+    ngx_http_llm_loc_conf_t   *lcf;
+
+    lctx = call->shm_zone->data;
+    estimate = call->estimate;
+
+    if (call->mode & NGX_HTTP_LLM_LIMIT_COUNT) {
+        (void) ngx_atomic_fetch_add(&lctx->sh->checked, 1);
+
+        switch (rc) {
+
+        case NGX_OK:
+            (void) ngx_atomic_fetch_add(&lctx->sh->passed, 1);
+            break;
+
+        case NGX_AGAIN:
+            (void) ngx_atomic_fetch_add(&lctx->sh->dry_run, 1);
+            break;
+
+        default: /* NGX_BUSY */
+            (void) ngx_atomic_fetch_add(&lctx->sh->rejected, 1);
+        }
+    }
 
     remaining = (used + estimate < lctx->limit)
                 ? lctx->limit - used - estimate : 0;
@@ -1077,23 +1374,23 @@ ngx_http_llm_limit_test(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     info = ngx_http_llm_limit_info_index[lctx->kind];
 
-    if (!ctx->limit_info[info].set && p == NULL) {
+    if (!ctx->limit_info[info].set && call->provider == NULL) {
         ctx->limit_info[info].set = 1;
         ctx->limit_info[info].limit = lctx->limit;
         ctx->limit_info[info].remaining = remaining;
-        ctx->limit_info[info].reset = end - now;
+        ctx->limit_info[info].reset = call->end - call->now;
     }
 
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
     if (rc == NGX_BUSY) {
-        ctx->limit_zone = shm_zone;
+        ctx->limit_zone = call->shm_zone;
 
-        lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
-
-        if (p == NULL) {
+        if (call->provider == NULL) {
             ngx_log_error(lcf->limit_log_level, r->connection->log, 0,
                           "llm: limit \"%V\" refuses the request: "
                           "%uL used + %uL > %uL",
-                          &shm_zone->shm.name, used, estimate,
+                          &call->shm_zone->shm.name, used, estimate,
                           lctx->limit);
         }
 
@@ -1101,23 +1398,23 @@ ngx_http_llm_limit_test(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     }
 
     if (rc == NGX_AGAIN) {
-        lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
-
         ngx_log_error(lcf->limit_log_level, r->connection->log, 0,
                       "llm: limit \"%V\" would refuse the request: "
                       "%uL used + %uL > %uL (dry run)",
-                      &shm_zone->shm.name, used, estimate, lctx->limit);
+                      &call->shm_zone->shm.name, used, estimate,
+                      lctx->limit);
     }
 
-    if (mode & NGX_HTTP_LLM_LIMIT_RESERVE) {
+    if (call->mode & NGX_HTTP_LLM_LIMIT_RESERVE) {
         res = &ctx->limit_res[ctx->nlimit_res++];
 
-        res->shm_zone = shm_zone;
-        res->provider = p;
-        res->key = key;
-        res->hash = hash;
-        res->window = window;
+        res->shm_zone = call->shm_zone;
+        res->provider = call->provider;
+        res->key = call->key;
+        res->hash = call->hash;
+        res->window = call->window;
         res->reserved = estimate;
+        res->rkey = call->rkey;
     }
 
     return rc;
@@ -1127,17 +1424,21 @@ ngx_http_llm_limit_test(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 /*
  * The location's limits, before the cache is asked and the request is
  * forwarded; the spend is estimated at the input price of the provider
- * the request would go to first.
+ * the request would go to first.  Limits in shared memory are tested at
+ * once; those kept in Redis are sent there together, and the request
+ * waits for their replies: NGX_AGAIN.
  */
 
 ngx_int_t
 ngx_http_llm_limit_check(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
-    ngx_int_t                 rc;
-    ngx_uint_t                i, dry, applied;
-    ngx_http_llm_limit_t     *limits;
-    ngx_http_llm_provider_t  *first;
-    ngx_http_llm_loc_conf_t  *lcf;
+    ngx_int_t                   rc;
+    ngx_uint_t                  i, nredis;
+    ngx_http_llm_limit_t       *limits;
+    ngx_http_llm_limit_ctx_t   *lctx;
+    ngx_http_llm_limit_wait_t  *wait;
+    ngx_http_llm_provider_t    *first;
+    ngx_http_llm_loc_conf_t    *lcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
 
@@ -1151,14 +1452,26 @@ ngx_http_llm_limit_check(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         return NGX_ERROR;
     }
 
+    wait = ngx_pcalloc(r->pool, sizeof(ngx_http_llm_limit_wait_t));
+    if (wait == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->limit_wait = wait;
+
     first = ngx_http_llm_route_first(r, ctx);
 
-    dry = 0;
-    applied = 0;
-
+    nredis = 0;
     limits = lcf->limits->elts;
 
     for (i = 0; i < lcf->limits->nelts; i++) {
+
+        lctx = limits[i].shm_zone->data;
+
+        if (lctx->redis) {
+            nredis++;
+            continue;
+        }
 
         rc = ngx_http_llm_limit_test(r, ctx, limits[i].shm_zone, NULL, first,
                                      NGX_HTTP_LLM_LIMIT_COUNT
@@ -1170,24 +1483,90 @@ ngx_http_llm_limit_check(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
             return NGX_ERROR;
         }
 
+        ngx_http_llm_limit_tested(wait, rc);
+
         if (rc == NGX_BUSY) {
-            ngx_http_llm_limit_give_back(ctx, 0);
-            return ngx_http_llm_limit_refused(r, ctx);
-        }
-
-        if (rc == NGX_AGAIN) {
-            dry = 1;
-        }
-
-        if (rc != NGX_DECLINED) {
-            applied = 1;
+            return ngx_http_llm_limit_end(r, ctx);
         }
     }
 
-    if (dry) {
+    for (i = 0; nredis && i < lcf->limits->nelts; i++) {
+
+        lctx = limits[i].shm_zone->data;
+
+        if (lctx->redis == NULL) {
+            continue;
+        }
+
+        rc = ngx_http_llm_limit_redis_check(r, ctx, limits[i].shm_zone,
+                                            first, limits[i].dry_run
+                                                   || lcf->limit_dry_run);
+
+        if (rc == NGX_ERROR) {
+            ngx_http_llm_limit_give_back(ctx, 0);
+            return NGX_ERROR;
+        }
+    }
+
+    if (wait->pending) {
+        return NGX_AGAIN;
+    }
+
+    return ngx_http_llm_limit_end(r, ctx);
+}
+
+
+static void
+ngx_http_llm_limit_tested(ngx_http_llm_limit_wait_t *wait, ngx_int_t rc)
+{
+    switch (rc) {
+
+    case NGX_OK:
+        wait->applied = 1;
+        break;
+
+    case NGX_AGAIN:
+        wait->dry = 1;
+        break;
+
+    case NGX_BUSY:
+        wait->refused = 1;
+        break;
+
+    default: /* NGX_DECLINED */
+        break;
+    }
+}
+
+
+/*
+ * Every location limit answered: NGX_OK, the request goes on, or the
+ * status to finalize it with (a refusal, a Redis that could not be asked
+ * with redis_fail=deny).
+ */
+
+static ngx_int_t
+ngx_http_llm_limit_end(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
+{
+    ngx_http_llm_limit_wait_t  *wait;
+
+    wait = ctx->limit_wait;
+
+    if (wait->refused) {
+        return ngx_http_llm_limit_refused(r, ctx);
+    }
+
+    if (wait->denied) {
+        return ngx_http_llm_limit_unavailable(r, ctx, wait->denied);
+    }
+
+    if (wait->unavailable) {
+        ctx->limit_status = NGX_HTTP_LLM_LIMIT_UNAVAILABLE;
+
+    } else if (wait->dry) {
         ctx->limit_status = NGX_HTTP_LLM_LIMIT_DRY_RUN;
 
-    } else if (applied) {
+    } else if (wait->applied) {
         ctx->limit_status = NGX_HTTP_LLM_LIMIT_PASSED;
     }
 
@@ -1363,6 +1742,10 @@ ngx_http_llm_limit_give_back(ngx_http_llm_ctx_t *ctx, ngx_uint_t from)
 
         ngx_http_llm_limit_apply(res->shm_zone->data, res->hash, &res->key,
                                  res->window, res->reserved, 0);
+
+        if (res->rkey.len) {
+            ngx_http_llm_limit_redis_settle(res, 0);
+        }
     }
 
     ctx->nlimit_res = from;
@@ -1379,13 +1762,15 @@ ngx_http_llm_limit_give_back(ngx_http_llm_ctx_t *ctx, ngx_uint_t from)
 void
 ngx_http_llm_limit_settle(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
 {
+    u_char                     rkey[NGX_HTTP_LLM_LIMIT_RKEY_LEN];
     time_t                     now, window, end;
     uint32_t                   hash;
+    uint64_t                   real;
     ngx_str_t                  key;
     ngx_uint_t                 i, answered, reserved, hit;
     ngx_shm_zone_t           **zp;
     ngx_http_llm_limit_ctx_t  *lctx;
-    ngx_http_llm_limit_res_t  *res;
+    ngx_http_llm_limit_res_t  *res, failover;
     ngx_http_llm_provider_t   *p;
 
     if (ctx->limit_settled
@@ -1413,10 +1798,14 @@ ngx_http_llm_limit_settle(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
             reserved = 1;
         }
 
+        real = ngx_http_llm_limit_real(ctx, lctx->kind, answered);
+
         ngx_http_llm_limit_apply(lctx, res->hash, &res->key, res->window,
-                                 res->reserved,
-                                 ngx_http_llm_limit_real(ctx, lctx->kind,
-                                                         answered));
+                                 res->reserved, real);
+
+        if (res->rkey.len) {
+            ngx_http_llm_limit_redis_settle(res, real);
+        }
     }
 
     if (r == NULL || p == NULL || p->limits == NULL || reserved) {
@@ -1448,8 +1837,27 @@ ngx_http_llm_limit_settle(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx)
         now = ngx_time();
         window = ngx_http_llm_limit_window(lctx, now, &end);
 
-        ngx_http_llm_limit_apply(lctx, hash, &key, window, 0,
-                                 ngx_http_llm_limit_real(ctx, lctx->kind, 1));
+        real = ngx_http_llm_limit_real(ctx, lctx->kind, 1);
+
+        ngx_http_llm_limit_apply(lctx, hash, &key, window, 0, real);
+
+        if (lctx->redis == NULL) {
+            continue;
+        }
+
+        /* in Redis too: a reservation of nothing, settled at once */
+
+        res = &failover;
+
+        res->shm_zone = zp[i];
+        res->window = window;
+        res->reserved = 0;
+        res->rkey.data = rkey;
+        res->rkey.len = ngx_http_llm_limit_redis_key(rkey, zp[i], &key,
+                                                     window)
+                        - rkey;
+
+        ngx_http_llm_limit_redis_settle(res, real);
     }
 }
 
@@ -1698,7 +2106,496 @@ ngx_http_llm_limit_snapshot(ngx_http_request_t *r, ngx_array_t *out)
         st->rejected = lctx->sh->rejected;
         st->dry_run = lctx->sh->dry_run;
         st->evicted = lctx->sh->evicted;
+        st->unavailable = lctx->sh->unavailable;
+        st->redis = (lctx->redis != NULL);
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A location limit kept in Redis: the check and the reservation are one
+ * script run there, so that every instance sharing the server counts the
+ * same amounts.  The request waits for the reply (ngx_http_llm_limit_
+ * redis_checked()); when Redis cannot be asked, redis_fail says whether
+ * the request goes on or is refused.
+ */
+
+static ngx_int_t
+ngx_http_llm_limit_redis_check(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_shm_zone_t *shm_zone,
+    ngx_http_llm_provider_t *priced, ngx_uint_t dry_run)
+{
+    ngx_int_t                   rc;
+    ngx_http_llm_limit_ctx_t   *lctx;
+    ngx_http_llm_limit_call_t  *call;
+    ngx_http_llm_limit_wait_t  *wait;
+    ngx_http_llm_redis_cmd_t   *cmd;
+
+    lctx = shm_zone->data;
+    wait = ctx->limit_wait;
+
+    call = ngx_pcalloc(r->pool, sizeof(ngx_http_llm_limit_call_t));
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    call->shm_zone = shm_zone;
+    call->priced = priced;
+    call->mode = NGX_HTTP_LLM_LIMIT_COUNT|NGX_HTTP_LLM_LIMIT_RESERVE;
+    call->dry_run = dry_run;
+    call->request = r;
+
+    rc = ngx_http_llm_limit_prepare(r, ctx, call);
+
+    if (rc != NGX_OK) {
+        return (rc == NGX_DECLINED) ? NGX_OK : NGX_ERROR;
+    }
+
+    if (ngx_http_llm_limit_redis_prepare(r, ctx, call) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    cmd = ngx_http_llm_limit_redis_send(lctx, &call->rkey,
+                                        (int64_t) ngx_http_llm_limit_units(
+                                            lctx, call->estimate),
+                                        call->end, dry_run ? '1' : '0',
+                                        ngx_http_llm_limit_redis_checked,
+                                        call);
+
+    if (cmd == NULL) {
+        ngx_http_llm_limit_redis_failed(r, ctx, call);
+        return NGX_OK;
+    }
+
+    call->cmd = cmd;
+    wait->pending++;
+
+    return NGX_OK;
+}
+
+
+/* the Redis key of the call's window, and the call kept to be cancelled */
+
+static ngx_int_t
+ngx_http_llm_limit_redis_prepare(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_http_llm_limit_call_t *call)
+{
+    u_char                      *p;
+    ngx_http_llm_limit_call_t  **cp;
+
+    p = ngx_pnalloc(r->pool, NGX_HTTP_LLM_LIMIT_RKEY_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    call->rkey.data = p;
+    call->rkey.len = ngx_http_llm_limit_redis_key(p, call->shm_zone,
+                                                  &call->key, call->window)
+                     - p;
+
+    if (ctx->limit_calls == NULL) {
+        ctx->limit_calls = ngx_array_create(r->pool, 2,
+                                       sizeof(ngx_http_llm_limit_call_t *));
+        if (ctx->limit_calls == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    cp = ngx_array_push(ctx->limit_calls);
+    if (cp == NULL) {
+        return NGX_ERROR;
+    }
+
+    *cp = call;
+
+    return NGX_OK;
+}
+
+
+/*
+ * "llm:<zone>:<kind>:<SHA-1 of the key>:<window start>": the client's
+ * key is not written to Redis.  buf has NGX_HTTP_LLM_LIMIT_RKEY_LEN bytes.
+ */
+
+static u_char *
+ngx_http_llm_limit_redis_key(u_char *buf, ngx_shm_zone_t *shm_zone,
+    ngx_str_t *key, time_t window)
+{
+    u_char                     hash[20];
+    ngx_sha1_t                 sha1;
+    ngx_http_llm_limit_ctx_t  *lctx;
+
+    lctx = shm_zone->data;
+
+    ngx_sha1_init(&sha1);
+    ngx_sha1_update(&sha1, key->data, key->len);
+    ngx_sha1_final(hash, &sha1);
+
+    buf = ngx_sprintf(buf, "llm:%V:%V:", &shm_zone->shm.name,
+                      &ngx_http_llm_limit_kinds[lctx->kind]);
+    buf = ngx_hex_dump(buf, hash, 20);
+
+    return ngx_sprintf(buf, ":%T", window);
+}
+
+
+/*
+ * EVALSHA of the script: "amount" is reserved ('0': when there is room,
+ * '1': always) or added ('2', may be negative); the key expires a minute
+ * after its window ends.
+ */
+
+static ngx_http_llm_redis_cmd_t *
+ngx_http_llm_limit_redis_send(ngx_http_llm_limit_ctx_t *lctx,
+    ngx_str_t *rkey, int64_t amount, time_t end, u_char mode,
+    ngx_http_llm_redis_handler_pt handler, void *data)
+{
+    u_char          am[NGX_INT64_LEN], lim[NGX_INT64_LEN],
+                    exp[NGX_TIME_T_LEN];
+    llm_resp_arg_t  argv[8];
+
+    argv[0].data = "EVALSHA";
+    argv[0].len = 7;
+    argv[1].data = (const char *) lctx->redis->sha;
+    argv[1].len = 40;
+    argv[2].data = "1";
+    argv[2].len = 1;
+    argv[3].data = (const char *) rkey->data;
+    argv[3].len = rkey->len;
+    argv[4].data = (const char *) am;
+    argv[4].len = ngx_sprintf(am, "%L", amount) - am;
+    argv[5].data = (const char *) lim;
+    argv[5].len = ngx_sprintf(lim, "%uL",
+                              ngx_http_llm_limit_units(lctx, lctx->limit))
+                  - lim;
+    argv[6].data = (const char *) exp;
+    argv[6].len = ngx_sprintf(exp, "%T", end + 60) - exp;
+    argv[7].data = (const char *) &mode;
+    argv[7].len = 1;
+
+    return ngx_http_llm_redis_send(lctx->redis, argv, 8, handler, data);
+}
+
+
+/* amounts in Redis: spend in nano-USD, the rest as they are */
+
+static uint64_t
+ngx_http_llm_limit_units(ngx_http_llm_limit_ctx_t *lctx, uint64_t v)
+{
+    return (lctx->kind == NGX_HTTP_LLM_LIMIT_SPEND) ? (v + 500) / 1000 : v;
+}
+
+
+/* a reply of the script: {room, used before the request}; NGX_ERROR: not */
+
+static ngx_int_t
+ngx_http_llm_limit_redis_reply(ngx_http_llm_limit_ctx_t *lctx,
+    llm_resp_reply_t *reply, uint64_t *used)
+{
+    if (reply == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (reply->type == '-') {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "llm: Redis at \"%V\" answered an error: \"%*s\"",
+                      &lctx->redis->name, ngx_min(reply->len, 256),
+                      reply->str);
+        return NGX_ERROR;
+    }
+
+    if (reply->type != '*' || reply->nitems != 2
+        || reply->item_types[0] != ':' || reply->item_types[1] != ':'
+        || reply->items[1] < 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "llm: Redis at \"%V\" answered the limit script "
+                      "with something else than its two numbers",
+                      &lctx->redis->name);
+        return NGX_ERROR;
+    }
+
+    *used = (uint64_t) reply->items[1];
+
+    if (lctx->kind == NGX_HTTP_LLM_LIMIT_SPEND) {
+        *used *= 1000;
+    }
+
+    return reply->items[0] ? NGX_OK : NGX_BUSY;
+}
+
+
+/* the reply of a location limit's check; the last one goes on */
+
+static void
+ngx_http_llm_limit_redis_checked(void *data, llm_resp_reply_t *reply)
+{
+    ngx_http_llm_limit_call_t  *call = data;
+
+    uint64_t                    used;
+    ngx_int_t                   rc;
+    ngx_connection_t           *c;
+    ngx_http_request_t         *r;
+    ngx_http_llm_ctx_t         *ctx;
+    ngx_http_llm_limit_ctx_t   *lctx;
+    ngx_http_llm_limit_wait_t  *wait;
+
+    r = call->request;
+    c = r->connection;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);
+    wait = ctx->limit_wait;
+    lctx = call->shm_zone->data;
+
+    call->cmd = NULL;
+
+    rc = ngx_http_llm_limit_redis_reply(lctx, reply, &used);
+
+    if (rc == NGX_ERROR) {
+        ngx_http_llm_limit_redis_failed(r, ctx, call);
+
+    } else {
+        if (rc == NGX_BUSY && call->dry_run) {
+            rc = NGX_AGAIN;
+        }
+
+        /* this instance's view of the key, for a provider's limits */
+
+        ngx_http_llm_limit_mirror(lctx, call,
+                                  used + (rc != NGX_BUSY ? call->estimate
+                                                         : 0));
+
+        rc = ngx_http_llm_limit_decide(r, ctx, call, used, rc);
+
+        ngx_http_llm_limit_tested(wait, rc);
+    }
+
+    if (--wait->pending) {
+        return;
+    }
+
+    rc = ngx_http_llm_limit_end(r, ctx);
+
+    if (rc == NGX_OK) {
+        ngx_http_llm_proceed(r, ctx);
+
+    } else {
+        ngx_http_finalize_request(r, rc >= NGX_HTTP_SPECIAL_RESPONSE
+                                     ? rc : NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+/* Redis could not be asked: redis_fail=allow goes on, deny refuses */
+
+static void
+ngx_http_llm_limit_redis_failed(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_http_llm_limit_call_t *call)
+{
+    ngx_http_llm_limit_ctx_t   *lctx;
+    ngx_http_llm_limit_wait_t  *wait;
+    ngx_http_llm_loc_conf_t    *lcf;
+
+    lctx = call->shm_zone->data;
+    wait = ctx->limit_wait;
+
+    (void) ngx_atomic_fetch_add(&lctx->sh->checked, 1);
+    (void) ngx_atomic_fetch_add(&lctx->sh->unavailable, 1);
+
+    wait->unavailable = 1;
+
+    if (lctx->redis_fail == NGX_HTTP_LLM_LIMIT_REDIS_DENY
+        && wait->denied == NULL)
+    {
+        wait->denied = call->shm_zone;
+    }
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    ngx_log_error(lcf->limit_log_level, r->connection->log, 0,
+                  "llm: limit \"%V\" could not be checked in Redis at "
+                  "\"%V\": the request is %s", &call->shm_zone->shm.name,
+                  &lctx->redis->name,
+                  lctx->redis_fail == NGX_HTTP_LLM_LIMIT_REDIS_DENY
+                  ? "refused" : "not limited by it");
+}
+
+
+/* the answer to a request whose limit could not be checked */
+
+static ngx_int_t
+ngx_http_llm_limit_unavailable(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_shm_zone_t *shm_zone)
+{
+    ngx_http_llm_limit_give_back(ctx, 0);
+
+    ctx->limit_status = NGX_HTTP_LLM_LIMIT_UNAVAILABLE;
+
+    ngx_http_llm_retry_after(ctx, 1);
+
+    ngx_http_llm_set_error(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                           "server_error", "limit_unavailable",
+                           "Limit \"%V\" could not be checked: its Redis "
+                           "server did not answer.", &shm_zone->shm.name);
+
+    return NGX_HTTP_SERVICE_UNAVAILABLE;
+}
+
+
+/* "used" as this instance's count of the call's key */
+
+static void
+ngx_http_llm_limit_mirror(ngx_http_llm_limit_ctx_t *lctx,
+    ngx_http_llm_limit_call_t *call, uint64_t used)
+{
+    ngx_http_llm_limit_node_t  *ln;
+
+    ngx_shmtx_lock(&lctx->shpool->mutex);
+
+    ln = ngx_http_llm_limit_lookup(lctx, call->hash, &call->key, 1,
+                                   call->window);
+
+    if (ln) {
+        ln->used = used;
+    }
+
+    ngx_shmtx_unlock(&lctx->shpool->mutex);
+}
+
+
+/*
+ * A provider's limit in Redis: the reservation made in the zone is made
+ * in Redis too, and its reply brings the count of every instance to this
+ * one's view, which the provider's next test reads.
+ */
+
+static ngx_int_t
+ngx_http_llm_limit_redis_reserve(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_http_llm_limit_call_t *local)
+{
+    ngx_http_llm_limit_ctx_t   *lctx;
+    ngx_http_llm_limit_call_t  *call;
+
+    lctx = local->shm_zone->data;
+
+    call = ngx_palloc(r->pool, sizeof(ngx_http_llm_limit_call_t));
+    if (call == NULL) {
+        return NGX_ERROR;
+    }
+
+    *call = *local;
+    call->request = r;
+
+    if (ngx_http_llm_limit_redis_prepare(r, ctx, call) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->limit_res[ctx->nlimit_res - 1].rkey = call->rkey;
+
+    call->cmd = ngx_http_llm_limit_redis_send(lctx, &call->rkey,
+                                              (int64_t)
+                                              ngx_http_llm_limit_units(
+                                                  lctx, call->estimate),
+                                              call->end, '1',
+                                              ngx_http_llm_limit_redis_seen,
+                                              call);
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_llm_limit_redis_seen(void *data, llm_resp_reply_t *reply)
+{
+    ngx_http_llm_limit_call_t  *call = data;
+
+    uint64_t                   used;
+    ngx_http_llm_limit_ctx_t  *lctx;
+
+    call->cmd = NULL;
+    lctx = call->shm_zone->data;
+
+    if (ngx_http_llm_limit_redis_reply(lctx, reply, &used) != NGX_ERROR) {
+        ngx_http_llm_limit_mirror(lctx, call, used + call->estimate);
+    }
+}
+
+
+/*
+ * "real" instead of "reserved" for a reservation in Redis, without
+ * waiting for the reply; when the reservation's window is over, the real
+ * amount goes to the current one.
+ */
+
+static void
+ngx_http_llm_limit_redis_settle(ngx_http_llm_limit_res_t *res,
+    uint64_t real)
+{
+    u_char                    *p, buf[NGX_HTTP_LLM_LIMIT_RKEY_LEN];
+    time_t                     now, current, end;
+    int64_t                    delta;
+    ngx_str_t                  rkey;
+    ngx_http_llm_limit_ctx_t  *lctx;
+
+    lctx = res->shm_zone->data;
+
+    now = ngx_time();
+    current = ngx_http_llm_limit_window(lctx, now, &end);
+
+    rkey = res->rkey;
+
+    if (res->window == current) {
+        delta = (int64_t) ngx_http_llm_limit_units(lctx, real)
+                - (int64_t) ngx_http_llm_limit_units(lctx, res->reserved);
+
+    } else {
+        delta = (int64_t) ngx_http_llm_limit_units(lctx, real);
+
+        /* the same key, the current window */
+
+        p = ngx_strlchr(rkey.data, rkey.data + rkey.len, ':');
+
+        while (p) {
+            rkey.len = p - rkey.data;
+            p = ngx_strlchr(p + 1, res->rkey.data + res->rkey.len, ':');
+        }
+
+        p = ngx_cpymem(buf, rkey.data, rkey.len);
+        p = ngx_sprintf(p, ":%T", current);
+
+        rkey.data = buf;
+        rkey.len = p - buf;
+    }
+
+    if (delta == 0) {
+        return;
+    }
+
+    (void) ngx_http_llm_limit_redis_send(lctx, &rkey, delta, end, '2', NULL,
+                                         NULL);
+}
+
+
+/* the request is over: its Redis replies are not waited for any more */
+
+void
+ngx_http_llm_limit_cleanup(ngx_http_llm_ctx_t *ctx)
+{
+    ngx_uint_t                   i;
+    ngx_http_llm_limit_call_t  **cp;
+
+    if (ctx->limit_calls) {
+        cp = ctx->limit_calls->elts;
+
+        for (i = 0; i < ctx->limit_calls->nelts; i++) {
+            if (cp[i]->cmd) {
+                ngx_http_llm_redis_cancel(cp[i]->cmd);
+                cp[i]->cmd = NULL;
+            }
+        }
+    }
+
+    ngx_http_llm_limit_settle(NULL, ctx);
 }

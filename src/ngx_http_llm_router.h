@@ -91,6 +91,7 @@
 #define NGX_HTTP_LLM_LIMIT_PASSED     1
 #define NGX_HTTP_LLM_LIMIT_REJECTED   2
 #define NGX_HTTP_LLM_LIMIT_DRY_RUN    3
+#define NGX_HTTP_LLM_LIMIT_UNAVAILABLE 4      /* its Redis did not answer */
 
 /* what the x-ratelimit-* headers and $llm_limit_remaining_* show */
 #define NGX_HTTP_LLM_INFO_REQUESTS    0
@@ -221,6 +222,8 @@ typedef struct {
     ngx_array_t                    limit_zones;   /* llm_limit_zone's */
     ngx_array_t                    limit_refs;    /* zones used by name,
                                                      limit.c's */
+    ngx_array_t                    redis;         /* ngx_http_llm_redis_t
+                                                     pointers */
 
     ngx_uint_t                     status;        /* llm_status is used */
     ngx_uint_t                     read_usage;    /* of relayed answers */
@@ -274,6 +277,7 @@ typedef struct {
     uint32_t                       hash;
     time_t                         window;        /* its start */
     uint64_t                       reserved;
+    ngx_str_t                      rkey;          /* in Redis; empty: no */
 } ngx_http_llm_limit_res_t;
 
 
@@ -443,6 +447,8 @@ typedef struct {
     ngx_shm_zone_t                *limit_zone;    /* the one that refused */
     ngx_uint_t                     limit_status;  /* NGX_HTTP_LLM_LIMIT_* */
     ngx_uint_t                     limit_skipped; /* providers, for limits */
+    void                          *limit_wait;    /* Redis checks, limit.c's */
+    ngx_array_t                   *limit_calls;   /* Redis commands sent */
     ngx_http_llm_limit_info_t      limit_info[NGX_HTTP_LLM_NINFO];
 
     unsigned                       has_err:1;
@@ -499,6 +505,7 @@ ngx_int_t ngx_http_llm_valid_name(ngx_str_t *name);
 
 /* ngx_http_llm_handler.c: the content handler */
 ngx_int_t ngx_http_llm_handler(ngx_http_request_t *r);
+void ngx_http_llm_proceed(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx);
 void ngx_http_llm_go(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx);
 
 /* ngx_http_llm_cache.c: the response cache, on NGINX's file cache */
@@ -623,6 +630,7 @@ ngx_int_t ngx_http_llm_limit_refused(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 void ngx_http_llm_limit_settle(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
+void ngx_http_llm_limit_cleanup(ngx_http_llm_ctx_t *ctx);
 ngx_int_t ngx_http_llm_limit_headers(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx);
 ngx_int_t ngx_http_llm_limit_snapshot(ngx_http_request_t *r,
@@ -638,7 +646,43 @@ typedef struct {
     ngx_uint_t                     rejected;
     ngx_uint_t                     dry_run;
     ngx_uint_t                     evicted;
+    ngx_uint_t                     unavailable;
+    ngx_uint_t                     redis;         /* kept in Redis */
 } ngx_http_llm_limit_stat_t;
+
+/* ngx_http_llm_redis.c: a Redis client on the event loop, for limits */
+typedef struct ngx_http_llm_redis_cmd_s  ngx_http_llm_redis_cmd_t;
+
+/* reply NULL: none came (an error, a timeout) */
+typedef void (*ngx_http_llm_redis_handler_pt)(void *data,
+    llm_resp_reply_t *reply);
+
+/* a Redis server; the connection is each worker's own */
+typedef struct {
+    ngx_str_t                      name;          /* "host:port" */
+    ngx_addr_t                     addr;
+    ngx_msec_t                     timeout;
+    ngx_str_t                      script;        /* SCRIPT LOADed */
+    u_char                         sha[40];       /* its SHA-1, for
+                                                     EVALSHA */
+
+    ngx_connection_t              *connection;
+    ngx_uint_t                     state;
+    ngx_msec_t                     retry;         /* no connection before */
+    ngx_msec_t                     backoff;       /* 0: the last went well */
+    ngx_queue_t                    waiting;       /* sent, in order */
+    ngx_queue_t                    free;
+    ngx_uint_t                     nwaiting;
+    ngx_buf_t                     *out;
+    ngx_buf_t                     *in;
+} ngx_http_llm_redis_t;
+
+ngx_http_llm_redis_t *ngx_http_llm_redis_add(ngx_conf_t *cf,
+    ngx_str_t *addr, ngx_msec_t timeout, ngx_str_t *script);
+ngx_http_llm_redis_cmd_t *ngx_http_llm_redis_send(ngx_http_llm_redis_t *rs,
+    llm_resp_arg_t *argv, size_t argc, ngx_http_llm_redis_handler_pt handler,
+    void *data);
+void ngx_http_llm_redis_cancel(ngx_http_llm_redis_cmd_t *cmd);
 
 /* ngx_http_llm_variables.c */
 ngx_int_t ngx_http_llm_add_variables(ngx_conf_t *cf);

@@ -363,11 +363,13 @@ ngx_http_llm_status_json(ngx_http_llm_status_out_t *out,
         ngx_http_llm_status_print(out, "%s{\"zone\":\"%V\",\"kind\":\"%V\","
                                   "\"checked\":%ui,\"passed\":%ui,"
                                   "\"rejected\":%ui,\"dry_run\":%ui,"
-                                  "\"evicted\":%ui}",
+                                  "\"evicted\":%ui,\"unavailable\":%ui,"
+                                  "\"store\":\"%s\"}",
                                   i ? "," : "", &ls[i].name, ls[i].kind,
                                   ls[i].checked, ls[i].passed,
                                   ls[i].rejected, ls[i].dry_run,
-                                  ls[i].evicted);
+                                  ls[i].evicted, ls[i].unavailable,
+                                  ls[i].redis ? "redis" : "shm");
     }
 
     return ngx_http_llm_status_print(out, "]}\n");
@@ -915,7 +917,8 @@ ngx_http_llm_status_prometheus(ngx_http_llm_status_out_t *out,
 
     ngx_http_llm_family("llm_router_limit_requests_total", "counter",
                         "Limit checks of each llm_limit_zone, by result "
-                        "(dry_run: would have been rejected).");
+                        "(dry_run: would have been rejected; "
+                        "unavailable: its Redis did not answer).");
 
     for (i = 0; i < limits.nelts; i++) {
         ngx_http_llm_status_print(out,
@@ -928,6 +931,13 @@ ngx_http_llm_status_prometheus(ngx_http_llm_status_out_t *out,
                                &ls[i].name, ls[i].passed,
                                &ls[i].name, ls[i].rejected,
                                &ls[i].name, ls[i].dry_run);
+
+        if (ls[i].redis) {
+            ngx_http_llm_status_print(out,
+                               "llm_router_limit_requests_total{zone=\"%V\","
+                               "result=\"unavailable\"} %ui\n",
+                               &ls[i].name, ls[i].unavailable);
+        }
     }
 
     ngx_http_llm_family("llm_router_limit_evictions_total", "counter",

@@ -196,7 +196,8 @@ ngx_http_llm_limit_status_variable(ngx_http_request_t *r,
         ngx_null_string,
         ngx_string("PASSED"),
         ngx_string("REJECTED"),
-        ngx_string("REJECTED_DRY_RUN")
+        ngx_string("REJECTED_DRY_RUN"),
+        ngx_string("UNAVAILABLE")
     };
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_llm_router_module);

@@ -312,7 +312,7 @@ Time::HiRes::sleep(3 * (int($t / 3) + 1) - $t + 0.05);
  "X-Limit-Status: REJECTED_DRY_RUN", "X-Limit-Status: REJECTED_DRY_RUN", "", ""]
 --- response_body_like eval
 ['Hello', 'Hello', 'Hello', 'Hello',
- '"limits":\[\{"zone":"rpm","kind":"requests","checked":4,"passed":2,"rejected":0,"dry_run":2,"evicted":0\}',
+ '"limits":\[\{"zone":"rpm","kind":"requests","checked":4,"passed":2,"rejected":0,"dry_run":2,"evicted":0,"unavailable":0,"store":"shm"\}',
  qr/\[error\] .*llm: limit "rpm" would refuse the request: 2 used \+ 1 > 2 \(dry run\).*\[error\] .*llm: limit "rpm" would refuse the request: 3 used \+ 1 > 2 \(dry run\)/s]
 
 
@@ -366,7 +366,7 @@ x-ratelimit-limit-requests: 999
 ["X-LLM-Provider: pa", "X-LLM-Provider: pb", "X-Limit: prov", "", ""]
 --- response_body_like eval
 ['Hello', 'Hello', '"code":"requests_limit_exceeded"',
- '"name":"pa",.*"limited":2,.*"name":"pb",.*"limited":0,.*\{"zone":"prov","kind":"requests","checked":3,"passed":1,"rejected":2,"dry_run":0,"evicted":0\}',
+ '"name":"pa",.*"limited":2,.*"name":"pb",.*"limited":0,.*\{"zone":"prov","kind":"requests","checked":3,"passed":1,"rejected":2,"dry_run":0,"evicted":0,"unavailable":0,"store":"shm"\}',
  qr/\[info\] .*llm: provider "pa" is skipped: its limit "prov" has no room/]
 
 
@@ -389,7 +389,7 @@ x-ratelimit-limit-requests: 999
 --- error_code eval
 [(200) x 121]
 --- response_body_like eval
-[('Hello') x 120, '\{"zone":"tiny","kind":"requests","checked":120,"passed":120,"rejected":0,"dry_run":0,"evicted":[1-9]\d*\}']
+[('Hello') x 120, '\{"zone":"tiny","kind":"requests","checked":120,"passed":120,"rejected":0,"dry_run":0,"evicted":[1-9]\d*,"unavailable":0,"store":"shm"\}']
 --- no_error_log
 [crit]
 [alert]
