@@ -554,3 +554,131 @@ _EOC_
 ["", "x-ratelimit-limit-spend: ^0\\.000015\$", "", "x-ratelimit-limit-spend: ^0\\.000030\$", ""]
 --- response_body_like eval
 ['^\{"error":\{"message":"Invalid API key\.","type":"invalid_request_error","param":null,"code":"invalid_api_key"\}\}$', 'Hello', 'Limit ..budget_20.. reached', 'Hello', 'Hello']
+
+
+
+=== TEST 23: a zone in Redis whose server cannot be reached: redis_fail=deny answers 503 limit_unavailable
+--- http_config eval
+$::HttpConfig . <<'_EOC_';
+    llm_limit_zone $http_x_key zone=r_deny:1m requests=5/1h
+                   redis=127.0.0.1:1 redis_fail=deny;
+_EOC_
+--- config
+    location /deny/ {
+        llm_limit zone=r_deny;
+        llm_route a;
+        add_header X-Limit $llm_limit_status always;
+    }
+--- more_headers
+X-Key: team-1
+--- request eval
+main::chat('/deny')
+--- error_code: 503
+--- response_headers
+X-Limit: UNAVAILABLE
+Retry-After: 1
+--- response_body_like: ^\{"error":\{"message":"Limit ..r_deny.. could not be checked: its Redis server did not answer\.","type":"server_error","param":null,"code":"limit_unavailable"\}\}$
+--- error_log
+limit "r_deny" could not be checked in Redis at "127.0.0.1:1": the request is refused
+--- no_error_log
+[alert]
+
+
+
+=== TEST 23a: redis_fail=allow (the default) lets the request go; the checks are counted as unavailable
+--- http_config eval
+$::HttpConfig . <<'_EOC_';
+    llm_limit_zone $http_x_key zone=r_deny:1m requests=5/1h
+                   redis=127.0.0.1:1 redis_fail=deny;
+    llm_limit_zone $http_x_key zone=r_allow:1m requests=5/1h
+                   redis=127.0.0.1:1 redis_timeout=50ms;
+_EOC_
+--- config
+    location /deny/ {
+        llm_limit zone=r_deny;
+        llm_route a;
+    }
+
+    location /allow/ {
+        llm_limit zone=r_allow;
+        llm_route a;
+        add_header X-Limit $llm_limit_status always;
+    }
+
+    location = /status { llm_status; }
+--- more_headers
+X-Key: team-1
+--- request eval
+[main::chat('/deny'), main::chat('/allow'), main::chat('/allow'), "GET /status"]
+--- error_code eval
+[503, 200, 200, 200]
+--- response_headers_like eval
+["", "X-Limit: ^UNAVAILABLE\$", "X-Limit: ^UNAVAILABLE\$", ""]
+--- response_body_like eval
+['limit_unavailable', 'Hello', 'Hello',
+ '\{"zone":"r_deny","kind":"requests","checked":1,"passed":0,"rejected":0,"dry_run":0,"evicted":0,"unavailable":1,"store":"redis"\},\{"zone":"r_allow","kind":"requests","checked":2,"passed":0,"rejected":0,"dry_run":0,"evicted":0,"unavailable":2,"store":"redis"\}']
+
+
+
+=== TEST 24: Prometheus counts the checks Redis could not answer
+--- http_config eval
+$::HttpConfig . <<'_EOC_';
+    llm_limit_zone $http_x_key zone=r_p:1m tokens=100/1m redis=127.0.0.1:1;
+_EOC_
+--- config
+    location /v1/ {
+        llm_limit zone=r_p;
+        llm_route a;
+    }
+
+    location = /metrics { llm_status; }
+--- more_headers
+X-Key: team-1
+--- request eval
+[main::chat("/v1"), "GET /metrics?format=prometheus"]
+--- error_code eval
+[200, 200]
+--- response_body_like eval
+['Hello', 'llm_router_limit_requests_total\{zone="r_p",result="unavailable"\} 1\n']
+
+
+
+=== TEST 25: redis_fail takes allow or deny
+--- http_config
+    llm_limit_zone $http_x_key zone=z:1m requests=5/1h redis=127.0.0.1:6379
+                   redis_fail=maybe;
+--- config
+--- must_die
+--- error_log
+invalid redis_fail "redis_fail=maybe": "allow" or "deny"
+
+
+
+=== TEST 26: redis_timeout and redis_fail need redis=
+--- http_config
+    llm_limit_zone $http_x_key zone=z:1m requests=5/1h redis_timeout=20ms;
+--- config
+--- must_die
+--- error_log
+redis_timeout= and redis_fail= of "llm_limit_zone" need redis=
+
+
+
+=== TEST 27: a bad redis_timeout, and a spend too large for Redis's numbers
+--- http_config
+    llm_limit_zone $http_x_key zone=z:1m requests=5/1h redis=127.0.0.1:6379
+                   redis_timeout=0;
+--- config
+--- must_die
+--- error_log
+invalid redis_timeout "redis_timeout=0"
+
+
+
+=== TEST 28: a spend limit kept in Redis is below 2^53 nano-USD
+--- http_config
+    llm_limit_zone $http_x_key zone=z:1m spend=10000000/1d redis=127.0.0.1:6379;
+--- config
+--- must_die
+--- error_log
+the limit of a zone kept in Redis is below 2^53 (9,007,199 USD for spend)
