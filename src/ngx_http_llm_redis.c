@@ -244,7 +244,9 @@ ngx_http_llm_redis_queue(ngx_http_llm_redis_t *rs,
         cmd = ngx_queue_data(q, ngx_http_llm_redis_cmd_t, queue);
 
     } else {
-        cmd = ngx_alloc(sizeof(ngx_http_llm_redis_cmd_t), ngx_cycle->log);
+        /* at most NGX_HTTP_LLM_REDIS_MAX_WAIT + 1 of them, reused */
+
+        cmd = ngx_palloc(ngx_cycle->pool, sizeof(ngx_http_llm_redis_cmd_t));
         if (cmd == NULL) {
             return NULL;
         }
