@@ -13,9 +13,10 @@ build="gcc make nginx nginx-dev libcjson-dev libssl-dev libpcre2-dev
 test="libcmocka-dev openssl valgrind clang libclang-rt-14-dev perl
       libtest-base-perl libtext-diff-perl libtest-longstring-perl
       libipc-run-perl libwww-perl liburi-perl liblist-moreutils-perl
-      curl prometheus chromium fonts-dejavu-core"
+      curl prometheus chromium fonts-dejavu-core redis-server"
 
-bench="wrk libcurl4-openssl-dev valgrind curl procps libnginx-mod-http-echo"
+bench="wrk libcurl4-openssl-dev valgrind curl procps libnginx-mod-http-echo
+       redis-server"
 
 groups="$*"
 [ -n "$groups" ] || groups="build test"
