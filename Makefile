@@ -11,6 +11,8 @@
 #                        counts across a reload
 #   make test-cache      the response cache across workers, restarts,
 #                        damaged files, expiry and max_size
+#   make test-limits-redis  llm_limit_zone in Redis: two instances share a
+#                        budget; Redis stopped, frozen and started again
 #   make test-asan       unit and t/ tests, module built with ASan + UBSan
 #   make test-valgrind   the integration tests with NGINX under valgrind
 #   make bench           throughput, latency, streaming, memory and CPU cost
@@ -55,7 +57,7 @@ SOURCES    := config $(wildcard $(TOP)/src/*.c $(TOP)/src/*.h \
 DEPS_STAMP := $(BUILD)/.deps
 
 .PHONY: all deps module run test unit integration sdk test-reload test-cache \
-        test-asan \
+        test-limits-redis test-asan \
         test-valgrind certs bench bench-workers bench-failover bench-stats \
         bench-limits bench-reload bench-tls bench-cache bench-embeddings \
         fuzz clean
@@ -161,6 +163,7 @@ test: deps module certs
 	$(call TEST_ENV,$(BUILD)/$(MODULE)) $(PROVE)
 	tests/reload/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
 	tests/cache/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
+	tests/limits-redis/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
 	tests/sdk/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
 	scripts/html2c.sh --check
 	tests/dashboard/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
@@ -177,6 +180,9 @@ test-reload: deps module
 
 test-cache: deps module
 	tests/cache/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
+
+test-limits-redis: deps module
+	tests/limits-redis/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
 
 unit: deps
 	$(MAKE) -s -C tests/unit

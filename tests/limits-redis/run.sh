@@ -1,0 +1,619 @@
+#!/bin/bash
+#
+# The Redis form of llm_limit_zone, with two NGINX instances (A on
+# 127.0.0.1:9441, B on 9442) sharing one redis-server (9440) started
+# here, and a mock provider (9443):
+#
+#   a. one budget for both: clients hammering A and B at once get exactly
+#      40 answers of a requests=40/1h zone, and Redis's key holds 40; a
+#      tokens zone is passed by at most what the requests in flight use;
+#   b. the refusal is a 429 with an OpenAI-style body and Retry-After;
+#   c. Redis's keys are llm:<zone>:<kind>:<SHA-1 of the key>:<window
+#      start>, expire at the window's end, and the client's key (an X-Team
+#      value, a Bearer key) is in no key or value;
+#   d. Redis stopped: A (redis_fail=allow, the default) answers, B
+#      (redis_fail=deny) answers 503 limit_unavailable, each at once; the
+#      zone's "unavailable" counter rises;
+#   f. Redis started again, empty: after the back-off the counting
+#      resumes and a fresh budget is enforced;
+#   e. Redis frozen (SIGSTOP): the same through redis_timeout;
+#   g. nginx -t refuses bad redis=, redis_timeout= and redis_fail= values.
+#
+# No timing is asserted; curl's --max-time is a guard against a request
+# that hangs, and a request that hits it fails the test.  Everything
+# started here is stopped on exit.
+#
+# Usage: tests/limits-redis/run.sh MODULE.so [NGINX]
+#        (as everything that listens on fixed ports, under
+#        flock /tmp/llm-ports.lock)
+
+set -e
+
+# a daemon started here must not keep a lock held by whoever started this
+# script (flock's descriptor): close what was inherited beyond stdio
+for fd in /proc/$$/fd/*; do
+    fd=${fd##*/}
+    case $fd in
+    0|1|2|255) ;;
+    *) eval "exec $fd>&-" 2>/dev/null || true ;;
+    esac
+done
+
+module=${1:?usage: run.sh MODULE.so [NGINX]}
+nginx=${2:-/usr/sbin/nginx}
+
+case $module in
+/*) ;;
+*) module=$(pwd)/$module ;;
+esac
+
+command -v redis-server > /dev/null && command -v redis-cli > /dev/null || {
+    echo "tests/limits-redis: redis-server and redis-cli are needed" \
+         "(scripts/deps.sh test)"
+    exit 1
+}
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+prefix=$top/build/limits-redis-test
+redis_port=9440
+a_port=9441
+b_port=9442
+mock_port=9443
+
+# the clients' keys: neither may reach Redis in clear
+team=team-7f3a91c4e2-research
+bearer=sk-gw-4b8e0d2c7a19f536
+
+# the mock's usage: every answer is 50 tokens
+real_tokens=50
+token_limit=1000
+
+rm -rf "$prefix"
+mkdir -p "$prefix/a/logs" "$prefix/b/logs" "$prefix/mock/logs" \
+         "$prefix/check/logs" "$prefix/out"
+
+redis_dir=$(mktemp -d /tmp/llm-limits-redis.XXXXXX)
+redis_pid=
+monitor_pid=
+
+cat > "$prefix/mock/nginx.conf" <<CONF
+worker_processes 1;
+error_log $prefix/mock/logs/error.log warn;
+pid $prefix/mock/nginx.pid;
+events { worker_connections 256; }
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:$mock_port;
+        location = /v1/chat/completions {
+            default_type application/json;
+            return 200 '{"id":"chatcmpl-l","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":20,"completion_tokens":30,"total_tokens":$real_tokens}}';
+        }
+    }
+}
+CONF
+
+# $1: the instance (a or b), $2: its port, $3: the Redis parameters of its
+# zones after redis= (A: the defaults, redis_fail=allow; B: deny)
+gateway_conf() {
+    local redis="redis=127.0.0.1:$redis_port $3"
+
+    cat <<CONF
+load_module $module;
+worker_processes 1;
+error_log $prefix/$1/logs/error.log info;
+pid $prefix/$1/nginx.pid;
+events { worker_connections 256; }
+http {
+    access_log off;
+    llm_zone llm 1m;
+
+    map \$http_x_team \$team {
+        default  "";
+        ~^team-  \$http_x_team;
+    }
+
+    llm_limit_zone \$team zone=shared_rpm:1m requests=40/1h $redis;
+    llm_limit_zone \$http_authorization zone=shared_tpm:1m
+                   tokens=$token_limit/1h $redis;
+    llm_limit_zone \$team zone=avail:1m requests=5/1h $redis;
+
+    llm_provider mock {
+        type     openai;
+        url      http://127.0.0.1:$mock_port/v1;
+        api_key  off;
+    }
+
+    server {
+        listen 127.0.0.1:$2;
+
+        location /rpm/ {
+            llm_limit zone=shared_rpm;
+            llm_route mock;
+        }
+
+        location /tpm/ {
+            llm_limit zone=shared_tpm;
+            llm_route mock;
+        }
+
+        location /avail/ {
+            llm_limit zone=avail;
+            llm_route mock;
+        }
+
+        location = /status {
+            llm_status;
+        }
+    }
+}
+CONF
+}
+
+gateway_conf a $a_port "" > "$prefix/a/nginx.conf"
+gateway_conf b $b_port "redis_timeout=200ms redis_fail=deny" \
+    > "$prefix/b/nginx.conf"
+
+# $1: the directory of an NGINX started here
+stop_nginx() {
+    local pid
+
+    pid=$(cat "$1/nginx.pid" 2>/dev/null) || return 0
+    kill -QUIT "$pid" 2>/dev/null || return 0
+
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+stop_redis() {
+    [ -n "$redis_pid" ] || return 0
+    kill -CONT "$redis_pid" 2>/dev/null || true
+    kill -TERM "$redis_pid" 2>/dev/null || true
+
+    for _ in $(seq 50); do
+        kill -0 "$redis_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+
+    kill -KILL "$redis_pid" 2>/dev/null || true
+    wait "$redis_pid" 2>/dev/null || true
+    redis_pid=
+}
+
+cleanup() {
+    [ -z "$monitor_pid" ] || kill "$monitor_pid" 2>/dev/null || true
+    stop_nginx "$prefix/a"
+    stop_nginx "$prefix/b"
+    stop_nginx "$prefix/mock"
+    stop_redis
+    rm -rf "$redis_dir"
+}
+
+trap cleanup EXIT
+
+# an empty Redis, no configuration file, nothing saved
+start_redis() {
+    redis-server --port $redis_port --bind 127.0.0.1 --save '' \
+        --appendonly no --dir "$redis_dir" \
+        --logfile "$redis_dir/redis.log" &
+    redis_pid=$!
+
+    for _ in $(seq 50); do
+        [ "$(rcli ping 2>/dev/null)" = PONG ] && return 0
+        sleep 0.1
+    done
+
+    echo "tests/limits-redis: redis-server did not start on $redis_port"
+    cat "$redis_dir/redis.log"
+    exit 1
+}
+
+rcli() {
+    redis-cli -p $redis_port "$@"
+}
+
+fails=0
+
+check() {
+    if [ "$2" = 0 ]; then
+        echo "ok: $1"
+    else
+        echo "not ok: $1"
+        [ -z "$3" ] || echo "$3" | head -40
+        fails=$((fails + 1))
+    fi
+}
+
+body='{"model":"m","messages":[{"role":"user","content":"hi"}]}'
+
+# $1: port, $2: location; more curl arguments may follow; prints the
+# answer's headers and body, or "curl: timed out" when --max-time was hit
+ask() {
+    local port=$1 loc=$2 rc
+
+    shift 2
+    curl -s -i --max-time 5 -H 'Content-Type: application/json' \
+        -H "X-Team: $team" -H "Authorization: Bearer $bearer" "$@" \
+        -d "$body" "http://127.0.0.1:$port/$loc/chat/completions"
+    rc=$?
+    [ $rc != 28 ] || echo "curl: timed out"
+    [ $rc = 0 ] || [ $rc = 28 ] || echo "curl: exit $rc"
+}
+
+# the status code of an answer printed by ask
+code() {
+    echo "$1" | awk 'NR == 1 { print $2 }'
+}
+
+# $1: port, $2: location, $3: file; asks until the first answer that is
+# not a 200, writing each status code (000 and "timeout" for a failed or
+# hung request) to the file; at most 200 requests
+hammer() {
+    local c
+
+    for _ in $(seq 200); do
+        c=$(curl -s -o /dev/null --max-time 5 -w '%{http_code}' \
+                -H 'Content-Type: application/json' -H "X-Team: $team" \
+                -H "Authorization: Bearer $bearer" -d "$body" \
+                "http://127.0.0.1:$1/$2/chat/completions")
+        [ $? != 28 ] || c=timeout
+        echo "$c" >> "$3"
+        [ "$c" = 200 ] || break
+    done
+}
+
+# $1: port, $2: zone, $3: counter; the counter of the zone in the
+# instance's status JSON (empty when it is not there)
+counter() {
+    curl -s --max-time 5 "http://127.0.0.1:$1/status?format=json" \
+    | grep -o "{\"zone\":\"$2\"[^}]*}" \
+    | grep -o "\"$3\":[0-9]*" | cut -d: -f2
+}
+
+# an OpenAI-style error body with the code $2 in the answer $1
+openai_error() {
+    echo "$1" | tail -1 \
+    | grep -qE '^\{"error":\{"message":"([^"\\]|\\.)+","type":"[a-z_]+","param":null,"code":"'"$2"'"\}\}$'
+}
+
+sha1() {
+    printf '%s' "$1" | sha1sum | cut -c1-40
+}
+
+# the windows are fixed hours: a run that crossed one would see two
+# budgets; a run started less than two minutes before one waits for it
+now=$(date +%s)
+left=$((3600 - now % 3600))
+if [ $left -lt 120 ]; then
+    echo "# waiting ${left}s for the next hour's window"
+    sleep $((left + 1))
+fi
+
+start_redis
+"$nginx" -p "$prefix/mock" -c "$prefix/mock/nginx.conf"
+"$nginx" -p "$prefix/a" -c "$prefix/a/nginx.conf"
+"$nginx" -p "$prefix/b" -c "$prefix/b/nginx.conf"
+
+set +e
+
+# every command Redis gets, to look for the client's keys in them
+rcli monitor > "$prefix/out/monitor.log" 2>&1 &
+monitor_pid=$!
+
+# ---- a. one budget for both instances ----------------------------------
+
+out=$(ask $a_port rpm)
+[ "$(code "$out")" = 200 ]
+check "a: A answers through a Redis limit" $? "$out"
+out=$(ask $b_port rpm)
+[ "$(code "$out")" = 200 ]
+check "a: B answers through a Redis limit" $? "$out"
+
+# four clients on each instance at once, each until its first refusal
+pids=
+for i in 1 2 3 4; do
+    hammer $a_port rpm "$prefix/out/rpm-a$i" &
+    pids="$pids $!"
+    hammer $b_port rpm "$prefix/out/rpm-b$i" &
+    pids="$pids $!"
+done
+wait $pids
+
+codes=$(cat "$prefix/out"/rpm-*)
+ok_a=$(cat "$prefix/out"/rpm-a* | grep -cx 200)
+ok_b=$(cat "$prefix/out"/rpm-b* | grep -cx 200)
+others=$(echo "$codes" | grep -vxE '200|429' | sort | uniq -c)
+
+[ -z "$others" ]
+check "a: every request answered 200 or 429, none hung" $? "$others"
+
+# the two of the first checks, and what the clients got
+total=$((ok_a + ok_b + 2))
+[ $total = 40 ]
+check "a: 40 requests passed over both instances (A $((ok_a + 1)), B $((ok_b + 1)))" \
+      $? "$total passed"
+
+now=$(date +%s)
+wstart=$((now / 3600 * 3600))
+rpm_key=llm:shared_rpm:requests:$(sha1 "$team"):$wstart
+tpm_key=llm:shared_tpm:tokens:$(sha1 "Bearer $bearer"):$wstart
+
+v=$(rcli get "$rpm_key")
+[ "$v" = 40 ]
+check "a: Redis's key $rpm_key holds 40" $? \
+      "$(rcli get "$rpm_key"; rcli --scan)"
+
+# tokens: one client per instance.  A request passes when count +
+# estimate <= limit; its estimate (its prompt's tokens) becomes its real
+# usage (50) when it ends.  With one request in flight per instance, the
+# last to pass leaves count <= limit, and only the two in flight then add
+# to it: used <= limit + 2 x 50.  A refusal sees count + estimate > limit,
+# and the count only grows after it: used > limit - 50.
+hammer $a_port tpm "$prefix/out/tpm-a" &
+pids=$!
+hammer $b_port tpm "$prefix/out/tpm-b" &
+wait $pids $!
+
+others=$(cat "$prefix/out"/tpm-* | grep -vxE '200|429' | sort | uniq -c)
+[ -z "$others" ]
+check "a: tokens: every request answered 200 or 429, none hung" $? "$others"
+
+n=$(cat "$prefix/out"/tpm-* | grep -cx 200)
+used=$((n * real_tokens))
+[ $used -le $((token_limit + 2 * real_tokens)) ] \
+    && [ $used -gt $((token_limit - real_tokens)) ]
+check "a: tokens: $used used over both, within ($((token_limit - real_tokens)), $((token_limit + 2 * real_tokens))]" \
+      $? "$(cat "$prefix/out"/tpm-a | sort | uniq -c; cat "$prefix/out"/tpm-b | sort | uniq -c)"
+
+# settlements are sent without waiting for their replies: give them time
+for _ in $(seq 25); do
+    v=$(rcli get "$tpm_key")
+    [ "$v" = $used ] && break
+    sleep 0.2
+done
+[ "$v" = $used ]
+check "a: tokens: Redis's key holds the settled usage ($used)" $? \
+      "$tpm_key: $v"
+
+# ---- b. the refusal ------------------------------------------------------
+
+for port in $a_port $b_port; do
+    out=$(ask $port rpm)
+    [ "$(code "$out")" = 429 ] && openai_error "$out" requests_limit_exceeded
+    check "b: a refusal on $port is a 429, OpenAI-style, requests_limit_exceeded" \
+          $? "$out"
+
+    echo "$out" | grep -qiE '^Retry-After: [0-9]+'
+    check "b: a refusal on $port has Retry-After" $? "$out"
+done
+
+out=$(ask $a_port tpm)
+[ "$(code "$out")" = 429 ] && openai_error "$out" tokens_limit_exceeded
+check "b: a tokens refusal is a 429, tokens_limit_exceeded" $? "$out"
+
+# ---- c. Redis's keys ----------------------------------------------------
+
+rcli --scan > "$prefix/out/keys"
+bad=$(grep -vE '^llm:[a-z_]+:(requests|tokens):[0-9a-f]{40}:[0-9]+$' \
+          "$prefix/out/keys")
+[ -s "$prefix/out/keys" ] && [ -z "$bad" ]
+check "c: every key is llm:<zone>:<kind>:<SHA-1>:<window start>" $? \
+      "$(cat "$prefix/out/keys")"
+
+grep -qx "$rpm_key" "$prefix/out/keys" && grep -qx "$tpm_key" "$prefix/out/keys"
+check "c: the keys are the SHA-1 of the client's key and the hour's start" \
+      $? "expected $rpm_key and $tpm_key, got: $(cat "$prefix/out/keys")"
+
+# the expiry is the window's end (a margin after it is allowed)
+wend=$((wstart + 3600))
+for k in "$rpm_key" "$tpm_key"; do
+    e=$(rcli expiretime "$k")
+    [ "$e" -ge $wend ] 2>/dev/null && [ "$e" -le $((wend + 3600)) ]
+    check "c: $k expires at the window's end ($wend)" $? "expiretime: $e"
+done
+
+# every key and value, whatever its type
+while read -r k; do
+    echo "key $k"
+    case $(rcli type "$k") in
+    string) rcli get "$k" ;;
+    hash)   rcli hgetall "$k" ;;
+    list)   rcli lrange "$k" 0 -1 ;;
+    set)    rcli smembers "$k" ;;
+    zset)   rcli zrange "$k" 0 -1 withscores ;;
+    *)      rcli type "$k" ;;
+    esac
+done < "$prefix/out/keys" > "$prefix/out/dump"
+
+! grep -qF -e "$team" -e "$bearer" "$prefix/out/dump"
+check "c: the client's keys are in no Redis key or value" $? \
+      "$(grep -F -e "$team" -e "$bearer" "$prefix/out/dump")"
+
+kill "$monitor_pid" 2>/dev/null
+wait "$monitor_pid" 2>/dev/null
+monitor_pid=
+
+grep -q EVAL "$prefix/out/monitor.log" \
+    && ! grep -qF -e "$team" -e "$bearer" "$prefix/out/monitor.log"
+check "c: no command sent to Redis has the client's keys in clear" $? \
+      "$(grep -F -e "$team" -e "$bearer" "$prefix/out/monitor.log" | head -3; tail -3 "$prefix/out/monitor.log")"
+
+# ---- d. Redis stopped ---------------------------------------------------
+
+# $1: what happened to Redis; A (allow) answers, B (deny) refuses with
+# limit_unavailable, the "unavailable" counters of both rise
+unavailable() {
+    local ua ub u before port out
+
+    ua=$(counter $a_port avail unavailable)
+    ub=$(counter $b_port avail unavailable)
+
+    for _ in 1 2 3; do
+        out=$(ask $a_port avail)
+        [ "$(code "$out")" = 200 ]
+        check "$1: A (redis_fail=allow) answers 200" $? "$out"
+
+        out=$(ask $b_port avail)
+        [ "$(code "$out")" = 503 ] && openai_error "$out" limit_unavailable
+        check "$1: B (redis_fail=deny) answers 503 limit_unavailable, OpenAI-style" \
+              $? "$out"
+    done
+
+    for port in $a_port $b_port; do
+        u=$(counter $port avail unavailable)
+        if [ $port = $a_port ]; then before=$ua; else before=$ub; fi
+        [ -n "$u" ] && [ "$u" -gt "${before:-0}" ] 2>/dev/null
+        check "$1: the zone's \"unavailable\" counter rose on $port ($u)" $? \
+              "$(curl -s --max-time 5 "http://127.0.0.1:$port/status?format=json" | grep -o '"limits":.*')"
+    done
+}
+
+rcli shutdown nosave > /dev/null 2>&1
+wait "$redis_pid" 2>/dev/null
+redis_pid=
+
+unavailable "d (stopped)"
+
+out=$(curl -s --max-time 5 "http://127.0.0.1:$b_port/status?format=prometheus")
+echo "$out" | grep -qE '^llm_router_limit_requests_total\{zone="avail",result="unavailable"\} [1-9]'
+check "d: Prometheus counts the unavailable checks" $? \
+      "$(echo "$out" | grep '^llm_router_limit_requests_total')"
+
+# ---- f. Redis back, empty -----------------------------------------------
+
+start_redis
+
+# B refuses at once while its worker waits to reconnect: its first 200 is
+# a check made in Redis again
+resumed=1
+for _ in $(seq 60); do
+    out=$(ask $b_port avail)
+    c=$(code "$out")
+    if [ "$c" = 200 ]; then
+        resumed=0
+        break
+    fi
+    [ "$c" = 503 ] || break
+    sleep 0.2
+done
+check "f: B counts in Redis again after the back-off" $resumed "$out"
+
+avail_key=llm:avail:requests:$(sha1 "$team"):$wstart
+v=$(rcli get "$avail_key")
+[ "$v" = 1 ]
+check "f: the request created its key in the new Redis" $? \
+      "$avail_key: $v; $(rcli --scan)"
+
+# the fresh budget of 5: four more, then a refusal
+n=1
+for _ in $(seq 10); do
+    out=$(ask $b_port avail)
+    [ "$(code "$out")" = 200 ] || break
+    n=$((n + 1))
+done
+[ $n = 5 ] && [ "$(code "$out")" = 429 ]
+check "f: the fresh budget holds: 5 passed, then 429" $? "$n passed; $out"
+
+# A also counts again: its refusal comes once its back-off is over
+resumed=1
+for _ in $(seq 60); do
+    out=$(ask $a_port avail)
+    c=$(code "$out")
+    if [ "$c" = 429 ]; then
+        resumed=0
+        break
+    fi
+    [ "$c" = 200 ] || break
+    sleep 0.2
+done
+check "f: A sees the budget in Redis again" $resumed "$out"
+
+# ---- e. Redis frozen ----------------------------------------------------
+
+kill -STOP "$redis_pid"
+unavailable "e (frozen)"
+kill -CONT "$redis_pid"
+
+resumed=1
+for _ in $(seq 60); do
+    out=$(ask $b_port avail)
+    c=$(code "$out")
+    if [ "$c" = 429 ]; then
+        resumed=0
+        break
+    fi
+    [ "$c" = 503 ] || break
+    sleep 0.2
+done
+check "e: after SIGCONT, B checks in Redis again (429 for the used budget)" \
+      $resumed "$out"
+
+# ---- g. nginx -t -------------------------------------------------------
+
+# $1: the parameters of a zone after its kind; nginx -t must fail, naming
+# Redis
+bad_conf() {
+    cat > "$prefix/check/nginx.conf" <<CONF
+load_module $module;
+error_log $prefix/check/logs/error.log;
+pid $prefix/check/nginx.pid;
+events { }
+http {
+    llm_limit_zone \$http_x_team zone=bad:1m requests=5/1h $1;
+    llm_provider mock {
+        type openai; url http://127.0.0.1:$mock_port/v1; api_key off;
+    }
+    server {
+        listen 127.0.0.1:9444;
+        location / { llm_limit zone=bad; llm_route mock; }
+    }
+}
+CONF
+    "$nginx" -t -p "$prefix/check" -c "$prefix/check/nginx.conf" 2>&1
+}
+
+out=$(bad_conf "redis=127.0.0.1:$redis_port redis_timeout=250ms redis_fail=deny")
+check "g: nginx -t takes redis=, redis_timeout= and redis_fail=" $? "$out"
+
+for p in "redis=" "redis=127.0.0.1:99999" "redis=127.0.0.1:port" \
+         "redis=127.0.0.1:$redis_port redis_timeout=soon" \
+         "redis=127.0.0.1:$redis_port redis_timeout=" \
+         "redis=127.0.0.1:$redis_port redis_fail=maybe" \
+         "redis=127.0.0.1:$redis_port redis_fail="
+do
+    out=$(bad_conf "$p")
+    rc=$?
+    # the directory's name has "redis" in it
+    [ $rc != 0 ] && echo "${out//$prefix/}" | grep -qi 'redis'
+    check "g: nginx -t refuses \"$p\"" $? "$out"
+done
+
+# ---- the logs ------------------------------------------------------------
+
+for i in a b; do
+    if grep -qE 'exited on signal|\[alert\]|\[emerg\]' \
+           "$prefix/$i/logs/error.log"
+    then
+        check "$i: no worker crashed" 1 \
+              "$(grep -E 'exited on signal|\[alert\]|\[emerg\]' "$prefix/$i/logs/error.log")"
+    fi
+    if grep -qF -e "$team" -e "$bearer" "$prefix/$i/logs/error.log"; then
+        check "$i: the client's keys are not logged" 1 \
+              "$(grep -F -e "$team" -e "$bearer" "$prefix/$i/logs/error.log")"
+    fi
+done
+
+if [ $fails != 0 ]; then
+    echo "tests/limits-redis: $fails failed"
+    for i in a b; do
+        echo "# $i: error.log"
+        tail -15 "$prefix/$i/logs/error.log"
+    done
+    exit 1
+fi
+
+echo "tests/limits-redis: all passed"
