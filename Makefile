@@ -24,7 +24,8 @@
 #   make bench-failover  kill and restart a provider under load: no errors
 #   make bench-stats     instructions per request, llm_stats on and off
 #   make bench-limits    instructions per request, no limit, one and three
-#                        llm_limit checks in shared memory
+#                        llm_limit checks in shared memory, one in Redis;
+#                        their latency under wrk
 #   make bench-reload    nginx -s reload every second under load, against
 #                        proxy_pass: requests lost, streams cut, counters
 #   make bench-tls       new TLS connections to a provider, session reuse
@@ -248,6 +249,7 @@ bench-stats: deps module
 	bench/stats-cost.sh
 
 bench-limits: deps module
+	@scripts/deps.sh bench
 	bench/limits-cost.sh
 
 bench: deps module
