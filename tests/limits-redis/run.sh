@@ -437,7 +437,7 @@ kill "$monitor_pid" 2>/dev/null
 wait "$monitor_pid" 2>/dev/null
 monitor_pid=
 
-grep -q EVAL "$prefix/out/monitor.log" \
+grep -q '^[0-9.]* \[[0-9]* 127\.0\.0\.1:' "$prefix/out/monitor.log" \
     && ! grep -qF -e "$team" -e "$bearer" "$prefix/out/monitor.log"
 check "c: no command sent to Redis has the client's keys in clear" $? \
       "$(grep -F -e "$team" -e "$bearer" "$prefix/out/monitor.log" | head -3; tail -3 "$prefix/out/monitor.log")"
