@@ -579,18 +579,25 @@ CONF
 out=$(bad_conf "redis=127.0.0.1:$redis_port redis_timeout=250ms redis_fail=deny")
 check "g: nginx -t takes redis=, redis_timeout= and redis_fail=" $? "$out"
 
-for p in "redis=" "redis=127.0.0.1:99999" "redis=127.0.0.1:port" \
-         "redis=127.0.0.1:$redis_port redis_timeout=soon" \
-         "redis=127.0.0.1:$redis_port redis_timeout=" \
-         "redis=127.0.0.1:$redis_port redis_fail=maybe" \
-         "redis=127.0.0.1:$redis_port redis_fail="
-do
+# each bad value, and the word its message must have
+while read -r word p; do
     out=$(bad_conf "$p")
     rc=$?
     # the directory's name has "redis" in it
-    [ $rc != 0 ] && echo "${out//$prefix/}" | grep -qi 'redis'
+    [ $rc != 0 ] && echo "${out//$prefix/}" | grep -q -- "$word"
     check "g: nginx -t refuses \"$p\"" $? "$out"
-done
+done <<LIST
+redis redis=
+redis redis=127.0.0.1:99999
+redis redis=127.0.0.1:port
+redis_timeout redis=127.0.0.1:$redis_port redis_timeout=soon
+redis_timeout redis=127.0.0.1:$redis_port redis_timeout=
+redis_timeout redis=127.0.0.1:$redis_port redis_timeout=0
+redis_fail redis=127.0.0.1:$redis_port redis_fail=maybe
+redis_fail redis=127.0.0.1:$redis_port redis_fail=
+redis= redis_fail=deny
+redis= redis_timeout=1s
+LIST
 
 # ---- the logs ------------------------------------------------------------
 
