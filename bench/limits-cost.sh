@@ -256,19 +256,28 @@ per_request redis1 "http://127.0.0.1:$redis_one_port" $url 1
 [ -n "$(redis-cli -p $redis_port --scan --pattern 'llm:tpm_redis:*')" ] \
     || fail "redis: no key of the zone in Redis"
 
+# CPU time of the process $1 so far, in clock ticks
+ticks() {
+    awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
 # latency: the same configuration without valgrind; "rps p50_us p99_us
-# errors" of one wrk round against $1
+# errors cpu_us_per_request" of one wrk round against $1, the CPU time of
+# the gateway's process
 wrk_round() {
-    BODY=$dir/data/openai.json HEADERS="X-Team: research" \
-    wrk -t1 -c"$connections" -d"${duration}s" --latency \
-        -s "$top/bench/post.lua" "$1" 2>/dev/null \
-    | awk '
+    t0=$(ticks "$vg")
+    out=$(BODY=$dir/data/openai.json HEADERS="X-Team: research" \
+          wrk -t1 -c"$connections" -d"${duration}s" --latency \
+              -s "$top/bench/post.lua" "$1" 2>/dev/null)
+    t1=$(ticks "$vg")
+    echo "$out" | awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '
         function us(v) {
             if (v ~ /us$/) return v + 0;
             if (v ~ /ms$/) return v * 1000;
             if (v ~ /s$/) return v * 1000000;
             return v;
         }
+        / requests in / { n = $1 }
         /Requests\/sec/ { rps = $2 }
         /^ +50%/ { p50 = us($2) }
         /^ +99%/ { p99 = us($2) }
@@ -278,7 +287,10 @@ wrk_round() {
                 if ($i ~ /^[0-9]+,?$/) bad += $i + 0;
             }
         }
-        END { printf "%.0f %.0f %.0f %d\n", rps, p50, p99, bad }'
+        END {
+            printf "%.0f %.0f %.0f %d %.1f\n", rps, p50, p99, bad,
+                   n ? t / hz * 1000000 / n : 0
+        }'
 }
 
 pid=$dir/gateway/nginx.pid
@@ -358,17 +370,17 @@ ms() {
     awk -v v="$1" 'BEGIN { printf "%.2f", v / 1000 }'
 }
 
-# $1: "rps p50 p99 errors" of a case; a row of the latency table
+# $1: "rps p50 p99 errors cpu" of a case; a row of the latency table
 row() {
     set -- "$1" $2
-    echo "| $1 | $2 | $(ms "$3") | $(ms "$4") |"
+    echo "| $1 | $2 | $(ms "$3") | $(ms "$4") | $6 |"
 }
 
 echo
 echo "## Latency of a limit check (wrk -t1 -c$connections, ${duration} s, 1 KB prompt; cases in turn, median of $rounds rounds; one NGINX process)"
 echo
-echo "| case | RPS | p50 ms | p99 ms |"
-echo "|---|--:|--:|--:|"
+echo "| case | RPS | p50 ms | p99 ms | CPU µs / request |"
+echo "|---|--:|--:|--:|--:|"
 row "module, no limit" "$lat_none"
 row "module, 1 limit in shared memory (tokens)" "$lat_shm"
 row "module, 1 limit in Redis (tokens)" "$lat_redis"
@@ -376,4 +388,7 @@ echo
 echo "The same NGINX configuration as above without valgrind, one process" \
      "(master_process off), its mock provider and redis-server on the" \
      "same machine; every answer a 200 and no check found Redis" \
-     "unavailable."
+     "unavailable.  CPU: user and system time of the NGINX process over" \
+     "the round (the kernel's work for the connection to Redis included)," \
+     "divided by its requests.  The machine's other load moves RPS and" \
+     "latency between runs more than CPU per request."
