@@ -108,6 +108,23 @@ typedef struct {
 } ngx_http_llm_limit_call_t;
 
 
+/* the longest key whose count is seen from Redis's replies */
+#define NGX_HTTP_LLM_LIMIT_SEEN_KEY     256
+
+
+/* a reply that updates this instance's view of a key in Redis */
+typedef struct {
+    ngx_queue_t                    queue;
+    ngx_queue_t                   *free;
+    ngx_shm_zone_t                *shm_zone;
+    uint32_t                       hash;
+    time_t                         window;
+    int64_t                        amount;        /* sent, in Redis units */
+    ngx_str_t                      key;
+    u_char                         data[NGX_HTTP_LLM_LIMIT_SEEN_KEY];
+} ngx_http_llm_limit_seen_t;
+
+
 /* the location limits of a request, while Redis is asked */
 typedef struct {
     ngx_uint_t                     pending;       /* replies awaited */
@@ -193,7 +210,13 @@ static ngx_int_t ngx_http_llm_limit_unavailable(ngx_http_request_t *r,
 static void ngx_http_llm_limit_mirror(ngx_http_llm_limit_ctx_t *lctx,
     ngx_http_llm_limit_call_t *call, uint64_t used);
 static ngx_int_t ngx_http_llm_limit_redis_reserve(ngx_http_request_t *r,
-    ngx_http_llm_ctx_t *ctx, ngx_http_llm_limit_call_t *local);
+    ngx_http_llm_ctx_t *ctx, ngx_http_llm_limit_call_t *call);
+static void ngx_http_llm_limit_redis_update(ngx_shm_zone_t *shm_zone,
+    ngx_str_t *rkey, int64_t amount, time_t end, u_char mode, uint32_t hash,
+    ngx_str_t *key, time_t window);
+static ngx_http_llm_limit_seen_t *ngx_http_llm_limit_seen(
+    ngx_shm_zone_t *shm_zone, uint32_t hash, ngx_str_t *key, time_t window,
+    int64_t amount);
 static void ngx_http_llm_limit_redis_seen(void *data,
     llm_resp_reply_t *reply);
 static void ngx_http_llm_limit_redis_settle(ngx_http_llm_limit_res_t *res,
@@ -293,7 +316,9 @@ ngx_http_llm_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     u_char                            *p;
     off_t                              n;
     ssize_t                            size;
-    ngx_str_t                         *value, name, s, period, redis;
+    u_char                            *o;
+    ngx_str_t                         *value, name, s, period, redis,
+                                       pw, password, owner;
     ngx_int_t                          t;
     ngx_uint_t                         i, k, kind, fail;
     ngx_msec_t                         timeout;
@@ -323,6 +348,8 @@ ngx_http_llm_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     name.len = 0;
     kind = (ngx_uint_t) -1;
     redis.len = 0;
+    ngx_str_null(&password);
+    pw.len = 0;
     timeout = NGX_CONF_UNSET_MSEC;
     fail = NGX_CONF_UNSET_UINT;
 
@@ -357,6 +384,12 @@ ngx_http_llm_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 return NGX_CONF_ERROR;
             }
 
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "redis_password=", 15) == 0) {
+            pw.data = value[i].data + 15;
+            pw.len = value[i].len - 15;
             continue;
         }
 
@@ -529,10 +562,13 @@ ngx_http_llm_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     lctx->kind = kind;
 
     if (redis.len == 0) {
-        if (timeout != NGX_CONF_UNSET_MSEC || fail != NGX_CONF_UNSET_UINT) {
+        if (timeout != NGX_CONF_UNSET_MSEC || fail != NGX_CONF_UNSET_UINT
+            || pw.len)
+        {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "redis_timeout= and redis_fail= of \"%V\" "
-                               "need redis=", &cmd->name);
+                               "redis_timeout=, redis_fail= and "
+                               "redis_password= of \"%V\" need redis=",
+                               &cmd->name);
             return NGX_CONF_ERROR;
         }
 
@@ -554,9 +590,28 @@ ngx_http_llm_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
+        if (pw.len) {
+            o = ngx_pnalloc(cf->pool, sizeof("llm_limit_zone \"\"") - 1
+                                      + name.len);
+            if (o == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            owner.data = o;
+            owner.len = ngx_sprintf(o, "llm_limit_zone \"%V\"", &name) - o;
+
+            if (ngx_http_llm_secret(cf, &pw, &owner, "redis_password",
+                                    &password)
+                != NGX_CONF_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+        }
+
         lctx->redis = ngx_http_llm_redis_add(cf, &redis,
                                              timeout == NGX_CONF_UNSET_MSEC
                                              ? 100 : timeout,
+                                             &password,
                                              &ngx_http_llm_limit_script);
         if (lctx->redis == NULL) {
             return NGX_CONF_ERROR;
@@ -2468,58 +2523,158 @@ ngx_http_llm_limit_mirror(ngx_http_llm_limit_ctx_t *lctx,
 
 /*
  * A provider's limit in Redis: the reservation made in the zone is made
- * in Redis too, and its reply brings the count of every instance to this
+ * in Redis too; its reply brings the count of every instance into this
  * one's view, which the provider's next test reads.
  */
 
 static ngx_int_t
 ngx_http_llm_limit_redis_reserve(ngx_http_request_t *r,
-    ngx_http_llm_ctx_t *ctx, ngx_http_llm_limit_call_t *local)
+    ngx_http_llm_ctx_t *ctx, ngx_http_llm_limit_call_t *call)
 {
-    ngx_http_llm_limit_ctx_t   *lctx;
-    ngx_http_llm_limit_call_t  *call;
+    u_char                    *p;
+    int64_t                    amount;
+    ngx_str_t                  rkey;
+    ngx_http_llm_limit_ctx_t  *lctx;
 
-    lctx = local->shm_zone->data;
+    lctx = call->shm_zone->data;
 
-    call = ngx_palloc(r->pool, sizeof(ngx_http_llm_limit_call_t));
-    if (call == NULL) {
+    p = ngx_pnalloc(r->pool, NGX_HTTP_LLM_LIMIT_RKEY_LEN);
+    if (p == NULL) {
         return NGX_ERROR;
     }
 
-    *call = *local;
-    call->request = r;
+    rkey.data = p;
+    rkey.len = ngx_http_llm_limit_redis_key(p, call->shm_zone, &call->key,
+                                            call->window)
+               - p;
 
-    if (ngx_http_llm_limit_redis_prepare(r, ctx, call) != NGX_OK) {
-        return NGX_ERROR;
-    }
+    ctx->limit_res[ctx->nlimit_res - 1].rkey = rkey;
 
-    ctx->limit_res[ctx->nlimit_res - 1].rkey = call->rkey;
+    amount = (int64_t) ngx_http_llm_limit_units(lctx, call->estimate);
 
-    call->cmd = ngx_http_llm_limit_redis_send(lctx, &call->rkey,
-                                              (int64_t)
-                                              ngx_http_llm_limit_units(
-                                                  lctx, call->estimate),
-                                              call->end, '1',
-                                              ngx_http_llm_limit_redis_seen,
-                                              call);
+    ngx_http_llm_limit_redis_update(call->shm_zone, &rkey, amount, call->end,
+                                    '1', call->hash, &call->key,
+                                    call->window);
     return NGX_OK;
 }
 
 
+/*
+ * A reservation ('1') or a settlement ('2') sent without waiting; its
+ * reply updates the view of the key in the window.
+ */
+
+static void
+ngx_http_llm_limit_redis_update(ngx_shm_zone_t *shm_zone, ngx_str_t *rkey,
+    int64_t amount, time_t end, u_char mode, uint32_t hash, ngx_str_t *key,
+    time_t window)
+{
+    ngx_http_llm_limit_seen_t  *seen;
+
+    seen = ngx_http_llm_limit_seen(shm_zone, hash, key, window, amount);
+
+    if (ngx_http_llm_limit_redis_send(shm_zone->data, rkey, amount, end, mode,
+                                      ngx_http_llm_limit_redis_seen, seen)
+        == NULL
+        && seen)
+    {
+        ngx_queue_insert_head(seen->free, &seen->queue);
+    }
+}
+
+
+/*
+ * What a reservation or a settlement needs to bring its reply into the
+ * view, kept apart from the request, which may be over when the reply
+ * comes: NULL (no view kept) for a long key or no memory.  The records
+ * are reused; there are as many as commands waiting at once.
+ */
+
+static ngx_http_llm_limit_seen_t *
+ngx_http_llm_limit_seen(ngx_shm_zone_t *shm_zone, uint32_t hash,
+    ngx_str_t *key, time_t window, int64_t amount)
+{
+    ngx_queue_t                *q;
+    ngx_http_llm_limit_seen_t  *seen;
+
+    static ngx_queue_t          free;
+
+    if (key->len > NGX_HTTP_LLM_LIMIT_SEEN_KEY) {
+        return NULL;
+    }
+
+    if (free.next == NULL) {
+        ngx_queue_init(&free);
+    }
+
+    if (!ngx_queue_empty(&free)) {
+        q = ngx_queue_head(&free);
+        ngx_queue_remove(q);
+        seen = ngx_queue_data(q, ngx_http_llm_limit_seen_t, queue);
+
+    } else {
+        seen = ngx_palloc(ngx_cycle->pool, sizeof(ngx_http_llm_limit_seen_t));
+        if (seen == NULL) {
+            return NULL;
+        }
+
+        seen->free = &free;
+    }
+
+    seen->shm_zone = shm_zone;
+    seen->hash = hash;
+    seen->window = window;
+    seen->amount = amount;
+    seen->key.data = seen->data;
+    seen->key.len = key->len;
+    ngx_memcpy(seen->data, key->data, key->len);
+
+    return seen;
+}
+
+
+/* the reply of a reservation or a settlement: the key's count, as seen */
+
 static void
 ngx_http_llm_limit_redis_seen(void *data, llm_resp_reply_t *reply)
 {
-    ngx_http_llm_limit_call_t  *call = data;
+    ngx_http_llm_limit_seen_t  *seen = data;
 
-    uint64_t                   used;
-    ngx_http_llm_limit_ctx_t  *lctx;
+    int64_t                     v;
+    uint64_t                    used;
+    ngx_http_llm_limit_ctx_t   *lctx;
+    ngx_http_llm_limit_node_t  *ln;
 
-    call->cmd = NULL;
-    lctx = call->shm_zone->data;
+    if (seen == NULL) {
+        return;
+    }
+
+    lctx = seen->shm_zone->data;
 
     if (ngx_http_llm_limit_redis_reply(lctx, reply, &used) != NGX_ERROR) {
-        ngx_http_llm_limit_mirror(lctx, call, used + call->estimate);
+
+        /* "used" is before the amount, in the zone's units */
+
+        v = (int64_t) ngx_http_llm_limit_units(lctx, used) + seen->amount;
+
+        used = (v > 0) ? (uint64_t) v : 0;
+
+        if (lctx->kind == NGX_HTTP_LLM_LIMIT_SPEND) {
+            used *= 1000;
+        }
+
+        ngx_shmtx_lock(&lctx->shpool->mutex);
+
+        ln = ngx_http_llm_limit_lookup(lctx, seen->hash, &seen->key, 1,
+                                       seen->window);
+        if (ln) {
+            ln->used = used;
+        }
+
+        ngx_shmtx_unlock(&lctx->shpool->mutex);
     }
+
+    ngx_queue_insert_head(seen->free, &seen->queue);
 }
 
 
@@ -2573,8 +2728,8 @@ ngx_http_llm_limit_redis_settle(ngx_http_llm_limit_res_t *res,
         return;
     }
 
-    (void) ngx_http_llm_limit_redis_send(lctx, &rkey, delta, end, '2', NULL,
-                                         NULL);
+    ngx_http_llm_limit_redis_update(res->shm_zone, &rkey, delta, end, '2',
+                                    res->hash, &res->key, current);
 }
 
 

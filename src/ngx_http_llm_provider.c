@@ -596,18 +596,43 @@ static char *
 ngx_http_llm_provider_key(ngx_conf_t *cf, ngx_http_llm_provider_t *p,
     ngx_str_t *value)
 {
-    char             *env;
-    u_char           *key;
-    size_t            len;
-    ssize_t           n;
-    ngx_str_t         name;
-    ngx_file_t        file;
-    ngx_file_info_t   fi;
+    u_char     *o;
+    ngx_str_t   owner;
 
     if (value->len == 3 && ngx_strncmp(value->data, "off", 3) == 0) {
         ngx_str_null(&p->api_key);
         return NGX_CONF_OK;
     }
+
+    o = ngx_pnalloc(cf->pool, sizeof("llm_provider \"\"") - 1 + p->name.len);
+    if (o == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    owner.data = o;
+    owner.len = ngx_sprintf(o, "llm_provider \"%V\"", &p->name) - o;
+
+    return ngx_http_llm_secret(cf, value, &owner, "api_key", &p->api_key);
+}
+
+
+/*
+ * A secret (a provider's key, a Redis password) from "env:VARIABLE" or
+ * "file:/path", never from the configuration's text; "owner" and "name"
+ * say whose it is in the errors.
+ */
+
+char *
+ngx_http_llm_secret(ngx_conf_t *cf, ngx_str_t *value, ngx_str_t *owner,
+    const char *name, ngx_str_t *secret)
+{
+    char             *env;
+    u_char           *key;
+    size_t            len;
+    ssize_t           n;
+    ngx_str_t         path;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
 
     if (ngx_process == NGX_PROCESS_SIGNALLER
         && ((value->len > 4 && ngx_strncmp(value->data, "env:", 4) == 0)
@@ -615,12 +640,12 @@ ngx_http_llm_provider_key(ngx_conf_t *cf, ngx_http_llm_provider_t *p,
     {
         /*
          * "nginx -s reload" parses the configuration only to find the pid
-         * file: the key is read by the master that loads the configuration,
-         * so the shell that signals need not have it ("nginx -t" still
-         * checks it)
+         * file: the secret is read by the master that loads the
+         * configuration, so the shell that signals need not have it
+         * ("nginx -t" still checks it)
          */
 
-        ngx_str_null(&p->api_key);
+        ngx_str_null(secret);
         return NGX_CONF_OK;
     }
 
@@ -632,9 +657,9 @@ ngx_http_llm_provider_key(ngx_conf_t *cf, ngx_http_llm_provider_t *p,
 
         if (env == NULL || env[0] == '\0') {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "llm_provider \"%V\": environment variable "
-                               "\"%s\" for \"api_key\" is not set or empty",
-                               &p->name, value->data + 4);
+                               "%V: environment variable \"%s\" for \"%s\" "
+                               "is not set or empty", owner,
+                               value->data + 4, name);
             return NGX_CONF_ERROR;
         }
 
@@ -642,8 +667,7 @@ ngx_http_llm_provider_key(ngx_conf_t *cf, ngx_http_llm_provider_t *p,
 
         if (len > NGX_HTTP_LLM_MAX_KEY) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "llm_provider \"%V\": \"api_key\" is too long",
-                               &p->name);
+                               "%V: \"%s\" is too long", owner, name);
             return NGX_CONF_ERROR;
         }
 
@@ -656,23 +680,23 @@ ngx_http_llm_provider_key(ngx_conf_t *cf, ngx_http_llm_provider_t *p,
 
     } else if (value->len > 5 && ngx_strncmp(value->data, "file:", 5) == 0) {
 
-        name.data = value->data + 5;
-        name.len = value->len - 5;
+        path.data = value->data + 5;
+        path.len = value->len - 5;
 
-        if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
             return NGX_CONF_ERROR;
         }
 
         ngx_memzero(&file, sizeof(ngx_file_t));
 
-        file.name = name;
+        file.name = path;
         file.log = cf->log;
-        file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+        file.fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
 
         if (file.fd == NGX_INVALID_FILE) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                               "llm_provider \"%V\": cannot open \"api_key\" "
-                               "file \"%V\"", &p->name, &name);
+                               "%V: cannot open \"%s\" file \"%V\"",
+                               owner, name, &path);
             return NGX_CONF_ERROR;
         }
 
@@ -680,8 +704,8 @@ ngx_http_llm_provider_key(ngx_conf_t *cf, ngx_http_llm_provider_t *p,
             || ngx_file_size(&fi) > NGX_HTTP_LLM_MAX_KEY)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "llm_provider \"%V\": \"api_key\" file \"%V\" "
-                               "is unreadable or too large", &p->name, &name);
+                               "%V: \"%s\" file \"%V\" is unreadable or "
+                               "too large", owner, name, &path);
             (void) ngx_close_file(file.fd);
             return NGX_CONF_ERROR;
         }
@@ -700,8 +724,8 @@ ngx_http_llm_provider_key(ngx_conf_t *cf, ngx_http_llm_provider_t *p,
 
         if (n == NGX_ERROR || (size_t) n != len) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "llm_provider \"%V\": cannot read \"api_key\" "
-                               "file \"%V\"", &p->name, &name);
+                               "%V: cannot read \"%s\" file \"%V\"",
+                               owner, name, &path);
             return NGX_CONF_ERROR;
         }
 
@@ -715,31 +739,32 @@ ngx_http_llm_provider_key(ngx_conf_t *cf, ngx_http_llm_provider_t *p,
 
         if (len == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "llm_provider \"%V\": \"api_key\" file \"%V\" "
-                               "is empty", &p->name, &name);
+                               "%V: \"%s\" file \"%V\" is empty",
+                               owner, name, &path);
             return NGX_CONF_ERROR;
         }
 
     } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"api_key\" in llm_provider \"%V\": use "
-                           "\"env:VARIABLE\", \"file:/path\" or \"off\" "
-                           "(keys are not written into the configuration)",
-                           &p->name);
+                           "invalid \"%s\" in %V: use %s (keys are not "
+                           "written into the configuration)", name, owner,
+                           ngx_strcmp(name, "api_key") == 0
+                           ? "\"env:VARIABLE\", \"file:/path\" or \"off\""
+                           : "\"env:VARIABLE\" or \"file:/path\"");
         return NGX_CONF_ERROR;
     }
 
     for (n = 0; key[n]; n++) {
         if (key[n] < 0x20 || key[n] == 0x7f) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "llm_provider \"%V\": \"api_key\" contains "
-                               "control characters", &p->name);
+                               "%V: \"%s\" contains control characters",
+                               owner, name);
             return NGX_CONF_ERROR;
         }
     }
 
-    p->api_key.data = key;
-    p->api_key.len = n;
+    secret->data = key;
+    secret->len = n;
 
     return NGX_CONF_OK;
 }

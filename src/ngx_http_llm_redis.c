@@ -18,8 +18,9 @@
  * to 5 s, until a reply comes) new commands fail without a connection
  * attempt.
  *
- * On each new connection the script (SCRIPT LOAD) is sent first, so that
- * EVALSHA finds it on that server; its SHA-1 is known from the start.
+ * On each new connection the password (AUTH), when there is one, and the
+ * script (SCRIPT LOAD) are sent first, so that EVALSHA finds the script
+ * on that server; its SHA-1 is known from the start.
  */
 
 
@@ -49,7 +50,8 @@ struct ngx_http_llm_redis_cmd_s {
     ngx_http_llm_redis_handler_pt    handler;     /* NULL: reply ignored */
     void                            *data;
     ngx_msec_t                       deadline;
-    ngx_uint_t                       script;      /* the SCRIPT LOAD */
+    const char                      *prologue;    /* AUTH, SCRIPT LOAD: why
+                                                     an error fails all */
 };
 
 
@@ -73,7 +75,7 @@ static void ngx_http_llm_redis_dummy_handler(ngx_event_t *ev);
 
 ngx_http_llm_redis_t *
 ngx_http_llm_redis_add(ngx_conf_t *cf, ngx_str_t *addr, ngx_msec_t timeout,
-    ngx_str_t *script)
+    ngx_str_t *password, ngx_str_t *script)
 {
     u_char                     hash[20];
     ngx_uint_t                 i;
@@ -97,7 +99,11 @@ ngx_http_llm_redis_add(ngx_conf_t *cf, ngx_str_t *addr, ngx_msec_t timeout,
     for (i = 0; i < lmcf->redis.nelts; i++) {
         if (rsp[i]->timeout == timeout
             && rsp[i]->name.len == addr->len
-            && ngx_strncmp(rsp[i]->name.data, addr->data, addr->len) == 0)
+            && ngx_strncmp(rsp[i]->name.data, addr->data, addr->len) == 0
+            && rsp[i]->password.len == password->len
+            && ngx_strncmp(rsp[i]->password.data, password->data,
+                           password->len)
+               == 0)
         {
             return rsp[i];
         }
@@ -131,6 +137,7 @@ ngx_http_llm_redis_add(ngx_conf_t *cf, ngx_str_t *addr, ngx_msec_t timeout,
     rs->name = *addr;
     rs->addr = u.addrs[0];
     rs->timeout = timeout;
+    rs->password = *password;
     rs->script = *script;
 
     ngx_sha1_init(&sha1);
@@ -255,7 +262,7 @@ ngx_http_llm_redis_queue(ngx_http_llm_redis_t *rs,
     cmd->handler = handler;
     cmd->data = data;
     cmd->deadline = ngx_current_msec + rs->timeout;
-    cmd->script = 0;
+    cmd->prologue = NULL;
 
     ngx_queue_insert_tail(&rs->waiting, &cmd->queue);
     rs->nwaiting++;
@@ -332,7 +339,26 @@ ngx_http_llm_redis_connect(ngx_http_llm_redis_t *rs)
     b->pos = b->start;
     b->last = b->start;
 
-    /* the script first: EVALSHA finds it then */
+    /* the password and the script first: EVALSHA finds it then */
+
+    if (rs->password.len) {
+        argv[0].data = "AUTH";
+        argv[0].len = 4;
+        argv[1].data = (const char *) rs->password.data;
+        argv[1].len = rs->password.len;
+
+        cmd = ngx_http_llm_redis_queue(rs, NULL, NULL);
+        if (cmd == NULL) {
+            ngx_http_llm_redis_fail(rs, "out of memory");
+            return NGX_ERROR;
+        }
+
+        cmd->prologue = "refused the password";
+
+        rs->out->last += llm_resp_command((char *) rs->out->last,
+                                          rs->out->end - rs->out->last,
+                                          argv, 2);
+    }
 
     argv[0].data = "SCRIPT";
     argv[0].len = 6;
@@ -347,7 +373,7 @@ ngx_http_llm_redis_connect(ngx_http_llm_redis_t *rs)
         return NGX_ERROR;
     }
 
-    cmd->script = 1;
+    cmd->prologue = "refused the script";
 
     rs->out->last += llm_resp_command((char *) rs->out->last,
                                       rs->out->end - rs->out->last, argv, 3);
@@ -517,9 +543,9 @@ ngx_http_llm_redis_read_handler(ngx_event_t *rev)
 
             cmd = ngx_queue_data(q, ngx_http_llm_redis_cmd_t, queue);
 
-            if (cmd->script && reply.type == '-') {
+            if (cmd->prologue && reply.type == '-') {
                 ngx_queue_insert_head(&rs->free, q);
-                ngx_http_llm_redis_fail(rs, "refused the script");
+                ngx_http_llm_redis_fail(rs, cmd->prologue);
                 return;
             }
 

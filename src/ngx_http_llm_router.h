@@ -650,6 +650,10 @@ typedef struct {
     ngx_uint_t                     redis;         /* kept in Redis */
 } ngx_http_llm_limit_stat_t;
 
+/* ngx_http_llm_provider.c: a secret from "env:VARIABLE" or "file:/path" */
+char *ngx_http_llm_secret(ngx_conf_t *cf, ngx_str_t *value, ngx_str_t *owner,
+    const char *name, ngx_str_t *secret);
+
 /* ngx_http_llm_redis.c: a Redis client on the event loop, for limits */
 typedef struct ngx_http_llm_redis_cmd_s  ngx_http_llm_redis_cmd_t;
 
@@ -662,6 +666,7 @@ typedef struct {
     ngx_str_t                      name;          /* "host:port" */
     ngx_addr_t                     addr;
     ngx_msec_t                     timeout;
+    ngx_str_t                      password;      /* empty: no AUTH */
     ngx_str_t                      script;        /* SCRIPT LOADed */
     u_char                         sha[40];       /* its SHA-1, for
                                                      EVALSHA */
@@ -678,7 +683,8 @@ typedef struct {
 } ngx_http_llm_redis_t;
 
 ngx_http_llm_redis_t *ngx_http_llm_redis_add(ngx_conf_t *cf,
-    ngx_str_t *addr, ngx_msec_t timeout, ngx_str_t *script);
+    ngx_str_t *addr, ngx_msec_t timeout, ngx_str_t *password,
+    ngx_str_t *script);
 ngx_http_llm_redis_cmd_t *ngx_http_llm_redis_send(ngx_http_llm_redis_t *rs,
     llm_resp_arg_t *argv, size_t argc, ngx_http_llm_redis_handler_pt handler,
     void *data);

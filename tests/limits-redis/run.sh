@@ -17,6 +17,12 @@
 #   f. Redis started again, empty: after the back-off the counting
 #      resumes and a fresh budget is enforced;
 #   e. Redis frozen (SIGSTOP): the same through redis_timeout;
+#   h. a provider's limit in Redis: each instance decides on its view of
+#      the count, which Redis's replies keep up; the next provider answers
+#      once the view is full;
+#   i. redis_password=: a second redis-server that requires one; the
+#      instance with the right password counts there, the one with a wrong
+#      one takes redis_fail; no password in any log;
 #   g. nginx -t refuses bad redis=, redis_timeout= and redis_fail= values.
 #
 # No timing is asserted; curl's --max-time is a guard against a request
@@ -59,6 +65,7 @@ redis_port=9440
 a_port=9441
 b_port=9442
 mock_port=9443
+auth_port=9444
 
 # the clients' keys: neither may reach Redis in clear
 team=team-7f3a91c4e2-research
@@ -74,7 +81,13 @@ mkdir -p "$prefix/a/logs" "$prefix/b/logs" "$prefix/mock/logs" \
 
 redis_dir=$(mktemp -d /tmp/llm-limits-redis.XXXXXX)
 redis_pid=
+auth_pid=
 monitor_pid=
+
+# the password of the second Redis; B is given a wrong one
+password=pw-5d0c9e2b71a4f8e3
+printf '%s\n' "$password" > "$prefix/a/redis.pw"
+printf '%s\n' "pw-wrong-0b1c2d3e" > "$prefix/b/redis.pw"
 
 cat > "$prefix/mock/nginx.conf" <<CONF
 worker_processes 1;
@@ -117,8 +130,25 @@ http {
     llm_limit_zone \$http_authorization zone=shared_tpm:1m
                    tokens=$token_limit/1h $redis;
     llm_limit_zone \$team zone=avail:1m requests=5/1h $redis;
+    llm_limit_zone \$llm_provider zone=prov:1m requests=3/1h $redis;
+    llm_limit_zone \$team zone=authed:1m requests=2/1h
+                   redis=127.0.0.1:$auth_port
+                   redis_password=file:$prefix/$1/redis.pw $3;
 
     llm_provider mock {
+        type     openai;
+        url      http://127.0.0.1:$mock_port/v1;
+        api_key  off;
+    }
+
+    llm_provider capped {
+        type     openai;
+        url      http://127.0.0.1:$mock_port/v1;
+        api_key  off;
+        limit    prov;
+    }
+
+    llm_provider spare {
         type     openai;
         url      http://127.0.0.1:$mock_port/v1;
         api_key  off;
@@ -139,6 +169,15 @@ http {
 
         location /avail/ {
             llm_limit zone=avail;
+            llm_route mock;
+        }
+
+        location /prov/ {
+            llm_route capped spare;
+        }
+
+        location /authed/ {
+            llm_limit zone=authed;
             llm_route mock;
         }
 
@@ -186,6 +225,7 @@ stop_redis() {
 
 cleanup() {
     [ -z "$monitor_pid" ] || kill "$monitor_pid" 2>/dev/null || true
+    [ -z "$auth_pid" ] || kill -TERM "$auth_pid" 2>/dev/null || true
     stop_nginx "$prefix/a"
     stop_nginx "$prefix/b"
     stop_nginx "$prefix/mock"
@@ -294,6 +334,17 @@ if [ $left -lt 120 ]; then
 fi
 
 start_redis
+
+redis-server --port $auth_port --bind 127.0.0.1 --save '' --appendonly no \
+    --requirepass "$password" --dir "$redis_dir" \
+    --logfile "$redis_dir/redis-auth.log" &
+auth_pid=$!
+
+for _ in $(seq 50); do
+    redis-cli -p $auth_port ping 2>/dev/null | grep -q NOAUTH && break
+    sleep 0.1
+done
+
 "$nginx" -p "$prefix/mock" -c "$prefix/mock/nginx.conf"
 "$nginx" -p "$prefix/a" -c "$prefix/a/nginx.conf"
 "$nginx" -p "$prefix/b" -c "$prefix/b/nginx.conf"
@@ -442,6 +493,63 @@ grep -q '^[0-9.]* \[[0-9]* 127\.0\.0\.1:' "$prefix/out/monitor.log" \
 check "c: no command sent to Redis has the client's keys in clear" $? \
       "$(grep -F -e "$team" -e "$bearer" "$prefix/out/monitor.log" | head -3; tail -3 "$prefix/out/monitor.log")"
 
+# ---- h. a provider's limit in Redis ------------------------------------
+
+# the provider that answered
+provider() {
+    echo "$1" | tr -d '\r' | awk 'tolower($1) == "x-llm-provider:" { print $2 }'
+}
+
+got=
+for _ in 1 2 3 4; do
+    got="$got $(provider "$(ask $a_port prov)")"
+done
+[ "$got" = " capped capped capped spare" ]
+check "h: A: the capped provider answers 3 times, then the spare one" $? \
+      "$got"
+
+# B had not heard of the provider's count: its first request is decided
+# on an empty view (the documented overshoot: one request), and Redis's
+# reply to its reservation brings the count into the view
+got="$(provider "$(ask $b_port prov)")"
+got="$got $(provider "$(ask $b_port prov)")"
+[ "$got" = "capped spare" ]
+check "h: B: capped once on its own view, then spare once Redis answered" \
+      $? "$got"
+
+prov_key="llm:prov:requests:$(sha1 capped):$wstart"
+v=$(rcli get "$prov_key")
+[ "$v" = 4 ]
+check "h: Redis counts the provider's 4 requests over both instances" $? \
+      "$prov_key: $v"
+
+# ---- i. a Redis with a password ------------------------------------------
+
+got=
+for _ in 1 2 3; do
+    got="$got $(code "$(ask $a_port authed)")"
+done
+[ "$got" = " 200 200 429" ]
+check "i: A, with the password, counts in the second Redis" $? "$got"
+
+auth_key="llm:authed:requests:$(sha1 "$team"):$wstart"
+v=$(redis-cli -p $auth_port -a "$password" --no-auth-warning get "$auth_key")
+[ "$v" = 2 ]
+check "i: the second Redis holds A's count" $? "$auth_key: $v"
+
+out=$(ask $b_port authed)
+[ "$(code "$out")" = 503 ] && openai_error "$out" limit_unavailable
+check "i: B, with a wrong password, takes redis_fail=deny" $? "$out"
+
+grep -q 'Redis at "127.0.0.1:'$auth_port'" refused the password' \
+    "$prefix/b/logs/error.log"
+check "i: B's log says the password was refused" $? \
+      "$(grep -i redis "$prefix/b/logs/error.log" | tail -3)"
+
+! grep -qF -e "$password" -e pw-wrong "$prefix/a/logs/error.log" \
+    "$prefix/b/logs/error.log"
+check "i: no password in the error logs" $?
+
 # ---- d. Redis stopped ---------------------------------------------------
 
 # $1: what happened to Redis; A (allow) answers, B (deny) refuses with
@@ -568,7 +676,7 @@ http {
         type openai; url http://127.0.0.1:$mock_port/v1; api_key off;
     }
     server {
-        listen 127.0.0.1:9444;
+        listen 127.0.0.1:9449;
         location / { llm_limit zone=bad; llm_route mock; }
     }
 }
@@ -597,6 +705,10 @@ redis_fail redis=127.0.0.1:$redis_port redis_fail=maybe
 redis_fail redis=127.0.0.1:$redis_port redis_fail=
 redis= redis_fail=deny
 redis= redis_timeout=1s
+redis= redis_password=env:LLM_REDIS_PW
+redis_password redis=127.0.0.1:$redis_port redis_password=pw-in-the-text
+redis_password redis=127.0.0.1:$redis_port redis_password=env:LLM_NO_SUCH_PW
+redis_password redis=127.0.0.1:$redis_port redis_password=file:/nonexistent/pw
 LIST
 
 # ---- the logs ------------------------------------------------------------
