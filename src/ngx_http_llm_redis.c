@@ -194,7 +194,7 @@ ngx_http_llm_redis_send(ngx_http_llm_redis_t *rs, llm_resp_arg_t *argv,
 
     b = rs->out;
 
-    len = llm_resp_command(NULL, 0, argv, argc);
+    len = llm_resp_command((char *) b->last, b->end - b->last, argv, argc);
 
     if ((size_t) (b->end - b->last) < len) {
 
@@ -206,6 +206,9 @@ ngx_http_llm_redis_send(ngx_http_llm_redis_t *rs, llm_resp_arg_t *argv,
         if ((size_t) (b->end - b->last) < len) {
             return NULL;
         }
+
+        (void) llm_resp_command((char *) b->last, b->end - b->last, argv,
+                                argc);
     }
 
     cmd = ngx_http_llm_redis_queue(rs, handler, data);
@@ -213,8 +216,7 @@ ngx_http_llm_redis_send(ngx_http_llm_redis_t *rs, llm_resp_arg_t *argv,
         return NULL;
     }
 
-    b->last += llm_resp_command((char *) b->last, b->end - b->last, argv,
-                                argc);
+    b->last += len;
 
     /* written once the current event is handled, with the others */
 
