@@ -19,7 +19,7 @@ BEGIN {
     # most blocks count in one-hour windows: a run must not cross the end
     # of one (the file takes about a minute, under valgrind a few)
     my $left = 3600 - time() % 3600;
-    my $need = $ENV{TEST_NGINX_USE_VALGRIND} ? 300 : 150;
+    my $need = $ENV{TEST_NGINX_USE_VALGRIND} ? 300 : 90;
 
     if ($left < $need) {
         print STDERR "# waiting ${left}s for the next hour's window\n";

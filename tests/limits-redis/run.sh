@@ -325,10 +325,10 @@ sha1() {
 }
 
 # the windows are fixed hours: a run that crossed one would see two
-# budgets; a run started less than two minutes before one waits for it
+# budgets; a run started less than 90 s before one waits for it
 now=$(date +%s)
 left=$((3600 - now % 3600))
-if [ $left -lt 120 ]; then
+if [ $left -lt 90 ]; then
     echo "# waiting ${left}s for the next hour's window"
     sleep $((left + 1))
 fi
