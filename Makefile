@@ -155,7 +155,7 @@ TEST_ENV   = TEST_NGINX_BINARY=$(NGINX_BIN) \
 
 ECHO_MODULE := /usr/lib/nginx/modules/ngx_http_echo_module.so
 
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 10
 
 test: deps module certs
 	$(MAKE) -s -C tests/unit
