@@ -101,9 +101,10 @@ ngx_http_llm_redis_add(ngx_conf_t *cf, ngx_str_t *addr, ngx_msec_t timeout,
             && rsp[i]->name.len == addr->len
             && ngx_strncmp(rsp[i]->name.data, addr->data, addr->len) == 0
             && rsp[i]->password.len == password->len
-            && ngx_strncmp(rsp[i]->password.data, password->data,
-                           password->len)
-               == 0)
+            && (password->len == 0
+                || ngx_strncmp(rsp[i]->password.data, password->data,
+                               password->len)
+                   == 0))
         {
             return rsp[i];
         }
