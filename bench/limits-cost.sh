@@ -363,7 +363,7 @@ echo "Each limit: its key (a request header) evaluated, a lookup in the" \
 echo
 echo "A limit in Redis: the key's SHA-1, the script's command written to" \
      "Redis and its answer read (the request waits for it), and the" \
-     "settlement's command, whose answer is read and dropped; the work of" \
+     "settlement's command, whose answer updates the instance's view; the work of" \
      "redis-server and of the kernel is not counted."
 
 ms() {
