@@ -456,6 +456,7 @@ ngx_http_llm_redis_read_handler(ngx_event_t *rev)
 {
     long                       n;
     ssize_t                    size;
+    ngx_uint_t                 noscript;
     ngx_buf_t                 *b;
     ngx_queue_t               *q;
     ngx_connection_t          *c;
@@ -554,6 +555,11 @@ ngx_http_llm_redis_read_handler(ngx_event_t *rev)
 
             rs->backoff = 0;
 
+            /* a SCRIPT FLUSH: the next connection loads the script again */
+
+            noscript = (reply.type == '-' && reply.len >= 8
+                        && ngx_strncmp(reply.str, "NOSCRIPT", 8) == 0);
+
             if (cmd->handler) {
                 cmd->handler(cmd->data, &reply);
             }
@@ -564,6 +570,11 @@ ngx_http_llm_redis_read_handler(ngx_event_t *rev)
 
                 /* the handler's command failed the connection */
 
+                return;
+            }
+
+            if (noscript) {
+                ngx_http_llm_redis_fail(rs, "lost the script");
                 return;
             }
         }

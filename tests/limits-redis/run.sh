@@ -23,6 +23,7 @@
 #   i. redis_password=: a second redis-server that requires one; the
 #      instance with the right password counts there, the one with a wrong
 #      one takes redis_fail; no password in any log;
+#   j. SCRIPT FLUSH: the script is loaded again on the next connection;
 #   g. nginx -t refuses bad redis=, redis_timeout= and redis_fail= values.
 #
 # No timing is asserted; curl's --max-time is a guard against a request
@@ -549,6 +550,31 @@ check "i: B's log says the password was refused" $? \
 ! grep -qF -e "$password" -e pw-wrong "$prefix/a/logs/error.log" \
     "$prefix/b/logs/error.log"
 check "i: no password in the error logs" $?
+
+# ---- j. the script flushed ------------------------------------------------
+
+rcli script flush > /dev/null
+
+# B's first check finds no script (503, redis_fail=deny), its connection
+# is closed, and after the back-off the next one loads the script again
+resumed=1
+for _ in $(seq 60); do
+    out=$(ask $b_port rpm)
+    c=$(code "$out")
+    if [ "$c" = 429 ]; then
+        resumed=0
+        break
+    fi
+    [ "$c" = 503 ] || break
+    sleep 0.2
+done
+check "j: after SCRIPT FLUSH, B checks in Redis again (429 for the used budget)" \
+      $resumed "$out"
+
+grep -q 'Redis at "127.0.0.1:'$redis_port'" lost the script' \
+    "$prefix/b/logs/error.log"
+check "j: B's log says the script was lost" $? \
+      "$(grep -i redis "$prefix/b/logs/error.log" | tail -3)"
 
 # ---- d. Redis stopped ---------------------------------------------------
 
