@@ -182,7 +182,7 @@ test-reload: deps module
 test-cache: deps module
 	tests/cache/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
 
-test-limits-redis: deps module
+test-limits-redis: deps module certs
 	tests/limits-redis/run.sh $(BUILD)/$(MODULE) $(NGINX_BIN)
 
 unit: deps

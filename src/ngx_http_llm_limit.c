@@ -317,14 +317,14 @@ ngx_http_llm_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     off_t                              n;
     ssize_t                            size;
     u_char                            *o;
-    ngx_str_t                         *value, name, s, period, redis,
-                                       pw, password, owner;
+    ngx_str_t                         *value, name, s, period, pw, owner;
     ngx_int_t                          t;
     ngx_uint_t                         i, k, kind, fail;
     ngx_msec_t                         timeout;
     ngx_shm_zone_t                    *shm_zone, **zp;
     unsigned long long                 micro;
     ngx_http_llm_limit_ctx_t          *lctx;
+    ngx_http_llm_redis_conf_t          rcf;
     ngx_http_compile_complex_value_t   ccv;
 
     value = cf->args->elts;
@@ -347,8 +347,8 @@ ngx_http_llm_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     size = 0;
     name.len = 0;
     kind = (ngx_uint_t) -1;
-    redis.len = 0;
-    ngx_str_null(&password);
+    ngx_memzero(&rcf, sizeof(ngx_http_llm_redis_conf_t));
+    rcf.ssl = NGX_CONF_UNSET;
     pw.len = 0;
     timeout = NGX_CONF_UNSET_MSEC;
     fail = NGX_CONF_UNSET_UINT;
@@ -357,10 +357,10 @@ ngx_http_llm_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (ngx_strncmp(value[i].data, "redis=", 6) == 0) {
 
-            redis.data = value[i].data + 6;
-            redis.len = value[i].len - 6;
+            rcf.addr.data = value[i].data + 6;
+            rcf.addr.len = value[i].len - 6;
 
-            if (redis.len == 0) {
+            if (rcf.addr.len == 0) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid redis \"%V\": host:port",
                                    &value[i]);
@@ -390,6 +390,54 @@ ngx_http_llm_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (ngx_strncmp(value[i].data, "redis_password=", 15) == 0) {
             pw.data = value[i].data + 15;
             pw.len = value[i].len - 15;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "redis_ssl=", 10) == 0) {
+
+            if (ngx_strcmp(value[i].data + 10, "on") == 0) {
+                rcf.ssl = 1;
+
+            } else if (ngx_strcmp(value[i].data + 10, "off") == 0) {
+                rcf.ssl = 0;
+
+            } else {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid redis_ssl \"%V\": \"on\" or "
+                                   "\"off\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "redis_ssl_name=", 15) == 0) {
+            rcf.ssl_name.data = value[i].data + 15;
+            rcf.ssl_name.len = value[i].len - 15;
+
+            if (rcf.ssl_name.len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid redis_ssl_name \"%V\"",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "redis_ssl_trusted_certificate=", 30)
+            == 0)
+        {
+            rcf.ssl_trusted.data = value[i].data + 30;
+            rcf.ssl_trusted.len = value[i].len - 30;
+
+            if (rcf.ssl_trusted.len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid redis_ssl_trusted_certificate "
+                                   "\"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
             continue;
         }
 
@@ -561,14 +609,14 @@ ngx_http_llm_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     lctx->kind = kind;
 
-    if (redis.len == 0) {
+    if (rcf.addr.len == 0) {
         if (timeout != NGX_CONF_UNSET_MSEC || fail != NGX_CONF_UNSET_UINT
-            || pw.len)
+            || pw.len || rcf.ssl != NGX_CONF_UNSET || rcf.ssl_name.len
+            || rcf.ssl_trusted.len)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "redis_timeout=, redis_fail= and "
-                               "redis_password= of \"%V\" need redis=",
-                               &cmd->name);
+                               "the redis_* parameters of \"%V\" need "
+                               "redis=", &cmd->name);
             return NGX_CONF_ERROR;
         }
 
@@ -601,17 +649,33 @@ ngx_http_llm_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             owner.len = ngx_sprintf(o, "llm_limit_zone \"%V\"", &name) - o;
 
             if (ngx_http_llm_secret(cf, &pw, &owner, "redis_password",
-                                    &password)
+                                    &rcf.password)
                 != NGX_CONF_OK)
             {
                 return NGX_CONF_ERROR;
             }
         }
 
-        lctx->redis = ngx_http_llm_redis_add(cf, &redis,
-                                             timeout == NGX_CONF_UNSET_MSEC
-                                             ? 100 : timeout,
-                                             &password,
+        rcf.timeout = (timeout == NGX_CONF_UNSET_MSEC) ? 100 : timeout;
+
+        if (rcf.ssl == NGX_CONF_UNSET) {
+            rcf.ssl = 0;
+        }
+
+        if ((rcf.ssl_name.len || rcf.ssl_trusted.len) && !rcf.ssl) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "redis_ssl_name= and "
+                               "redis_ssl_trusted_certificate= need "
+                               "redis_ssl=on");
+            return NGX_CONF_ERROR;
+        }
+
+        if (rcf.ssl_trusted.len == 0) {
+            ngx_str_set(&rcf.ssl_trusted,
+                        "/etc/ssl/certs/ca-certificates.crt");
+        }
+
+        lctx->redis = ngx_http_llm_redis_add(cf, &rcf,
                                              &ngx_http_llm_limit_script);
         if (lctx->redis == NULL) {
             return NGX_CONF_ERROR;

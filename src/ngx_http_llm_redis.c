@@ -36,7 +36,8 @@
 
 #define NGX_HTTP_LLM_REDIS_CLOSED      0
 #define NGX_HTTP_LLM_REDIS_CONNECTING  1
-#define NGX_HTTP_LLM_REDIS_READY       2
+#define NGX_HTTP_LLM_REDIS_HANDSHAKE   2
+#define NGX_HTTP_LLM_REDIS_READY       3
 
 #define NGX_HTTP_LLM_REDIS_OUT         65536
 #define NGX_HTTP_LLM_REDIS_IN          8192
@@ -55,7 +56,14 @@ struct ngx_http_llm_redis_cmd_s {
 };
 
 
+static ngx_uint_t ngx_http_llm_redis_same(ngx_str_t *a, ngx_str_t *b);
+static ngx_int_t ngx_http_llm_redis_ssl(ngx_conf_t *cf,
+    ngx_http_llm_redis_t *rs);
 static ngx_int_t ngx_http_llm_redis_connect(ngx_http_llm_redis_t *rs);
+static void ngx_http_llm_redis_connected(ngx_http_llm_redis_t *rs);
+#if (NGX_SSL)
+static void ngx_http_llm_redis_handshaked(ngx_connection_t *c);
+#endif
 static ngx_http_llm_redis_cmd_t *ngx_http_llm_redis_queue(
     ngx_http_llm_redis_t *rs, ngx_http_llm_redis_handler_pt handler,
     void *data);
@@ -70,12 +78,12 @@ static void ngx_http_llm_redis_dummy_handler(ngx_event_t *ev);
 
 /*
  * The Redis server of an llm_limit_zone ("redis=host:port"), shared by
- * the zones that name the same server with the same timeout.
+ * the zones that name the same server with the same parameters.
  */
 
 ngx_http_llm_redis_t *
-ngx_http_llm_redis_add(ngx_conf_t *cf, ngx_str_t *addr, ngx_msec_t timeout,
-    ngx_str_t *password, ngx_str_t *script)
+ngx_http_llm_redis_add(ngx_conf_t *cf, ngx_http_llm_redis_conf_t *rc,
+    ngx_str_t *script)
 {
     u_char                     hash[20];
     ngx_uint_t                 i;
@@ -94,31 +102,15 @@ ngx_http_llm_redis_add(ngx_conf_t *cf, ngx_str_t *addr, ngx_msec_t timeout,
         return NULL;
     }
 
-    rsp = lmcf->redis.elts;
-
-    for (i = 0; i < lmcf->redis.nelts; i++) {
-        if (rsp[i]->timeout == timeout
-            && rsp[i]->name.len == addr->len
-            && ngx_strncmp(rsp[i]->name.data, addr->data, addr->len) == 0
-            && rsp[i]->password.len == password->len
-            && (password->len == 0
-                || ngx_strncmp(rsp[i]->password.data, password->data,
-                               password->len)
-                   == 0))
-        {
-            return rsp[i];
-        }
-    }
-
     ngx_memzero(&u, sizeof(ngx_url_t));
 
-    u.url = *addr;
+    u.url = rc->addr;
     u.default_port = 6379;
 
     if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
         if (u.err) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "%s in redis \"%V\"", u.err, addr);
+                               "%s in redis \"%V\"", u.err, &rc->addr);
         }
 
         return NULL;
@@ -126,8 +118,30 @@ ngx_http_llm_redis_add(ngx_conf_t *cf, ngx_str_t *addr, ngx_msec_t timeout,
 
     if (u.naddrs == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "redis \"%V\" has no address", addr);
+                           "redis \"%V\" has no address", &rc->addr);
         return NULL;
+    }
+
+    if (rc->ssl_name.len == 0) {
+        rc->ssl_name = u.host;
+    }
+
+    rsp = lmcf->redis.elts;
+
+    for (i = 0; i < lmcf->redis.nelts; i++) {
+        rs = rsp[i];
+
+        if (rs->timeout == rc->timeout
+            && ngx_http_llm_redis_same(&rs->name, &rc->addr)
+            && ngx_http_llm_redis_same(&rs->password, &rc->password)
+            && rs->tls == (ngx_uint_t) rc->ssl
+            && (!rc->ssl
+                || (ngx_http_llm_redis_same(&rs->ssl_name, &rc->ssl_name)
+                    && ngx_http_llm_redis_same(&rs->ssl_trusted,
+                                               &rc->ssl_trusted))))
+        {
+            return rs;
+        }
     }
 
     rs = ngx_pcalloc(cf->pool, sizeof(ngx_http_llm_redis_t));
@@ -135,11 +149,18 @@ ngx_http_llm_redis_add(ngx_conf_t *cf, ngx_str_t *addr, ngx_msec_t timeout,
         return NULL;
     }
 
-    rs->name = *addr;
+    rs->name = rc->addr;
     rs->addr = u.addrs[0];
-    rs->timeout = timeout;
-    rs->password = *password;
+    rs->timeout = rc->timeout;
+    rs->password = rc->password;
     rs->script = *script;
+    rs->tls = rc->ssl;
+    rs->ssl_name = rc->ssl_name;
+    rs->ssl_trusted = rc->ssl_trusted;
+
+    if (rc->ssl && ngx_http_llm_redis_ssl(cf, rs) != NGX_OK) {
+        return NULL;
+    }
 
     ngx_sha1_init(&sha1);
     ngx_sha1_update(&sha1, script->data, script->len);
@@ -158,6 +179,81 @@ ngx_http_llm_redis_add(ngx_conf_t *cf, ngx_str_t *addr, ngx_msec_t timeout,
     *rsp = rs;
 
     return rs;
+}
+
+
+static ngx_uint_t
+ngx_http_llm_redis_same(ngx_str_t *a, ngx_str_t *b)
+{
+    return a->len == b->len
+           && (a->len == 0 || ngx_strncmp(a->data, b->data, a->len) == 0);
+}
+
+
+/* TLS to Redis: the server's certificate is verified, with its name */
+
+static ngx_int_t
+ngx_http_llm_redis_ssl(ngx_conf_t *cf, ngx_http_llm_redis_t *rs)
+{
+#if (NGX_SSL)
+    u_char              *p;
+    ngx_str_t            ciphers;
+    ngx_pool_cleanup_t  *cln;
+
+    /* SNI takes a NUL-terminated name */
+
+    p = ngx_pnalloc(cf->pool, rs->ssl_name.len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, rs->ssl_name.data, rs->ssl_name.len);
+    p[rs->ssl_name.len] = '\0';
+    rs->ssl_name.data = p;
+
+    rs->ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+    if (rs->ssl == NULL) {
+        return NGX_ERROR;
+    }
+
+    rs->ssl->log = cf->log;
+
+    if (ngx_ssl_create(rs->ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_ssl_cleanup_ctx(rs->ssl);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = rs->ssl;
+
+    ngx_str_set(&ciphers, "DEFAULT");
+
+    if (ngx_ssl_ciphers(cf, rs->ssl, &ciphers, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_ssl_trusted_certificate(cf, rs->ssl, &rs->ssl_trusted, 10)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+
+#else
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "redis_ssl=on needs NGINX built with OpenSSL");
+    return NGX_ERROR;
+
+#endif
 }
 
 
@@ -326,13 +422,22 @@ ngx_http_llm_redis_connect(ngx_http_llm_redis_t *rs)
 
     c = pc.connection;
 
+    /* TLS keeps its state on the connection's pool */
+
+    c->pool = ngx_create_pool(128, ngx_cycle->log);
+    if (c->pool == NULL) {
+        ngx_close_connection(c);
+        rs->connection = NULL;
+        ngx_http_llm_redis_fail(rs, "out of memory");
+        return NGX_ERROR;
+    }
+
     c->data = rs;
     c->read->handler = ngx_http_llm_redis_read_handler;
     c->write->handler = ngx_http_llm_redis_write_handler;
 
     rs->connection = c;
-    rs->state = (rc == NGX_AGAIN) ? NGX_HTTP_LLM_REDIS_CONNECTING
-                                  : NGX_HTTP_LLM_REDIS_READY;
+    rs->state = NGX_HTTP_LLM_REDIS_CONNECTING;
 
     b = rs->out;
     b->pos = b->start;
@@ -381,12 +486,118 @@ ngx_http_llm_redis_connect(ngx_http_llm_redis_t *rs)
     rs->out->last += llm_resp_command((char *) rs->out->last,
                                       rs->out->end - rs->out->last, argv, 3);
 
-    if (rs->state == NGX_HTTP_LLM_REDIS_READY) {
-        ngx_post_event(c->write, &ngx_posted_events);
+    if (rc == NGX_AGAIN) {
+
+        /* the write event says when the connection is made */
+
+        return NGX_OK;
     }
 
-    return NGX_OK;
+    ngx_http_llm_redis_connected(rs);
+
+    return (rs->connection == NULL) ? NGX_ERROR : NGX_OK;
 }
+
+
+/* the TCP connection is made: TLS, or the commands go out */
+
+static void
+ngx_http_llm_redis_connected(ngx_http_llm_redis_t *rs)
+{
+    ngx_connection_t  *c;
+#if (NGX_SSL)
+    ngx_int_t          rc;
+#endif
+
+    c = rs->connection;
+
+#if (NGX_SSL)
+
+    if (rs->ssl) {
+        if (ngx_ssl_create_connection(rs->ssl, c, NGX_SSL_CLIENT) != NGX_OK) {
+            ngx_http_llm_redis_fail(rs, "could not start TLS");
+            return;
+        }
+
+        if (SSL_set_tlsext_host_name(c->ssl->connection,
+                                     (char *) rs->ssl_name.data)
+            == 0)
+        {
+            ngx_ssl_error(NGX_LOG_ERR, c->log, 0,
+                          "SSL_set_tlsext_host_name(\"%V\") failed",
+                          &rs->ssl_name);
+            ngx_http_llm_redis_fail(rs, "could not start TLS");
+            return;
+        }
+
+        rs->state = NGX_HTTP_LLM_REDIS_HANDSHAKE;
+
+        rc = ngx_ssl_handshake(c);
+
+        if (rc == NGX_AGAIN) {
+            c->ssl->handler = ngx_http_llm_redis_handshaked;
+            return;
+        }
+
+        ngx_http_llm_redis_handshaked(c);
+        return;
+    }
+
+#endif
+
+    rs->state = NGX_HTTP_LLM_REDIS_READY;
+
+    ngx_post_event(c->write, &ngx_posted_events);
+}
+
+
+#if (NGX_SSL)
+
+/* the TLS handshake is over (or timed out): the certificate is checked */
+
+static void
+ngx_http_llm_redis_handshaked(ngx_connection_t *c)
+{
+    long                   rc;
+    ngx_http_llm_redis_t  *rs;
+
+    rs = c->data;
+
+    if (!c->ssl->handshaked) {
+        ngx_http_llm_redis_fail(rs, c->read->timedout
+                                    ? "timed out" : "failed the TLS handshake");
+        return;
+    }
+
+    rc = SSL_get_verify_result(c->ssl->connection);
+
+    if (rc != X509_V_OK) {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "llm: Redis at \"%V\": certificate verify error: "
+                      "(%l:%s)", &rs->name, rc,
+                      X509_verify_cert_error_string(rc));
+        ngx_http_llm_redis_fail(rs, "sent a certificate that could not be "
+                                "verified");
+        return;
+    }
+
+    if (ngx_ssl_check_host(c, &rs->ssl_name) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "llm: Redis at \"%V\": its certificate is not for "
+                      "\"%V\"", &rs->name, &rs->ssl_name);
+        ngx_http_llm_redis_fail(rs, "sent a certificate for another name");
+        return;
+    }
+
+    c->read->handler = ngx_http_llm_redis_read_handler;
+    c->write->handler = ngx_http_llm_redis_write_handler;
+
+    rs->state = NGX_HTTP_LLM_REDIS_READY;
+
+    ngx_post_event(c->write, &ngx_posted_events);
+}
+
+#endif
 
 
 static void
@@ -419,7 +630,11 @@ ngx_http_llm_redis_write_handler(ngx_event_t *wev)
             return;
         }
 
-        rs->state = NGX_HTTP_LLM_REDIS_READY;
+        ngx_http_llm_redis_connected(rs);
+
+        if (rs->state != NGX_HTTP_LLM_REDIS_READY) {
+            return;
+        }
     }
 
     b = rs->out;
@@ -692,6 +907,7 @@ ngx_http_llm_redis_fail(ngx_http_llm_redis_t *rs, const char *why)
 static void
 ngx_http_llm_redis_close(ngx_http_llm_redis_t *rs)
 {
+    ngx_pool_t        *pool;
     ngx_connection_t  *c;
 
     c = rs->connection;
@@ -706,7 +922,17 @@ ngx_http_llm_redis_close(ngx_http_llm_redis_t *rs)
     c->read->handler = ngx_http_llm_redis_dummy_handler;
     c->write->handler = ngx_http_llm_redis_dummy_handler;
 
+#if (NGX_SSL)
+    if (c->ssl) {
+        c->ssl->no_wait_shutdown = 1;
+        (void) ngx_ssl_shutdown(c);
+    }
+#endif
+
+    pool = c->pool;
+
     ngx_close_connection(c);
+    ngx_destroy_pool(pool);
 }
 
 

@@ -667,6 +667,12 @@ typedef struct {
     ngx_addr_t                     addr;
     ngx_msec_t                     timeout;
     ngx_str_t                      password;      /* empty: no AUTH */
+    ngx_uint_t                     tls;           /* redis_ssl=on */
+#if (NGX_SSL)
+    ngx_ssl_t                     *ssl;
+#endif
+    ngx_str_t                      ssl_name;      /* verified, SNI */
+    ngx_str_t                      ssl_trusted;
     ngx_str_t                      script;        /* SCRIPT LOADed */
     u_char                         sha[40];       /* its SHA-1, for
                                                      EVALSHA */
@@ -682,9 +688,18 @@ typedef struct {
     ngx_buf_t                     *in;
 } ngx_http_llm_redis_t;
 
+/* a Redis server as llm_limit_zone's redis_* parameters name it */
+typedef struct {
+    ngx_str_t                      addr;
+    ngx_msec_t                     timeout;
+    ngx_str_t                      password;
+    ngx_flag_t                     ssl;
+    ngx_str_t                      ssl_name;      /* empty: addr's host */
+    ngx_str_t                      ssl_trusted;   /* CA certificates */
+} ngx_http_llm_redis_conf_t;
+
 ngx_http_llm_redis_t *ngx_http_llm_redis_add(ngx_conf_t *cf,
-    ngx_str_t *addr, ngx_msec_t timeout, ngx_str_t *password,
-    ngx_str_t *script);
+    ngx_http_llm_redis_conf_t *rc, ngx_str_t *script);
 ngx_http_llm_redis_cmd_t *ngx_http_llm_redis_send(ngx_http_llm_redis_t *rs,
     llm_resp_arg_t *argv, size_t argc, ngx_http_llm_redis_handler_pt handler,
     void *data);

@@ -670,7 +670,7 @@ invalid redis_fail "redis_fail=maybe": "allow" or "deny"
 --- config
 --- must_die
 --- error_log
-redis_timeout=, redis_fail= and redis_password= of "llm_limit_zone" need redis=
+the redis_* parameters of "llm_limit_zone" need redis=
 
 
 

@@ -24,6 +24,9 @@
 #      instance with the right password counts there, the one with a wrong
 #      one takes redis_fail; no password in any log;
 #   j. SCRIPT FLUSH: the script is loaded again on the next connection;
+#   k. redis_ssl=on: a third redis-server that speaks TLS only; A, with
+#      the right name and CA, counts there, B, expecting another name,
+#      refuses its certificate and takes redis_fail;
 #   g. nginx -t refuses bad redis=, redis_timeout= and redis_fail= values.
 #
 # No timing is asserted; curl's --max-time is a guard against a request
@@ -67,6 +70,13 @@ a_port=9441
 b_port=9442
 mock_port=9443
 auth_port=9444
+tls_port=9445
+certs=$top/build/certs
+
+[ -f "$certs/localhost.crt" ] || {
+    echo "tests/limits-redis: the tests' certificates are needed (make certs)"
+    exit 1
+}
 
 # the clients' keys: neither may reach Redis in clear
 team=team-7f3a91c4e2-research
@@ -83,6 +93,7 @@ mkdir -p "$prefix/a/logs" "$prefix/b/logs" "$prefix/mock/logs" \
 redis_dir=$(mktemp -d /tmp/llm-limits-redis.XXXXXX)
 redis_pid=
 auth_pid=
+tls_pid=
 monitor_pid=
 
 # the password of the second Redis; B is given a wrong one
@@ -135,6 +146,10 @@ http {
     llm_limit_zone \$team zone=authed:1m requests=2/1h
                    redis=127.0.0.1:$auth_port
                    redis_password=file:$prefix/$1/redis.pw $3;
+    llm_limit_zone \$team zone=tls:1m requests=2/1h
+                   redis=127.0.0.1:$tls_port redis_ssl=on
+                   redis_ssl_name=$4
+                   redis_ssl_trusted_certificate=$certs/ca.crt $3;
 
     llm_provider mock {
         type     openai;
@@ -182,6 +197,11 @@ http {
             llm_route mock;
         }
 
+        location /tls/ {
+            llm_limit zone=tls;
+            llm_route mock;
+        }
+
         location = /status {
             llm_status;
         }
@@ -190,8 +210,8 @@ http {
 CONF
 }
 
-gateway_conf a $a_port "" > "$prefix/a/nginx.conf"
-gateway_conf b $b_port "redis_timeout=200ms redis_fail=deny" \
+gateway_conf a $a_port "" localhost > "$prefix/a/nginx.conf"
+gateway_conf b $b_port "redis_timeout=200ms redis_fail=deny" wrongname \
     > "$prefix/b/nginx.conf"
 
 # $1: the directory of an NGINX started here
@@ -227,6 +247,7 @@ stop_redis() {
 cleanup() {
     [ -z "$monitor_pid" ] || kill "$monitor_pid" 2>/dev/null || true
     [ -z "$auth_pid" ] || kill -TERM "$auth_pid" 2>/dev/null || true
+    [ -z "$tls_pid" ] || kill -TERM "$tls_pid" 2>/dev/null || true
     stop_nginx "$prefix/a"
     stop_nginx "$prefix/b"
     stop_nginx "$prefix/mock"
@@ -343,6 +364,23 @@ auth_pid=$!
 
 for _ in $(seq 50); do
     redis-cli -p $auth_port ping 2>/dev/null | grep -q NOAUTH && break
+    sleep 0.1
+done
+
+# TLS only, with the tests' certificate for "localhost"
+redis-server --port 0 --tls-port $tls_port --bind 127.0.0.1 --save '' \
+    --appendonly no --tls-cert-file "$certs/localhost.crt" \
+    --tls-key-file "$certs/localhost.key" --tls-ca-cert-file "$certs/ca.crt" \
+    --tls-auth-clients no --dir "$redis_dir" \
+    --logfile "$redis_dir/redis-tls.log" &
+tls_pid=$!
+
+tcli() {
+    redis-cli -p $tls_port --tls --cacert "$certs/ca.crt" --sni localhost "$@"
+}
+
+for _ in $(seq 50); do
+    [ "$(tcli ping 2>/dev/null)" = PONG ] && break
     sleep 0.1
 done
 
@@ -576,6 +614,29 @@ grep -q 'Redis at "127.0.0.1:'$redis_port'" lost the script' \
 check "j: B's log says the script was lost" $? \
       "$(grep -i redis "$prefix/b/logs/error.log" | tail -3)"
 
+# ---- k. TLS ---------------------------------------------------------------
+
+got=
+for _ in 1 2 3; do
+    got="$got $(code "$(ask $a_port tls)")"
+done
+[ "$got" = " 200 200 429" ]
+check "k: A counts in the TLS-only Redis" $? "$got"
+
+tls_key="llm:tls:requests:$(sha1 "$team"):$wstart"
+v=$(tcli get "$tls_key")
+[ "$v" = 2 ]
+check "k: the TLS Redis holds A's count" $? "$tls_key: $v"
+
+out=$(ask $b_port tls)
+[ "$(code "$out")" = 503 ] && openai_error "$out" limit_unavailable
+check "k: B, expecting another name, takes redis_fail=deny" $? "$out"
+
+grep -q 'Redis at "127.0.0.1:'$tls_port'" sent a certificate for another name' \
+    "$prefix/b/logs/error.log"
+check "k: B's log says the certificate is for another name" $? \
+      "$(grep -i redis "$prefix/b/logs/error.log" | tail -3)"
+
 # ---- d. Redis stopped ---------------------------------------------------
 
 # $1: what happened to Redis; A (allow) answers, B (deny) refuses with
@@ -735,6 +796,9 @@ redis= redis_password=env:LLM_REDIS_PW
 redis_password redis=127.0.0.1:$redis_port redis_password=pw-in-the-text
 redis_password redis=127.0.0.1:$redis_port redis_password=env:LLM_NO_SUCH_PW
 redis_password redis=127.0.0.1:$redis_port redis_password=file:/nonexistent/pw
+redis_ssl redis=127.0.0.1:$redis_port redis_ssl=yes
+redis_ssl redis=127.0.0.1:$redis_port redis_ssl_name=localhost
+redis= redis_ssl=on
 LIST
 
 # ---- the logs ------------------------------------------------------------
