@@ -336,6 +336,23 @@ counter() {
     | grep -o "\"$3\":[0-9]*" | cut -d: -f2
 }
 
+# $1: port, $2: location; asks (60 times at most, 0.2 s apart) while the
+# answer is $4, until it is $3: 0 then, 1 otherwise; the last answer is
+# in $out
+await_code() {
+    local c
+
+    for _ in $(seq 60); do
+        out=$(ask "$1" "$2")
+        c=$(code "$out")
+        [ "$c" = "$3" ] && return 0
+        [ "$c" = "$4" ] || return 1
+        sleep 0.2
+    done
+
+    return 1
+}
+
 # an OpenAI-style error body with the code $2 in the answer $1
 openai_error() {
     echo "$1" | tail -1 \
@@ -595,17 +612,8 @@ rcli script flush > /dev/null
 
 # B's first check finds no script (503, redis_fail=deny), its connection
 # is closed, and after the back-off the next one loads the script again
-resumed=1
-for _ in $(seq 60); do
-    out=$(ask $b_port rpm)
-    c=$(code "$out")
-    if [ "$c" = 429 ]; then
-        resumed=0
-        break
-    fi
-    [ "$c" = 503 ] || break
-    sleep 0.2
-done
+await_code $b_port rpm 429 503
+resumed=$?
 check "j: after SCRIPT FLUSH, B checks in Redis again (429 for the used budget)" \
       $resumed "$out"
 
@@ -684,17 +692,8 @@ start_redis
 
 # B refuses at once while its worker waits to reconnect: its first 200 is
 # a check made in Redis again
-resumed=1
-for _ in $(seq 60); do
-    out=$(ask $b_port avail)
-    c=$(code "$out")
-    if [ "$c" = 200 ]; then
-        resumed=0
-        break
-    fi
-    [ "$c" = 503 ] || break
-    sleep 0.2
-done
+await_code $b_port avail 200 503
+resumed=$?
 check "f: B counts in Redis again after the back-off" $resumed "$out"
 
 avail_key=llm:avail:requests:$(sha1 "$team"):$wstart
@@ -714,17 +713,8 @@ done
 check "f: the fresh budget holds: 5 passed, then 429" $? "$n passed; $out"
 
 # A also counts again: its refusal comes once its back-off is over
-resumed=1
-for _ in $(seq 60); do
-    out=$(ask $a_port avail)
-    c=$(code "$out")
-    if [ "$c" = 429 ]; then
-        resumed=0
-        break
-    fi
-    [ "$c" = 200 ] || break
-    sleep 0.2
-done
+await_code $a_port avail 429 200
+resumed=$?
 check "f: A sees the budget in Redis again" $resumed "$out"
 
 # ---- e. Redis frozen ----------------------------------------------------
@@ -733,17 +723,8 @@ kill -STOP "$redis_pid"
 unavailable "e (frozen)"
 kill -CONT "$redis_pid"
 
-resumed=1
-for _ in $(seq 60); do
-    out=$(ask $b_port avail)
-    c=$(code "$out")
-    if [ "$c" = 429 ]; then
-        resumed=0
-        break
-    fi
-    [ "$c" = 503 ] || break
-    sleep 0.2
-done
+await_code $b_port avail 429 503
+resumed=$?
 check "e: after SIGCONT, B checks in Redis again (429 for the used budget)" \
       $resumed "$out"
 
