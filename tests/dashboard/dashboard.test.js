@@ -42,17 +42,21 @@ const tools = [{
     },
 }];
 
-// one chat request, its answer read to the end
+// one chat request (or embeddings request: embed), its answer read to the
+// end; path: the location ("/cached/v1/" for the response cache)
 async function chat(model, { stream = false, text = 'Hello', headers = {},
-                             withTools = false } = {}) {
-    const body = { model, stream,
-                   messages: [{ role: 'user', content: text }] };
+                             withTools = false, path = '/v1/',
+                             embed = false } = {}) {
+    const body = embed ? { model, input: text }
+                       : { model, stream,
+                           messages: [{ role: 'user', content: text }] };
 
     if (withTools) {
         body.tools = tools;
     }
 
-    const r = await fetch(base + '/v1/chat/completions', {
+    const r = await fetch(base + path
+                          + (embed ? 'embeddings' : 'chat/completions'), {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', ...headers },
         body: JSON.stringify(body),
@@ -137,6 +141,7 @@ function checkCounters(what, c, bounds) {
 // ---- the traffic -------------------------------------------------------
 
 const sent = [];
+let teamPassed = 0, teamRejected = 0;
 
 async function send(model, opts, expect = {}) {
     const a = await chat(model, opts);
@@ -188,6 +193,42 @@ async function abTraffic() {
         await send('mock-anthropic', { text: 'simulate-overload-anthropic' },
                    { provider: 'mock-cohere', attempts: 2 });
     }
+
+    // an embeddings request, on the "premium" route: OpenAI
+    await send('auto', { embed: true, headers: { 'X-LLM-Tier': 'high' } },
+               { provider: 'mock-openai', attempts: 1 });
+
+    // the same request twice behind the response cache: a miss that OpenAI
+    // answers, then a hit that no provider sees (not in sent)
+    await send('auto', { path: '/cached/v1/', text: 'Cache me' },
+               { provider: 'mock-openai', attempts: 1 });
+
+    const hit = await chat('auto', { path: '/cached/v1/', text: 'Cache me' });
+
+    assert.equal(hit.status, 200, hit.answer.slice(0, 300));
+    assert.equal(hit.answer, sent[sent.length - 1].answer, 'a cache hit');
+
+    // the limit zone "team" (three requests a day per team) on "premium":
+    // the first three pass, the next two are refused
+    for (let i = 0; i < 5; i++) {
+        const opts = { headers: { 'X-LLM-Tier': 'high',
+                                  'X-LLM-Team': 'dashboard' } };
+        const a = await chat('auto', opts);
+
+        if (a.status === 200) {
+            assert.equal(a.provider, 'mock-openai');
+            sent.push({ model: 'auto', opts, ...a });
+            teamPassed++;
+        } else {
+            assert.equal(a.status, 429, a.answer.slice(0, 300));
+            assert.match(a.answer, /requests_limit_exceeded/);
+            teamRejected++;
+        }
+    }
+
+    // [200, 200, 200, 429, 429], unless the day's window ended meanwhile
+    assert.ok(teamRejected >= 1 && teamPassed >= 3,
+              `team: ${teamPassed} passed, ${teamRejected} refused`);
 }
 
 // ---- the browser -------------------------------------------------------
@@ -364,6 +405,12 @@ test('the status JSON counts the requests sent', async () => {
         assert.equal(p['mock-openai'].successes, 5);
         assert.equal(p['mock-openai'].failovers, 0);
         assert.deepEqual(json.routes, []);
+        assert.deepEqual(json.limits, []);
+
+        for (const x of json.providers) {
+            assert.deepEqual([x.cache.hits, x.cache.misses, x.embeddings,
+                              x.limited], [0, 0, 0, 0], x.name);
+        }
 
     } else {
         const routes = {};
@@ -373,7 +420,8 @@ test('the status JSON counts the requests sent', async () => {
             assert.equal(a.successes, a.requests, `${a.route}/${a.arm}`);
         }
 
-        assert.deepEqual(routes, { budget: 6, premium: 3, assistant: 10 });
+        assert.deepEqual(routes, { budget: 6, premium: 4 + teamPassed,
+                                   assistant: 10, cached: 1 });
 
         const arms = byName(json.routes.filter((a) => a.route === 'assistant'),
                             'arm');
@@ -390,6 +438,17 @@ test('the status JSON counts the requests sent', async () => {
 
         assert.equal(attempts, sent.length + 2, 'every attempt counted');
         assert.equal(p['mock-anthropic'].failures.http_5xx, 2);
+
+        // the cache, the embeddings request and the limit zone
+        assert.equal(p['mock-openai'].cache.hits, 1);
+        assert.equal(p['mock-openai'].cache.misses, 1);
+        assert.ok(p['mock-openai'].cache.tokens_saved.input > 0);
+        assert.equal(p['mock-openai'].embeddings, 1);
+        assert.deepEqual(json.limits, [{
+            zone: 'team', kind: 'requests', checked: 5, passed: teamPassed,
+            rejected: teamRejected, dry_run: 0, evicted: 0, unavailable: 0,
+            store: 'shm',
+        }]);
     }
 });
 
@@ -443,7 +502,50 @@ test('each row of the page shows the numbers of the JSON', async () => {
 
         checkRow(p.name, row, p, json.buckets, costs[i]);
         assert.equal(row.cells.state.text, p.state);
+
+        // the response cache, embeddings, the provider's own limits
+        for (const [field, v] of [['cache_hits', p.cache.hits],
+                                  ['cache_misses', p.cache.misses],
+                                  ['embeddings', p.embeddings],
+                                  ['limited', p.limited]]) {
+            assert.equal(row.cells[field].text, String(v),
+                         `${p.name} ${field}`);
+        }
+
+        const asked = p.cache.hits + p.cache.misses;
+
+        if (asked) {
+            assert.ok(Math.abs(Number(row.cells.cache_ratio.value)
+                               - p.cache.hits / asked) < 1e-12,
+                      `${p.name} cache_ratio`);
+        } else {
+            assert.equal(row.cells.cache_ratio.text, '\u2013');
+        }
     });
+
+    // a row per limit zone, the section only when there is one
+    const limitRows = await rows(page, 'limits');
+
+    assert.equal(await page.isVisible('#limits'), json.limits.length > 0);
+    assert.deepEqual(limitRows.map((r) => r.zone),
+                     json.limits.map((z) => z.zone));
+
+    json.limits.forEach((z, i) => {
+        const row = limitRows[i];
+
+        for (const f of ['zone', 'kind', 'store', 'checked', 'passed',
+                         'rejected', 'dry_run', 'evicted', 'unavailable']) {
+            assert.equal(row.cells[f].text, String(z[f]), `${z.zone} ${f}`);
+        }
+    });
+
+    // failures highlighted: the refusals of "team" in red
+    if (mix === 'ab') {
+        assert.ok(json.limits[0].rejected > 0);
+        assert.equal(await page.$eval(
+            '#limits tr[data-zone="team"] td[data-field="rejected"]',
+            (td) => td.classList.contains('bad')), true);
+    }
 
     const routeRows = await rows(page, 'routes');
 
@@ -546,12 +648,35 @@ function pick(list) {
 
 // the mix of the screenshot: the three routes, pinned models, streams,
 // tool calls, a few rate-limited answers, and Anthropic overloaded for a
-// while, and again at the end (out of rotation on the picture)
+// while, and again at the end (out of rotation on the picture); and now
+// and then a question of a few asked again behind the cache, an
+// embeddings request, or a team's request (most refused by its limit)
 async function variedRequest(t) {
     const r = Math.random();
     const opts = { stream: Math.random() < 0.3,
                    withTools: Math.random() < 0.15 };
     let model = 'auto';
+
+    if (r > 0.92) {
+        await chat('auto', { path: '/cached/v1/',
+                             text: pick(['What is NGINX?', 'Hello',
+                                         'Tell me a joke', 'Summarize',
+                                         'Translate to French']) });
+        return;
+    }
+
+    if (r > 0.89) {
+        await chat('auto', { embed: true,
+                             headers: { 'X-LLM-Tier':
+                                        pick(['low', 'high']) } });
+        return;
+    }
+
+    if (r > 0.86) {
+        await chat('auto', { headers: { 'X-LLM-Team':
+                                        pick(['search', 'support']) } });
+        return;
+    }
 
     if (r < 0.35) {
         opts.headers = { 'X-LLM-Tier': 'low' };
