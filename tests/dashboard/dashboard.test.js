@@ -6,7 +6,9 @@
 // but the gateway's own URLs and that nothing was logged as an error.
 //
 //   DASHBOARD_MIX    "gateway" (examples/gateway.conf) or "ab"
-//                    (tests/gateway-ab.conf: prices and named routes)
+//                    (tests/gateway-ab.conf: prices, named routes, a
+//                    limit zone, the response cache, an embeddings
+//                    request)
 //   GATEWAY_URL      default http://127.0.0.1:8080
 //   CHROMIUM         default /usr/bin/chromium
 //   SCREENSHOT_PATH  when set: after a varied traffic mix, a full-page
