@@ -2,7 +2,8 @@
 #
 # The llm_status dashboard in Debian's Chromium (dashboard.test.js), twice:
 # with examples/gateway.conf (the five mock providers) and with
-# tests/gateway-ab.conf (the same with prices and named routes), each
+# tests/gateway-ab.conf (the same with prices, named routes, a limit zone
+# and a location behind the response cache), each
 # started here with its mock providers (127.0.0.1:8080, 9101-9105).
 #
 # Usage: tests/dashboard/run.sh MODULE.so [NGINX]
