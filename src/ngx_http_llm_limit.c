@@ -35,6 +35,7 @@
 
 #define NGX_HTTP_LLM_LIMIT_REDIS_ALLOW  0
 #define NGX_HTTP_LLM_LIMIT_REDIS_DENY   1
+#define NGX_HTTP_LLM_LIMIT_REDIS_LOCAL  2
 
 /* the longest zone name of a zone in Redis, and its keys' length */
 #define NGX_HTTP_LLM_LIMIT_REDIS_NAME   128
@@ -165,6 +166,8 @@ static ngx_int_t ngx_http_llm_limit_test(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_shm_zone_t *shm_zone,
     ngx_http_llm_provider_t *p, ngx_http_llm_provider_t *priced,
     ngx_uint_t mode, ngx_uint_t dry_run);
+static ngx_int_t ngx_http_llm_limit_local(ngx_http_request_t *r,
+    ngx_http_llm_ctx_t *ctx, ngx_http_llm_limit_call_t *call);
 static ngx_int_t ngx_http_llm_limit_decide(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_http_llm_limit_call_t *call, uint64_t used,
     ngx_int_t rc);
@@ -449,10 +452,13 @@ ngx_http_llm_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             } else if (ngx_strcmp(value[i].data + 11, "deny") == 0) {
                 fail = NGX_HTTP_LLM_LIMIT_REDIS_DENY;
 
+            } else if (ngx_strcmp(value[i].data + 11, "local") == 0) {
+                fail = NGX_HTTP_LLM_LIMIT_REDIS_LOCAL;
+
             } else {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid redis_fail \"%V\": \"allow\" "
-                                   "or \"deny\"", &value[i]);
+                                   "invalid redis_fail \"%V\": \"allow\", "
+                                   "\"deny\" or \"local\"", &value[i]);
                 return NGX_CONF_ERROR;
             }
 
@@ -1386,11 +1392,9 @@ ngx_http_llm_limit_test(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     ngx_shm_zone_t *shm_zone, ngx_http_llm_provider_t *p,
     ngx_http_llm_provider_t *priced, ngx_uint_t mode, ngx_uint_t dry_run)
 {
-    uint64_t                    used;
     ngx_int_t                   rc;
     ngx_http_llm_limit_ctx_t   *lctx;
     ngx_http_llm_limit_call_t   call;
-    ngx_http_llm_limit_node_t  *ln;
 
     ngx_memzero(&call, sizeof(ngx_http_llm_limit_call_t));
 
@@ -1408,34 +1412,10 @@ ngx_http_llm_limit_test(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
 
     lctx = shm_zone->data;
 
-    ngx_shmtx_lock(&lctx->shpool->mutex);
+    rc = ngx_http_llm_limit_local(r, ctx, &call);
 
-    ln = ngx_http_llm_limit_lookup(lctx, call.hash, &call.key, 1,
-                                   call.window);
-
-    if (ln == NULL) {
-        ngx_shmtx_unlock(&lctx->shpool->mutex);
-
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "llm: llm_limit_zone \"%V\" is full: the request is "
-                      "not limited by it", &shm_zone->shm.name);
-        return NGX_DECLINED;
-    }
-
-    used = ln->used;
-
-    rc = ngx_http_llm_limit_room(lctx, &call, used);
-
-    if (rc != NGX_BUSY && (mode & NGX_HTTP_LLM_LIMIT_RESERVE)) {
-        ln->used += call.estimate;
-    }
-
-    ngx_shmtx_unlock(&lctx->shpool->mutex);
-
-    rc = ngx_http_llm_limit_decide(r, ctx, &call, used, rc);
-
-    if (rc != NGX_BUSY && (mode & NGX_HTTP_LLM_LIMIT_RESERVE)
-        && lctx->redis)
+    if ((rc == NGX_OK || rc == NGX_AGAIN)
+        && (mode & NGX_HTTP_LLM_LIMIT_RESERVE) && lctx->redis)
     {
         /* a provider's limit in Redis: the reservation goes there too */
 
@@ -1445,6 +1425,47 @@ ngx_http_llm_limit_test(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
     }
 
     return rc;
+}
+
+
+/* the test and the reservation in the zone, and what they found */
+
+static ngx_int_t
+ngx_http_llm_limit_local(ngx_http_request_t *r, ngx_http_llm_ctx_t *ctx,
+    ngx_http_llm_limit_call_t *call)
+{
+    uint64_t                    used;
+    ngx_int_t                   rc;
+    ngx_http_llm_limit_ctx_t   *lctx;
+    ngx_http_llm_limit_node_t  *ln;
+
+    lctx = call->shm_zone->data;
+
+    ngx_shmtx_lock(&lctx->shpool->mutex);
+
+    ln = ngx_http_llm_limit_lookup(lctx, call->hash, &call->key, 1,
+                                   call->window);
+
+    if (ln == NULL) {
+        ngx_shmtx_unlock(&lctx->shpool->mutex);
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "llm: llm_limit_zone \"%V\" is full: the request is "
+                      "not limited by it", &call->shm_zone->shm.name);
+        return NGX_DECLINED;
+    }
+
+    used = ln->used;
+
+    rc = ngx_http_llm_limit_room(lctx, call, used);
+
+    if (rc != NGX_BUSY && (call->mode & NGX_HTTP_LLM_LIMIT_RESERVE)) {
+        ln->used += call->estimate;
+    }
+
+    ngx_shmtx_unlock(&lctx->shpool->mutex);
+
+    return ngx_http_llm_limit_decide(r, ctx, call, used, rc);
 }
 
 
@@ -2508,21 +2529,43 @@ ngx_http_llm_limit_redis_checked(void *data, llm_resp_reply_t *reply)
 }
 
 
-/* Redis could not be asked: redis_fail=allow goes on, deny refuses */
+/*
+ * Redis could not be asked: redis_fail=allow goes on, deny refuses, local
+ * decides on this instance's view of the key
+ */
 
 static void
 ngx_http_llm_limit_redis_failed(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_http_llm_limit_call_t *call)
 {
+    ngx_int_t                   rc;
     ngx_http_llm_limit_ctx_t   *lctx;
     ngx_http_llm_limit_wait_t  *wait;
     ngx_http_llm_loc_conf_t    *lcf;
 
     lctx = call->shm_zone->data;
     wait = ctx->limit_wait;
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
+
+    (void) ngx_atomic_fetch_add(&lctx->sh->unavailable, 1);
+
+    if (lctx->redis_fail == NGX_HTTP_LLM_LIMIT_REDIS_LOCAL) {
+        ngx_log_error(lcf->limit_log_level, r->connection->log, 0,
+                      "llm: limit \"%V\" could not be checked in Redis at "
+                      "\"%V\": the request is checked on this instance's "
+                      "count", &call->shm_zone->shm.name, &lctx->redis->name);
+
+        /* reserved here only: nothing of it is settled in Redis */
+
+        ngx_str_null(&call->rkey);
+
+        rc = ngx_http_llm_limit_local(r, ctx, call);
+
+        ngx_http_llm_limit_tested(wait, rc);
+        return;
+    }
 
     (void) ngx_atomic_fetch_add(&lctx->sh->checked, 1);
-    (void) ngx_atomic_fetch_add(&lctx->sh->unavailable, 1);
 
     wait->unavailable = 1;
 
@@ -2531,8 +2574,6 @@ ngx_http_llm_limit_redis_failed(ngx_http_request_t *r,
     {
         wait->denied = call->shm_zone;
     }
-
-    lcf = ngx_http_get_module_loc_conf(r, ngx_http_llm_router_module);
 
     ngx_log_error(lcf->limit_log_level, r->connection->log, 0,
                   "llm: limit \"%V\" could not be checked in Redis at "

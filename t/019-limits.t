@@ -630,6 +630,34 @@ X-Key: team-1
 
 
 
+=== TEST 23b: redis_fail=local checks on this instance's count while Redis cannot be reached
+--- http_config eval
+$::HttpConfig . <<'_EOC_';
+    llm_limit_zone $http_x_key zone=r_local:1m requests=2/1h
+                   redis=127.0.0.1:1 redis_fail=local;
+_EOC_
+--- config
+    location /v1/ {
+        llm_limit zone=r_local;
+        llm_route a;
+        add_header X-Limit $llm_limit_status always;
+    }
+
+    location = /status { llm_status; }
+--- more_headers
+X-Key: team-1
+--- request eval
+[main::chat('/v1'), main::chat('/v1'), main::chat('/v1'), "GET /status"]
+--- error_code eval
+[200, 200, 429, 200]
+--- response_headers_like eval
+["X-Limit: ^PASSED\$\nx-ratelimit-remaining-requests: ^1\$", "X-Limit: ^PASSED\$", "X-Limit: ^REJECTED\$", ""]
+--- response_body_like eval
+['Hello', 'Hello', '"code":"requests_limit_exceeded"',
+ '\{"zone":"r_local","kind":"requests","checked":3,"passed":2,"rejected":1,"dry_run":0,"evicted":0,"unavailable":3,"store":"redis"\}']
+
+
+
 === TEST 24: Prometheus counts the checks Redis could not answer
 --- http_config eval
 $::HttpConfig . <<'_EOC_';
@@ -660,7 +688,7 @@ X-Key: team-1
 --- config
 --- must_die
 --- error_log
-invalid redis_fail "redis_fail=maybe": "allow" or "deny"
+invalid redis_fail "redis_fail=maybe": "allow", "deny" or "local"
 
 
 
