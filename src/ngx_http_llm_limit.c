@@ -87,6 +87,7 @@ typedef struct {
     ngx_str_t                      rate;          /* "100000/1m" */
     ngx_http_llm_redis_t          *redis;         /* NULL: this instance */
     ngx_uint_t                     redis_fail;
+    ngx_str_t                      redis_limit;   /* in Redis's units */
 } ngx_http_llm_limit_ctx_t;
 
 
@@ -211,7 +212,9 @@ static void ngx_http_llm_limit_redis_failed(ngx_http_request_t *r,
 static ngx_int_t ngx_http_llm_limit_unavailable(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_shm_zone_t *shm_zone);
 static void ngx_http_llm_limit_mirror(ngx_http_llm_limit_ctx_t *lctx,
-    ngx_http_llm_limit_call_t *call, uint64_t used);
+    uint32_t hash, ngx_str_t *key, time_t window, uint64_t used);
+static ngx_int_t ngx_http_llm_limit_redis_rkey(ngx_http_request_t *r,
+    ngx_http_llm_limit_call_t *call);
 static ngx_int_t ngx_http_llm_limit_redis_reserve(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_http_llm_limit_call_t *call);
 static void ngx_http_llm_limit_redis_update(ngx_shm_zone_t *shm_zone,
@@ -689,6 +692,19 @@ ngx_http_llm_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         lctx->redis_fail = (fail == NGX_CONF_UNSET_UINT)
                            ? NGX_HTTP_LLM_LIMIT_REDIS_ALLOW : fail;
+
+        /* the limit as the script gets it, written once */
+
+        o = ngx_pnalloc(cf->pool, NGX_INT64_LEN);
+        if (o == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        lctx->redis_limit.data = o;
+        lctx->redis_limit.len = ngx_sprintf(o, "%uL",
+                                            ngx_http_llm_limit_units(
+                                                lctx, lctx->limit))
+                                - o;
     }
 
     shm_zone = ngx_shared_memory_add(cf, &name, size,
@@ -2322,18 +2338,11 @@ static ngx_int_t
 ngx_http_llm_limit_redis_prepare(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_http_llm_limit_call_t *call)
 {
-    u_char                      *p;
     ngx_http_llm_limit_call_t  **cp;
 
-    p = ngx_pnalloc(r->pool, NGX_HTTP_LLM_LIMIT_RKEY_LEN);
-    if (p == NULL) {
+    if (ngx_http_llm_limit_redis_rkey(r, call) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    call->rkey.data = p;
-    call->rkey.len = ngx_http_llm_limit_redis_key(p, call->shm_zone,
-                                                  &call->key, call->window)
-                     - p;
 
     if (ctx->limit_calls == NULL) {
         ctx->limit_calls = ngx_array_create(r->pool, 2,
@@ -2349,6 +2358,28 @@ ngx_http_llm_limit_redis_prepare(ngx_http_request_t *r,
     }
 
     *cp = call;
+
+    return NGX_OK;
+}
+
+
+/* the call's Redis key, on the request's pool */
+
+static ngx_int_t
+ngx_http_llm_limit_redis_rkey(ngx_http_request_t *r,
+    ngx_http_llm_limit_call_t *call)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(r->pool, NGX_HTTP_LLM_LIMIT_RKEY_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    call->rkey.data = p;
+    call->rkey.len = ngx_http_llm_limit_redis_key(p, call->shm_zone,
+                                                  &call->key, call->window)
+                     - p;
 
     return NGX_OK;
 }
@@ -2392,8 +2423,7 @@ ngx_http_llm_limit_redis_send(ngx_http_llm_limit_ctx_t *lctx,
     ngx_str_t *rkey, int64_t amount, time_t end, u_char mode,
     ngx_http_llm_redis_handler_pt handler, void *data)
 {
-    u_char          am[NGX_INT64_LEN], lim[NGX_INT64_LEN],
-                    exp[NGX_TIME_T_LEN];
+    u_char          am[NGX_INT64_LEN], exp[NGX_TIME_T_LEN];
     llm_resp_arg_t  argv[8];
 
     argv[0].data = "EVALSHA";
@@ -2406,10 +2436,8 @@ ngx_http_llm_limit_redis_send(ngx_http_llm_limit_ctx_t *lctx,
     argv[3].len = rkey->len;
     argv[4].data = (const char *) am;
     argv[4].len = ngx_sprintf(am, "%L", amount) - am;
-    argv[5].data = (const char *) lim;
-    argv[5].len = ngx_sprintf(lim, "%uL",
-                              ngx_http_llm_limit_units(lctx, lctx->limit))
-                  - lim;
+    argv[5].data = (const char *) lctx->redis_limit.data;
+    argv[5].len = lctx->redis_limit.len;
     argv[6].data = (const char *) exp;
     argv[6].len = ngx_sprintf(exp, "%T", end + 60) - exp;
     argv[7].data = (const char *) &mode;
@@ -2502,7 +2530,7 @@ ngx_http_llm_limit_redis_checked(void *data, llm_resp_reply_t *reply)
 
         /* this instance's view of the key, for a provider's limits */
 
-        ngx_http_llm_limit_mirror(lctx, call,
+        ngx_http_llm_limit_mirror(lctx, call->hash, &call->key, call->window,
                                   used + (rc != NGX_BUSY ? call->estimate
                                                          : 0));
 
@@ -2605,18 +2633,17 @@ ngx_http_llm_limit_unavailable(ngx_http_request_t *r,
 }
 
 
-/* "used" as this instance's count of the call's key */
+/* "used" as this instance's count of the key in the window */
 
 static void
-ngx_http_llm_limit_mirror(ngx_http_llm_limit_ctx_t *lctx,
-    ngx_http_llm_limit_call_t *call, uint64_t used)
+ngx_http_llm_limit_mirror(ngx_http_llm_limit_ctx_t *lctx, uint32_t hash,
+    ngx_str_t *key, time_t window, uint64_t used)
 {
     ngx_http_llm_limit_node_t  *ln;
 
     ngx_shmtx_lock(&lctx->shpool->mutex);
 
-    ln = ngx_http_llm_limit_lookup(lctx, call->hash, &call->key, 1,
-                                   call->window);
+    ln = ngx_http_llm_limit_lookup(lctx, hash, key, 1, window);
 
     if (ln) {
         ln->used = used;
@@ -2636,29 +2663,21 @@ static ngx_int_t
 ngx_http_llm_limit_redis_reserve(ngx_http_request_t *r,
     ngx_http_llm_ctx_t *ctx, ngx_http_llm_limit_call_t *call)
 {
-    u_char                    *p;
     int64_t                    amount;
-    ngx_str_t                  rkey;
     ngx_http_llm_limit_ctx_t  *lctx;
 
     lctx = call->shm_zone->data;
 
-    p = ngx_pnalloc(r->pool, NGX_HTTP_LLM_LIMIT_RKEY_LEN);
-    if (p == NULL) {
+    if (ngx_http_llm_limit_redis_rkey(r, call) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    rkey.data = p;
-    rkey.len = ngx_http_llm_limit_redis_key(p, call->shm_zone, &call->key,
-                                            call->window)
-               - p;
-
-    ctx->limit_res[ctx->nlimit_res - 1].rkey = rkey;
+    ctx->limit_res[ctx->nlimit_res - 1].rkey = call->rkey;
 
     amount = (int64_t) ngx_http_llm_limit_units(lctx, call->estimate);
 
-    ngx_http_llm_limit_redis_update(call->shm_zone, &rkey, amount, call->end,
-                                    '1', call->hash, &call->key,
+    ngx_http_llm_limit_redis_update(call->shm_zone, &call->rkey, amount,
+                                    call->end, '1', call->hash, &call->key,
                                     call->window);
     return NGX_OK;
 }
@@ -2745,10 +2764,9 @@ ngx_http_llm_limit_redis_seen(void *data, llm_resp_reply_t *reply)
 {
     ngx_http_llm_limit_seen_t  *seen = data;
 
-    int64_t                     v;
-    uint64_t                    used;
-    ngx_http_llm_limit_ctx_t   *lctx;
-    ngx_http_llm_limit_node_t  *ln;
+    int64_t                    v;
+    uint64_t                   used;
+    ngx_http_llm_limit_ctx_t  *lctx;
 
     if (seen == NULL) {
         return;
@@ -2758,25 +2776,13 @@ ngx_http_llm_limit_redis_seen(void *data, llm_resp_reply_t *reply)
 
     if (ngx_http_llm_limit_redis_reply(lctx, reply, &used) != NGX_ERROR) {
 
-        /* "used" is before the amount, in the zone's units */
+        /* "used" is before the amount, the amount in Redis's units */
 
-        v = (int64_t) ngx_http_llm_limit_units(lctx, used) + seen->amount;
+        v = (int64_t) used + seen->amount
+            * (lctx->kind == NGX_HTTP_LLM_LIMIT_SPEND ? 1000 : 1);
 
-        used = (v > 0) ? (uint64_t) v : 0;
-
-        if (lctx->kind == NGX_HTTP_LLM_LIMIT_SPEND) {
-            used *= 1000;
-        }
-
-        ngx_shmtx_lock(&lctx->shpool->mutex);
-
-        ln = ngx_http_llm_limit_lookup(lctx, seen->hash, &seen->key, 1,
-                                       seen->window);
-        if (ln) {
-            ln->used = used;
-        }
-
-        ngx_shmtx_unlock(&lctx->shpool->mutex);
+        ngx_http_llm_limit_mirror(lctx, seen->hash, &seen->key,
+                                  seen->window, v > 0 ? (uint64_t) v : 0);
     }
 
     ngx_queue_insert_head(seen->free, &seen->queue);
