@@ -25,7 +25,6 @@ static void llm_completion_write(llm_out_t *out, const llm_completion_t *c,
     const llm_usage_t *u);
 static void llm_completion_choice(llm_out_t *out, const llm_choice_t *ch,
     size_t index);
-static void llm_usage_norm(const llm_usage_t *in, llm_usage_t *u);
 static void llm_content_write(llm_out_t *out, const cJSON *content,
     const char *sep);
 static int llm_ascii_prefix(const char *s, const char *prefix);
@@ -39,7 +38,7 @@ static const char  llm_alnum[] =
  * Strings: NULL renders "" (content, refusal and finish_reason: null); a
  * tool call without arguments renders "{}".  Without usage reported
  * (llm_usage_known()) there is no "usage"; else negative prompt/completion
- * counts render 0, a negative total_tokens is prompt + completion, and a
+ * counts render 0, a total_tokens of 0 or less is prompt + completion, and a
  * details object is there only when its count is >= 0.
  */
 
@@ -94,42 +93,6 @@ llm_completion_render(const llm_completion_t *c, llm_pool_t *pool,
     }
 
     return out.buf;
-}
-
-
-static void
-llm_usage_norm(const llm_usage_t *in, llm_usage_t *u)
-{
-    if (!llm_usage_known(in)) {
-        llm_usage_none(u);
-        return;
-    }
-
-    *u = *in;
-
-    if (u->prompt_tokens < 0) {
-        u->prompt_tokens = 0;
-    }
-
-    if (u->completion_tokens < 0) {
-        u->completion_tokens = 0;
-    }
-
-    if (u->total_tokens < 0) {
-        u->total_tokens = u->prompt_tokens + u->completion_tokens;
-    }
-
-    if (u->cached_tokens < 0) {
-        u->cached_tokens = -1;
-    }
-
-    if (u->cache_write_tokens < 0) {
-        u->cache_write_tokens = -1;
-    }
-
-    if (u->reasoning_tokens < 0) {
-        u->reasoning_tokens = -1;
-    }
 }
 
 

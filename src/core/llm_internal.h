@@ -537,7 +537,7 @@ int llm_json_body(const llm_request_t *req, const cJSON *root,
  * The end of every decoder: c rendered with llm_completion_render() into
  * out->body / out->body_len, c->usage copied to out->usage as it was
  * rendered (when llm_usage_known(): negative prompt/completion counts as
- * 0, a negative total_tokens as their sum, other negative counts as -1;
+ * 0, a total_tokens of 0 or less as their sum, other negative counts as -1;
  * else every count -1, and the body has no "usage"), and the first
  * choice's finish_reason and content.  LLM_OK, or LLM_ERROR with err
  * filled (500, out of memory).
@@ -551,6 +551,13 @@ void llm_usage_none(llm_usage_t *u);
 
 /* a + b of two counts, -1 when neither is reported, a missing one as 0 */
 long long llm_usage_add(long long a, long long b);
+
+/*
+ * Usage as it is rendered: when llm_usage_known(in), negative prompt and
+ * completion counts as 0, a total_tokens of 0 or less as their sum, other
+ * negative counts as -1; else every count -1.
+ */
+void llm_usage_norm(const llm_usage_t *in, llm_usage_t *u);
 
 
 /*

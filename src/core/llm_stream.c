@@ -474,19 +474,9 @@ llm_stream_usage(llm_out_t *o, const llm_usage_t *in)
 {
     llm_usage_t  u;
 
-    u = *in;
+    /* as a chat.completion renders it (llm_completion_render()) */
 
-    if (u.prompt_tokens < 0) {
-        u.prompt_tokens = 0;
-    }
-
-    if (u.completion_tokens < 0) {
-        u.completion_tokens = 0;
-    }
-
-    if (u.total_tokens <= 0) {
-        u.total_tokens = u.prompt_tokens + u.completion_tokens;
-    }
+    llm_usage_norm(in, &u);
 
     llm_out_cstr(o, "{\"prompt_tokens\":");
     llm_out_int(o, u.prompt_tokens);

@@ -42,6 +42,44 @@ llm_usage_none(llm_usage_t *u)
 }
 
 
+void
+llm_usage_norm(const llm_usage_t *in, llm_usage_t *u)
+{
+    if (!llm_usage_known(in)) {
+        llm_usage_none(u);
+        return;
+    }
+
+    *u = *in;
+
+    if (u->prompt_tokens < 0) {
+        u->prompt_tokens = 0;
+    }
+
+    if (u->completion_tokens < 0) {
+        u->completion_tokens = 0;
+    }
+
+    /* a total of 0 beside counts above 0 is a total not worked out */
+
+    if (u->total_tokens <= 0) {
+        u->total_tokens = u->prompt_tokens + u->completion_tokens;
+    }
+
+    if (u->cached_tokens < 0) {
+        u->cached_tokens = -1;
+    }
+
+    if (u->cache_write_tokens < 0) {
+        u->cache_write_tokens = -1;
+    }
+
+    if (u->reasoning_tokens < 0) {
+        u->reasoning_tokens = -1;
+    }
+}
+
+
 long long
 llm_usage_add(long long a, long long b)
 {

@@ -229,6 +229,19 @@ test_completion_details(void **state)
         "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":1,"
         "\"total_tokens\":10,\"completion_tokens_details\":"
         "{\"reasoning_tokens\":7}}}");
+
+    /* a total of 0 is the sum, as in a stream's usage chunk */
+
+    c.usage.reasoning_tokens = -1;
+    c.usage.total_tokens = 0;
+
+    test_completion_expect(ctx, &c,
+        "{\"id\":\"chatcmpl-t1\",\"object\":\"chat.completion\","
+        "\"created\":1767225600,\"model\":\"m-1\",\"choices\":[{\"index\":0,"
+        "\"message\":{\"role\":\"assistant\",\"content\":\"Hi\","
+        "\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"stop\"}],"
+        "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":1,"
+        "\"total_tokens\":10}}");
 }
 
 
