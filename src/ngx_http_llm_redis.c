@@ -60,6 +60,8 @@ static ngx_uint_t ngx_http_llm_redis_same(ngx_str_t *a, ngx_str_t *b);
 static ngx_int_t ngx_http_llm_redis_ssl(ngx_conf_t *cf,
     ngx_http_llm_redis_t *rs);
 static ngx_int_t ngx_http_llm_redis_connect(ngx_http_llm_redis_t *rs);
+static ngx_int_t ngx_http_llm_redis_prologue(ngx_http_llm_redis_t *rs,
+    llm_resp_arg_t *argv, size_t argc, const char *why);
 static void ngx_http_llm_redis_connected(ngx_http_llm_redis_t *rs);
 #if (NGX_SSL)
 static void ngx_http_llm_redis_handshaked(ngx_connection_t *c);
@@ -379,12 +381,11 @@ ngx_http_llm_redis_queue(ngx_http_llm_redis_t *rs,
 static ngx_int_t
 ngx_http_llm_redis_connect(ngx_http_llm_redis_t *rs)
 {
-    ngx_int_t                  rc;
-    ngx_buf_t                 *b;
-    llm_resp_arg_t             argv[3];
-    ngx_connection_t          *c;
-    ngx_peer_connection_t      pc;
-    ngx_http_llm_redis_cmd_t  *cmd;
+    ngx_int_t               rc;
+    ngx_buf_t              *b;
+    llm_resp_arg_t          argv[3];
+    ngx_connection_t       *c;
+    ngx_peer_connection_t   pc;
 
     if (rs->out == NULL) {
         rs->out = ngx_create_temp_buf(ngx_cycle->pool,
@@ -455,17 +456,11 @@ ngx_http_llm_redis_connect(ngx_http_llm_redis_t *rs)
         argv[1].data = (const char *) rs->password.data;
         argv[1].len = rs->password.len;
 
-        cmd = ngx_http_llm_redis_queue(rs, NULL, NULL);
-        if (cmd == NULL) {
-            ngx_http_llm_redis_fail(rs, "out of memory");
+        if (ngx_http_llm_redis_prologue(rs, argv, 2, "refused the password")
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
-
-        cmd->prologue = "refused the password";
-
-        rs->out->last += llm_resp_command((char *) rs->out->last,
-                                          rs->out->end - rs->out->last,
-                                          argv, 2);
     }
 
     argv[0].data = "SCRIPT";
@@ -475,16 +470,11 @@ ngx_http_llm_redis_connect(ngx_http_llm_redis_t *rs)
     argv[2].data = (const char *) rs->script.data;
     argv[2].len = rs->script.len;
 
-    cmd = ngx_http_llm_redis_queue(rs, NULL, NULL);
-    if (cmd == NULL) {
-        ngx_http_llm_redis_fail(rs, "out of memory");
+    if (ngx_http_llm_redis_prologue(rs, argv, 3, "refused the script")
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
-
-    cmd->prologue = "refused the script";
-
-    rs->out->last += llm_resp_command((char *) rs->out->last,
-                                      rs->out->end - rs->out->last, argv, 3);
 
     if (rc == NGX_AGAIN) {
 
@@ -496,6 +486,42 @@ ngx_http_llm_redis_connect(ngx_http_llm_redis_t *rs)
     ngx_http_llm_redis_connected(rs);
 
     return (rs->connection == NULL) ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * A command of a new connection's prologue, written before any other: an
+ * error reply to it fails the connection with "why".  The password (at
+ * most 4 KB) and the script fit the empty buffer.
+ */
+
+static ngx_int_t
+ngx_http_llm_redis_prologue(ngx_http_llm_redis_t *rs, llm_resp_arg_t *argv,
+    size_t argc, const char *why)
+{
+    size_t                     len;
+    ngx_buf_t                 *b;
+    ngx_http_llm_redis_cmd_t  *cmd;
+
+    b = rs->out;
+
+    len = llm_resp_command((char *) b->last, b->end - b->last, argv, argc);
+
+    if ((size_t) (b->end - b->last) < len) {
+        ngx_http_llm_redis_fail(rs, "command too long");
+        return NGX_ERROR;
+    }
+
+    cmd = ngx_http_llm_redis_queue(rs, NULL, NULL);
+    if (cmd == NULL) {
+        ngx_http_llm_redis_fail(rs, "out of memory");
+        return NGX_ERROR;
+    }
+
+    cmd->prologue = why;
+    b->last += len;
+
+    return NGX_OK;
 }
 
 
